@@ -1,0 +1,103 @@
+# Warden: build, test, run. `make help` lists the targets.
+B       ?= build
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+PKGS     = libmosquitto jansson libevent sqlite3 openssl
+
+WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-unused-parameter -Wno-format-truncation -Werror
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN)
+LDLIBS   = -lmosquitto -ljansson -levent -lsqlite3 -lssl -lcrypto -lm
+
+SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+MODULES  = common store ingest evaluator web sim
+LIB_SRC  = $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
+LIB_OBJ  = $(LIB_SRC:%.c=$(B)/obj/%.o)
+ASAN_OBJ = $(LIB_SRC:%.c=$(B)/asan/obj/%.o)
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(B)/asan/tests/%)
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
+SQL_SRC  = $(sort $(wildcard sql/[0-9]*.sql))
+
+.PHONY: all deps test unit fuzz fuzz-build run demo bench install clean help check-long
+
+all: $(B)/warden
+
+$(B)/warden: $(B)/obj/main.o $(LIB_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/obj/%.o: %.c $(wildcard */*.h) $(B)/obj/store/schema.inc
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(B)/obj -c -o $@ $<
+
+# The migrations of sql/ are compiled into the binary, so `warden` needs no
+# files beside it; store/migrate.c includes this generated table.
+$(B)/obj/store/schema.inc: $(SQL_SRC) tools/sql2c.sh
+	@mkdir -p $(dir $@)
+	sh tools/sql2c.sh $(SQL_SRC) > $@
+
+# The same code with AddressSanitizer and UndefinedBehaviorSanitizer, for tests.
+$(B)/asan/warden: $(B)/asan/obj/main.o $(ASAN_OBJ)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(B)/asan/obj/%.o: %.c $(wildcard */*.h) $(B)/obj/store/schema.inc
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -O1 $(SAN) -I$(B)/obj -c -o $@ $<
+
+$(B)/asan/tests/%: tests/unit/%.c tests/unit/check.h $(ASAN_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -O1 $(SAN) -I$(B)/obj -o $@ $< $(ASAN_OBJ) $(LDLIBS)
+
+# libFuzzer targets need clang.
+FUZZ_CC    = clang
+FUZZ_FLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -I$(B)/obj
+$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard */*.h) $(B)/obj/store/schema.inc
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+
+deps:
+	@sh tools/deps.sh
+
+unit: $(UNIT_BIN)
+
+fuzz-build: $(FUZZ_BIN)
+
+# `make fuzz` runs every target for FUZZ_SECONDS each; `make test` runs them briefly.
+FUZZ_SECONDS ?= 60
+fuzz: fuzz-build
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+test: deps $(B)/warden $(B)/asan/warden $(UNIT_BIN) $(FUZZ_BIN)
+	sh tests/run.sh
+
+run: deps $(B)/warden
+	sh tools/run.sh
+
+demo: deps $(B)/warden
+	sh tools/run.sh --demo
+
+bench: deps $(B)/warden
+	sh bench/run.sh
+
+install: $(B)/warden
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/warden/conf $(DESTDIR)$(PREFIX)/share/warden/examples
+	install -m 0755 $(B)/warden $(DESTDIR)$(PREFIX)/bin/warden
+	install -m 0644 conf/mosquitto.conf $(DESTDIR)$(PREFIX)/share/warden/conf/
+	install -m 0644 sql/examples/*.sql $(DESTDIR)$(PREFIX)/share/warden/examples/
+
+clean:
+	rm -rf build
+
+help:
+	@echo "make            build $(B)/warden"
+	@echo "make deps       install the Debian packages Warden needs (apt-get)"
+	@echo "make test       build, then run unit, fuzz, integration tests (sanitized)"
+	@echo "make run        start the lab broker and warden run"
+	@echo "make demo       make run plus simulated devices"
+	@echo "make fuzz       run every fuzz target for FUZZ_SECONDS (default 60)"
+	@echo "make bench      benchmarks with their ceilings"
+	@echo "make install    install to DESTDIR/PREFIX (default /usr/local)"

@@ -1,0 +1,186 @@
+/*
+ * common/: the few helpers every module shares. One way to log, one clock,
+ * one bounded allocator for decoded messages, and the small parsers (ISO 8601
+ * durations and times, UTF-8 checks, IP text) that more than one module needs.
+ * Nothing here knows about MQTT, SQLite or HTTP.
+ */
+#ifndef WARDEN_COMMON_H
+#define WARDEN_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define WARDEN_VERSION "0.1.0"
+
+/* ---- logging ------------------------------------------------------------ */
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+void log_set_level(enum log_level level);
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* fatal() is for what cannot go on: it logs and exits with status 1. */
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* Crash loudly on a broken invariant, in every build. */
+#define WARDEN_ASSERT(cond)                                                                        \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            warden_assert_fail(#cond, __FILE__, __LINE__);                                         \
+    } while (0)
+void warden_assert_fail(const char *what, const char *file, int line) __attribute__((noreturn));
+
+/* ---- clock ---------------------------------------------------------------- */
+
+/* Wall-clock time in unix milliseconds. Tests move it with clock_set_ms(). */
+int64_t clock_now_ms(void);
+/* Pin the clock to ms (>= 0), or give it back to the system clock (ms < 0). */
+void clock_set_ms(int64_t ms);
+/* Monotonic milliseconds, for timeouts and latencies only. */
+int64_t clock_mono_ms(void);
+
+/* ---- bounded arena ---------------------------------------------------------- */
+
+/*
+ * An arena hands out memory that is all freed at once by arena_free(). It
+ * refuses to grow past its cap, so a hostile input cannot make a decoder
+ * allocate without bound: every allocation can fail and callers check.
+ */
+struct arena_chunk;
+struct arena {
+    struct arena_chunk *head;
+    size_t used;  /* bytes handed out, all chunks */
+    size_t cap;   /* refuse past this many bytes */
+};
+
+void arena_init(struct arena *a, size_t cap);
+void *arena_alloc(struct arena *a, size_t n);          /* zeroed; NULL past the cap */
+char *arena_strndup(struct arena *a, const char *s, size_t n); /* NUL-terminated copy */
+void arena_free(struct arena *a);
+
+/* ---- text and time parsers (all take (buf, len) or a NUL-terminated string) -- */
+
+/* True when s[0..n) is valid UTF-8 (no overlongs, no surrogates). */
+bool utf8_valid(const char *s, size_t n);
+/* True when s[0..n) has no C0 control characters and no DEL. */
+bool text_printable(const char *s, size_t n);
+
+/*
+ * ISO 8601 duration ("PT10S", "PT05M", "P1D", "P1DT12H") to milliseconds.
+ * Years and months are refused (they have no fixed length). Returns false on
+ * anything else, including overflow.
+ */
+bool duration_parse(const char *s, int64_t *ms);
+
+/*
+ * ISO 8601 date-time ("2026-11-29T10:00:00Z", fractions, "+02:00" offsets;
+ * no zone means UTC) to unix milliseconds. Returns false when it is not a date.
+ */
+bool time_parse_iso(const char *s, int64_t *ms);
+/* Format unix ms as "2026-11-29T10:00:00.123Z" into out (at least 32 bytes). */
+void time_format_iso(int64_t ms, char *out, size_t outlen);
+
+/* ---- IP addresses -------------------------------------------------------------- */
+
+/* An address as raw network-order bytes. family 0 means "absent". */
+struct ip_addr {
+    uint8_t family; /* 4, 6 or 0 */
+    uint8_t b[16];  /* IPv4 uses b[0..3] */
+};
+
+/* Parse dotted-quad or IPv6 text. False when it is not an address. */
+bool ip_parse(const char *s, struct ip_addr *out);
+/* Canonical text (inet_ntop) into out (at least 46 bytes). */
+void ip_format(const struct ip_addr *ip, char *out, size_t outlen);
+
+/* ---- hashing ------------------------------------------------------------------- */
+
+/* 64-bit FNV-1a, continued from seed (use HASH_SEED to start). */
+#define HASH_SEED 0xcbf29ce484222325ULL
+uint64_t hash_bytes(uint64_t seed, const void *p, size_t n);
+
+/* ---- a byte-keyed hash map ------------------------------------------------------ */
+
+/*
+ * Open addressing, keys are byte strings copied into the map, values are
+ * int64. Used for the store's caches (device ids, addresses) and per-batch
+ * aggregates. Grows by doubling; map_put returns false only when out of memory.
+ */
+struct map_entry {
+    uint64_t hash;
+    void *key;      /* NULL marks an empty slot */
+    size_t keylen;
+    int64_t value;
+};
+struct map {
+    struct map_entry *slots;
+    size_t cap, len;
+};
+
+void map_init(struct map *m);
+void map_clear(struct map *m); /* forget every entry, keep the memory */
+void map_free(struct map *m);
+/* The entry for key, or NULL. */
+struct map_entry *map_get(const struct map *m, const void *key, size_t keylen);
+/* The entry for key, created with value 0 when missing; NULL when out of memory. */
+struct map_entry *map_upsert(struct map *m, const void *key, size_t keylen);
+/* Iterate: for (size_t i = 0; i < m->cap; i++) if (m->slots[i].key) ... */
+
+/* ---- configuration --------------------------------------------------------------- */
+
+/*
+ * Every setting, with its default in common/config.c (the one place that
+ * knows them). Durations are held in milliseconds.
+ */
+struct config {
+    char mqtt_host[256];
+    int mqtt_port;
+    char mqtt_client_id[128];
+    char mqtt_username[128];
+    char mqtt_password_file[512];
+    int mqtt_keepalive;
+    char mqtt_topic_root[128];      /* prefix before "devices/..." and "hub/..." */
+    char mqtt_tls_ca_file[512];
+    char mqtt_tls_cert_file[512];
+    char mqtt_tls_key_file[512];
+
+    char db_path[512];
+    char db_synchronous[16];        /* FULL or NORMAL */
+
+    char web_listen[128];
+    char web_auth_token_file[512];
+
+    char hub_name[128];
+
+    int64_t ingest_max_message_bytes;
+    int64_t ingest_max_flows_per_message;
+    int64_t ingest_dedup_window_ms;
+    int64_t ingest_max_clock_skew_ms;
+    int64_t ingest_batch_max_messages;
+
+    int64_t evaluator_interval_ms;
+    int64_t evaluator_offset_ms;
+    char evaluator_clock[16];       /* "received" or "device" */
+    int64_t evaluator_silent_after_ms;
+    int64_t evaluator_event_alert_ttl_ms;
+
+    bool intel_match_bogons;
+};
+
+/* Fill cfg with the defaults. */
+void config_defaults(struct config *cfg);
+/*
+ * Apply a JSON configuration file. A missing file is an error only when
+ * required (--config given); on error writes a message naming the key.
+ */
+bool config_load_file(struct config *cfg, const char *path, bool required, char *err,
+                      size_t errlen);
+/* Apply one setting given as text ("mqtt.port", "1884"), as from the command line. */
+bool config_set(struct config *cfg, const char *key, const char *value, char *err, size_t errlen);
+/* Write the effective configuration as JSON to stdout. */
+void config_print(const struct config *cfg);
+
+#endif

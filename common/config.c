@@ -1,0 +1,303 @@
+/*
+ * Configuration: defaults, the JSON file, and command-line overrides. One
+ * table says every key, its type and where it lives in struct config; the
+ * file, the flags and `warden config` all go through it, so a key is added in
+ * one place.
+ */
+#include "common.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum key_type { K_STR, K_INT, K_DURATION, K_BOOL };
+
+struct key {
+    const char *name;   /* dotted: "mqtt.port" */
+    enum key_type type;
+    size_t off;
+    size_t size;        /* K_STR: buffer size */
+    int64_t min, max;   /* K_INT, K_DURATION (ms) */
+};
+
+#define STR(n, f) {n, K_STR, offsetof(struct config, f), sizeof(((struct config *)0)->f), 0, 0}
+#define INT(n, f, lo, hi) {n, K_INT, offsetof(struct config, f), sizeof(((struct config *)0)->f), lo, hi}
+#define DUR(n, f, lo, hi) {n, K_DURATION, offsetof(struct config, f), 8, lo, hi}
+#define BOOL(n, f) {n, K_BOOL, offsetof(struct config, f), sizeof(bool), 0, 1}
+
+#define DAY_MS (86400000LL)
+
+static const struct key keys[] = {
+    STR("mqtt.host", mqtt_host),
+    INT("mqtt.port", mqtt_port, 1, 65535),
+    STR("mqtt.client_id", mqtt_client_id),
+    STR("mqtt.username", mqtt_username),
+    STR("mqtt.password_file", mqtt_password_file),
+    INT("mqtt.keepalive", mqtt_keepalive, 5, 3600),
+    STR("mqtt.topic_root", mqtt_topic_root),
+    STR("mqtt.tls.ca_file", mqtt_tls_ca_file),
+    STR("mqtt.tls.cert_file", mqtt_tls_cert_file),
+    STR("mqtt.tls.key_file", mqtt_tls_key_file),
+    STR("db.path", db_path),
+    STR("db.synchronous", db_synchronous),
+    STR("web.listen", web_listen),
+    STR("web.auth.token_file", web_auth_token_file),
+    STR("hub.name", hub_name),
+    INT("ingest.max_message_bytes", ingest_max_message_bytes, 1024, 64 * 1024 * 1024),
+    INT("ingest.max_flows_per_message", ingest_max_flows_per_message, 1, 1000000),
+    DUR("ingest.dedup_window", ingest_dedup_window_ms, 1000, 30 * DAY_MS),
+    DUR("ingest.max_clock_skew", ingest_max_clock_skew_ms, 0, 365 * DAY_MS),
+    INT("ingest.batch_max_messages", ingest_batch_max_messages, 1, 1000000),
+    DUR("evaluator.interval", evaluator_interval_ms, 1000, DAY_MS),
+    DUR("evaluator.offset", evaluator_offset_ms, 0, DAY_MS),
+    STR("evaluator.clock", evaluator_clock),
+    DUR("evaluator.silent_after", evaluator_silent_after_ms, 10000, 365 * DAY_MS),
+    DUR("evaluator.event_alert_ttl", evaluator_event_alert_ttl_ms, 10000, 365 * DAY_MS),
+    BOOL("intel.match_bogons", intel_match_bogons),
+};
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+void config_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->mqtt_host, sizeof(cfg->mqtt_host), "127.0.0.1");
+    cfg->mqtt_port = 1883;
+    snprintf(cfg->mqtt_client_id, sizeof(cfg->mqtt_client_id), "warden");
+    cfg->mqtt_keepalive = 30;
+    snprintf(cfg->db_path, sizeof(cfg->db_path), "warden.db");
+    snprintf(cfg->db_synchronous, sizeof(cfg->db_synchronous), "FULL");
+    snprintf(cfg->web_listen, sizeof(cfg->web_listen), "127.0.0.1:8080");
+    snprintf(cfg->hub_name, sizeof(cfg->hub_name), "lab-hub");
+    cfg->ingest_max_message_bytes = 262144;
+    cfg->ingest_max_flows_per_message = 4096;
+    cfg->ingest_dedup_window_ms = 3600 * 1000;
+    cfg->ingest_max_clock_skew_ms = 300 * 1000;
+    cfg->ingest_batch_max_messages = 10000;
+    cfg->evaluator_interval_ms = 60 * 1000;
+    cfg->evaluator_offset_ms = 0;
+    snprintf(cfg->evaluator_clock, sizeof(cfg->evaluator_clock), "received");
+    cfg->evaluator_silent_after_ms = 72 * 3600 * 1000LL;
+    cfg->evaluator_event_alert_ttl_ms = DAY_MS;
+}
+
+static const struct key *key_find(const char *name)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+/* Checks that span a key's value and not just its type. */
+static bool config_check(const struct key *k, const struct config *cfg, char *err, size_t errlen)
+{
+    if (strcmp(k->name, "evaluator.clock") == 0 && strcmp(cfg->evaluator_clock, "received") &&
+        strcmp(cfg->evaluator_clock, "device")) {
+        snprintf(err, errlen, "%s: must be \"received\" or \"device\"", k->name);
+        return false;
+    }
+    if (strcmp(k->name, "db.synchronous") == 0 && strcmp(cfg->db_synchronous, "FULL") &&
+        strcmp(cfg->db_synchronous, "NORMAL")) {
+        snprintf(err, errlen, "%s: must be \"FULL\" or \"NORMAL\"", k->name);
+        return false;
+    }
+    return true;
+}
+
+static bool set_str(const struct key *k, struct config *cfg, const char *v, char *err,
+                    size_t errlen)
+{
+    size_t n = strlen(v);
+
+    if (n >= k->size || !utf8_valid(v, n) || !text_printable(v, n)) {
+        snprintf(err, errlen, "%s: must be printable text shorter than %zu bytes", k->name,
+                 k->size);
+        return false;
+    }
+    memcpy((char *)cfg + k->off, v, n + 1);
+    return true;
+}
+
+static bool set_int(const struct key *k, struct config *cfg, int64_t v, char *err, size_t errlen)
+{
+    if (v < k->min || v > k->max) {
+        snprintf(err, errlen, "%s: %lld is out of range [%lld, %lld]", k->name, (long long)v,
+                 (long long)k->min, (long long)k->max);
+        return false;
+    }
+    if (k->size == sizeof(int))
+        *(int *)((char *)cfg + k->off) = (int)v;
+    else
+        *(int64_t *)((char *)cfg + k->off) = v;
+    return true;
+}
+
+static bool set_duration(const struct key *k, struct config *cfg, const char *v, char *err,
+                         size_t errlen)
+{
+    int64_t ms;
+
+    if (!duration_parse(v, &ms)) {
+        snprintf(err, errlen, "%s: \"%.40s\" is not an ISO 8601 duration such as PT10S or P1D",
+                 k->name, v);
+        return false;
+    }
+    if (ms < k->min || ms > k->max) {
+        snprintf(err, errlen, "%s: %.40s is out of range", k->name, v);
+        return false;
+    }
+    *(int64_t *)((char *)cfg + k->off) = ms;
+    return true;
+}
+
+bool config_set(struct config *cfg, const char *name, const char *value, char *err, size_t errlen)
+{
+    const struct key *k = key_find(name);
+    char *end;
+    long long v;
+
+    if (k == NULL) {
+        snprintf(err, errlen, "%.80s: unknown setting", name);
+        return false;
+    }
+    switch (k->type) {
+    case K_STR:
+        if (!set_str(k, cfg, value, err, errlen))
+            return false;
+        break;
+    case K_INT:
+        errno = 0;
+        v = strtoll(value, &end, 10);
+        if (errno != 0 || end == value || *end != '\0') {
+            snprintf(err, errlen, "%s: \"%.40s\" is not a whole number", name, value);
+            return false;
+        }
+        if (!set_int(k, cfg, v, err, errlen))
+            return false;
+        break;
+    case K_DURATION:
+        if (!set_duration(k, cfg, value, err, errlen))
+            return false;
+        break;
+    case K_BOOL:
+        if (strcmp(value, "true") && strcmp(value, "false")) {
+            snprintf(err, errlen, "%s: must be true or false", name);
+            return false;
+        }
+        *(bool *)((char *)cfg + k->off) = strcmp(value, "true") == 0;
+        break;
+    }
+    return config_check(k, cfg, err, errlen);
+}
+
+static bool apply_json(struct config *cfg, const struct key *k, json_t *v, char *err,
+                       size_t errlen)
+{
+    switch (k->type) {
+    case K_STR:
+        if (!json_is_string(v))
+            break;
+        return set_str(k, cfg, json_string_value(v), err, errlen) &&
+               config_check(k, cfg, err, errlen);
+    case K_INT:
+        if (!json_is_integer(v))
+            break;
+        return set_int(k, cfg, json_integer_value(v), err, errlen);
+    case K_DURATION:
+        if (!json_is_string(v))
+            break;
+        return set_duration(k, cfg, json_string_value(v), err, errlen);
+    case K_BOOL:
+        if (!json_is_boolean(v))
+            break;
+        *(bool *)((char *)cfg + k->off) = json_is_true(v);
+        return true;
+    }
+    snprintf(err, errlen, "%s: must be %s", k->name,
+             k->type == K_STR        ? "a string"
+             : k->type == K_INT      ? "an integer"
+             : k->type == K_DURATION ? "an ISO 8601 duration string"
+                                     : "true or false");
+    return false;
+}
+
+/* Walk a nested object, turning {"a": {"b": 1}} into the key "a.b". */
+static bool walk(struct config *cfg, json_t *obj, const char *prefix, char *err, size_t errlen)
+{
+    const char *name;
+    json_t *v;
+
+    json_object_foreach(obj, name, v) {
+        char full[128];
+        const struct key *k;
+
+        if ((size_t)snprintf(full, sizeof(full), "%s%s%s", prefix, *prefix ? "." : "", name) >=
+            sizeof(full)) {
+            snprintf(err, errlen, "%.60s...: key too long", full);
+            return false;
+        }
+        if ((k = key_find(full)) != NULL) {
+            if (!apply_json(cfg, k, v, err, errlen))
+                return false;
+        } else if (json_is_object(v)) {
+            if (!walk(cfg, v, full, err, errlen))
+                return false;
+        } else {
+            snprintf(err, errlen, "%s: unknown setting", full);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool config_load_file(struct config *cfg, const char *path, bool required, char *err,
+                      size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root;
+    FILE *f = fopen(path, "rb");
+    bool ok;
+
+    if (f == NULL) {
+        if (!required && errno == ENOENT)
+            return true;
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return false;
+    }
+    root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
+    fclose(f);
+    if (root == NULL) {
+        snprintf(err, errlen, "%s:%d: %s", path, jerr.line, jerr.text);
+        return false;
+    }
+    if (!json_is_object(root)) {
+        snprintf(err, errlen, "%s: the configuration must be a JSON object", path);
+        json_decref(root);
+        return false;
+    }
+    ok = walk(cfg, root, "", err, errlen);
+    json_decref(root);
+    return ok;
+}
+
+void config_print(const struct config *cfg)
+{
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const struct key *k = &keys[i];
+        const char *p = (const char *)cfg + k->off;
+
+        switch (k->type) {
+        case K_STR: printf("%s = \"%s\"\n", k->name, p); break;
+        case K_INT:
+            printf("%s = %lld\n", k->name,
+                   k->size == sizeof(int) ? (long long)*(const int *)p
+                                          : (long long)*(const int64_t *)p);
+            break;
+        case K_DURATION: printf("%s = %lld ms\n", k->name, (long long)*(const int64_t *)p); break;
+        case K_BOOL: printf("%s = %s\n", k->name, *(const bool *)p ? "true" : "false"); break;
+        }
+    }
+}

@@ -1,0 +1,369 @@
+/*
+ * ingest/hubrec.c: hub operation records (SPEC 2.4), one JSON object or an
+ * array of them, from whatever runs the hub side of a lab.
+ *
+ * Two levels of failure. A payload that is not JSON, too deep, not an object
+ * or array, or longer than max_records is unusable as a whole. Otherwise each
+ * element stands alone: a bad one is reported with its reason and its own
+ * JSON text, so that it is dead-lettered by itself and its neighbours are
+ * stored.
+ *
+ * Per record: `category` and `operation` are required strings; `time`
+ * (ISO 8601, default the received time), `result`, `reason`, `deviceId`,
+ * `sourceIp`, `details` and `count` (1..1,000,000, default 1) are optional,
+ * and checked when present. A JSON null counts as absent. Unknown categories
+ * and unknown members are accepted.
+ */
+#include "decode.h"
+
+#include <jansson.h>
+#include <string.h>
+
+/* Real records nest four levels (array, record, details, config) plus the config's own. */
+#define HUB_MAX_DEPTH 32
+/* Bound on category, operation, result and reason: short words people read. */
+#define HUB_MAX_LABEL 128
+/* SPEC 2.3: device ids are at most 128 bytes. */
+#define HUB_MAX_DEVICE_ID 128
+#define HUB_MAX_COUNT 1000000
+
+static const char hub_oom[] = "hub: out of memory";
+
+/*
+ * Look at the raw bytes before Jansson does: refuse nesting deeper than
+ * HUB_MAX_DEPTH (Jansson recurses up to 2048 levels), and count the elements
+ * of a top-level array by its commas, so a huge array is refused before
+ * Jansson builds it. Strings are skipped with their escapes. The count is an
+ * upper bound only for well-formed JSON; Jansson refuses the rest.
+ */
+static const char *prescan(const uint8_t *buf, size_t len, size_t max_records)
+{
+    size_t depth = 0, commas = 0, i = 0;
+    bool in_string = false, escaped = false, array;
+
+    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
+        i++;
+    array = i < len && buf[i] == '[';
+    for (; i < len; i++) {
+        uint8_t c = buf[i];
+
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > HUB_MAX_DEPTH)
+                return "hub: too deep";
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        } else if (c == ',' && depth == 1 && array && ++commas >= max_records) {
+            return "hub: too many records";
+        }
+    }
+    return NULL;
+}
+
+/* A stable reason for a Jansson parse error: its text quotes the payload. */
+static const char *load_reason(const json_error_t *err)
+{
+    switch (json_error_code(err)) {
+    case json_error_invalid_utf8:
+        return "hub: invalid UTF-8";
+    case json_error_premature_end_of_input:
+        return "hub: truncated";
+    case json_error_end_of_input_expected:
+        return "hub: trailing data";
+    case json_error_duplicate_key:
+        return "hub: duplicate key";
+    case json_error_numeric_overflow:
+        return "hub: number out of range";
+    case json_error_null_character:
+    case json_error_null_byte_in_key:
+        return "hub: NUL in string";
+    case json_error_stack_overflow:
+        return "hub: too deep";
+    case json_error_out_of_memory:
+        return hub_oom;
+    default:
+        return "hub: malformed";
+    }
+}
+
+/* Member key of obj, NULL when absent or JSON null. */
+static json_t *member(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+
+    return json_is_null(v) ? NULL : v;
+}
+
+/* The compact JSON text of v in the arena; NULL when the arena is full. */
+static const char *dump_arena(struct arena *a, const json_t *v)
+{
+    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+    size_t n = json_dumpb(v, NULL, 0, flags);
+    char *p;
+
+    if (n == 0 || (p = arena_alloc(a, n + 1)) == NULL)
+        return NULL;
+    if (json_dumpb(v, p, n, flags) != n)
+        return NULL;
+    p[n] = '\0';
+    return p;
+}
+
+static const char *copy(struct arena *a, const char *s)
+{
+    return arena_strndup(a, s, strlen(s));
+}
+
+/*
+ * A label member (category, operation, result, reason): non-empty, bounded,
+ * printable. *out is a copy in the arena, NULL when absent. Each field has
+ * its own reasons, so they are passed in; a NULL `missing` reason is what
+ * makes a field optional.
+ */
+struct label_reasons {
+    const char *missing, *type, *invalid;
+};
+
+static const char *take_label(struct arena *a, json_t *rec, const char *key,
+                              const struct label_reasons *why, const char **out)
+{
+    json_t *v = member(rec, key);
+    const char *s;
+    size_t n;
+
+    *out = NULL;
+    if (v == NULL)
+        return why->missing;
+    if (!json_is_string(v))
+        return why->type;
+    s = json_string_value(v);
+    n = json_string_length(v);
+    if (n == 0 || n > HUB_MAX_LABEL || !text_printable(s, n))
+        return why->invalid;
+    if ((*out = copy(a, s)) == NULL)
+        return hub_oom;
+    return NULL;
+}
+
+/* SPEC 2.3: a device id is at most 128 bytes of printable UTF-8, not empty. */
+static const char *take_device_id(struct arena *a, json_t *rec, const char **out)
+{
+    json_t *v = member(rec, "deviceId");
+    const char *s;
+    size_t n;
+
+    *out = NULL;
+    if (v == NULL)
+        return NULL;
+    if (!json_is_string(v))
+        return "hub: deviceId not a string";
+    s = json_string_value(v);
+    n = json_string_length(v);
+    if (n == 0)
+        return "hub: deviceId empty";
+    if (n > HUB_MAX_DEVICE_ID)
+        return "hub: deviceId too long";
+    /* Jansson has checked the UTF-8 already; this says so where it matters. */
+    if (!utf8_valid(s, n))
+        return "hub: deviceId not UTF-8";
+    if (!text_printable(s, n))
+        return "hub: deviceId has control characters";
+    if ((*out = copy(a, s)) == NULL)
+        return hub_oom;
+    return NULL;
+}
+
+/* sourceIp, stored in canonical form (inet_ntop), as every address is. */
+static const char *take_source_ip(struct arena *a, json_t *rec, const char **out)
+{
+    json_t *v = member(rec, "sourceIp");
+    struct ip_addr ip;
+    char text[64];
+
+    *out = NULL;
+    if (v == NULL)
+        return NULL;
+    if (!json_is_string(v))
+        return "hub: sourceIp not a string";
+    if (!ip_parse(json_string_value(v), &ip))
+        return "hub: sourceIp not an address";
+    ip_format(&ip, text, sizeof(text));
+    if ((*out = copy(a, text)) == NULL)
+        return hub_oom;
+    return NULL;
+}
+
+static const char *take_time(json_t *rec, int64_t recv_ms, int64_t *out)
+{
+    json_t *v = member(rec, "time");
+
+    *out = recv_ms;
+    if (v == NULL)
+        return NULL;
+    if (!json_is_string(v))
+        return "hub: time not a string";
+    if (!time_parse_iso(json_string_value(v), out))
+        return "hub: time not a date";
+    return NULL;
+}
+
+static const char *take_count(json_t *rec, int64_t *out)
+{
+    json_t *v = member(rec, "count");
+
+    *out = 1;
+    if (v == NULL)
+        return NULL;
+    if (!json_is_integer(v))
+        return "hub: count not an integer";
+    if (json_integer_value(v) < 1 || json_integer_value(v) > HUB_MAX_COUNT)
+        return "hub: count out of range";
+    *out = json_integer_value(v);
+    return NULL;
+}
+
+/*
+ * details: a map of strings, kept as JSON text. A DiagnosticSettings record
+ * may also carry the setting itself in details.config, an object in the 4.3
+ * shape; its inside is checked by whoever applies it.
+ */
+static const char *take_details(struct arena *a, json_t *rec, const char *category,
+                                const char **out)
+{
+    json_t *v = member(rec, "details"), *value;
+    bool diag = strcmp(category, "DiagnosticSettings") == 0;
+    const char *key;
+
+    *out = NULL;
+    if (v == NULL)
+        return NULL;
+    if (!json_is_object(v))
+        return "hub: details not an object";
+    json_object_foreach(v, key, value) {
+        if (diag && strcmp(key, "config") == 0) {
+            if (!json_is_object(value))
+                return "hub: details.config not an object";
+        } else if (!json_is_string(value)) {
+            return "hub: details value not a string";
+        }
+    }
+    if ((*out = dump_arena(a, v)) == NULL)
+        return hub_oom;
+    return NULL;
+}
+
+static const struct label_reasons category_why = {
+    "hub: category missing", "hub: category not a string", "hub: category invalid"};
+static const struct label_reasons operation_why = {
+    "hub: operation missing", "hub: operation not a string", "hub: operation invalid"};
+static const struct label_reasons result_why = {
+    NULL, "hub: result not a string", "hub: result invalid"};
+static const struct label_reasons reason_why = {
+    NULL, "hub: reason not a string", "hub: reason invalid"};
+
+/* Validate one record into op; NULL when it is good, else the reason. */
+static const char *decode_record(struct arena *a, json_t *rec, const char *hub, int64_t recv_ms,
+                                 struct store_hubop *op)
+{
+    const char *why;
+
+    if (!json_is_object(rec))
+        return "hub: record not an object";
+    op->hub = hub;
+    if ((why = take_label(a, rec, "category", &category_why, &op->category)) != NULL ||
+        (why = take_label(a, rec, "operation", &operation_why, &op->operation)) != NULL ||
+        (why = take_label(a, rec, "result", &result_why, &op->result)) != NULL ||
+        (why = take_label(a, rec, "reason", &reason_why, &op->reason)) != NULL ||
+        (why = take_time(rec, recv_ms, &op->time_ms)) != NULL ||
+        (why = take_device_id(a, rec, &op->device_id)) != NULL ||
+        (why = take_source_ip(a, rec, &op->source_ip)) != NULL ||
+        (why = take_count(rec, &op->count)) != NULL ||
+        (why = take_details(a, rec, op->category, &op->details)) != NULL)
+        return why;
+    return NULL;
+}
+
+/* Fill out from the records of root (an object or an array of them). */
+static const char *decode_all(json_t *root, const char *hub, int64_t recv_ms, size_t max_records,
+                              struct arena *a, struct ingest_hubrecs *out)
+{
+    size_t n;
+    const char *hub_copy;
+
+    if (json_is_object(root))
+        n = 1;
+    else if (json_is_array(root))
+        n = json_array_size(root);
+    else
+        return "hub: not an object or array";
+    if (n > max_records)
+        return "hub: too many records";
+    if (n == 0)
+        return NULL;
+    if ((hub_copy = copy(a, hub)) == NULL || n > SIZE_MAX / sizeof(*out->ops) ||
+        (out->ops = arena_alloc(a, n * sizeof(*out->ops))) == NULL ||
+        (out->errors = arena_alloc(a, n * sizeof(*out->errors))) == NULL ||
+        (out->raw = arena_alloc(a, n * sizeof(*out->raw))) == NULL)
+        return hub_oom;
+    for (size_t i = 0; i < n; i++) {
+        json_t *rec = json_is_object(root) ? root : json_array_get(root, i);
+        struct store_hubop op = {0};
+        const char *why = decode_record(a, rec, hub_copy, recv_ms, &op);
+
+        if (why == hub_oom)
+            return hub_oom;
+        if (why == NULL) {
+            out->ops[i] = op;
+        } else {
+            out->errors[i] = why;
+            if ((out->raw[i] = dump_arena(a, rec)) == NULL)
+                return hub_oom;
+        }
+    }
+    out->n = n;
+    return NULL;
+}
+
+/*
+ * Decode the records of one payload (see decode.h). Everything out points at,
+ * the reasons aside (static strings), lives in *arena; *why is a static string.
+ * Duplicate keys make the payload unusable: two readers could disagree on
+ * which value a record meant.
+ */
+bool ingest_decode_hubrecs(const uint8_t *buf, size_t len, const char *hub, int64_t recv_ms,
+                           size_t max_records, struct arena *arena, struct ingest_hubrecs *out,
+                           const char **why)
+{
+    json_error_t err;
+    json_t *root;
+
+    WARDEN_ASSERT(hub != NULL && arena != NULL && out != NULL && why != NULL);
+    memset(out, 0, sizeof(*out));
+    *why = NULL;
+    if (len == 0) {
+        *why = "hub: empty payload";
+        return false;
+    }
+    if ((*why = prescan(buf, len, max_records)) != NULL)
+        return false;
+    root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    if (root == NULL) {
+        *why = load_reason(&err);
+        return false;
+    }
+    *why = decode_all(root, hub, recv_ms, max_records, arena, out);
+    json_decref(root);
+    if (*why != NULL) {
+        memset(out, 0, sizeof(*out));
+        return false;
+    }
+    return true;
+}

@@ -1,0 +1,444 @@
+/*
+ * The MQTT side of the ingester: libmosquitto driven from Warden's libevent
+ * loop, so that acknowledgements wait for the commit.
+ *
+ * With mosquitto_threaded_set(mosq, true) libmosquitto queues the PUBACK of a
+ * QoS 1 message instead of writing it while it reads the message. Warden
+ * reads until the socket has nothing more (or the batch is full), commits the
+ * batch, and only then calls mosquitto_loop_write(), which writes the queued
+ * PUBACKs. Every read round ends with a commit before any write, so a PUBACK
+ * never leaves for a message that is not on disk.
+ *
+ * When a commit fails the queued PUBACKs must never be written: the client
+ * handle is destroyed (closing the socket without writing) and a new one
+ * connects later with the same client id, so the broker re-delivers.
+ * libmosquitto does not reconnect in an external loop, so the backoff is ours.
+ */
+#include "ingest.h"
+
+#include "route.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <mosquitto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#define TICK_MS 250
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+#define IDLE_COMMIT_MS 1000
+#define ROLLUP_EVERY_MS 10000
+#define ROLLUP_MAX_ROWS 200000
+
+struct ingest {
+    struct event_base *base;
+    const struct config *cfg;
+    struct store *store;
+    struct route_ctx route;
+
+    struct mosquitto *mosq;    /* NULL while disconnected */
+    struct event *ev_sock;
+    struct event *ev_tick;
+    bool want_write_armed;
+    bool connected;            /* CONNACK accepted */
+    bool failed;               /* the connection must be dropped (set inside callbacks) */
+    bool status_dirty;
+    char last_error[160];
+
+    int backoff_ms;
+    int64_t next_attempt_ms;   /* monotonic */
+    int64_t last_commit_ms;    /* monotonic */
+    int64_t last_rollup_ms;    /* monotonic */
+
+    size_t batch_msgs;
+    int64_t last_recv_ms;
+    char password[256];
+
+    /* Test hooks (WARDEN_TEST_ABORT): abort at the n-th commit, before or after it. */
+    long abort_before, abort_after, commits;
+};
+
+static void ingest_lost(struct ingest *in, const char *why);
+
+static void set_error(struct ingest *in, const char *why)
+{
+    snprintf(in->last_error, sizeof(in->last_error), "%s", why ? why : "");
+    in->status_dirty = true;
+}
+
+/* ---- batches -------------------------------------------------------------------- */
+
+static void commit_batch(struct ingest *in, int64_t watermark_ms)
+{
+    enum store_err e;
+
+    bool counted = in->batch_msgs > 0;
+
+    if (!store_batch_open(in->store))
+        return;
+    /* The test hooks count commits that hold messages, not idle heartbeats. */
+    if (counted)
+        in->commits++;
+    if (counted && in->abort_before == in->commits) {
+        fprintf(stderr, "warden: WARDEN_TEST_ABORT before commit %ld\n", in->commits);
+        abort();
+    }
+    e = store_batch_commit(in->store, watermark_ms);
+    if (e != STORE_OK) {
+        char why[200];
+        snprintf(why, sizeof(why), "commit failed: %s", store_errmsg(in->store));
+        log_warn("%s; dropping the connection, the broker keeps the messages", why);
+        store_batch_rollback(in->store);
+        in->failed = true;
+        set_error(in, why);
+        return;
+    }
+    if (counted && in->abort_after == in->commits) {
+        fprintf(stderr, "warden: WARDEN_TEST_ABORT after commit %ld\n", in->commits);
+        abort();
+    }
+    in->batch_msgs = 0;
+    in->last_commit_ms = clock_mono_ms();
+    if (in->last_error[0] != '\0' && strncmp(in->last_error, "commit", 6) == 0)
+        set_error(in, NULL);
+}
+
+static void on_message(struct mosquitto *m, void *arg, const struct mosquitto_message *msg)
+{
+    struct ingest *in = arg;
+    int64_t recv_ms = clock_now_ms();
+    enum store_err e;
+
+    (void)m;
+    if (in->failed)
+        return;
+    if (!store_batch_open(in->store) && store_batch_begin(in->store) != STORE_OK) {
+        in->failed = true;
+        set_error(in, store_errmsg(in->store));
+        return;
+    }
+    e = ingest_route(&in->route, msg->topic, msg->payload, (size_t)msg->payloadlen, recv_ms);
+    if (e != STORE_OK) {
+        in->failed = true;
+        set_error(in, store_errmsg(in->store));
+        return;
+    }
+    in->batch_msgs++;
+    in->last_recv_ms = recv_ms;
+}
+
+/* ---- the socket ---------------------------------------------------------------------- */
+
+static void arm_write(struct ingest *in)
+{
+    bool want = in->mosq != NULL && mosquitto_want_write(in->mosq);
+    short what = EV_READ | EV_PERSIST | (want ? EV_WRITE : 0);
+
+    if (want == in->want_write_armed || in->ev_sock == NULL)
+        return;
+    event_del(in->ev_sock);
+    event_assign(in->ev_sock, in->base, event_get_fd(in->ev_sock), what, event_get_callback(in->ev_sock),
+                 in);
+    event_add(in->ev_sock, NULL);
+    in->want_write_armed = want;
+}
+
+/* Write what libmosquitto has queued. Only called with no batch open. */
+static void write_now(struct ingest *in)
+{
+    int rc;
+
+    WARDEN_ASSERT(!store_batch_open(in->store));
+    rc = mosquitto_loop_write(in->mosq, 1);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        ingest_lost(in, mosquitto_strerror(rc));
+        return;
+    }
+    arm_write(in);
+}
+
+static bool socket_has_data(int fd)
+{
+    int avail = 0;
+    return ioctl(fd, FIONREAD, &avail) == 0 && avail > 0;
+}
+
+/*
+ * Read until the socket is drained or the batch is full, commit, then write
+ * the acknowledgements: committing whenever the socket runs dry keeps the
+ * broker's in-flight window moving.
+ */
+static void read_round(struct ingest *in, int fd)
+{
+    bool full = false;
+
+    for (;;) {
+        int rc = mosquitto_loop_read(in->mosq, 1);
+        if (rc != MOSQ_ERR_SUCCESS || in->failed) {
+            ingest_lost(in, in->failed ? in->last_error : mosquitto_strerror(rc));
+            return;
+        }
+        if (in->batch_msgs >= (size_t)in->cfg->ingest_batch_max_messages) {
+            full = true;
+            break;
+        }
+        if (!socket_has_data(fd))
+            break;
+    }
+    commit_batch(in, full ? in->last_recv_ms : clock_now_ms());
+    if (in->failed) {
+        ingest_lost(in, in->last_error);
+        return;
+    }
+    write_now(in);
+}
+
+static void on_sock(evutil_socket_t fd, short what, void *arg)
+{
+    struct ingest *in = arg;
+
+    if (in->mosq == NULL)
+        return;
+    if (what & EV_READ)
+        read_round(in, (int)fd);
+    if (in->mosq != NULL && (what & EV_WRITE))
+        write_now(in);
+}
+
+/* ---- connecting ------------------------------------------------------------------------- */
+
+static void on_connect(struct mosquitto *m, void *arg, int rc)
+{
+    struct ingest *in = arg;
+    const char *root = in->cfg->mqtt_topic_root;
+    static const char *const subs[] = {
+        "devices/+/messages/events/#",   "devices/+/modules/+/messages/events/#",
+        "devices/+/messages/devicebound/#", "devices/+/methods/POST/#",
+        "devices/+/twin/PATCH/#",        "devices/+/modules/+/twin/PATCH/#",
+        "hub/+/operations",
+    };
+
+    if (rc != 0) {
+        char why[160];
+        snprintf(why, sizeof(why), "broker refused the connection: %s",
+                 mosquitto_connack_string(rc));
+        in->failed = true;
+        set_error(in, why);
+        return;
+    }
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+        char topic[256];
+        snprintf(topic, sizeof(topic), "%s%s%s", root, *root ? "/" : "", subs[i]);
+        if (mosquitto_subscribe(m, NULL, topic, 1) != MOSQ_ERR_SUCCESS)
+            in->failed = true;
+    }
+    in->connected = true;
+    in->backoff_ms = BACKOFF_MIN_MS;
+    set_error(in, NULL);
+    log_info("connected to %s:%d as %s", in->cfg->mqtt_host, in->cfg->mqtt_port,
+             in->cfg->mqtt_client_id);
+}
+
+static bool setup_client(struct ingest *in, struct mosquitto *m)
+{
+    const struct config *c = in->cfg;
+
+    mosquitto_threaded_set(m, true);
+    mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+    mosquitto_connect_callback_set(m, on_connect);
+    mosquitto_message_callback_set(m, on_message);
+    if (c->mqtt_username[0] != '\0' &&
+        mosquitto_username_pw_set(m, c->mqtt_username, in->password[0] ? in->password : NULL))
+        return false;
+    if (c->mqtt_tls_ca_file[0] != '\0' &&
+        mosquitto_tls_set(m, c->mqtt_tls_ca_file, NULL,
+                          c->mqtt_tls_cert_file[0] ? c->mqtt_tls_cert_file : NULL,
+                          c->mqtt_tls_key_file[0] ? c->mqtt_tls_key_file : NULL, NULL))
+        return false;
+    return true;
+}
+
+static void try_connect(struct ingest *in)
+{
+    struct mosquitto *m;
+    int rc;
+
+    /* clean_session false: the broker keeps our subscriptions and queue. */
+    m = mosquitto_new(in->cfg->mqtt_client_id, false, in);
+    if (m == NULL || !setup_client(in, m)) {
+        mosquitto_destroy(m);
+        set_error(in, "cannot set up the MQTT client");
+        goto retry;
+    }
+    rc = mosquitto_connect(m, in->cfg->mqtt_host, in->cfg->mqtt_port, in->cfg->mqtt_keepalive);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        char why[160];
+        snprintf(why, sizeof(why), "cannot connect to %s:%d: %s", in->cfg->mqtt_host,
+                 in->cfg->mqtt_port, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+        set_error(in, why);
+        mosquitto_destroy(m);
+        goto retry;
+    }
+    in->mosq = m;
+    in->failed = false;
+    in->want_write_armed = false;
+    in->ev_sock = event_new(in->base, mosquitto_socket(m), EV_READ | EV_PERSIST, on_sock, in);
+    event_add(in->ev_sock, NULL);
+    write_now(in); /* the CONNECT packet */
+    return;
+retry:
+    log_warn("%s; retrying in %d ms", in->last_error, in->backoff_ms);
+    in->next_attempt_ms = clock_mono_ms() + in->backoff_ms;
+    in->backoff_ms = in->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : in->backoff_ms * 2;
+}
+
+/*
+ * Drop the connection without writing anything more: the batch is rolled
+ * back and the handle destroyed with its queued PUBACKs, so the broker
+ * re-delivers every message of the batch to the next connection.
+ */
+static void ingest_lost(struct ingest *in, const char *why)
+{
+    if (store_batch_open(in->store))
+        store_batch_rollback(in->store);
+    in->batch_msgs = 0;
+    if (in->ev_sock != NULL) {
+        event_free(in->ev_sock);
+        in->ev_sock = NULL;
+    }
+    if (in->mosq != NULL) {
+        mosquitto_destroy(in->mosq);
+        in->mosq = NULL;
+    }
+    if (in->connected)
+        log_warn("disconnected from the broker: %s", why ? why : "unknown reason");
+    in->connected = false;
+    set_error(in, why);
+    in->next_attempt_ms = clock_mono_ms() + in->backoff_ms;
+    in->backoff_ms = in->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : in->backoff_ms * 2;
+}
+
+/* ---- the tick: keepalive, reconnects, heartbeat, rollups ---------------------------------- */
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct ingest *in = arg;
+    int64_t now = clock_mono_ms();
+
+    (void)fd;
+    (void)what;
+    if (in->mosq == NULL && now >= in->next_attempt_ms)
+        try_connect(in);
+    if (in->mosq != NULL) {
+        int rc = mosquitto_loop_misc(in->mosq);
+        if (rc != MOSQ_ERR_SUCCESS)
+            ingest_lost(in, mosquitto_strerror(rc));
+        else
+            write_now(in);
+    }
+    if (in->status_dirty) {
+        if (store_ingest_status(in->store, in->connected, in->last_error[0] ? in->last_error : NULL) ==
+            STORE_OK)
+            in->status_dirty = false;
+    }
+    /* An empty commit keeps the heartbeat and watermark fresh while idle. */
+    if (now - in->last_commit_ms >= IDLE_COMMIT_MS && store_batch_begin(in->store) == STORE_OK) {
+        commit_batch(in, clock_now_ms());
+        in->last_commit_ms = now;
+        if (store_batch_open(in->store))
+            store_batch_rollback(in->store);
+    }
+    if (now - in->last_rollup_ms >= ROLLUP_EVERY_MS) {
+        if (store_rollup(in->store, ROLLUP_MAX_ROWS) != STORE_OK)
+            log_warn("flow rollup: %s", store_errmsg(in->store));
+        in->last_rollup_ms = now;
+    }
+}
+
+/* ---- start and stop ------------------------------------------------------------------------ */
+
+static long abort_hook(const char *spec, const char *which)
+{
+    size_t n = strlen(which);
+
+    if (spec == NULL || strncmp(spec, which, n) != 0 || spec[n] != ':')
+        return 0;
+    return strtol(spec + n + 1, NULL, 10);
+}
+
+static bool read_password(const char *path, char *out, size_t outlen, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL) {
+        snprintf(err, errlen, "mqtt.password_file: %s: %s", path, strerror(errno));
+        return false;
+    }
+    if (fgets(out, (int)outlen, f) == NULL)
+        out[0] = '\0';
+    fclose(f);
+    out[strcspn(out, "\r\n")] = '\0';
+    return true;
+}
+
+struct ingest *ingest_start(struct event_base *base, const struct config *cfg,
+                            struct store *store, char *err, size_t errlen)
+{
+    struct ingest *in = calloc(1, sizeof(*in));
+    struct timeval tick = {0, TICK_MS * 1000};
+    const char *hook = getenv("WARDEN_TEST_ABORT");
+
+    if (in == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    in->base = base;
+    in->cfg = cfg;
+    in->store = store;
+    in->route.store = store;
+    in->route.cfg = cfg;
+    in->backoff_ms = BACKOFF_MIN_MS;
+    in->abort_before = abort_hook(hook, "before_commit");
+    in->abort_after = abort_hook(hook, "after_commit");
+    in->last_rollup_ms = clock_mono_ms();
+    store_set_dedup_window(store, cfg->ingest_dedup_window_ms);
+    if (cfg->mqtt_password_file[0] != '\0' &&
+        !read_password(cfg->mqtt_password_file, in->password, sizeof(in->password), err, errlen)) {
+        free(in);
+        return NULL;
+    }
+    in->ev_tick = event_new(base, -1, EV_PERSIST, on_tick, in);
+    event_add(in->ev_tick, &tick);
+    in->status_dirty = true;
+    try_connect(in);
+    return in;
+}
+
+void ingest_stop(struct ingest *in)
+{
+    if (in == NULL)
+        return;
+    if (in->mosq != NULL) {
+        /* Commit what was read, acknowledge it, then say goodbye. */
+        commit_batch(in, clock_now_ms());
+        if (!in->failed) {
+            /* Blocking, so every queued PUBACK is written before we go. */
+            int fd = mosquitto_socket(in->mosq);
+            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+            mosquitto_disconnect(in->mosq);
+            while (mosquitto_want_write(in->mosq) &&
+                   mosquitto_loop_write(in->mosq, 1) == MOSQ_ERR_SUCCESS)
+                ;
+        }
+        ingest_lost(in, "stopping");
+    }
+    in->connected = false;
+    store_ingest_status(in->store, false, "stopped");
+    event_free(in->ev_tick);
+    memset(in->password, 0, sizeof(in->password));
+    free(in);
+}

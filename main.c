@@ -1,0 +1,226 @@
+/*
+ * warden: the command line. It reads the configuration (defaults, then
+ * warden.json or --config, then flags) and hands over to the module that does
+ * the work. Exit codes: 0 success, 1 runtime failure, 2 usage or configuration.
+ */
+#include "common/common.h"
+#include "ingest/ingest.h"
+#include "sim/sim.h"
+#include "store/store.h"
+
+#include <event2/event.h>
+#include <mosquitto.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXIT_USAGE 2
+
+static const char usage[] =
+    "usage: warden COMMAND [--config FILE] [--db PATH] [--KEY=VALUE ...] [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  run                 ingest, evaluate and serve in one process\n"
+    "  ingest              the MQTT ingester alone\n"
+    "  db migrate|check    bring the database schema up to date / check it\n"
+    "  sim [OPTIONS]       simulated devices (see README: warden sim --help)\n"
+    "  config              print the effective configuration\n"
+    "  version | help\n"
+    "\n"
+    "Any setting can be given as a flag: --mqtt.port=1884 or --mqtt.port 1884.\n";
+
+/* What main() parsed: the configuration and the command's own arguments. */
+struct cli {
+    struct config cfg;
+    const char *command;
+    char **args;       /* the command's arguments, argv-style, args[0] = command */
+    int nargs;
+};
+
+/*
+ * Take --config, --db and --KEY=VALUE anywhere on the line (SPEC 7: before or
+ * after the command's arguments); everything else goes to the command. For
+ * `sim`, flags that are not settings stay with the command.
+ */
+static bool parse_cli(int argc, char **argv, struct cli *cli, char *err, size_t errlen)
+{
+    const char *config_file = NULL;
+    const char **sets = calloc((size_t)argc + 1, sizeof(char *));
+    int nsets = 0;
+    bool ok = true;
+
+    cli->args = calloc((size_t)argc + 1, sizeof(char *));
+    if (sets == NULL || cli->args == NULL)
+        fatal("out of memory");
+    config_defaults(&cli->cfg);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *eq = strchr(a, '=');
+        size_t klen = eq ? (size_t)(eq - a) : strlen(a);
+        bool is_setting = strncmp(a, "--", 2) == 0 && memchr(a + 2, '.', klen - 2) != NULL;
+
+        if (strcmp(a, "--config") == 0 || strcmp(a, "--db") == 0) {
+            if (i + 1 >= argc) {
+                snprintf(err, errlen, "%s needs a value", a);
+                ok = false;
+                break;
+            }
+            if (strcmp(a, "--config") == 0)
+                config_file = argv[++i];
+            else
+                sets[nsets++] = a, sets[nsets++] = argv[++i];
+        } else if (is_setting) {
+            sets[nsets++] = a;
+            if (eq == NULL) {
+                if (i + 1 >= argc) {
+                    snprintf(err, errlen, "%s needs a value", a);
+                    ok = false;
+                    break;
+                }
+                sets[nsets++] = argv[++i];
+            } else {
+                sets[nsets++] = NULL; /* the value follows '=' */
+            }
+        } else if (cli->command == NULL && a[0] != '-') {
+            cli->command = a;
+            cli->args[cli->nargs++] = argv[i];
+        } else {
+            cli->args[cli->nargs++] = argv[i];
+        }
+    }
+    if (ok)
+        ok = config_load_file(&cli->cfg, config_file ? config_file : "warden.json",
+                              config_file != NULL, err, errlen);
+    for (int i = 0; ok && i < nsets; i += 2) {
+        char key[128];
+        const char *a = sets[i], *value = sets[i + 1];
+
+        if (strcmp(a, "--db") == 0) {
+            ok = config_set(&cli->cfg, "db.path", value, err, errlen);
+            continue;
+        }
+        snprintf(key, sizeof(key), "%s", a + 2);
+        if (value == NULL) {
+            key[strcspn(key, "=")] = '\0';
+            value = strchr(a, '=') + 1;
+        }
+        ok = config_set(&cli->cfg, key, value, err, errlen);
+    }
+    free(sets);
+    return ok;
+}
+
+static struct store *open_store(const struct config *cfg)
+{
+    char err[512];
+    struct store *s = store_open(cfg->db_path, err, sizeof(err));
+
+    if (s == NULL)
+        fatal("database: %s", err);
+    return s;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct event_base *base = arg;
+
+    (void)what;
+    log_info("signal %d: stopping", (int)sig);
+    event_base_loopbreak(base);
+}
+
+/* `warden run` and `warden ingest`: the long-running daemon. */
+static int cmd_run(struct cli *cli)
+{
+    struct event_base *base = event_base_new();
+    struct store *store;
+    struct ingest *in;
+    struct event *sigterm, *sigint;
+    char err[512];
+
+    if (base == NULL)
+        fatal("cannot create the event loop");
+    signal(SIGPIPE, SIG_IGN);
+    store = open_store(&cli->cfg);
+    mosquitto_lib_init();
+    in = ingest_start(base, &cli->cfg, store, err, sizeof(err));
+    if (in == NULL)
+        fatal("ingest: %s", err);
+    sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    sigint = evsignal_new(base, SIGINT, on_signal, base);
+    event_add(sigterm, NULL);
+    event_add(sigint, NULL);
+    log_info("warden %s: database %s, broker %s:%d", WARDEN_VERSION, cli->cfg.db_path,
+             cli->cfg.mqtt_host, cli->cfg.mqtt_port);
+    event_base_dispatch(base);
+    ingest_stop(in);
+    event_free(sigterm);
+    event_free(sigint);
+    store_close(store);
+    event_base_free(base);
+    mosquitto_lib_cleanup();
+    log_info("stopped");
+    return 0;
+}
+
+static int cmd_db(struct cli *cli)
+{
+    struct store *s;
+    const char *sub = cli->nargs > 1 ? cli->args[1] : NULL;
+
+    if (sub == NULL || (strcmp(sub, "migrate") && strcmp(sub, "check"))) {
+        fprintf(stderr, "usage: warden db migrate|check\n");
+        return EXIT_USAGE;
+    }
+    s = open_store(&cli->cfg);
+    printf("%s: schema %d (this warden knows %d)\n", cli->cfg.db_path, store_schema_version(s),
+           store_schema_latest());
+    store_close(s);
+    return 0;
+}
+
+static int cmd_sim(struct cli *cli)
+{
+    struct sim_target t = {cli->cfg.mqtt_host, cli->cfg.mqtt_port, cli->cfg.hub_name};
+    int rc;
+
+    mosquitto_lib_init();
+    rc = sim_main(cli->nargs, cli->args, &t);
+    mosquitto_lib_cleanup();
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli cli = {0};
+    char err[512];
+    int rc;
+
+    if (!parse_cli(argc, argv, &cli, err, sizeof(err))) {
+        fprintf(stderr, "warden: %s\n", err);
+        free(cli.args);
+        return EXIT_USAGE;
+    }
+    if (cli.command == NULL || strcmp(cli.command, "help") == 0) {
+        fputs(usage, cli.command ? stdout : stderr);
+        rc = cli.command ? 0 : EXIT_USAGE;
+    } else if (strcmp(cli.command, "version") == 0) {
+        printf("warden %s (schema %d)\n", WARDEN_VERSION, store_schema_latest());
+        rc = 0;
+    } else if (strcmp(cli.command, "run") == 0 || strcmp(cli.command, "ingest") == 0) {
+        rc = cmd_run(&cli);
+    } else if (strcmp(cli.command, "db") == 0) {
+        rc = cmd_db(&cli);
+    } else if (strcmp(cli.command, "sim") == 0) {
+        rc = cmd_sim(&cli);
+    } else if (strcmp(cli.command, "config") == 0) {
+        config_print(&cli.cfg);
+        rc = 0;
+    } else {
+        fprintf(stderr, "warden: unknown command \"%s\"\n%s", cli.command, usage);
+        rc = EXIT_USAGE;
+    }
+    free(cli.args);
+    return rc;
+}

@@ -1,0 +1,856 @@
+/*
+ * The store: opening the database, migrations, and the batch writer.
+ *
+ * A batch is one write transaction. The ingester opens it when the first
+ * message of a batch arrives, every row is inserted straight away with a
+ * prepared statement (SQLite's page cache is the buffer), and per-batch
+ * aggregates (10-second counts, /metrics counters, last-seen times) are kept
+ * in memory and flushed at commit, so a device that sends fifty messages in a
+ * batch costs one counts upsert, not fifty.
+ */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEAD_LETTER_KEEP (64 * 1024)
+#define BUCKET_MS 10000
+
+struct migration {
+    int version;
+    const char *name;
+    const char *sql;
+};
+
+static const struct migration migrations[] = {
+#include "store/schema.inc"
+};
+#define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
+
+/* Statements, as named constants next to the code that runs them. */
+enum stmt_id {
+    ST_DEVICE_GET,
+    ST_DEVICE_ADD,
+    ST_DEVICE_SEEN,
+    ST_DEVICE_INFO,
+    ST_ADDR_GET,
+    ST_ADDR_ADD,
+    ST_EVENT_CHECK0,
+    ST_EVENT_CHECK1,
+    ST_EVENT_ADD0,
+    ST_EVENT_ADD1,
+    ST_FLOW_ADD,
+    ST_PORT_ADD,
+    ST_SYSINFO_ADD,
+    ST_HEARTBEAT_ADD,
+    ST_OTHER_ADD,
+    ST_HUBOP_ADD,
+    ST_DEAD_ADD,
+    ST_COUNT_ADD,
+    ST_COUNTER_ADD,
+    ST_INGEST_COMMIT,
+    ST_STATE_GET,
+    ST_STATE_SET,
+    ST_COUNT_STMTS
+};
+
+static const char *const stmt_sql[ST_COUNT_STMTS] = {
+    [ST_DEVICE_GET] = "SELECT id FROM devices WHERE device_id = ?1",
+    [ST_DEVICE_ADD] = "INSERT INTO devices (device_id, hub, first_seen_ms, last_seen_ms) "
+                      "VALUES (?1, ?2, ?3, ?3)",
+    [ST_DEVICE_SEEN] = "UPDATE devices SET last_seen_ms = max(last_seen_ms, ?2) WHERE id = ?1",
+    [ST_DEVICE_INFO] = "UPDATE devices SET module_id = coalesce(?2, module_id), "
+                       "agent_version = coalesce(?3, agent_version), "
+                       "module_version = coalesce(?4, module_version), "
+                       "os_info = coalesce(?5, os_info), "
+                       "clock_skew_ms = coalesce(?6, clock_skew_ms) WHERE id = ?1",
+    [ST_ADDR_GET] = "SELECT id FROM addrs WHERE ip = ?1",
+    [ST_ADDR_ADD] = "INSERT INTO addrs (ip, ip_blob) VALUES (?1, ?2)",
+    [ST_EVENT_CHECK0] = "SELECT 1 FROM event_ids_0 WHERE key = ?1",
+    [ST_EVENT_CHECK1] = "SELECT 1 FROM event_ids_1 WHERE key = ?1",
+    [ST_EVENT_ADD0] = "INSERT OR IGNORE INTO event_ids_0 (key) VALUES (?1)",
+    [ST_EVENT_ADD1] = "INSERT OR IGNORE INTO event_ids_1 (key) VALUES (?1)",
+    [ST_FLOW_ADD] = "INSERT INTO flow_raw (recv_ms, dev, skew_ms, proto_dir, laddr, lport, raddr, "
+                    "rport, bytes_in, bytes_out, process_id, user_id, executable, commandline, "
+                    "details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+                    "?14, ?15)",
+    [ST_PORT_ADD] = "INSERT INTO listening_ports (device_id, hub, recv_ms, device_ms, protocol, "
+                    "local_ip, local_port, remote_ip, remote_port, details) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [ST_SYSINFO_ADD] = "INSERT INTO system_info (device_id, hub, recv_ms, device_ms, os_info, "
+                       "kernel_info, hw_info, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_HEARTBEAT_ADD] = "INSERT INTO heartbeats (device_id, hub, recv_ms, device_ms) "
+                         "VALUES (?1, ?2, ?3, ?4)",
+    [ST_OTHER_ADD] = "INSERT INTO events_other (device_id, hub, recv_ms, device_ms, name, payload) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_HUBOP_ADD] = "INSERT INTO hub_operations (hub, recv_ms, time_ms, category, operation, "
+                     "result, reason, device_id, source_ip, count, details) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [ST_DEAD_ADD] = "INSERT INTO dead_letters (recv_ms, topic, device_id, reason, payload_size, "
+                    "payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_COUNT_ADD] = "INSERT INTO counts (bucket_ms, dev, metric, bucket_s, value) "
+                     "VALUES (?1, ?2, ?3, 10, ?4) "
+                     "ON CONFLICT (bucket_ms, dev, metric) DO UPDATE SET value = value + ?4",
+    [ST_COUNTER_ADD] = "INSERT INTO ingest_counters (name, label, value) VALUES (?1, ?2, ?3) "
+                       "ON CONFLICT (name, label) DO UPDATE SET value = value + ?3",
+    [ST_INGEST_COMMIT] = "UPDATE ingest_state SET last_commit_ms = ?1, "
+                         "watermark_ms = max(coalesce(watermark_ms, 0), ?2) WHERE id = 1",
+    [ST_STATE_GET] = "SELECT value FROM store_state WHERE key = ?1",
+    [ST_STATE_SET] = "INSERT INTO store_state (key, value) VALUES (?1, ?2) "
+                     "ON CONFLICT (key) DO UPDATE SET value = ?2",
+};
+
+/* Key of a per-batch count: packed so it can be a map key. */
+struct count_key {
+    int64_t bucket_ms;
+    int64_t dev;
+    int32_t metric;
+    int32_t pad;
+};
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT_STMTS];
+    bool in_batch;
+    char errbuf[256];
+
+    struct map devices;  /* device_id -> devices.id */
+    struct map addrs;    /* 1+16 address bytes -> addrs.id */
+    struct map counts;   /* struct count_key -> value, this batch */
+    struct map counters; /* "name\0label" -> value, this batch */
+    struct map seen;     /* devices.id -> last seen ms, this batch */
+
+    /* Dedup generations (see sql/001). */
+    int64_t dedup_window_ms;
+    int dedup_gen;            /* 0 or 1: the table new ids go into */
+    int64_t dedup_gen_start;  /* when the current generation started */
+};
+
+static const char *const metric_names[METRIC_COUNT] = {
+    "d2c_messages",          "c2d_messages", "c2d_rejected_messages",
+    "direct_method_invokes", "twin_updates", "queue_purges",
+    "unauthorized_operations", "security_messages", "flows",
+};
+
+const char *store_metric_name(enum store_metric m)
+{
+    WARDEN_ASSERT(m < METRIC_COUNT);
+    return metric_names[m];
+}
+
+/* Map an SQLite result code to the store's error kinds. */
+static enum store_err store_code(struct store *s, int rc)
+{
+    if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW)
+        return STORE_OK;
+    snprintf(s->errbuf, sizeof(s->errbuf), "%s", sqlite3_errmsg(s->db));
+    switch (rc & 0xff) {
+    case SQLITE_FULL: return STORE_ERR_FULL;
+    case SQLITE_CONSTRAINT:
+    case SQLITE_TOOBIG:
+    case SQLITE_MISMATCH: return STORE_ERR_INVALID;
+    default: return STORE_ERR_IO;
+    }
+}
+
+const char *store_errmsg(struct store *s)
+{
+    return s->errbuf;
+}
+
+struct sqlite3 *store_sqlite(struct store *s)
+{
+    return s->db;
+}
+
+/* Run a statement that returns no rows, then reset it. */
+static enum store_err step_done(struct store *s, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return store_code(s, rc == SQLITE_ROW ? SQLITE_DONE : rc);
+}
+
+/* Run a statement that returns at most one integer; *found says if it did. */
+static enum store_err step_int(struct store *s, sqlite3_stmt *st, int64_t *out, bool *found)
+{
+    int rc = sqlite3_step(st);
+
+    *found = rc == SQLITE_ROW;
+    if (*found)
+        *out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return store_code(s, *found ? SQLITE_DONE : rc);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v != NULL)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_time(sqlite3_stmt *st, int i, int64_t ms)
+{
+    if (ms != STORE_NO_TIME)
+        sqlite3_bind_int64(st, i, ms);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_opt_int(sqlite3_stmt *st, int i, int64_t v)
+{
+    if (v >= 0)
+        sqlite3_bind_int64(st, i, v);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* ---- opening and migrations --------------------------------------------------- */
+
+int store_schema_latest(void)
+{
+    return migrations[N_MIGRATIONS - 1].version;
+}
+
+int store_schema_version(struct store *s)
+{
+    sqlite3_stmt *st;
+    int v = -1;
+
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Apply every migration newer than the database, each in its own transaction. */
+static bool store_migrate(struct store *s, char *err, size_t errlen)
+{
+    int have = store_schema_version(s);
+
+    if (have > store_schema_latest()) {
+        snprintf(err, errlen, "database schema %d is newer than this warden (%d)", have,
+                 store_schema_latest());
+        return false;
+    }
+    for (size_t i = 0; i < N_MIGRATIONS; i++) {
+        const struct migration *m = &migrations[i];
+        char pragma[64];
+
+        if (m->version <= have)
+            continue;
+        snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", m->version);
+        if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(s->db, m->sql, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(s->db, pragma, NULL, NULL, NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "migration %s: %s", m->name, sqlite3_errmsg(s->db));
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return false;
+        }
+        if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "migration %s: %s", m->name, sqlite3_errmsg(s->db));
+            return false;
+        }
+        log_info("database migrated to schema %d (%s)", m->version, m->name);
+    }
+    return true;
+}
+
+static int64_t state_get(struct store *s, const char *key, int64_t dflt)
+{
+    int64_t v;
+    bool found;
+
+    sqlite3_bind_text(s->st[ST_STATE_GET], 1, key, -1, SQLITE_STATIC);
+    if (step_int(s, s->st[ST_STATE_GET], &v, &found) != STORE_OK || !found)
+        return dflt;
+    return v;
+}
+
+static enum store_err state_set(struct store *s, const char *key, int64_t v)
+{
+    sqlite3_bind_text(s->st[ST_STATE_SET], 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s->st[ST_STATE_SET], 2, v);
+    return step_done(s, s->st[ST_STATE_SET]);
+}
+
+struct store *store_open(const char *path, char *err, size_t errlen)
+{
+    struct store *s = calloc(1, sizeof(*s));
+    static const char *const pragmas =
+        "PRAGMA journal_mode = WAL;"
+        /* FULL: a commit is on disk before the ingester acknowledges it. */
+        "PRAGMA synchronous = FULL;"
+        "PRAGMA foreign_keys = OFF;"
+        "PRAGMA cache_size = -32768;"
+        "PRAGMA temp_store = MEMORY;";
+
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    map_init(&s->devices);
+    map_init(&s->addrs);
+    map_init(&s->counts);
+    map_init(&s->counters);
+    map_init(&s->seen);
+    s->dedup_window_ms = 3600 * 1000;
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        store_close(s);
+        return NULL;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
+        store_close(s);
+        return NULL;
+    }
+    if (!store_migrate(s, err, errlen)) {
+        store_close(s);
+        return NULL;
+    }
+    for (int i = 0; i < ST_COUNT_STMTS; i++) {
+        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                               NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "preparing statement %d: %s", i, sqlite3_errmsg(s->db));
+            store_close(s);
+            return NULL;
+        }
+    }
+    s->dedup_gen = (int)state_get(s, "dedup_gen", 0) & 1;
+    s->dedup_gen_start = state_get(s, "dedup_gen_start_ms", clock_now_ms());
+    return s;
+}
+
+void store_close(struct store *s)
+{
+    if (s == NULL)
+        return;
+    if (s->in_batch)
+        store_batch_rollback(s);
+    for (int i = 0; i < ST_COUNT_STMTS; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    map_free(&s->devices);
+    map_free(&s->addrs);
+    map_free(&s->counts);
+    map_free(&s->counters);
+    map_free(&s->seen);
+    free(s);
+}
+
+/* ---- batches ------------------------------------------------------------------- */
+
+bool store_batch_open(const struct store *s)
+{
+    return s->in_batch;
+}
+
+enum store_err store_batch_begin(struct store *s)
+{
+    enum store_err e;
+
+    WARDEN_ASSERT(!s->in_batch);
+    e = store_code(s, sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL));
+    if (e == STORE_OK)
+        s->in_batch = true;
+    return e;
+}
+
+/*
+ * Forget what was cached during a failed batch: ids handed out inside a
+ * transaction that rolled back no longer exist.
+ */
+void store_batch_rollback(struct store *s)
+{
+    if (s->in_batch)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->in_batch = false;
+    map_clear(&s->devices);
+    map_clear(&s->addrs);
+    map_clear(&s->counts);
+    map_clear(&s->counters);
+    map_clear(&s->seen);
+}
+
+static enum store_err flush_counts(struct store *s)
+{
+    sqlite3_stmt *st = s->st[ST_COUNT_ADD];
+
+    for (size_t i = 0; i < s->counts.cap; i++) {
+        struct map_entry *e = &s->counts.slots[i];
+        struct count_key k;
+        enum store_err err;
+
+        if (e->key == NULL)
+            continue;
+        memcpy(&k, e->key, sizeof(k));
+        sqlite3_bind_int64(st, 1, k.bucket_ms);
+        sqlite3_bind_int64(st, 2, k.dev);
+        sqlite3_bind_int(st, 3, k.metric);
+        sqlite3_bind_int64(st, 4, e->value);
+        if ((err = step_done(s, st)) != STORE_OK)
+            return err;
+    }
+    return STORE_OK;
+}
+
+static enum store_err flush_counters(struct store *s)
+{
+    sqlite3_stmt *st = s->st[ST_COUNTER_ADD];
+
+    for (size_t i = 0; i < s->counters.cap; i++) {
+        struct map_entry *e = &s->counters.slots[i];
+        const char *name = e->key;
+        enum store_err err;
+
+        if (name == NULL)
+            continue;
+        /* The key is "name\0label" (see store_counter_add). */
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name + strlen(name) + 1, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, e->value);
+        if ((err = step_done(s, st)) != STORE_OK)
+            return err;
+    }
+    return STORE_OK;
+}
+
+static enum store_err flush_seen(struct store *s)
+{
+    sqlite3_stmt *st = s->st[ST_DEVICE_SEEN];
+
+    for (size_t i = 0; i < s->seen.cap; i++) {
+        struct map_entry *e = &s->seen.slots[i];
+        int64_t dev;
+        enum store_err err;
+
+        if (e->key == NULL)
+            continue;
+        memcpy(&dev, e->key, sizeof(dev));
+        sqlite3_bind_int64(st, 1, dev);
+        sqlite3_bind_int64(st, 2, e->value);
+        if ((err = step_done(s, st)) != STORE_OK)
+            return err;
+    }
+    return STORE_OK;
+}
+
+enum store_err store_batch_commit(struct store *s, int64_t watermark_ms)
+{
+    enum store_err e;
+    sqlite3_stmt *st = s->st[ST_INGEST_COMMIT];
+
+    WARDEN_ASSERT(s->in_batch);
+    if ((e = flush_counts(s)) != STORE_OK || (e = flush_counters(s)) != STORE_OK ||
+        (e = flush_seen(s)) != STORE_OK)
+        return e;
+    sqlite3_bind_int64(st, 1, clock_now_ms());
+    sqlite3_bind_int64(st, 2, watermark_ms);
+    if ((e = step_done(s, st)) != STORE_OK)
+        return e;
+    e = store_code(s, sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL));
+    if (e != STORE_OK)
+        return e;
+    s->in_batch = false;
+    map_clear(&s->counts);
+    map_clear(&s->counters);
+    map_clear(&s->seen);
+    return STORE_OK;
+}
+
+/* ---- devices ---------------------------------------------------------------------- */
+
+bool store_device_id_valid(const char *id, size_t len)
+{
+    return len > 0 && len <= 128 && utf8_valid(id, len) && text_printable(id, len) &&
+           memchr(id, '\0', len) == NULL;
+}
+
+enum store_err store_device(struct store *s, const char *device_id, const char *hub,
+                            int64_t recv_ms, int64_t *dev)
+{
+    size_t len = strlen(device_id);
+    struct map_entry *e = map_get(&s->devices, device_id, len), *seen;
+    enum store_err err;
+    bool found;
+
+    if (!store_device_id_valid(device_id, len))
+        return STORE_ERR_INVALID;
+    if (e != NULL) {
+        *dev = e->value;
+    } else {
+        sqlite3_bind_text(s->st[ST_DEVICE_GET], 1, device_id, (int)len, SQLITE_STATIC);
+        if ((err = step_int(s, s->st[ST_DEVICE_GET], dev, &found)) != STORE_OK)
+            return err;
+        if (!found) {
+            sqlite3_stmt *st = s->st[ST_DEVICE_ADD];
+            sqlite3_bind_text(st, 1, device_id, (int)len, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, hub, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 3, recv_ms);
+            if ((err = step_done(s, st)) != STORE_OK)
+                return err;
+            *dev = sqlite3_last_insert_rowid(s->db);
+            store_counter_add(s, "warden_devices_registered_total", "", 1);
+        }
+        if ((e = map_upsert(&s->devices, device_id, len)) == NULL)
+            return STORE_ERR_IO;
+        e->value = *dev;
+    }
+    if ((seen = map_upsert(&s->seen, dev, sizeof(*dev))) == NULL)
+        return STORE_ERR_IO;
+    if (recv_ms > seen->value)
+        seen->value = recv_ms;
+    return STORE_OK;
+}
+
+enum store_err store_device_info(struct store *s, int64_t dev, const char *module_id,
+                                 const char *agent_version, const char *module_version,
+                                 const char *os_info, int64_t skew_ms)
+{
+    sqlite3_stmt *st = s->st[ST_DEVICE_INFO];
+
+    sqlite3_bind_int64(st, 1, dev);
+    bind_text(st, 2, module_id);
+    bind_text(st, 3, agent_version);
+    bind_text(st, 4, module_version);
+    bind_text(st, 5, os_info);
+    bind_time(st, 6, skew_ms);
+    return step_done(s, st);
+}
+
+/* ---- event ids ---------------------------------------------------------------------- */
+
+void store_set_dedup_window(struct store *s, int64_t window_ms)
+{
+    s->dedup_window_ms = window_ms;
+}
+
+/*
+ * Start a new generation when the current one is a window old: the older
+ * table is emptied (SQLite truncates a DELETE without WHERE cheaply) and
+ * becomes current. Ids stay findable for between one and two windows.
+ */
+static enum store_err dedup_rotate(struct store *s, int64_t now)
+{
+    enum store_err e;
+    int next = s->dedup_gen ^ 1;
+
+    if (now - s->dedup_gen_start < s->dedup_window_ms)
+        return STORE_OK;
+    e = store_code(s, sqlite3_exec(s->db,
+                                   next ? "DELETE FROM event_ids_1" : "DELETE FROM event_ids_0",
+                                   NULL, NULL, NULL));
+    if (e == STORE_OK && (e = state_set(s, "dedup_gen", next)) == STORE_OK &&
+        (e = state_set(s, "dedup_gen_start_ms", now)) == STORE_OK) {
+        s->dedup_gen = next;
+        s->dedup_gen_start = now;
+    }
+    return e;
+}
+
+enum store_err store_event_seen(struct store *s, int64_t dev, const uint8_t *id, size_t len,
+                                bool *dup)
+{
+    uint64_t h = hash_bytes(hash_bytes(HASH_SEED, &dev, sizeof(dev)), id, len);
+    int64_t key = (int64_t)(h >> 1), dummy;
+    sqlite3_stmt *add;
+    enum store_err e;
+    bool found;
+
+    *dup = false;
+    if ((e = dedup_rotate(s, clock_now_ms())) != STORE_OK)
+        return e;
+    /* The other generation first; the current one answers through INSERT OR IGNORE. */
+    sqlite3_stmt *other = s->st[s->dedup_gen ? ST_EVENT_CHECK0 : ST_EVENT_CHECK1];
+    sqlite3_bind_int64(other, 1, key);
+    if ((e = step_int(s, other, &dummy, &found)) != STORE_OK)
+        return e;
+    if (found) {
+        *dup = true;
+        return STORE_OK;
+    }
+    add = s->st[s->dedup_gen ? ST_EVENT_ADD1 : ST_EVENT_ADD0];
+    sqlite3_bind_int64(add, 1, key);
+    if ((e = step_done(s, add)) != STORE_OK)
+        return e;
+    *dup = sqlite3_changes(s->db) == 0;
+    return STORE_OK;
+}
+
+/* ---- rows ------------------------------------------------------------------------------ */
+
+/* The id of an address in addrs, adding it on first sight. */
+static enum store_err addr_id(struct store *s, const struct ip_addr *ip, int64_t *id)
+{
+    uint8_t key[17];
+    size_t n = ip->family == 4 ? 4 : ip->family == 6 ? 16 : 0;
+    struct map_entry *e;
+    char text[64];
+    enum store_err err;
+    bool found;
+
+    key[0] = ip->family;
+    memcpy(key + 1, ip->b, n);
+    if ((e = map_get(&s->addrs, key, n + 1)) != NULL) {
+        *id = e->value;
+        return STORE_OK;
+    }
+    ip_format(ip, text, sizeof(text));
+    sqlite3_bind_text(s->st[ST_ADDR_GET], 1, text, -1, SQLITE_STATIC);
+    if ((err = step_int(s, s->st[ST_ADDR_GET], id, &found)) != STORE_OK)
+        return err;
+    if (!found) {
+        sqlite3_stmt *st = s->st[ST_ADDR_ADD];
+        sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, ip->b, (int)n, SQLITE_STATIC);
+        if ((err = step_done(s, st)) != STORE_OK)
+            return err;
+        *id = sqlite3_last_insert_rowid(s->db);
+    }
+    if ((e = map_upsert(&s->addrs, key, n + 1)) == NULL)
+        return STORE_ERR_IO;
+    e->value = *id;
+    return STORE_OK;
+}
+
+enum store_err store_flow_append(struct store *s, int64_t dev, int64_t recv_ms,
+                                 const struct store_flow *f)
+{
+    sqlite3_stmt *st = s->st[ST_FLOW_ADD];
+    int64_t laddr, raddr;
+    enum store_err e;
+
+    if (f->protocol > STORE_ICMP || f->direction > STORE_DIR_OUT)
+        return STORE_ERR_INVALID;
+    if ((e = addr_id(s, &f->local, &laddr)) != STORE_OK ||
+        (e = addr_id(s, &f->remote, &raddr)) != STORE_OK)
+        return e;
+    sqlite3_bind_int64(st, 1, recv_ms);
+    sqlite3_bind_int64(st, 2, dev);
+    bind_time(st, 3, f->device_ms == STORE_NO_TIME ? STORE_NO_TIME : f->device_ms - recv_ms);
+    sqlite3_bind_int(st, 4, f->protocol * 4 + f->direction);
+    sqlite3_bind_int64(st, 5, laddr);
+    sqlite3_bind_int(st, 6, f->local_port);
+    sqlite3_bind_int64(st, 7, raddr);
+    sqlite3_bind_int(st, 8, f->remote_port);
+    sqlite3_bind_int64(st, 9, f->bytes_in);
+    sqlite3_bind_int64(st, 10, f->bytes_out);
+    bind_opt_int(st, 11, f->process_id);
+    bind_opt_int(st, 12, f->user_id);
+    bind_text(st, 13, f->executable);
+    bind_text(st, 14, f->commandline);
+    bind_text(st, 15, f->details);
+    return step_done(s, st);
+}
+
+static const char *proto_name(uint8_t p)
+{
+    return p == STORE_UDP ? "UDP" : p == STORE_ICMP ? "ICMP" : "TCP";
+}
+
+enum store_err store_port_append(struct store *s, const char *device_id, const char *hub,
+                                 int64_t recv_ms, const struct store_port *p)
+{
+    sqlite3_stmt *st = s->st[ST_PORT_ADD];
+    char lip[64], rip[64];
+
+    ip_format(&p->local, lip, sizeof(lip));
+    ip_format(&p->remote, rip, sizeof(rip));
+    bind_text(st, 1, device_id);
+    bind_text(st, 2, hub);
+    sqlite3_bind_int64(st, 3, recv_ms);
+    bind_time(st, 4, p->device_ms);
+    bind_text(st, 5, proto_name(p->protocol));
+    bind_text(st, 6, p->local.family ? lip : NULL);
+    bind_opt_int(st, 7, p->local_port);
+    bind_text(st, 8, p->remote.family ? rip : NULL);
+    bind_opt_int(st, 9, p->remote_port);
+    bind_text(st, 10, p->details);
+    return step_done(s, st);
+}
+
+enum store_err store_sysinfo_append(struct store *s, const char *device_id, const char *hub,
+                                    int64_t recv_ms, const struct store_sysinfo *si)
+{
+    sqlite3_stmt *st = s->st[ST_SYSINFO_ADD];
+
+    bind_text(st, 1, device_id);
+    bind_text(st, 2, hub);
+    sqlite3_bind_int64(st, 3, recv_ms);
+    bind_time(st, 4, si->device_ms);
+    bind_text(st, 5, si->os_info);
+    bind_text(st, 6, si->kernel_info);
+    bind_text(st, 7, si->hw_info);
+    bind_text(st, 8, si->details);
+    return step_done(s, st);
+}
+
+enum store_err store_heartbeat_append(struct store *s, const char *device_id, const char *hub,
+                                      int64_t recv_ms, int64_t device_ms)
+{
+    sqlite3_stmt *st = s->st[ST_HEARTBEAT_ADD];
+
+    bind_text(st, 1, device_id);
+    bind_text(st, 2, hub);
+    sqlite3_bind_int64(st, 3, recv_ms);
+    bind_time(st, 4, device_ms);
+    return step_done(s, st);
+}
+
+enum store_err store_other_append(struct store *s, const char *device_id, const char *hub,
+                                  int64_t recv_ms, const struct store_event_other *o)
+{
+    sqlite3_stmt *st = s->st[ST_OTHER_ADD];
+
+    bind_text(st, 1, device_id);
+    bind_text(st, 2, hub);
+    sqlite3_bind_int64(st, 3, recv_ms);
+    bind_time(st, 4, o->device_ms);
+    bind_text(st, 5, o->name);
+    bind_text(st, 6, o->payload);
+    return step_done(s, st);
+}
+
+enum store_err store_hubop_append(struct store *s, int64_t recv_ms, const struct store_hubop *op)
+{
+    sqlite3_stmt *st = s->st[ST_HUBOP_ADD];
+
+    bind_text(st, 1, op->hub);
+    sqlite3_bind_int64(st, 2, recv_ms);
+    sqlite3_bind_int64(st, 3, op->time_ms);
+    bind_text(st, 4, op->category);
+    bind_text(st, 5, op->operation);
+    bind_text(st, 6, op->result);
+    bind_text(st, 7, op->reason);
+    bind_text(st, 8, op->device_id);
+    bind_text(st, 9, op->source_ip);
+    sqlite3_bind_int64(st, 10, op->count);
+    bind_text(st, 11, op->details);
+    return step_done(s, st);
+}
+
+enum store_err store_dead_letter(struct store *s, int64_t recv_ms, const char *topic,
+                                 const char *device_id, const char *reason, const void *payload,
+                                 size_t len)
+{
+    sqlite3_stmt *st = s->st[ST_DEAD_ADD];
+    size_t keep = len < DEAD_LETTER_KEEP ? len : DEAD_LETTER_KEEP;
+
+    sqlite3_bind_int64(st, 1, recv_ms);
+    /* The topic may hold anything a client sent; store it as a blob-safe text. */
+    sqlite3_bind_text(st, 2, topic, -1, SQLITE_STATIC);
+    bind_text(st, 3, device_id);
+    bind_text(st, 4, reason);
+    sqlite3_bind_int64(st, 5, (int64_t)len);
+    sqlite3_bind_blob(st, 6, payload, (int)keep, SQLITE_STATIC);
+    return step_done(s, st);
+}
+
+/* ---- per-batch aggregates ----------------------------------------------------------- */
+
+void store_count(struct store *s, int64_t dev, enum store_metric m, int64_t at_ms, int64_t n)
+{
+    struct count_key k = {at_ms - ((at_ms % BUCKET_MS) + BUCKET_MS) % BUCKET_MS, dev, (int32_t)m,
+                          0};
+    struct map_entry *e = map_upsert(&s->counts, &k, sizeof(k));
+
+    WARDEN_ASSERT(e != NULL);
+    e->value += n;
+}
+
+void store_counter_add(struct store *s, const char *name, const char *label, int64_t n)
+{
+    char key[256];
+    size_t nl = strlen(name), ll = strlen(label);
+    struct map_entry *e;
+
+    if (nl + ll + 2 > sizeof(key))
+        return;
+    memcpy(key, name, nl + 1);
+    memcpy(key + nl + 1, label, ll + 1);
+    e = map_upsert(&s->counters, key, nl + ll + 2);
+    WARDEN_ASSERT(e != NULL);
+    e->value += n;
+}
+
+/* ---- housekeeping ----------------------------------------------------------------------- */
+
+/*
+ * Roll raw flows into flow_hourly, from the cursor kept in store_state, at
+ * most max_rows rows a call so it never holds the write lock for long.
+ */
+enum store_err store_rollup(struct store *s, int64_t max_rows)
+{
+    static const char sql[] =
+        "INSERT INTO flow_hourly (hour_ms, dev, raddr, rport, proto_dir, laddr, lport, records, "
+        "bytes_in, bytes_out, first_ms, last_ms) "
+        "SELECT recv_ms - recv_ms % 3600000, dev, raddr, rport, proto_dir, laddr, lport, "
+        "count(*), sum(bytes_in), sum(bytes_out), min(recv_ms), max(recv_ms) "
+        "FROM flow_raw WHERE id > ?1 AND id <= ?2 "
+        "GROUP BY 1, dev, raddr, rport, proto_dir, laddr, lport "
+        "ON CONFLICT (hour_ms, dev, raddr, rport, proto_dir, laddr, lport) DO UPDATE SET "
+        "records = records + excluded.records, bytes_in = bytes_in + excluded.bytes_in, "
+        "bytes_out = bytes_out + excluded.bytes_out, first_ms = min(first_ms, excluded.first_ms), "
+        "last_ms = max(last_ms, excluded.last_ms)";
+    sqlite3_stmt *st = NULL;
+    int64_t from, to, last = 0;
+    enum store_err e;
+
+    WARDEN_ASSERT(!s->in_batch);
+    if ((e = store_code(s, sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL))) != STORE_OK)
+        return e;
+    from = state_get(s, "rollup_flow_id", 0);
+    if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(id), 0) FROM flow_raw", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        last = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    to = last < from + max_rows ? last : from + max_rows;
+    if (to > from) {
+        e = store_code(s, sqlite3_prepare_v2(s->db, sql, -1, &st, NULL));
+        if (e == STORE_OK) {
+            sqlite3_bind_int64(st, 1, from);
+            sqlite3_bind_int64(st, 2, to);
+            e = store_code(s, sqlite3_step(st));
+            sqlite3_finalize(st);
+        }
+        if (e == STORE_OK)
+            e = state_set(s, "rollup_flow_id", to);
+    }
+    if (e == STORE_OK)
+        e = store_code(s, sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL));
+    if (e != STORE_OK)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return e;
+}
+
+enum store_err store_ingest_status(struct store *s, bool connected, const char *last_error)
+{
+    static const char sql[] = "UPDATE ingest_state SET connected = ?1, last_error = ?2, pid = ?3, "
+                              "started_ms = coalesce(started_ms, ?4) WHERE id = 1";
+    sqlite3_stmt *st;
+    enum store_err e;
+
+    WARDEN_ASSERT(!s->in_batch);
+    if ((e = store_code(s, sqlite3_prepare_v2(s->db, sql, -1, &st, NULL))) != STORE_OK)
+        return e;
+    sqlite3_bind_int(st, 1, connected);
+    bind_text(st, 2, last_error);
+    sqlite3_bind_int64(st, 3, (int64_t)getpid());
+    sqlite3_bind_int64(st, 4, clock_now_ms());
+    e = store_code(s, sqlite3_step(st));
+    sqlite3_finalize(st);
+    return e;
+}

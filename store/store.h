@@ -1,0 +1,183 @@
+/*
+ * store/: the SQLite layer, and the only module that talks to SQLite for
+ * writes. It opens the database, applies the migrations of sql/, and owns the
+ * batch writer the ingester fills: rows are appended in memory and written in
+ * one transaction by store_batch_commit().
+ *
+ * Layout, chosen for a large lab (tens of thousands of rows a second):
+ *   - raw time series (flow_raw, ...) are arrival ordered, keyed by rowid, with
+ *     only an append-only index on recv_ms; devices and addresses are small
+ *     integers (devices.id, addrs.id) so a flow costs a few dozen bytes;
+ *   - `flows`, `device_counts`, ... are views that read as SPEC 3.2 says;
+ *   - counts live in 10-second buckets keyed (bucket_ms, dev, metric), which is
+ *     append-mostly too.
+ */
+#ifndef WARDEN_STORE_H
+#define WARDEN_STORE_H
+
+#include "../common/common.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define STORE_NO_TIME INT64_MIN /* a device time the payload did not have */
+
+enum store_proto { STORE_TCP = 0, STORE_UDP = 1, STORE_ICMP = 2 };
+enum store_dir { STORE_DIR_UNKNOWN = 0, STORE_DIR_IN = 1, STORE_DIR_OUT = 2 };
+
+/* The metrics counted per device per 10-second bucket (SPEC 3.2). */
+enum store_metric {
+    METRIC_D2C = 0,
+    METRIC_C2D,
+    METRIC_C2D_REJECTED,
+    METRIC_DIRECT_METHOD,
+    METRIC_TWIN,
+    METRIC_QUEUE_PURGE,
+    METRIC_UNAUTHORIZED,
+    METRIC_SECURITY_MESSAGES,
+    METRIC_FLOWS,
+    METRIC_COUNT
+};
+/* The SQL name of a metric ("d2c_messages", ...). */
+const char *store_metric_name(enum store_metric m);
+
+/*
+ * Rows as the decoders produce them. Strings are NUL-terminated, owned by
+ * whoever filled the row (a decoder's arena), and NULL when absent; the store
+ * copies what it keeps.
+ */
+struct store_flow {
+    int64_t device_ms;      /* STORE_NO_TIME when unknown */
+    uint8_t protocol;       /* enum store_proto */
+    uint8_t direction;      /* enum store_dir */
+    struct ip_addr local, remote;
+    uint16_t local_port, remote_port;
+    uint32_t bytes_in, bytes_out;
+    int64_t process_id, user_id; /* -1 when absent */
+    const char *executable, *commandline;
+    const char *details;    /* JSON object text of extra details, or NULL */
+};
+
+struct store_port {
+    int64_t device_ms;
+    uint8_t protocol;
+    struct ip_addr local, remote; /* remote.family 0 when absent */
+    int32_t local_port, remote_port; /* -1 when absent */
+    const char *details;    /* JSON text: original port text when it was not one number */
+};
+
+struct store_sysinfo {
+    int64_t device_ms;
+    const char *os_info, *kernel_info, *hw_info;
+    const char *details;    /* JSON text of every field the payload had, or NULL */
+};
+
+/* Baseline, Process, Log and every event name without a table of its own. */
+struct store_event_other {
+    int64_t device_ms;
+    const char *name;       /* "Baseline", "Process", "Log", or the JSON event name */
+    const char *payload;    /* JSON text */
+};
+
+/* One hub operation record (SPEC 2.4), validated. */
+struct store_hubop {
+    int64_t time_ms;        /* the record's time, or the received time */
+    const char *hub;        /* from the topic */
+    const char *category, *operation, *result, *reason;
+    const char *device_id;  /* NULL when the record names none */
+    const char *source_ip;
+    const char *details;    /* JSON object text, or NULL */
+    int64_t count;          /* 1..1,000,000 */
+};
+
+/* ---- the database ------------------------------------------------------------ */
+
+/* Result of every fallible store function. */
+enum store_err {
+    STORE_OK = 0,
+    STORE_ERR_FULL,     /* database or disk full: hold, retry later */
+    STORE_ERR_IO,       /* I/O error, locked past the busy timeout, corrupt */
+    STORE_ERR_INVALID   /* a value the store refuses */
+};
+
+struct store;
+
+/*
+ * Open (creating if needed) the database at path, in WAL mode, and bring its
+ * schema up to date. On failure returns NULL and writes why into err.
+ * The caller owns the result and closes it with store_close().
+ */
+struct store *store_open(const char *path, char *err, size_t errlen);
+void store_close(struct store *s);
+/* The schema version the database is at, and the one this binary knows. */
+int store_schema_version(struct store *s);
+int store_schema_latest(void);
+/* The last SQLite error text, for logs. */
+const char *store_errmsg(struct store *s);
+/* The underlying connection, for the few modules that read (evaluator, web). */
+struct sqlite3 *store_sqlite(struct store *s);
+
+/* ---- the batch writer (one transaction per batch) ----------------------------- */
+
+/*
+ * store_batch_begin() opens a write transaction; the append functions below
+ * write into it; store_batch_commit() flushes the per-batch aggregates and
+ * commits. After any error the caller calls store_batch_rollback(): nothing of
+ * the batch is kept, and the store forgets what it cached during it.
+ */
+enum store_err store_batch_begin(struct store *s);
+enum store_err store_batch_commit(struct store *s, int64_t watermark_ms);
+void store_batch_rollback(struct store *s);
+bool store_batch_open(const struct store *s);
+
+/*
+ * The integer id of a device, registering it on first sight (security group
+ * "default") and marking it seen at recv_ms. device_id must already be
+ * validated (store_device_id_valid).
+ */
+enum store_err store_device(struct store *s, const char *device_id, const char *hub,
+                            int64_t recv_ms, int64_t *dev);
+bool store_device_id_valid(const char *id, size_t len);
+/* What a security message says about its sender (any argument may be NULL). */
+enum store_err store_device_info(struct store *s, int64_t dev, const char *module_id,
+                                 const char *agent_version, const char *module_version,
+                                 const char *os_info, int64_t skew_ms);
+
+/*
+ * True in *dup when this (device, event id) was stored within the dedup
+ * window; otherwise records it and sets *dup false.
+ */
+enum store_err store_event_seen(struct store *s, int64_t dev, const uint8_t *id, size_t len,
+                                bool *dup);
+
+enum store_err store_flow_append(struct store *s, int64_t dev, int64_t recv_ms,
+                                 const struct store_flow *f);
+enum store_err store_port_append(struct store *s, const char *device_id, const char *hub,
+                                 int64_t recv_ms, const struct store_port *p);
+enum store_err store_sysinfo_append(struct store *s, const char *device_id, const char *hub,
+                                    int64_t recv_ms, const struct store_sysinfo *si);
+enum store_err store_heartbeat_append(struct store *s, const char *device_id, const char *hub,
+                                      int64_t recv_ms, int64_t device_ms);
+enum store_err store_other_append(struct store *s, const char *device_id, const char *hub,
+                                  int64_t recv_ms, const struct store_event_other *o);
+enum store_err store_hubop_append(struct store *s, int64_t recv_ms, const struct store_hubop *op);
+/* payload is truncated to 64 KiB; device_id may be NULL. */
+enum store_err store_dead_letter(struct store *s, int64_t recv_ms, const char *topic,
+                                 const char *device_id, const char *reason, const void *payload,
+                                 size_t len);
+
+/* Add n to a device's metric in the 10-second bucket holding at_ms. */
+void store_count(struct store *s, int64_t dev, enum store_metric m, int64_t at_ms, int64_t n);
+/* Add n to a /metrics counter (name, label), written with the batch. */
+void store_counter_add(struct store *s, const char *name, const char *label, int64_t n);
+
+/* ---- housekeeping (between batches, in transactions of their own) -------------- */
+
+/* Dedup horizon: ids are remembered for at least window_ms. */
+void store_set_dedup_window(struct store *s, int64_t window_ms);
+/* Summarise new raw flows into flow_hourly; bounded work per call. */
+enum store_err store_rollup(struct store *s, int64_t max_rows);
+/* Record the ingester's connection state and error in ingest_state. */
+enum store_err store_ingest_status(struct store *s, bool connected, const char *last_error);
+
+#endif

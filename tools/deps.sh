@@ -1,0 +1,21 @@
+#!/bin/sh
+# Install the Debian packages Warden builds, runs and tests with, when missing.
+# Run by `make deps` (and so by `make test`, `make run` and `make demo`).
+set -e
+PKGS="build-essential pkg-config libsqlite3-dev sqlite3 libmosquitto-dev libjansson-dev
+libevent-dev libssl-dev mosquitto mosquitto-clients mosquitto-dev flatbuffers-compiler
+clang libclang-rt-dev"
+[ -n "$WARDEN_EXTRA_PKGS" ] && PKGS="$PKGS $WARDEN_EXTRA_PKGS"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing

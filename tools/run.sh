@@ -1,0 +1,50 @@
+#!/bin/bash
+# `make run` and `make demo`: the lab broker on 127.0.0.1:1883 (or the one
+# already listening there), and `warden run` in the foreground. With --demo,
+# simulated devices too. Everything lives in ./lab/ (database, broker state,
+# logs); Ctrl-C stops what this script started.
+set -u
+cd "$(dirname "$0")/.."
+PORT=${MQTT_PORT:-1883}
+LAB=${LAB_DIR:-lab}
+mkdir -p "$LAB"
+PIDS=()
+stop() {
+    for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null; done
+    for p in "${PIDS[@]}"; do wait "$p" 2> /dev/null; done
+}
+trap stop EXIT
+trap 'exit 0' INT TERM
+
+if (exec 3<> "/dev/tcp/127.0.0.1/$PORT") 2> /dev/null; then
+    echo "run: using the broker already listening on 127.0.0.1:$PORT"
+else
+    PIDS+=("$(sh tools/broker.sh "$PORT" "$PWD/$LAB/broker")")
+    for _ in $(seq 1 100); do
+        (exec 3<> "/dev/tcp/127.0.0.1/$PORT") 2> /dev/null && break
+        sleep 0.05
+    done
+    echo "run: lab broker on 127.0.0.1:$PORT (state in $LAB/broker/)"
+fi
+
+build/warden run --db "$LAB/warden.db" --mqtt.port="$PORT" >> "$LAB/warden.log" 2>&1 &
+PIDS+=($!)
+if [ "${1:-}" = "--demo" ]; then
+    sleep 1
+    build/warden sim --mqtt.port="$PORT" --devices 20 --scenario demo >> "$LAB/sim.log" 2>&1 &
+    PIDS+=($!)
+    echo "run: 20 simulated devices publishing (log in $LAB/sim.log)"
+fi
+cat << MSG
+
+Warden is ingesting into $LAB/warden.db (log: $LAB/warden.log).
+Look at the data with sqlite3, for example:
+
+  sqlite3 -header -column $LAB/warden.db \\
+    "SELECT device_id, protocol, remote_ip, remote_port, bytes_in, bytes_out FROM v_flows ORDER BY flow_id DESC LIMIT 20"
+  sqlite3 -header -column $LAB/warden.db "SELECT * FROM v_device_activity"
+  sqlite3 -header -column $LAB/warden.db "SELECT * FROM v_dead_letters"
+
+Ready-made queries are in sql/examples/. Press Ctrl-C to stop.
+MSG
+wait "${PIDS[@]}"
