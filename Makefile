@@ -54,10 +54,17 @@ $(B)/asan/tests/%: tests/unit/%.c tests/unit/check.h $(ASAN_OBJ)
 
 # libFuzzer targets need clang.
 FUZZ_CC    = clang
-FUZZ_FLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -I$(B)/obj
+FUZZ_FLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -fsanitize=fuzzer,address,undefined -I$(B)/obj
 $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard */*.h) $(B)/obj/store/schema.inc
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+
+# Benchmark ceilings: small programs that do the least possible.
+BENCH_SRC = $(wildcard bench/*.c)
+BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+$(B)/bench/%: bench/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I. -I$(B)/obj -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
 deps:
 	@sh tools/deps.sh
@@ -71,8 +78,8 @@ FUZZ_SECONDS ?= 60
 fuzz: fuzz-build
 	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-test: deps $(B)/warden $(B)/asan/warden $(UNIT_BIN) $(FUZZ_BIN)
-	sh tests/run.sh
+test: deps $(B)/warden $(B)/asan/warden $(UNIT_BIN) $(FUZZ_BIN) $(BENCH_BIN)
+	B=$(B) sh tests/run.sh
 
 run: deps $(B)/warden
 	sh tools/run.sh
@@ -80,7 +87,7 @@ run: deps $(B)/warden
 demo: deps $(B)/warden
 	sh tools/run.sh --demo
 
-bench: deps $(B)/warden
+bench: deps $(B)/warden $(BENCH_BIN)
 	sh bench/run.sh
 
 install: $(B)/warden

@@ -76,7 +76,7 @@ enum { REC_MESSAGE, REC_LEVEL, REC_TIMESTAMP, REC_LINE, REC_FILENAME };
 #define FB_PORTS_V4_SIZE 8  /* local_address, local_port, protocol, one byte of padding */
 #define FB_PORTS_V6_SIZE 20 /* local_address[4], local_port, protocol, padding */
 
-/* A root uoffset, a vtable of one slot pair and a table's soffset. */
+/* A root uoffset, the smallest vtable (its two sizes) and a table's soffset. */
 #define FB_MIN_LEN 12
 /* FlatBuffers offsets are 31-bit; a larger buffer is not one. */
 #define FB_MAX_LEN 0x7fffffffu
@@ -253,8 +253,7 @@ static bool fb_u8(struct fb *fb, const struct fb_table *t, unsigned id, uint8_t 
     return true;
 }
 
-static bool fb_u16(struct fb *fb, const struct fb_table *t, unsigned id, uint16_t def,
-                   uint16_t *v)
+static bool fb_u16(struct fb *fb, const struct fb_table *t, unsigned id, uint16_t def, uint16_t *v)
 {
     size_t at;
 
@@ -264,8 +263,7 @@ static bool fb_u16(struct fb *fb, const struct fb_table *t, unsigned id, uint16_
     return true;
 }
 
-static bool fb_u32(struct fb *fb, const struct fb_table *t, unsigned id, uint32_t def,
-                   uint32_t *v)
+static bool fb_u32(struct fb *fb, const struct fb_table *t, unsigned id, uint32_t def, uint32_t *v)
 {
     size_t at;
 
@@ -275,8 +273,7 @@ static bool fb_u32(struct fb *fb, const struct fb_table *t, unsigned id, uint32_
     return true;
 }
 
-static bool fb_u64(struct fb *fb, const struct fb_table *t, unsigned id, uint64_t def,
-                   uint64_t *v)
+static bool fb_u64(struct fb *fb, const struct fb_table *t, unsigned id, uint64_t def, uint64_t *v)
 {
     size_t at;
 
@@ -493,8 +490,8 @@ static bool json_enum(struct fb *fb, const char *const *names, size_t count, uin
 }
 
 /* Member `key` from string field `id`; `missing` is the reason when it is required. */
-static bool json_field_string(struct fb *fb, const char *key, const struct fb_table *t,
-                              unsigned id, const char *missing)
+static bool json_field_string(struct fb *fb, const char *key, const struct fb_table *t, unsigned id,
+                              const char *missing)
 {
     struct fb_str str;
 
@@ -536,8 +533,7 @@ static bool json_baseline_check(struct fb *fb, const struct fb_table *c)
            json_field_string(fb, "error", c, BC_ERROR, NULL) &&
            json_field_string(fb, "description", c, BC_DESCRIPTION, NULL) &&
            json_field_enum(fb, "severity", c, BC_SEVERITY, NAMES(fb_severity_names)) &&
-           json_field_string(fb, "remediation", c, BC_REMEDIATION, NULL) &&
-           json_put(fb, "}", 1);
+           json_field_string(fb, "remediation", c, BC_REMEDIATION, NULL) && json_put(fb, "}", 1);
 }
 
 static bool json_baseline(struct fb *fb, const struct fb_table *t)
@@ -556,8 +552,7 @@ static bool json_baseline(struct fb *fb, const struct fb_table *t)
 
 static bool json_process(struct fb *fb, const struct fb_table *t)
 {
-    return json_put(fb, "{", 1) &&
-           json_field_string(fb, "executable", t, PR_EXECUTABLE, NULL) &&
+    return json_put(fb, "{", 1) && json_field_string(fb, "executable", t, PR_EXECUTABLE, NULL) &&
            json_field_u32(fb, "process_id", t, PR_PROCESS_ID, 0) &&
            json_field_u32(fb, "parent_process_id", t, PR_PARENT_PROCESS_ID, 0) &&
            json_field_u32(fb, "user_id", t, PR_USER_ID, 0) &&
@@ -620,16 +615,16 @@ static bool fb_flow_common(struct fb *fb, const struct fb_table *t, struct store
 }
 
 /* Flow i of vector v (NetworkActivityV4 or V6 tables) of the payload table. */
-static bool fb_flow(struct fb *fb, const struct fb_table *payload, const struct fb_vec *v,
-                    size_t i, int family, int64_t device_ms)
+static bool fb_flow(struct fb *fb, const struct fb_table *payload, const struct fb_vec *v, size_t i,
+                    int family, int64_t device_ms)
 {
     struct ingest_msg *msg = fb->msg;
     struct fb_table flow, common;
     struct store_flow *f;
-    size_t alen = family == 4 ? 4 : 16, at;
+    size_t size = family == 4 ? FB_ADDRS_V4_SIZE : FB_ADDRS_V6_SIZE, alen = size / 2, at;
 
     if (!fb_vector_table(fb, v, i, payload->depth, &flow) ||
-        !fb_field(fb, &flow, NAV_ADDRESSES, 2 * alen, &at))
+        !fb_field(fb, &flow, NAV_ADDRESSES, size, &at))
         return false;
     if (at == 0)
         return ingest_fail(msg, "fb: missing addresses");

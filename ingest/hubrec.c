@@ -25,7 +25,7 @@
 #define HUB_MAX_LABEL 128
 /* SPEC 2.3: device ids are at most 128 bytes. */
 #define HUB_MAX_DEVICE_ID 128
-#define HUB_MAX_COUNT 1000000
+#define HUB_MAX_COUNT     1000000
 
 static const char hub_oom[] = "hub: out of memory";
 
@@ -68,9 +68,22 @@ static const char *prescan(const uint8_t *buf, size_t len, size_t max_records)
     return NULL;
 }
 
-/* A stable reason for a Jansson parse error: its text quotes the payload. */
-static const char *load_reason(const json_error_t *err)
+/*
+ * True when Jansson stopped at the end of the input inside a token ("fals",
+ * "1e", half an escape): the payload was cut short rather than written wrong. A
+ * last byte that completes a token ("[1,]", a closing quote) means it was not.
+ */
+static bool cut_short(const uint8_t *buf, size_t len, const json_error_t *err)
 {
+    return json_error_code(err) == json_error_invalid_syntax && err->position >= 0 &&
+           (size_t)err->position >= len && len > 0 && strchr("]}:,\"", buf[len - 1]) == NULL;
+}
+
+/* A stable reason for a Jansson parse error (its own text quotes the payload). */
+static const char *load_reason(const uint8_t *buf, size_t len, const json_error_t *err)
+{
+    if (cut_short(buf, len, err))
+        return "hub: truncated";
     switch (json_error_code(err)) {
     case json_error_invalid_utf8:
         return "hub: invalid UTF-8";
@@ -247,7 +260,7 @@ static const char *take_details(struct arena *a, json_t *rec, const char *catego
         return NULL;
     if (!json_is_object(v))
         return "hub: details not an object";
-    json_object_foreach(v, key, value) {
+    json_object_foreach (v, key, value) {
         if (diag && strcmp(key, "config") == 0) {
             if (!json_is_object(value))
                 return "hub: details.config not an object";
@@ -264,10 +277,10 @@ static const struct label_reasons category_why = {
     "hub: category missing", "hub: category not a string", "hub: category invalid"};
 static const struct label_reasons operation_why = {
     "hub: operation missing", "hub: operation not a string", "hub: operation invalid"};
-static const struct label_reasons result_why = {
-    NULL, "hub: result not a string", "hub: result invalid"};
-static const struct label_reasons reason_why = {
-    NULL, "hub: reason not a string", "hub: reason invalid"};
+static const struct label_reasons result_why = {NULL, "hub: result not a string",
+                                                "hub: result invalid"};
+static const struct label_reasons reason_why = {NULL, "hub: reason not a string",
+                                                "hub: reason invalid"};
 
 /* Validate one record into op; NULL when it is good, else the reason. */
 static const char *decode_record(struct arena *a, json_t *rec, const char *hub, int64_t recv_ms,
@@ -356,7 +369,7 @@ bool ingest_decode_hubrecs(const uint8_t *buf, size_t len, const char *hub, int6
         return false;
     root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
     if (root == NULL) {
-        *why = load_reason(&err);
+        *why = load_reason(buf, len, &err);
         return false;
     }
     *why = decode_all(root, hub, recv_ms, max_records, arena, out);

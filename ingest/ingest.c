@@ -84,7 +84,8 @@ static void commit_batch(struct ingest *in, int64_t watermark_ms)
     if (counted)
         in->commits++;
     if (counted && in->abort_before == in->commits) {
-        fprintf(stderr, "warden: WARDEN_TEST_ABORT before commit %ld\n", in->commits);
+        fprintf(stderr, "warden: WARDEN_TEST_ABORT before commit %ld holding %zu messages\n",
+                in->commits, in->batch_msgs);
         abort();
     }
     e = store_batch_commit(in->store, watermark_ms);
@@ -98,7 +99,8 @@ static void commit_batch(struct ingest *in, int64_t watermark_ms)
         return;
     }
     if (counted && in->abort_after == in->commits) {
-        fprintf(stderr, "warden: WARDEN_TEST_ABORT after commit %ld\n", in->commits);
+        fprintf(stderr, "warden: WARDEN_TEST_ABORT after commit %ld holding %zu messages\n",
+                in->commits, in->batch_msgs);
         abort();
     }
     in->batch_msgs = 0;

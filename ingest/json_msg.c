@@ -82,9 +82,22 @@ static bool depth_ok(const uint8_t *buf, size_t len)
     return true;
 }
 
-/* A stable reason for a Jansson parse error: its text quotes the payload. */
-static const char *load_reason(const json_error_t *err)
+/*
+ * True when Jansson stopped at the end of the input inside a token ("fals",
+ * "1e", half an escape): the payload was cut short rather than written wrong. A
+ * last byte that completes a token ("[1,]", a closing quote) means it was not.
+ */
+static bool cut_short(const uint8_t *buf, size_t len, const json_error_t *err)
 {
+    return json_error_code(err) == json_error_invalid_syntax && err->position >= 0 &&
+           (size_t)err->position >= len && len > 0 && strchr("]}:,\"", buf[len - 1]) == NULL;
+}
+
+/* A stable reason for a Jansson parse error (its own text quotes the payload). */
+static const char *load_reason(const uint8_t *buf, size_t len, const json_error_t *err)
+{
+    if (cut_short(buf, len, err))
+        return "json: truncated";
     switch (json_error_code(err)) {
     case json_error_invalid_utf8:
         return "json: invalid UTF-8";
@@ -128,7 +141,7 @@ static json_t *load(const uint8_t *buf, size_t len, struct ingest_msg *msg)
     }
     root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
     if (root == NULL)
-        ingest_fail(msg, "%s", load_reason(&err));
+        ingest_fail(msg, "%s", load_reason(buf, len, &err));
     return root;
 }
 
@@ -438,7 +451,7 @@ static bool take_details(struct ingest_msg *msg, json_t *obj, const char *key, c
         return true;
     if (!json_is_object(v))
         return ingest_fail(msg, "json: %s not an object", key);
-    json_object_foreach(v, k, value) {
+    json_object_foreach (v, k, value) {
         if (json_is_object(value) || json_is_array(value))
             return ingest_fail(msg, "json: %s not a string map", key);
     }
@@ -502,10 +515,10 @@ static bool take_listen_port(struct ingest_msg *msg, json_t *item, const char *k
 
 /*
  * The fields of a ListeningPorts item. Ports may be "*", lists or ranges, and
- * the remote address "*" (netstat's "*:*"); such texts are collected in orig.
+ * addresses "*" (netstat's "*:*"), stored as absent; such texts are collected
+ * in orig.
  */
-static bool listen_fields(struct ingest_msg *msg, json_t *item, json_t *orig,
-                          struct store_port *p)
+static bool listen_fields(struct ingest_msg *msg, json_t *item, json_t *orig, struct store_port *p)
 {
     int protocol = STORE_TCP;
     bool wild;
@@ -513,10 +526,11 @@ static bool listen_fields(struct ingest_msg *msg, json_t *item, json_t *orig,
     if (!take_enum(msg, item, "Protocol", protocols, true, &protocol))
         return false;
     p->protocol = (uint8_t)protocol;
-    if (!take_addr(msg, item, "LocalAddress", true, NULL, &p->local) ||
-        !take_addr(msg, item, "RemoteAddress", false, &wild, &p->remote))
+    if (!take_addr(msg, item, "LocalAddress", true, &wild, &p->local) ||
+        (wild && !keep_original(msg, orig, "LocalAddress", "*")))
         return false;
-    if (wild && !keep_original(msg, orig, "RemoteAddress", "*"))
+    if (!take_addr(msg, item, "RemoteAddress", false, &wild, &p->remote) ||
+        (wild && !keep_original(msg, orig, "RemoteAddress", "*")))
         return false;
     return take_listen_port(msg, item, "LocalPort", true, orig, &p->local_port) &&
            take_listen_port(msg, item, "RemotePort", false, orig, &p->remote_port);
@@ -549,10 +563,12 @@ static bool join_words(struct ingest_msg *msg, const char *a, const char *b, con
         return true;
     if ((p = arena_alloc(&msg->arena, na + nb + 2)) == NULL)
         return ingest_fail(msg, "json: out of memory");
-    memcpy(p, a, na);
+    if (na > 0)
+        memcpy(p, a, na);
     if (na > 0 && nb > 0)
         p[na++] = ' ';
-    memcpy(p + na, b, nb);
+    if (nb > 0)
+        memcpy(p + na, b, nb);
     p[na + nb] = '\0';
     *out = p;
     return true;
@@ -626,7 +642,7 @@ static bool count_rows(struct ingest_msg *msg, const struct ingest_limits *lim, 
     const char *name;
 
     memset(rc, 0, sizeof(*rc));
-    json_array_foreach(events, i, event) {
+    json_array_foreach (events, i, event) {
         if (!json_is_object(event))
             return ingest_fail(msg, "json: event not an object");
         if (!peek_tag(msg, event, "Name", &name) || !payload_of(msg, event, &payload))
@@ -721,7 +737,7 @@ static bool event_rows(struct ingest_msg *msg, json_t *event, const char *name,
     switch (ev->kind) {
     case EV_NETWORK_ACTIVITY:
         ev->first = msg->n_flows;
-        json_array_foreach(payload, i, item) {
+        json_array_foreach (payload, i, item) {
             struct store_flow *f = &msg->flows[msg->n_flows++];
             f->device_ms = ev->device_ms;
             if (!(ok = decode_flow(msg, item, f)))
@@ -731,7 +747,7 @@ static bool event_rows(struct ingest_msg *msg, json_t *event, const char *name,
         break;
     case EV_LISTENING_PORTS:
         ev->first = msg->n_ports;
-        json_array_foreach(payload, i, item) {
+        json_array_foreach (payload, i, item) {
             struct store_port *p = &msg->ports[msg->n_ports++];
             p->device_ms = ev->device_ms;
             if (!(ok = decode_listen(msg, item, p)))
@@ -741,7 +757,7 @@ static bool event_rows(struct ingest_msg *msg, json_t *event, const char *name,
         break;
     case EV_SYSTEM_INFO:
         ev->first = msg->n_sysinfo;
-        json_array_foreach(payload, i, item) {
+        json_array_foreach (payload, i, item) {
             struct store_sysinfo *s = &msg->sysinfo[msg->n_sysinfo++];
             s->device_ms = ev->device_ms;
             if (!(ok = decode_sysinfo(msg, item, s)))
@@ -803,7 +819,7 @@ static bool decode_root(struct ingest_msg *msg, const struct ingest_limits *lim,
         return ingest_fail(msg, "json: too many events");
     if (!count_rows(msg, lim, events, &rc) || !alloc_rows(msg, json_array_size(events), &rc))
         return false;
-    json_array_foreach(events, i, event) {
+    json_array_foreach (events, i, event) {
         if (!decode_event(msg, event, &msg->events[msg->n_events++]))
             return false;
     }

@@ -79,7 +79,8 @@ static uint16_t ephemeral(uint64_t *rng)
 /*
  * The device's services (the first N_ALWAYS, then a few more in a stable
  * random order), and its flows: flow j goes to service j modulo their number,
- * each from its own local port, so the flows are distinct.
+ * each from its own local port, so the flows are distinct (ports drawn at
+ * random may collide now and then, as on a real device).
  */
 static void device_flows(struct sim_device *d, const struct sim_opts *opt, uint64_t *rng)
 {
@@ -99,6 +100,10 @@ static void device_flows(struct sim_device *d, const struct sim_opts *opt, uint6
     for (size_t j = 0; j < d->n_flows; j++) {
         const struct service *s = &services[order[j % n_serv]];
         struct sim_flow4 *f = &d->flows[j];
+
+        /* A second ping of the gateway would be the same flow: call the hub's API instead. */
+        if (s->protocol == ICMP && j >= n_serv)
+            s = &services[3];
 
         memset(f, 0, sizeof(*f));
         memcpy(f->local, d->local, 4);
@@ -171,11 +176,11 @@ void sim_device_named(struct sim_device *d, const struct sim_opts *opt, const ch
 static void security_topic(char *out, const char *device_id, bool json)
 {
     if (json)
-        snprintf(out, SIM_TOPIC_MAX, "devices/%s/messages/events/" SIM_IFID_BAG "&mti=1.0-0-1-0",
-                 device_id);
+        snprintf(out, SIM_TOPIC_MAX, "devices/%s/messages/events/%s&mti=1.0-0-1-0", device_id,
+                 SIM_IFID_BAG);
     else
-        snprintf(out, SIM_TOPIC_MAX, "devices/%s/messages/events/mti=2.3-1-0-0&" SIM_IFID_BAG,
-                 device_id);
+        snprintf(out, SIM_TOPIC_MAX, "devices/%s/messages/events/mti=2.3-1-0-0&%s", device_id,
+                 SIM_IFID_BAG);
 }
 
 static uint32_t now_s(void)

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -23,6 +23,7 @@
 #define SIM_RATE_MAX     10000000.0
 #define SIM_PREFIX_MAX   64       /* leaves room for "incident-x509-mismatch" in 128 */
 #define SIM_DRAIN_MS     30000    /* how long the end waits for PUBACKs */
+#define SIM_DRAIN_SIGNAL_MS 3000  /* the same after SIGINT or SIGTERM */
 #define SIM_SLEEP_MAX_NS 100000000L /* sleeps are cut in slices to notice a signal */
 
 static volatile sig_atomic_t sim_stop;
@@ -41,8 +42,10 @@ static const char sim_usage[] =
     "                 takes them (default: each device at its own cadence)\n"
     "  --flows N      flows per network-activity message (default 4)\n"
     "  --format F     security message encoding (default mixed: 1 device in 5 is JSON)\n"
-    "  --scenario S   demo: traffic plus an incident a minute; incidents: the incident\n"
-    "                 set once, then exit; silent: each device sends once, then stops\n"
+    "  --scenario S   normal (default): the fleet's traffic; demo: that plus an incident\n"
+    "                 a minute; incidents: the incident set once, as fast as the broker\n"
+    "                 takes it unless --rate is given, then exit; silent: each device\n"
+    "                 sends once, then the run ends\n"
     "  --duration D   stop after D (ISO 8601 like PT30S, or seconds)\n"
     "  --count N      stop after N messages\n"
     "  --prefix P     device id prefix (default \"sim-\")\n"
@@ -418,7 +421,8 @@ static int run(struct sim_run *r, const struct sim_target *target)
     else
         sim_fleet_run(r);
     status = r->failed ? 1 : 0;
-    if (!sim_pub_drain(r->pub, SIM_DRAIN_MS))
+    /* A user who interrupted the run does not want to wait long for a missing broker. */
+    if (!sim_pub_drain(r->pub, sim_stop ? SIM_DRAIN_SIGNAL_MS : SIM_DRAIN_MS))
         status = 1;
     print_summary(r, mono_ns());
     sim_pub_close(r->pub);

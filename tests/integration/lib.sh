@@ -6,6 +6,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$HERE"
 WARDEN=${WARDEN:-build/asan/warden}
 T=$(mktemp -d /tmp/warden-test.XXXXXX)
+# Started as root, the broker drops to the mosquitto user: it must reach $T/broker.
+chmod 755 "$T"
 PIDS=()
 NFAIL=0
 
@@ -49,17 +51,27 @@ start_broker() {
     wait_port "$BROKER_PORT" || { fail broker-start; exit 1; }
 }
 
-stop_pid() { # stop_pid PID [SIGNAL]: signal one of our processes and wait for it
+stop_pid() { # stop_pid PID [SIGNAL]: signal one of our processes and wait for it to exit
+    local i keep=()
     kill "-${2:-TERM}" "$1" 2>/dev/null
-    wait "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null
+    # The broker is not our child (tools/broker.sh starts it): poll until it is gone.
+    for i in $(seq 1 200); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
+    for i in "${PIDS[@]}"; do [ "$i" = "$1" ] || keep+=("$i"); done
+    PIDS=("${keep[@]}")
 }
 
-# start_warden [ARGS]: warden run on $T/warden.db; sets WARDEN_PID.
-start_warden() {
+# launch_warden [ARGS]: warden run on $T/warden.db in the background; sets WARDEN_PID.
+launch_warden() {
     "$WARDEN" run --db "$T/warden.db" --mqtt.port="$BROKER_PORT" \
         --mqtt.client_id="warden-test-$$" "$@" >> "$T/warden.log" 2>&1 &
     WARDEN_PID=$!
     PIDS+=("$WARDEN_PID")
+}
+
+# start_warden [ARGS]: launch_warden, then wait until it is connected to the broker.
+start_warden() {
+    launch_warden "$@"
     wait_sql "SELECT connected FROM ingest_state" 1 20 || { fail warden-start "$(tail -5 "$T/warden.log")"; exit 1; }
 }
 

@@ -1,0 +1,575 @@
+/*
+ * Unit tests of the hub operation record decoder (ingest/hubrec.c, SPEC 2.4):
+ * a fixture per category from tests/fixtures/hub/ decoded field by field,
+ * invalid elements reported alone among valid ones, and hostile payloads
+ * refused as a whole. Run from the repository root.
+ */
+#include "../../ingest/decode.h"
+#include "check.h"
+
+#include <stdlib.h>
+
+#define ARENA_CAP       (1u << 20)
+#define MAX_RECORDS     4096
+#define RECV_MS         1796000000000LL
+#define T_20261129_1000 1795946400000LL /* 2026-11-29T10:00:00Z in unix ms */
+
+/* One decoded payload and the arena that holds it. */
+struct decoded {
+    struct arena arena;
+    struct ingest_hubrecs recs;
+    const char *why;
+    bool ok;
+};
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
+        fseek(f, 0, SEEK_SET) != 0 || (buf = malloc((size_t)n + 1)) == NULL ||
+        fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        fprintf(stderr, "cannot read %s (run from the repository root)\n", path);
+        exit(2);
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *len = (size_t)n;
+    return buf;
+}
+
+static void decode_bytes(struct decoded *d, const void *buf, size_t len, size_t max_records)
+{
+    arena_init(&d->arena, ARENA_CAP);
+    d->ok = ingest_decode_hubrecs(buf, len, "lab-hub", RECV_MS, max_records, &d->arena, &d->recs,
+                                  &d->why);
+}
+
+static void decode_text(struct decoded *d, const char *text)
+{
+    decode_bytes(d, text, strlen(text), MAX_RECORDS);
+}
+
+static void decode_fixture(struct decoded *d, const char *name)
+{
+    char path[256];
+    size_t len;
+    char *buf;
+
+    snprintf(path, sizeof(path), "tests/fixtures/hub/%s", name);
+    buf = slurp(path, &len);
+    decode_bytes(d, buf, len, MAX_RECORDS);
+    free(buf);
+}
+
+static void done(struct decoded *d)
+{
+    arena_free(&d->arena);
+}
+
+/* Expect the payload as a whole to be refused with reason. */
+static void expect_unusable(const char *text, const char *reason)
+{
+    struct decoded d;
+
+    decode_text(&d, text);
+    CHECK(!d.ok);
+    CHECK_STR(d.why, reason);
+    CHECK_INT(d.recs.n, 0);
+    done(&d);
+}
+
+/* Expect one record (members `rec`) to be refused alone with reason. */
+static void expect_invalid(const char *rec, const char *reason)
+{
+    char text[4096];
+    struct decoded d;
+
+    snprintf(text, sizeof(text),
+             "[{\"category\":\"C2DCommands\",\"operation\":\"reject\",\"deviceId\":\"ok\"},{%s}]",
+             rec);
+    decode_text(&d, text);
+    CHECK(d.ok);
+    CHECK_INT(d.recs.n, 2);
+    if (d.ok && d.recs.n == 2) {
+        CHECK_STR(d.recs.errors[0], NULL);
+        CHECK_STR(d.recs.ops[0].category, "C2DCommands");
+        CHECK_STR(d.recs.errors[1], reason);
+        CHECK_STR(d.recs.ops[1].category, NULL);
+        CHECK(d.recs.raw[1] != NULL && d.recs.raw[1][0] == '{');
+    }
+    done(&d);
+}
+
+/* Expect one record (members `rec`) to be accepted. */
+static void expect_valid(const char *rec)
+{
+    char text[4096];
+    struct decoded d;
+
+    snprintf(text, sizeof(text), "{%s}", rec);
+    decode_text(&d, text);
+    CHECK(d.ok);
+    CHECK_INT(d.recs.n, 1);
+    if (d.ok && d.recs.n == 1)
+        CHECK_STR(d.recs.errors[0], NULL);
+    done(&d);
+}
+
+#define REC "\"category\":\"C2DCommands\",\"operation\":\"reject\""
+
+/* ---- each category of SPEC 2.4 -------------------------------------------------------- */
+
+static void hub_single_object_connection_failed(void)
+{
+    struct decoded d;
+    const struct store_hubop *op;
+
+    decode_fixture(&d, "connections_failed.json");
+    CHECK(d.ok);
+    CHECK_STR(d.why, NULL);
+    CHECK_INT(d.recs.n, 1);
+    if (d.recs.n == 1) {
+        op = &d.recs.ops[0];
+        CHECK_STR(d.recs.errors[0], NULL);
+        CHECK_STR(d.recs.raw[0], NULL);
+        CHECK_INT(op->time_ms, T_20261129_1000);
+        CHECK_STR(op->hub, "lab-hub");
+        CHECK_STR(op->category, "Connections");
+        CHECK_STR(op->operation, "deviceConnect");
+        CHECK_STR(op->result, "Failed");
+        CHECK_STR(op->reason, "SasTokenExpired");
+        CHECK_STR(op->device_id, "dev-17");
+        CHECK_STR(op->source_ip, "192.0.2.10");
+        CHECK_STR(op->details, "{\"protocol\":\"mqtt\",\"authType\":\"sas\"}");
+        CHECK_INT(op->count, 1);
+    }
+    done(&d);
+}
+
+static void hub_connection_auth_failures(void)
+{
+    struct decoded d;
+    const struct store_hubop *op;
+
+    decode_fixture(&d, "connections_auth.json");
+    CHECK(d.ok);
+    CHECK_INT(d.recs.n, 4);
+    if (d.recs.n != 4)
+        goto out;
+    for (size_t i = 0; i < 4; i++) {
+        CHECK_STR(d.recs.errors[i], NULL);
+        CHECK_STR(d.recs.ops[i].category, "Connections");
+        CHECK_STR(d.recs.ops[i].operation, "deviceConnect");
+        CHECK_INT(d.recs.ops[i].time_ms, T_20261129_1000 + 1000 * (int64_t)(i + 1));
+    }
+    op = &d.recs.ops[0];
+    CHECK_STR(op->reason, "SasTokenInvalidSignature");
+    CHECK_STR(op->source_ip, "2001:db8::10"); /* canonical form */
+    CHECK_INT(op->count, 25);
+    CHECK_STR(op->details, NULL);
+    CHECK_STR(d.recs.ops[1].reason, "X509ThumbprintMismatch");
+    CHECK_STR(d.recs.ops[1].device_id, "cam-03");
+    CHECK_STR(d.recs.ops[1].source_ip, NULL);
+    CHECK_STR(d.recs.ops[2].reason, "X509CertificateExpired");
+    CHECK_STR(d.recs.ops[3].result, "Succeeded");
+    CHECK_STR(d.recs.ops[3].reason, NULL);
+out:
+    done(&d);
+}
+
+static void hub_c2d_commands(void)
+{
+    struct decoded d;
+
+    decode_fixture(&d, "c2d_commands.json");
+    CHECK(d.ok);
+    CHECK_INT(d.recs.n, 3);
+    if (d.recs.n == 3) {
+        CHECK_STR(d.recs.ops[0].operation, "reject");
+        CHECK_INT(d.recs.ops[0].count, 3);
+        CHECK_STR(d.recs.ops[1].operation, "purge");
+        CHECK_INT(d.recs.ops[1].count, 1);
+        CHECK_STR(d.recs.ops[2].operation, "send");
+        CHECK_INT(d.recs.ops[2].count, 1000000);
+        CHECK_INT(d.recs.ops[2].time_ms, RECV_MS); /* no time: the received time */
+        for (size_t i = 0; i < 3; i++) {
+            CHECK_STR(d.recs.errors[i], NULL);
+            CHECK_STR(d.recs.ops[i].category, "C2DCommands");
+            CHECK_STR(d.recs.ops[i].device_id, "dev-17");
+        }
+    }
+    done(&d);
+}
+
+static void hub_direct_methods_and_twins(void)
+{
+    struct decoded d;
+
+    decode_fixture(&d, "methods_twins.json");
+    CHECK(d.ok);
+    CHECK_INT(d.recs.n, 2);
+    if (d.recs.n == 2) {
+        CHECK_STR(d.recs.ops[0].category, "DirectMethods");
+        CHECK_STR(d.recs.ops[0].operation, "invoke");
+        CHECK_INT(d.recs.ops[0].time_ms, T_20261129_1000 + 120000 - 3600000); /* +01:00 */
+        CHECK_STR(d.recs.ops[0].details, "{\"methodName\":\"reboot\"}");
+        CHECK_STR(d.recs.ops[1].category, "TwinOperations");
+        CHECK_STR(d.recs.ops[1].operation, "update");
+        CHECK_STR(d.recs.ops[1].details, "{\"section\":\"desired\"}");
+    }
+    done(&d);
+}
+
+static void hub_unauthorized_result_or_reason(void)
+{
+    struct decoded d;
+
+    decode_fixture(&d, "unauthorized.json");
+    CHECK(d.ok);
+    CHECK_INT(d.recs.n, 2);
+    if (d.recs.n == 2) {
+        CHECK_STR(d.recs.ops[0].result, "Unauthorized");
+        CHECK_STR(d.recs.ops[0].source_ip, "198.51.100.23");
+        CHECK_STR(d.recs.ops[1].result, "Failed");
+        CHECK_STR(d.recs.ops[1].reason, "Unauthorized");
+    }
+    done(&d);
+}
+
+static void hub_certificates(void)
+{
+    struct decoded d;
+
+    decode_fixture(&d, "certificates.json");
+    CHECK(d.ok);
+    CHECK_INT(d.recs.n, 2);
+    if (d.recs.n == 2) {
+        CHECK_STR(d.recs.ops[0].category, "Certificates");
+        CHECK_STR(d.recs.ops[0].operation, "write");
+        CHECK_STR(d.recs.ops[0].result, "Succeeded");
+        CHECK_STR(d.recs.ops[0].device_id, NULL); /* hub-scoped */
+        CHECK_STR(d.recs.ops[0].details, "{\"certificateName\":\"rogue-ca\"}");
+        CHECK_STR(d.recs.ops[1].operation, "delete");
+        CHECK_STR(d.recs.ops[1].result, "Failed");
+        CHECK_STR(d.recs.ops[1].details, "{\"certificateName\":\"lab-root\"}");
+        CHECK_INT(d.recs.ops[1].time_ms, T_20261129_1000 + 270000);
+    }
+    done(&d);
+}
+
+static void hub_diagnostic_settings_keep_config(void)
+{
+    struct decoded d;
+
+    decode_fixture(&d, "diagnostic_settings.json");
+    CHECK(d.ok);
+    CHECK_INT(d.recs.n, 2);
+    if (d.recs.n == 2) {
+        CHECK_STR(d.recs.errors[0], NULL);
+        CHECK_STR(d.recs.ops[0].category, "DiagnosticSettings");
+        CHECK_STR(d.recs.ops[0].operation, "write");
+        CHECK_STR(d.recs.ops[0].details,
+                  "{\"settingName\":\"to-disk\",\"config\":{\"name\":\"to-disk\",\"logs\":[{"
+                  "\"category\":\"Connections\",\"enabled\":true,\"retentionPolicy\":{"
+                  "\"enabled\":true,\"days\":365}}]}}");
+        CHECK_STR(d.recs.ops[1].operation, "delete");
+        CHECK_STR(d.recs.ops[1].details, "{\"settingName\":\"to-disk\"}");
+    }
+    done(&d);
+}
+
+static void hub_unknown_category_is_accepted(void)
+{
+    struct decoded d;
+
+    decode_fixture(&d, "unknown_category.json");
+    CHECK(d.ok);
+    CHECK_INT(d.recs.n, 1);
+    if (d.recs.n == 1) {
+        CHECK_STR(d.recs.errors[0], NULL);
+        CHECK_STR(d.recs.ops[0].category, "FileUploadOperations");
+        CHECK_STR(d.recs.ops[0].operation, "initiate");
+        CHECK_STR(d.recs.ops[0].details, "{\"blobUri\":\"https://blob.example/x\"}");
+    }
+    done(&d);
+}
+
+static void hub_one_invalid_element_among_valid_ones(void)
+{
+    struct decoded d;
+
+    decode_fixture(&d, "one_invalid.json");
+    CHECK(d.ok);
+    CHECK_INT(d.recs.n, 3);
+    if (d.recs.n == 3) {
+        CHECK_STR(d.recs.errors[0], NULL);
+        CHECK_STR(d.recs.errors[1], "hub: count out of range");
+        CHECK_STR(d.recs.errors[2], NULL);
+        CHECK_STR(d.recs.raw[0], NULL);
+        CHECK_STR(d.recs.raw[1], "{\"time\":\"2026-11-29T10:08:01Z\",\"category\":\"C2DCommands\","
+                                 "\"operation\":\"reject\",\"result\":\"Succeeded\","
+                                 "\"deviceId\":\"dev-17\",\"count\":0}");
+        CHECK_STR(d.recs.raw[2], NULL);
+        CHECK_STR(d.recs.ops[0].device_id, "dev-17");
+        CHECK_STR(d.recs.ops[1].category, NULL); /* zeroed */
+        CHECK_INT(d.recs.ops[1].count, 0);
+        CHECK_STR(d.recs.ops[2].device_id, "dev-18");
+        CHECK_STR(d.recs.ops[2].operation, "purge");
+    }
+    done(&d);
+}
+
+static void hub_empty_array_has_no_records(void)
+{
+    struct decoded d;
+
+    decode_text(&d, " [ ] ");
+    CHECK(d.ok);
+    CHECK_INT(d.recs.n, 0);
+    done(&d);
+}
+
+/* ---- one bad record among good ones ------------------------------------------------------ */
+
+static void hub_count_0_1000001_and_string_are_invalid(void)
+{
+    expect_invalid(REC ",\"count\":0", "hub: count out of range");
+    expect_invalid(REC ",\"count\":1000001", "hub: count out of range");
+    expect_invalid(REC ",\"count\":-3", "hub: count out of range");
+    expect_invalid(REC ",\"count\":\"5\"", "hub: count not an integer");
+    expect_invalid(REC ",\"count\":2.5", "hub: count not an integer");
+    expect_invalid(REC ",\"count\":true", "hub: count not an integer");
+    expect_valid(REC ",\"count\":1");
+    expect_valid(REC ",\"count\":null");
+}
+
+static void hub_device_id_too_long(void)
+{
+    char rec[512], id[200];
+
+    memset(id, 'd', 129);
+    id[128] = '\0';
+    snprintf(rec, sizeof(rec), REC ",\"deviceId\":\"%s\"", id);
+    expect_valid(rec);
+    id[128] = 'd';
+    id[129] = '\0';
+    snprintf(rec, sizeof(rec), REC ",\"deviceId\":\"%s\"", id);
+    expect_invalid(rec, "hub: deviceId too long");
+    /* 43 euro signs are 129 bytes but 43 characters: the bound is in bytes. */
+    for (int i = 0; i < 43; i++)
+        memcpy(id + 3 * i, "\xe2\x82\xac", 3);
+    id[129] = '\0';
+    snprintf(rec, sizeof(rec), REC ",\"deviceId\":\"%s\"", id);
+    expect_invalid(rec, "hub: deviceId too long");
+}
+
+static void hub_device_id_with_control_character(void)
+{
+    expect_invalid(REC ",\"deviceId\":\"dev\\u0007bell\"", "hub: deviceId has control characters");
+    expect_invalid(REC ",\"deviceId\":\"dev\\t17\"", "hub: deviceId has control characters");
+    expect_invalid(REC ",\"deviceId\":\"dev\\u007f\"", "hub: deviceId has control characters");
+    expect_invalid(REC ",\"deviceId\":\"\"", "hub: deviceId empty");
+    expect_invalid(REC ",\"deviceId\":17", "hub: deviceId not a string");
+    expect_valid(REC ",\"deviceId\":\"capteur-\xc3\xa9t\xc3\xa9\"");
+}
+
+/* Not UTF-8 is not JSON (RFC 8259): the payload as a whole is refused. */
+static void hub_device_id_not_utf8(void)
+{
+    expect_unusable("[{" REC ",\"deviceId\":\"dev-\xff\"}]", "hub: invalid UTF-8");
+    expect_unusable("{" REC ",\"deviceId\":\"\xc0\x80\"}", "hub: invalid UTF-8");
+    expect_unusable("{" REC ",\"deviceId\":\"\\ud800\"}", "hub: malformed");
+}
+
+static void hub_wrong_types_and_missing_fields(void)
+{
+    expect_invalid("\"operation\":\"reject\"", "hub: category missing");
+    expect_invalid("\"category\":null,\"operation\":\"reject\"", "hub: category missing");
+    expect_invalid("\"category\":[],\"operation\":\"reject\"", "hub: category not a string");
+    expect_invalid("\"category\":\"\",\"operation\":\"reject\"", "hub: category invalid");
+    expect_invalid("\"category\":\"C2D\\nCommands\",\"operation\":\"reject\"",
+                   "hub: category invalid");
+    expect_invalid("\"category\":\"C2DCommands\"", "hub: operation missing");
+    expect_invalid("\"category\":\"C2DCommands\",\"operation\":1", "hub: operation not a string");
+    expect_invalid(REC ",\"result\":false", "hub: result not a string");
+    expect_invalid(REC ",\"reason\":{}", "hub: reason not a string");
+    expect_invalid(REC ",\"time\":1795946400", "hub: time not a string");
+    expect_invalid(REC ",\"time\":\"yesterday\"", "hub: time not a date");
+    expect_invalid(REC ",\"sourceIp\":\"999.1.1.1\"", "hub: sourceIp not an address");
+    expect_invalid(REC ",\"sourceIp\":3221226010", "hub: sourceIp not a string");
+    expect_invalid(REC ",\"details\":\"x\"", "hub: details not an object");
+    expect_invalid(REC ",\"details\":{\"n\":1}", "hub: details value not a string");
+    expect_invalid(REC ",\"details\":{\"config\":{}}", "hub: details value not a string");
+    expect_invalid("\"category\":\"DiagnosticSettings\",\"operation\":\"write\","
+                   "\"details\":{\"config\":\"to-disk\"}",
+                   "hub: details.config not an object");
+    expect_invalid("\"category\":\"DiagnosticSettings\",\"operation\":\"write\","
+                   "\"details\":{\"settingName\":[\"to-disk\"]}",
+                   "hub: details value not a string");
+}
+
+static void hub_record_that_is_not_an_object(void)
+{
+    struct decoded d;
+
+    decode_text(&d, "[42, \"text\", {" REC "}, null]");
+    CHECK(d.ok);
+    CHECK_INT(d.recs.n, 4);
+    if (d.recs.n == 4) {
+        CHECK_STR(d.recs.errors[0], "hub: record not an object");
+        CHECK_STR(d.recs.raw[0], "42");
+        CHECK_STR(d.recs.raw[1], "\"text\"");
+        CHECK_STR(d.recs.errors[2], NULL);
+        CHECK_STR(d.recs.raw[3], "null");
+    }
+    done(&d);
+}
+
+static void hub_source_ip_is_canonical(void)
+{
+    struct decoded d;
+
+    decode_text(&d, "{" REC ",\"sourceIp\":\"2001:0DB8:0000:0000:0000:0000:0000:0001\"}");
+    CHECK(d.ok);
+    if (d.recs.n == 1)
+        CHECK_STR(d.recs.ops[0].source_ip, "2001:db8::1");
+    done(&d);
+}
+
+/* ---- payloads unusable as a whole ------------------------------------------------------------ */
+
+static void hub_rejects_top_level_number_or_string(void)
+{
+    expect_unusable("42", "hub: not an object or array");
+    expect_unusable("\"Connections\"", "hub: not an object or array");
+    expect_unusable("true", "hub: not an object or array");
+    expect_unusable("null", "hub: not an object or array");
+}
+
+static void hub_rejects_malformed_and_truncated(void)
+{
+    expect_unusable("", "hub: empty payload");
+    expect_unusable("{\"category\" \"x\"}", "hub: malformed");
+    expect_unusable("[{" REC "},]", "hub: malformed");
+    expect_unusable("[{" REC "}", "hub: truncated");
+    expect_unusable("[{" REC ",\"count\":1", "hub: truncated");
+    expect_unusable("[{" REC ",\"count\":tr", "hub: truncated");
+    expect_unusable("{" REC "} x", "hub: trailing data");
+    expect_unusable("{" REC ",\"category\":\"Other\"}", "hub: duplicate key");
+    expect_unusable("{" REC ",\"count\":99999999999999999999999}", "hub: number out of range");
+}
+
+static void hub_rejects_depth_10000(void)
+{
+    char *deep = malloc(20001);
+
+    memset(deep, '[', 10000);
+    memset(deep + 10000, ']', 10000);
+    deep[20000] = '\0';
+    expect_unusable(deep, "hub: too deep");
+    free(deep);
+    expect_unusable("{" REC ",\"details\":{\"config\":" /* a DiagnosticSettings-sized nest */
+                    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}",
+                    "hub: too deep");
+}
+
+/* An array of 100000 records is refused before Jansson builds it. */
+static void hub_rejects_100000_elements_beyond_max_records(void)
+{
+    size_t n = 100000, len = 0;
+    char *buf = malloc(n * 3 + 3);
+    struct decoded d;
+
+    buf[len++] = '[';
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            buf[len++] = ',';
+        buf[len++] = '{';
+        buf[len++] = '}';
+    }
+    buf[len++] = ']';
+    decode_bytes(&d, buf, len, MAX_RECORDS);
+    CHECK(!d.ok);
+    CHECK_STR(d.why, "hub: too many records");
+    CHECK_INT(d.recs.n, 0);
+    CHECK_INT(d.arena.used, 0);
+    done(&d);
+    free(buf);
+}
+
+static void hub_max_records_is_inclusive(void)
+{
+    static const char *three = "[{" REC "},{" REC "},{" REC "}]";
+    struct decoded d;
+
+    decode_bytes(&d, three, strlen(three), 3);
+    CHECK(d.ok);
+    CHECK_INT(d.recs.n, 3);
+    done(&d);
+    decode_bytes(&d, three, strlen(three), 2);
+    CHECK(!d.ok);
+    CHECK_STR(d.why, "hub: too many records");
+    done(&d);
+    /* Commas inside strings and nested values do not count as records. */
+    static const char *one = "[{" REC ",\"details\":{\"a\":\",,\\\",,\",\"b\":\"x\"}}]";
+    decode_bytes(&d, one, strlen(one), 1);
+    CHECK(d.ok);
+    CHECK_INT(d.recs.n, 1);
+    done(&d);
+}
+
+static void hub_fails_cleanly_when_the_arena_is_full(void)
+{
+    size_t len;
+    char *buf = slurp("tests/fixtures/hub/connections_auth.json", &len);
+    int ok = 0;
+
+    for (size_t cap = 0; cap < 4096; cap += 16) {
+        struct arena a;
+        struct ingest_hubrecs recs;
+        const char *why;
+
+        arena_init(&a, cap);
+        if (ingest_decode_hubrecs((const uint8_t *)buf, len, "lab-hub", RECV_MS, MAX_RECORDS, &a,
+                                  &recs, &why)) {
+            ok++;
+        } else {
+            CHECK_STR(why, "hub: out of memory");
+            CHECK_INT(recs.n, 0);
+        }
+        arena_free(&a);
+    }
+    CHECK(ok > 0);
+    free(buf);
+}
+
+int main(void)
+{
+    RUN(hub_single_object_connection_failed);
+    RUN(hub_connection_auth_failures);
+    RUN(hub_c2d_commands);
+    RUN(hub_direct_methods_and_twins);
+    RUN(hub_unauthorized_result_or_reason);
+    RUN(hub_certificates);
+    RUN(hub_diagnostic_settings_keep_config);
+    RUN(hub_unknown_category_is_accepted);
+    RUN(hub_one_invalid_element_among_valid_ones);
+    RUN(hub_empty_array_has_no_records);
+    RUN(hub_count_0_1000001_and_string_are_invalid);
+    RUN(hub_device_id_too_long);
+    RUN(hub_device_id_with_control_character);
+    RUN(hub_device_id_not_utf8);
+    RUN(hub_wrong_types_and_missing_fields);
+    RUN(hub_record_that_is_not_an_object);
+    RUN(hub_source_ip_is_canonical);
+    RUN(hub_rejects_top_level_number_or_string);
+    RUN(hub_rejects_malformed_and_truncated);
+    RUN(hub_rejects_depth_10000);
+    RUN(hub_rejects_100000_elements_beyond_max_records);
+    RUN(hub_max_records_is_inclusive);
+    RUN(hub_fails_cleanly_when_the_arena_is_full);
+    return CHECK_DONE();
+}
