@@ -4,6 +4,7 @@
  * the work. Exit codes: 0 success, 1 runtime failure, 2 usage or configuration.
  */
 #include "common/common.h"
+#include "evaluator/evaluator.h"
 #include "ingest/ingest.h"
 #include "sim/sim.h"
 #include "store/store.h"
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define EXIT_USAGE 2
 
@@ -23,7 +25,12 @@ static const char usage[] =
     "commands:\n"
     "  run                 ingest, evaluate and serve in one process\n"
     "  ingest              the MQTT ingester alone\n"
-    "  db migrate|check    bring the database schema up to date / check it\n"
+    "  evaluate [--once] [--at TIME]  the evaluator alone, or one pass at TIME\n"
+    "  db migrate|check|prune  schema up to date / check it / apply retention now\n"
+    "  groups import F [--name N] | export NAME | list\n"
+    "  registry import F   device identities in IoT Hub's export shape\n"
+    "  hub import F        the hub's IP filter and diagnostic settings\n"
+    "  intel load F [--name N] | list | drop N\n"
     "  sim [OPTIONS]       simulated devices (see README: warden sim --help)\n"
     "  config              print the effective configuration\n"
     "  version | help\n"
@@ -134,6 +141,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static int cmd_run(struct cli *cli)
 {
     struct event_base *base = event_base_new();
+    struct eval_thread *evaluator = NULL;
     struct store *store;
     struct ingest *in;
     struct event *sigterm, *sigint;
@@ -147,6 +155,9 @@ static int cmd_run(struct cli *cli)
     in = ingest_start(base, &cli->cfg, store, err, sizeof(err));
     if (in == NULL)
         fatal("ingest: %s", err);
+    if (strcmp(cli->command, "run") == 0 &&
+        (evaluator = eval_thread_start(&cli->cfg, err, sizeof(err))) == NULL)
+        fatal("evaluator: %s", err);
     sigterm = evsignal_new(base, SIGTERM, on_signal, base);
     sigint = evsignal_new(base, SIGINT, on_signal, base);
     event_add(sigterm, NULL);
@@ -154,6 +165,7 @@ static int cmd_run(struct cli *cli)
     log_info("warden %s: database %s, broker %s:%d", WARDEN_VERSION, cli->cfg.db_path,
              cli->cfg.mqtt_host, cli->cfg.mqtt_port);
     event_base_dispatch(base);
+    eval_thread_stop(evaluator);
     ingest_stop(in);
     event_free(sigterm);
     event_free(sigint);
@@ -164,20 +176,73 @@ static int cmd_run(struct cli *cli)
     return 0;
 }
 
+/* `warden db prune`: run retention to completion, with progress on a terminal. */
+static int cmd_db_prune(struct cli *cli, struct store *s)
+{
+    struct store_retention r;
+    bool more = true;
+    int rounds = 0;
+
+    config_retention(&cli->cfg, &r);
+    while (more) {
+        if (store_prune(s, &r, clock_now_ms(), 50000, &more) != STORE_OK) {
+            fprintf(stderr, "warden: prune: %s\n", store_errmsg(s));
+            store_close(s);
+            return 1;
+        }
+        if (isatty(STDERR_FILENO) && ++rounds % 10 == 0)
+            fprintf(stderr, "\rpruning: %lld bytes in use", (long long)store_used_bytes(s));
+    }
+    if (isatty(STDERR_FILENO) && rounds >= 10)
+        fputc('\n', stderr);
+    printf("%s: %lld bytes in use after pruning\n", cli->cfg.db_path,
+           (long long)store_used_bytes(s));
+    store_close(s);
+    return 0;
+}
+
 static int cmd_db(struct cli *cli)
 {
     struct store *s;
     const char *sub = cli->nargs > 1 ? cli->args[1] : NULL;
 
-    if (sub == NULL || (strcmp(sub, "migrate") && strcmp(sub, "check"))) {
-        fprintf(stderr, "usage: warden db migrate|check\n");
+    if (sub == NULL || (strcmp(sub, "migrate") && strcmp(sub, "check") && strcmp(sub, "prune"))) {
+        fprintf(stderr, "usage: warden db migrate|check|prune\n");
         return EXIT_USAGE;
     }
     s = open_store(&cli->cfg);
+    if (strcmp(sub, "prune") == 0)
+        return cmd_db_prune(cli, s);
     printf("%s: schema %d (this warden knows %d)\n", cli->cfg.db_path, store_schema_version(s),
            store_schema_latest());
+    if (strcmp(sub, "check") == 0) {
+        char msg[256];
+        bool ok = store_check(s, msg, sizeof(msg));
+        printf("%s: integrity %s\n", cli->cfg.db_path, msg);
+        store_close(s);
+        return ok ? 0 : 1;
+    }
     store_close(s);
     return 0;
+}
+
+/* The configuration commands of the evaluator module, each on an open store. */
+static int cmd_config_import(struct cli *cli)
+{
+    struct store *s = open_store(&cli->cfg);
+    const char *c = cli->command;
+    int rc;
+
+    if (strcmp(c, "groups") == 0)
+        rc = eval_cmd_groups(cli->nargs, cli->args, s);
+    else if (strcmp(c, "registry") == 0)
+        rc = eval_cmd_registry(cli->nargs, cli->args, s);
+    else if (strcmp(c, "hub") == 0)
+        rc = eval_cmd_hub(cli->nargs, cli->args, s, &cli->cfg);
+    else
+        rc = eval_cmd_intel(cli->nargs, cli->args, s);
+    store_close(s);
+    return rc;
 }
 
 static int cmd_sim(struct cli *cli)
@@ -210,8 +275,13 @@ int main(int argc, char **argv)
         rc = 0;
     } else if (strcmp(cli.command, "run") == 0 || strcmp(cli.command, "ingest") == 0) {
         rc = cmd_run(&cli);
+    } else if (strcmp(cli.command, "evaluate") == 0) {
+        rc = eval_cmd_evaluate(cli.nargs, cli.args, &cli.cfg);
     } else if (strcmp(cli.command, "db") == 0) {
         rc = cmd_db(&cli);
+    } else if (strcmp(cli.command, "groups") == 0 || strcmp(cli.command, "registry") == 0 ||
+               strcmp(cli.command, "hub") == 0 || strcmp(cli.command, "intel") == 0) {
+        rc = cmd_config_import(&cli);
     } else if (strcmp(cli.command, "sim") == 0) {
         rc = cmd_sim(&cli);
     } else if (strcmp(cli.command, "config") == 0) {

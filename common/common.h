@@ -96,6 +96,17 @@ bool ip_parse(const char *s, struct ip_addr *out);
 /* Canonical text (inet_ntop) into out (at least 46 bytes). */
 void ip_format(const struct ip_addr *ip, char *out, size_t outlen);
 
+/*
+ * CIDR text ("10.0.0.0/8", "2001:db8::/32", or a bare address meaning /32 or
+ * /128) to a network and prefix length. Host bits are cleared, so
+ * "192.168.0.1/8" reads as 192.0.0.0/8. False when it is not a CIDR.
+ */
+bool cidr_parse(const char *s, struct ip_addr *net, int *prefix);
+/* True when ip is inside net/prefix (same family; see ip_unmap). */
+bool cidr_contains(const struct ip_addr *net, int prefix, const struct ip_addr *ip);
+/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes plain IPv4; others stay. */
+void ip_unmap(struct ip_addr *ip);
+
 /* ---- hashing ------------------------------------------------------------------- */
 
 /* 64-bit FNV-1a, continued from seed (use HASH_SEED to start). */
@@ -168,6 +179,21 @@ struct config {
     int64_t evaluator_event_alert_ttl_ms;
 
     bool intel_match_bogons;
+
+    bool rec_shared_credentials;    /* recommendations.shared_credentials, ... : each type on/off */
+    bool rec_ip_filter_deny_all;
+    bool rec_ip_filter_permissive_rule;
+    bool rec_diagnostics_logs;
+    int rec_max_allow_prefix_v4;    /* recommendations.max_allow_prefix.ipv4, 16 */
+    int rec_max_allow_prefix_v6;    /* recommendations.max_allow_prefix.ipv6, 48 */
+
+    int64_t retention_raw_ms;       /* raw flows and events, P2D */
+    int64_t retention_hourly_ms;    /* hourly flow summaries, P30D */
+    int64_t retention_counts_ms;    /* count buckets, P90D */
+    int64_t retention_fine_ms;      /* 10 s buckets merged into 1 min after this, P1D */
+    int64_t retention_results_ms;   /* resolved alerts and recommendations, P365D */
+    int64_t retention_max_db_bytes; /* past this the oldest raw data goes first */
+    int64_t retention_min_free_bytes; /* ... and also when the disk has less free */
 };
 
 /* Fill cfg with the defaults. */

@@ -57,6 +57,19 @@ static const struct key keys[] = {
     DUR("evaluator.silent_after", evaluator_silent_after_ms, 10000, 365 * DAY_MS),
     DUR("evaluator.event_alert_ttl", evaluator_event_alert_ttl_ms, 10000, 365 * DAY_MS),
     BOOL("intel.match_bogons", intel_match_bogons),
+    BOOL("recommendations.shared_credentials", rec_shared_credentials),
+    BOOL("recommendations.ip_filter_deny_all", rec_ip_filter_deny_all),
+    BOOL("recommendations.ip_filter_permissive_rule", rec_ip_filter_permissive_rule),
+    BOOL("recommendations.diagnostics_logs", rec_diagnostics_logs),
+    INT("recommendations.max_allow_prefix.ipv4", rec_max_allow_prefix_v4, 0, 32),
+    INT("recommendations.max_allow_prefix.ipv6", rec_max_allow_prefix_v6, 0, 128),
+    DUR("retention.raw", retention_raw_ms, 60000, 3650 * DAY_MS),
+    DUR("retention.hourly", retention_hourly_ms, 3600000, 3650 * DAY_MS),
+    DUR("retention.counts", retention_counts_ms, 3600000, 3650 * DAY_MS),
+    DUR("retention.fine", retention_fine_ms, 600000, 3650 * DAY_MS),
+    DUR("retention.results", retention_results_ms, DAY_MS, 3650 * DAY_MS),
+    INT("retention.max_db_bytes", retention_max_db_bytes, 1048576, INT64_MAX),
+    INT("retention.min_free_bytes", retention_min_free_bytes, 0, INT64_MAX),
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -81,6 +94,19 @@ void config_defaults(struct config *cfg)
     snprintf(cfg->evaluator_clock, sizeof(cfg->evaluator_clock), "received");
     cfg->evaluator_silent_after_ms = 72 * 3600 * 1000LL;
     cfg->evaluator_event_alert_ttl_ms = DAY_MS;
+    cfg->rec_shared_credentials = true;
+    cfg->rec_ip_filter_deny_all = true;
+    cfg->rec_ip_filter_permissive_rule = true;
+    cfg->rec_diagnostics_logs = true;
+    cfg->rec_max_allow_prefix_v4 = 16;
+    cfg->rec_max_allow_prefix_v6 = 48;
+    cfg->retention_raw_ms = 2 * DAY_MS;
+    cfg->retention_hourly_ms = 30 * DAY_MS;
+    cfg->retention_counts_ms = 90 * DAY_MS;
+    cfg->retention_fine_ms = DAY_MS;
+    cfg->retention_results_ms = 365 * DAY_MS;
+    cfg->retention_max_db_bytes = 20LL * 1024 * 1024 * 1024;
+    cfg->retention_min_free_bytes = 1LL * 1024 * 1024 * 1024;
 }
 
 static const struct key *key_find(const char *name)

@@ -270,6 +270,72 @@ void ip_format(const struct ip_addr *ip, char *out, size_t outlen)
         out[0] = '\0';
 }
 
+static void clear_host_bits(struct ip_addr *ip, int prefix)
+{
+    int bytes = ip->family == 4 ? 4 : 16;
+
+    for (int i = 0; i < bytes; i++) {
+        int keep = prefix - i * 8;
+        if (keep >= 8)
+            continue;
+        ip->b[i] &= keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
+    }
+}
+
+bool cidr_parse(const char *s, struct ip_addr *net, int *prefix)
+{
+    char addr[64];
+    const char *slash = s ? strchr(s, '/') : NULL;
+    size_t n = slash ? (size_t)(slash - s) : (s ? strlen(s) : 0);
+    long p;
+
+    if (s == NULL || n == 0 || n >= sizeof(addr))
+        return false;
+    memcpy(addr, s, n);
+    addr[n] = '\0';
+    if (!ip_parse(addr, net))
+        return false;
+    p = net->family == 4 ? 32 : 128;
+    if (slash != NULL) {
+        const char *d = slash + 1;
+        long v = 0;
+        if (*d == '\0' || strlen(d) > 3)
+            return false;
+        for (; *d; d++) {
+            if (*d < '0' || *d > '9')
+                return false;
+            v = v * 10 + (*d - '0');
+        }
+        if (v > p)
+            return false;
+        p = v;
+    }
+    clear_host_bits(net, (int)p);
+    *prefix = (int)p;
+    return true;
+}
+
+bool cidr_contains(const struct ip_addr *net, int prefix, const struct ip_addr *ip)
+{
+    struct ip_addr masked = *ip;
+
+    if (ip->family != net->family)
+        return false;
+    clear_host_bits(&masked, prefix);
+    return memcmp(masked.b, net->b, net->family == 4 ? 4 : 16) == 0;
+}
+
+void ip_unmap(struct ip_addr *ip)
+{
+    static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+    if (ip->family == 6 && memcmp(ip->b, prefix, 12) == 0) {
+        memmove(ip->b, ip->b + 12, 4);
+        memset(ip->b + 4, 0, 12);
+        ip->family = 4;
+    }
+}
+
 /* ---- hashing ------------------------------------------------------------------- */
 
 uint64_t hash_bytes(uint64_t seed, const void *p, size_t n)

@@ -20,4 +20,28 @@ int eval_cmd_registry(int argc, char **argv, struct store *s); /* import F */
 int eval_cmd_hub(int argc, char **argv, struct store *s, const struct config *cfg); /* import F */
 int eval_cmd_intel(int argc, char **argv, struct store *s);    /* load F [--name N] | list | drop N */
 
+/* `warden evaluate [--once] [--at TIME]`: passes on the schedule, or one pass. */
+int eval_cmd_evaluate(int argc, char **argv, const struct config *cfg);
+
+/*
+ * One evaluator with its own database connection, for a caller that
+ * schedules passes itself (tests, benchmarks). eval_pass() runs one pass as
+ * if the clock read T (unix ms).
+ */
+struct eval;
+struct eval *eval_open(const struct config *cfg, char *err, size_t errlen);
+bool eval_pass(struct eval *e, int64_t T, char *err, size_t errlen);
+int64_t eval_last_pass(struct eval *e);     /* T of the last pass written, or -1 */
+int64_t eval_watermark(struct eval *e);     /* the ingester's watermark */
+void eval_count_overrun(struct eval *e);
+void eval_close(struct eval *e);
+
+/*
+ * The evaluator inside `warden run`: a thread with its own connection that
+ * runs passes every evaluator.interval until eval_thread_stop().
+ */
+struct eval_thread;
+struct eval_thread *eval_thread_start(const struct config *cfg, char *err, size_t errlen);
+void eval_thread_stop(struct eval_thread *t);
+
 #endif

@@ -33,6 +33,8 @@
 #define IDLE_COMMIT_MS 1000
 #define ROLLUP_EVERY_MS 10000
 #define ROLLUP_MAX_ROWS 200000
+#define PRUNE_EVERY_MS 10000
+#define PRUNE_BUDGET 20000
 
 struct ingest {
     struct event_base *base;
@@ -53,6 +55,8 @@ struct ingest {
     int64_t next_attempt_ms;   /* monotonic */
     int64_t last_commit_ms;    /* monotonic */
     int64_t last_rollup_ms;    /* monotonic */
+    int64_t last_prune_ms;     /* monotonic */
+    bool prune_more;           /* the last prune left work: prune again next tick */
 
     size_t batch_msgs;
     int64_t last_recv_ms;
@@ -359,6 +363,15 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
             log_warn("flow rollup: %s", store_errmsg(in->store));
         in->last_rollup_ms = now;
     }
+    if (in->prune_more || now - in->last_prune_ms >= PRUNE_EVERY_MS) {
+        struct store_retention r;
+        config_retention(in->cfg, &r);
+        if (store_prune(in->store, &r, clock_now_ms(), PRUNE_BUDGET, &in->prune_more) != STORE_OK) {
+            log_warn("retention: %s", store_errmsg(in->store));
+            in->prune_more = false;
+        }
+        in->last_prune_ms = now;
+    }
 }
 
 /* ---- start and stop ------------------------------------------------------------------------ */
@@ -408,6 +421,11 @@ struct ingest *ingest_start(struct event_base *base, const struct config *cfg,
     in->abort_after = abort_hook(hook, "after_commit");
     in->last_rollup_ms = clock_mono_ms();
     store_set_dedup_window(store, cfg->ingest_dedup_window_ms);
+    if (store_ingest_run_begin(store) != STORE_OK) {
+        snprintf(err, errlen, "recording the ingest run: %s", store_errmsg(store));
+        free(in);
+        return NULL;
+    }
     if (cfg->mqtt_password_file[0] != '\0' &&
         !read_password(cfg->mqtt_password_file, in->password, sizeof(in->password), err, errlen)) {
         free(in);

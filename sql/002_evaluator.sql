@@ -119,6 +119,16 @@ CREATE TABLE evaluator_state (
     value INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+-- When Warden was ingesting: one row per run of the ingester, its last_ms
+-- moved forward at every commit (at least once a second). A gap between runs
+-- is Warden's own downtime: windows overlapping it are not judged against
+-- minThreshold, because the silence was Warden's, not the devices'.
+CREATE TABLE ingest_runs (
+    id         INTEGER PRIMARY KEY,
+    started_ms INTEGER NOT NULL,
+    last_ms    INTEGER NOT NULL
+);
+
 -- Alert transitions waiting to be published on MQTT (SPEC 5.4). Whoever holds
 -- an MQTT connection publishes and deletes them, so a transition made while
 -- the broker is away, or by a process without a connection, still goes out.

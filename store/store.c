@@ -54,6 +54,8 @@ enum stmt_id {
     ST_INGEST_COMMIT,
     ST_STATE_GET,
     ST_STATE_SET,
+    ST_RUN_ADD,
+    ST_RUN_SEEN,
     ST_COUNT_STMTS
 };
 
@@ -98,6 +100,8 @@ static const char *const stmt_sql[ST_COUNT_STMTS] = {
                        "ON CONFLICT (name, label) DO UPDATE SET value = value + ?3",
     [ST_INGEST_COMMIT] = "UPDATE ingest_state SET last_commit_ms = ?1, "
                          "watermark_ms = max(coalesce(watermark_ms, 0), ?2) WHERE id = 1",
+    [ST_RUN_ADD] = "INSERT INTO ingest_runs (started_ms, last_ms) VALUES (?1, ?1)",
+    [ST_RUN_SEEN] = "UPDATE ingest_runs SET last_ms = max(last_ms, ?2) WHERE id = ?1",
     [ST_STATE_GET] = "SELECT value FROM store_state WHERE key = ?1",
     [ST_STATE_SET] = "INSERT INTO store_state (key, value) VALUES (?1, ?2) "
                      "ON CONFLICT (key) DO UPDATE SET value = ?2",
@@ -127,6 +131,8 @@ struct store {
     int64_t dedup_window_ms;
     int dedup_gen;            /* 0 or 1: the table new ids go into */
     int64_t dedup_gen_start;  /* when the current generation started */
+
+    int64_t run_id;           /* this ingester's ingest_runs row, 0 when not ingesting */
 };
 
 static const char *const metric_names[METRIC_COUNT] = {
@@ -154,6 +160,23 @@ static enum store_err store_code(struct store *s, int rc)
     case SQLITE_MISMATCH: return STORE_ERR_INVALID;
     default: return STORE_ERR_IO;
     }
+}
+
+bool store_check(struct store *s, char *msg, size_t msglen)
+{
+    sqlite3_stmt *st;
+    bool ok = false;
+
+    snprintf(msg, msglen, "%s", "quick_check did not run");
+    if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK)
+        return false;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *r = (const char *)sqlite3_column_text(st, 0);
+        ok = r != NULL && strcmp(r, "ok") == 0;
+        snprintf(msg, msglen, "%s", r ? r : "(null)");
+    }
+    sqlite3_finalize(st);
+    return ok;
 }
 
 const char *store_errmsg(struct store *s)
@@ -460,6 +483,12 @@ enum store_err store_batch_commit(struct store *s, int64_t watermark_ms)
     sqlite3_bind_int64(st, 2, watermark_ms);
     if ((e = step_done(s, st)) != STORE_OK)
         return e;
+    if (s->run_id > 0) {
+        sqlite3_bind_int64(s->st[ST_RUN_SEEN], 1, s->run_id);
+        sqlite3_bind_int64(s->st[ST_RUN_SEEN], 2, clock_now_ms());
+        if ((e = step_done(s, s->st[ST_RUN_SEEN])) != STORE_OK)
+            return e;
+    }
     e = store_code(s, sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL));
     if (e != STORE_OK)
         return e;
@@ -833,6 +862,17 @@ enum store_err store_rollup(struct store *s, int64_t max_rows)
         e = store_code(s, sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL));
     if (e != STORE_OK)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return e;
+}
+
+enum store_err store_ingest_run_begin(struct store *s)
+{
+    enum store_err e;
+
+    WARDEN_ASSERT(!s->in_batch);
+    sqlite3_bind_int64(s->st[ST_RUN_ADD], 1, clock_now_ms());
+    if ((e = step_done(s, s->st[ST_RUN_ADD])) == STORE_OK)
+        s->run_id = sqlite3_last_insert_rowid(s->db);
     return e;
 }
 

@@ -112,6 +112,8 @@ void store_close(struct store *s);
 /* The schema version the database is at, and the one this binary knows. */
 int store_schema_version(struct store *s);
 int store_schema_latest(void);
+/* PRAGMA quick_check: true when the file is sound; otherwise the first problem in msg. */
+bool store_check(struct store *s, char *msg, size_t msglen);
 /* The last SQLite error text, for logs. */
 const char *store_errmsg(struct store *s);
 /* The underlying connection, for the few modules that read (evaluator, web). */
@@ -177,6 +179,27 @@ void store_counter_add(struct store *s, const char *name, const char *label, int
 void store_set_dedup_window(struct store *s, int64_t window_ms);
 /* Summarise new raw flows into flow_hourly; bounded work per call. */
 enum store_err store_rollup(struct store *s, int64_t max_rows);
+/*
+ * Retention (SPEC 3.2): delete what is past its age, merge old 10-second
+ * counts into 1-minute buckets, and keep the database under its size cap by
+ * deleting the oldest raw data first. Each step is its own short transaction
+ * of at most `budget` rows, so ingest is never held up; *more says whether
+ * work is left. Sizes: the cap counts used pages (free pages are reused, so
+ * the file stops growing once pruning keeps up).
+ */
+struct store_retention {
+    int64_t raw_ms, hourly_ms, counts_ms, fine_ms, results_ms;
+    int64_t max_db_bytes, min_free_bytes;
+};
+/* The retention settings of a configuration. */
+void config_retention(const struct config *cfg, struct store_retention *r);
+enum store_err store_prune(struct store *s, const struct store_retention *r, int64_t now_ms,
+                           int64_t budget, bool *more);
+/* Bytes the database uses (pages in use times page size). */
+int64_t store_used_bytes(struct store *s);
+
+/* Start a row of ingest_runs for this ingester; each commit then moves its last_ms. */
+enum store_err store_ingest_run_begin(struct store *s);
 /* Record the ingester's connection state and error in ingest_state. */
 enum store_err store_ingest_status(struct store *s, bool connected, const char *last_error);
 

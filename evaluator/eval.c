@@ -1,0 +1,1174 @@
+/*
+ * The scheduled evaluation (SPEC 5). A pass at time T reads everything it
+ * needs in one read transaction (a consistent snapshot: WAL lets ingest go on
+ * meanwhile), works out what should change in memory, and writes all of it
+ * in one short write transaction: alerts, transitions, outbox rows,
+ * recommendations, and the cursors that let a restarted evaluator go on
+ * where it stopped.
+ *
+ * What a pass reads is bounded by the work, not the history: count buckets of
+ * the rule windows only, and raw flows and hub records after the cursors.
+ * Distinct flows per device (ActiveConnectionsNotInAllowedRange) come from a
+ * map of each flow's last sighting, folded from the new flows of each pass.
+ */
+#include "evaluator.h"
+
+#include "alerts.h"
+#include "groups.h"
+#include "intel.h"
+#include "recs.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUCKET_MS 10000
+#define RUN_SLACK_MS 3000   /* an ingest run is alive this long after its last commit */
+
+/* Which count metric each time-window rule reads (METRIC_FLOWS: distinct flows instead). */
+static const enum store_metric rule_metric[GROUP_RULE_COUNT] = {
+    [GROUP_ACTIVE_CONNECTIONS] = METRIC_FLOWS,
+    [GROUP_MQTT_C2D] = METRIC_C2D,
+    [GROUP_MQTT_D2C] = METRIC_D2C,
+    [GROUP_QUEUE_PURGES] = METRIC_QUEUE_PURGE,
+    [GROUP_DIRECT_METHODS] = METRIC_DIRECT_METHOD,
+    [GROUP_MQTT_C2D_REJECTED] = METRIC_C2D_REJECTED,
+    [GROUP_TWIN_UPDATES] = METRIC_TWIN,
+    [GROUP_UNAUTHORIZED] = METRIC_UNAUTHORIZED,
+};
+
+struct device {
+    int64_t id;
+    char *device_id, *hub;
+    size_t group;           /* index into eval.groups */
+    int64_t last_seen_ms;
+};
+
+struct run {
+    int64_t start, end;
+};
+
+/* The key of a distinct flow in the last-sighting map. */
+struct flow_key {
+    int64_t dev;
+    int32_t laddr, raddr;
+    uint16_t lport, rport;
+    int32_t proto;
+};
+
+/* An event-driven alert seen in this pass: its occurrences and specifics. */
+struct occurrence {
+    const char *type;
+    char *key;
+    int64_t first, last, count;
+    struct alert_facts f;
+};
+
+struct eval {
+    const struct config *cfg;
+    struct store *store;
+    sqlite3 *db;
+
+    struct group *groups;
+    size_t n_groups;
+    struct device *devices;
+    size_t n_devices;
+    struct map dev_index;       /* devices.id -> index in devices */
+    struct run *runs;
+    size_t n_runs;
+
+    struct intel *intel;
+    int64_t intel_ver;
+
+    struct map flow_last;       /* struct flow_key -> bucket of the last sighting */
+    int64_t flow_last_hi;       /* flows folded up to this bucket (inclusive); -1: not built */
+    struct map addr_cache;      /* addrs.id -> index into addr_text */
+    char **addr_text;
+    struct ip_addr *addr_ip;
+    size_t n_addr, cap_addr;
+
+    struct arena pass;          /* this pass's strings */
+    struct occurrence *occ;
+    size_t n_occ, cap_occ;
+    struct map occ_index;       /* "type\x1fkey" -> index into occ */
+    struct map window_sums;     /* (window, dev, metric) -> sum, this pass */
+
+    /* Diagnostic settings carried by hub records, applied with the pass. */
+    struct diag_change {
+        char *hub, *name, *config; /* config NULL: delete */
+    } *diag;
+    size_t n_diag, cap_diag;
+
+    int64_t flow_cursor, hub_cursor, new_flow_cursor, new_hub_cursor;
+    int64_t overruns;
+};
+
+/* ---- small helpers -------------------------------------------------------------- */
+
+static int64_t floor_bucket(int64_t ms)
+{
+    return ms - ((ms % BUCKET_MS) + BUCKET_MS) % BUCKET_MS;
+}
+
+static char *pass_strdup(struct eval *e, const char *s)
+{
+    return s ? arena_strndup(&e->pass, s, strlen(s)) : NULL;
+}
+
+static int64_t state_get(sqlite3 *db, const char *key, int64_t dflt)
+{
+    static const char sql[] = "SELECT value FROM evaluator_state WHERE key = ?1";
+    sqlite3_stmt *st;
+    int64_t v = dflt;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dflt;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static bool state_set(sqlite3 *db, const char *key, int64_t v)
+{
+    static const char sql[] = "INSERT INTO evaluator_state (key, value) VALUES (?1, ?2) "
+                              "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, v);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE;
+}
+
+/* ---- the snapshot: devices, groups, runs ------------------------------------------- */
+
+static void free_devices(struct eval *e)
+{
+    for (size_t i = 0; i < e->n_devices; i++) {
+        free(e->devices[i].device_id);
+        free(e->devices[i].hub);
+    }
+    free(e->devices);
+    e->devices = NULL;
+    e->n_devices = 0;
+    map_clear(&e->dev_index);
+}
+
+static size_t group_index(const struct eval *e, const char *name)
+{
+    size_t dflt = 0;
+
+    for (size_t i = 0; i < e->n_groups; i++) {
+        if (strcmp(e->groups[i].name, name) == 0)
+            return i;
+        if (strcmp(e->groups[i].name, GROUP_DEFAULT_NAME) == 0)
+            dflt = i;
+    }
+    return dflt; /* a device whose group does not exist is judged by the default group */
+}
+
+static bool load_devices(struct eval *e)
+{
+    static const char sql[] =
+        "SELECT id, device_id, hub, security_group, last_seen_ms FROM devices ORDER BY id";
+    sqlite3_stmt *st;
+    size_t cap = 0;
+
+    free_devices(e);
+    if (sqlite3_prepare_v2(e->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return false;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        struct device *d;
+        struct map_entry *me;
+        if (e->n_devices == cap) {
+            cap = cap ? cap * 2 : 256;
+            struct device *n = realloc(e->devices, cap * sizeof(*n));
+            if (n == NULL)
+                fatal("out of memory");
+            e->devices = n;
+        }
+        d = &e->devices[e->n_devices];
+        d->id = sqlite3_column_int64(st, 0);
+        d->device_id = strdup((const char *)sqlite3_column_text(st, 1));
+        d->hub = strdup((const char *)sqlite3_column_text(st, 2));
+        d->group = group_index(e, (const char *)sqlite3_column_text(st, 3));
+        d->last_seen_ms = sqlite3_column_int64(st, 4);
+        if (d->device_id == NULL || d->hub == NULL || (me = map_upsert(&e->dev_index, &d->id, 8)) == NULL)
+            fatal("out of memory");
+        me->value = (int64_t)e->n_devices++;
+    }
+    sqlite3_finalize(st);
+    return true;
+}
+
+static bool load_runs(struct eval *e)
+{
+    static const char sql[] = "SELECT started_ms, last_ms FROM ingest_runs ORDER BY started_ms";
+    sqlite3_stmt *st;
+    size_t cap = 0;
+
+    e->n_runs = 0;
+    if (sqlite3_prepare_v2(e->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return false;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (e->n_runs == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct run *n = realloc(e->runs, cap * sizeof(*n));
+            if (n == NULL)
+                fatal("out of memory");
+            e->runs = n;
+        }
+        e->runs[e->n_runs].start = sqlite3_column_int64(st, 0);
+        e->runs[e->n_runs].end = sqlite3_column_int64(st, 1) + RUN_SLACK_MS;
+        e->n_runs++;
+    }
+    sqlite3_finalize(st);
+    return true;
+}
+
+/* True when Warden was ingesting through all of [a, b). */
+static bool covered(const struct eval *e, int64_t a, int64_t b)
+{
+    int64_t reach = a;
+
+    for (size_t i = 0; i < e->n_runs && reach < b; i++) {
+        if (e->runs[i].start > reach)
+            break; /* a gap before this run */
+        if (e->runs[i].end > reach)
+            reach = e->runs[i].end;
+    }
+    return reach >= b;
+}
+
+/* ---- addresses ---------------------------------------------------------------------- */
+
+/* The text and address of addrs.id, cached; NULL when the row is gone. */
+static const char *addr_of(struct eval *e, int64_t id, struct ip_addr **ip)
+{
+    static const char sql[] = "SELECT ip FROM addrs WHERE id = ?1";
+    struct map_entry *me = map_get(&e->addr_cache, &id, sizeof(id));
+    sqlite3_stmt *st;
+    const char *text = NULL;
+
+    if (me == NULL) {
+        if (sqlite3_prepare_v2(e->db, sql, -1, &st, NULL) != SQLITE_OK)
+            return NULL;
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            text = (const char *)sqlite3_column_text(st, 0);
+        if (text == NULL) {
+            sqlite3_finalize(st);
+            return NULL;
+        }
+        if (e->n_addr == e->cap_addr) {
+            e->cap_addr = e->cap_addr ? e->cap_addr * 2 : 256;
+            e->addr_text = realloc(e->addr_text, e->cap_addr * sizeof(char *));
+            e->addr_ip = realloc(e->addr_ip, e->cap_addr * sizeof(struct ip_addr));
+            if (e->addr_text == NULL || e->addr_ip == NULL)
+                fatal("out of memory");
+        }
+        e->addr_text[e->n_addr] = strdup(text);
+        ip_parse(text, &e->addr_ip[e->n_addr]);
+        sqlite3_finalize(st);
+        if ((me = map_upsert(&e->addr_cache, &id, sizeof(id))) == NULL)
+            fatal("out of memory");
+        me->value = (int64_t)e->n_addr++;
+    }
+    if (ip != NULL)
+        *ip = &e->addr_ip[me->value];
+    return e->addr_text[me->value];
+}
+
+/* ---- event-driven occurrences -------------------------------------------------------- */
+
+static struct occurrence *occur(struct eval *e, const char *type, const char *key, int64_t at,
+                                int64_t n)
+{
+    char k[512];
+    size_t kl = (size_t)snprintf(k, sizeof(k), "%s\x1f%s", type, key);
+    struct map_entry *me = map_upsert(&e->occ_index, k, kl < sizeof(k) ? kl : sizeof(k) - 1);
+    struct occurrence *o;
+
+    if (me == NULL)
+        fatal("out of memory");
+    if (me->value > 0) {
+        o = &e->occ[me->value - 1];
+        o->first = at < o->first ? at : o->first;
+        o->last = at > o->last ? at : o->last;
+        o->count += n;
+        return o;
+    }
+    if (e->n_occ == e->cap_occ) {
+        e->cap_occ = e->cap_occ ? e->cap_occ * 2 : 64;
+        e->occ = realloc(e->occ, e->cap_occ * sizeof(*e->occ));
+        if (e->occ == NULL)
+            fatal("out of memory");
+    }
+    o = &e->occ[e->n_occ++];
+    me->value = (int64_t)e->n_occ;
+    o->type = type;
+    o->key = pass_strdup(e, key);
+    o->first = o->last = at;
+    o->count = n;
+    alert_facts_init(&o->f);
+    return o;
+}
+
+static const char *proto_name(int proto_dir)
+{
+    switch (proto_dir >> 2) {
+    case 0: return "TCP";
+    case 1: return "UDP";
+    default: return "ICMP";
+    }
+}
+
+/* Threat intelligence and allow lists for one new flow. */
+static void judge_flow(struct eval *e, const struct device *d, int64_t at, int proto_dir,
+                       int64_t raddr, int rport)
+{
+    const struct group *g = &e->groups[d->group];
+    struct ip_addr *ip;
+    const char *text = addr_of(e, raddr, &ip);
+    const char *list = NULL, *category = NULL;
+    int dir = proto_dir & 3;
+    char key[400];
+
+    if (text == NULL)
+        return;
+    snprintf(key, sizeof(key), "%s/%s", d->device_id, text);
+    if (e->intel != NULL && (e->cfg->intel_match_bogons || !intel_is_bogon(ip)) &&
+        intel_match(e->intel, ip, &list, &category)) {
+        struct occurrence *o = occur(e, "IoT_TiConnection", key, at, 1);
+        o->f.device_id = d->device_id;
+        o->f.hub = d->hub;
+        o->f.remote_ip = pass_strdup(e, text);
+        o->f.remote_port = rport;
+        o->f.protocol = proto_name(proto_dir);
+        o->f.list = pass_strdup(e, list);
+        o->f.category = pass_strdup(e, category);
+    }
+    const struct group_allow *allow = dir == STORE_DIR_IN ? &g->allow_in : &g->allow_out;
+    if (allow->enabled && !group_allow_contains(allow, ip)) {
+        const char *type = dir == STORE_DIR_IN ? "IoT_CA_ConnectionFromIpNotAllowed"
+                                               : "IoT_CA_ConnectionToIpNotAllowed";
+        struct occurrence *o = occur(e, type, key, at, 1);
+        o->f.device_id = d->device_id;
+        o->f.hub = d->hub;
+        o->f.remote_ip = pass_strdup(e, text);
+        o->f.remote_port = rport;
+        o->f.protocol = proto_name(proto_dir);
+        o->f.direction = dir == STORE_DIR_IN ? "in" : dir == STORE_DIR_OUT ? "out" : "unknown";
+    }
+}
+
+/*
+ * Read the flows after the cursor whose bucket is at most hi: judge each one,
+ * and fold it into the last-sighting map. Flows are arrival ordered, so the
+ * cursor is a rowid and the read starts where the last pass stopped.
+ */
+static bool read_new_flows(struct eval *e, int64_t hi, bool fold, bool judge, int64_t from_id)
+{
+    static const char sql[] =
+        "SELECT id, recv_ms, recv_ms + coalesce(skew_ms, 0), dev, proto_dir, laddr, lport, raddr, "
+        "rport FROM flow_raw WHERE id > ?1 AND recv_ms < ?2 ORDER BY id";
+    bool device_clock = strcmp(e->cfg->evaluator_clock, "device") == 0;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(e->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_int64(st, 1, from_id);
+    sqlite3_bind_int64(st, 2, floor_bucket(hi) + BUCKET_MS);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        int64_t at = sqlite3_column_int64(st, device_clock ? 2 : 1);
+        int64_t dev = sqlite3_column_int64(st, 3);
+        struct map_entry *di = map_get(&e->dev_index, &dev, sizeof(dev));
+        const struct device *d;
+
+        if (id > e->new_flow_cursor)
+            e->new_flow_cursor = id;
+        if (di == NULL)
+            continue;
+        d = &e->devices[di->value];
+        if (fold) {
+            struct flow_key k = {dev, (int32_t)sqlite3_column_int64(st, 5),
+                                 (int32_t)sqlite3_column_int64(st, 7),
+                                 (uint16_t)sqlite3_column_int(st, 6),
+                                 (uint16_t)sqlite3_column_int(st, 8), sqlite3_column_int(st, 4) >> 2};
+            struct map_entry *me = map_upsert(&e->flow_last, &k, sizeof(k));
+            if (me == NULL)
+                fatal("out of memory");
+            if (floor_bucket(at) > me->value)
+                me->value = floor_bucket(at);
+        }
+        if (judge)
+            judge_flow(e, d, at, sqlite3_column_int(st, 4), sqlite3_column_int64(st, 7),
+                       sqlite3_column_int(st, 8));
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE;
+}
+
+/* The longest ActiveConnections window of any group with the rule enabled; 0 if none. */
+static int64_t max_connections_window(const struct eval *e)
+{
+    int64_t w = 0;
+
+    for (size_t i = 0; i < e->n_groups; i++) {
+        const struct group_tw_rule *r = &e->groups[i].tw[GROUP_ACTIVE_CONNECTIONS];
+        if (r->enabled && r->window_ms > w)
+            w = r->window_ms;
+    }
+    return w;
+}
+
+/*
+ * Keep the last-sighting map current up to bucket hi. It is rebuilt from the
+ * raw flows of the longest window when it is new, or when a pass goes back in
+ * time (evaluate --at); otherwise only the new flows are folded in.
+ */
+static bool update_flow_map(struct eval *e, int64_t hi, int64_t wmax)
+{
+    static const char first_id_sql[] =
+        "SELECT coalesce((SELECT id FROM flow_raw WHERE recv_ms >= ?1 ORDER BY recv_ms LIMIT 1), "
+        "(SELECT coalesce(max(id), 0) + 1 FROM flow_raw)) - 1";
+    sqlite3_stmt *st;
+    int64_t from = 0;
+
+    if (wmax == 0) {
+        map_clear(&e->flow_last);
+        e->flow_last_hi = -1;
+        return true;
+    }
+    if (e->flow_last_hi >= 0 && hi >= e->flow_last_hi)
+        return true; /* folded with the judged flows in read_new_flows */
+    map_clear(&e->flow_last);
+    if (sqlite3_prepare_v2(e->db, first_id_sql, -1, &st, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_int64(st, 1, floor_bucket(hi) + BUCKET_MS - wmax - 2 * BUCKET_MS);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        from = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (!read_new_flows(e, hi, true, false, from))
+        return false;
+    e->flow_last_hi = hi;
+    return true;
+}
+
+/* Distinct flows of dev whose last sighting is in (lo, hi]. */
+static void distinct_flows(struct eval *e, int64_t lo, int64_t hi, int64_t window)
+{
+    for (size_t i = 0; i < e->flow_last.cap; i++) {
+        struct map_entry *me = &e->flow_last.slots[i];
+        struct flow_key k;
+        int64_t skey[3];
+        struct map_entry *sum;
+
+        if (me->key == NULL || me->value <= lo || me->value > hi)
+            continue;
+        memcpy(&k, me->key, sizeof(k));
+        skey[0] = window;
+        skey[1] = k.dev;
+        skey[2] = METRIC_FLOWS;
+        if ((sum = map_upsert(&e->window_sums, skey, sizeof(skey))) == NULL)
+            fatal("out of memory");
+        sum->value++;
+    }
+}
+
+/* Drop sightings older than any window can reach. */
+static void evict_flow_map(struct eval *e, int64_t keep_after)
+{
+    struct map fresh;
+
+    if (e->flow_last.len == 0)
+        return;
+    map_init(&fresh);
+    for (size_t i = 0; i < e->flow_last.cap; i++) {
+        struct map_entry *me = &e->flow_last.slots[i], *n;
+        if (me->key == NULL || me->value <= keep_after)
+            continue;
+        if ((n = map_upsert(&fresh, me->key, me->keylen)) == NULL)
+            fatal("out of memory");
+        n->value = me->value;
+    }
+    map_free(&e->flow_last);
+    e->flow_last = fresh;
+}
+
+/* ---- count windows ------------------------------------------------------------------------ */
+
+/* Sum every count metric per device over buckets starting in (lo, hi]. */
+static bool window_counts(struct eval *e, int64_t lo, int64_t hi, int64_t window)
+{
+    static const char sql[] =
+        "SELECT dev, metric, sum(value) FROM counts WHERE bucket_ms > ?1 AND bucket_ms <= ?2 "
+        "AND metric NOT IN (7, 8) GROUP BY dev, metric";
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(e->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_int64(st, 1, lo);
+    sqlite3_bind_int64(st, 2, hi);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t key[3] = {window, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)};
+        struct map_entry *me = map_upsert(&e->window_sums, key, sizeof(key));
+        if (me == NULL)
+            fatal("out of memory");
+        me->value = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE;
+}
+
+static int64_t window_value(const struct eval *e, int64_t window, int64_t dev, enum store_metric m)
+{
+    int64_t key[3] = {window, dev, m};
+    struct map_entry *me = map_get(&e->window_sums, key, sizeof(key));
+
+    return me ? me->value : 0;
+}
+
+/* ---- hub records ---------------------------------------------------------------------------- */
+
+static const char *auth_alert(const char *reason)
+{
+    static const char *const map[][2] = {
+        {"SasTokenExpired", "IoT_Expired_SAS_Token"},
+        {"SasTokenInvalidSignature", "IoT_Invalid_SAS_Token"},
+        {"X509ThumbprintMismatch", "IoT_Cert_Print_Mismatch"},
+        {"X509CertificateExpired", "IoT_Cert_Expired"},
+    };
+
+    for (size_t i = 0; reason && i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(reason, map[i][0]) == 0)
+            return map[i][1];
+    return NULL;
+}
+
+static const char *hub_alert(const char *category, const char *operation, const char *result)
+{
+    bool ok = result == NULL || strcmp(result, "Failed") != 0;
+
+    if (strcmp(category, "Certificates") == 0) {
+        if (strcmp(operation, "write") == 0)
+            return ok ? "IoT_CertificateSuccessfullyAddedToHub" : "IoT_CertificateFailedToBeAddedToHub";
+        if (strcmp(operation, "delete") == 0)
+            return ok ? "IoT_CertificateSuccessfullyDeletedFromHub"
+                      : "IoT_CertificateFailedToBeDeletedFromHub";
+    } else if (strcmp(category, "DiagnosticSettings") == 0) {
+        if (strcmp(operation, "write") == 0)
+            return "IoT_DiagnosticSettingAddedOrEditedOnHub";
+        if (strcmp(operation, "delete") == 0)
+            return "IoT_DiagnosticSettingDeletedFromHub";
+    }
+    return NULL;
+}
+
+static void diag_change(struct eval *e, const char *hub, const char *name, const char *config)
+{
+    if (e->n_diag == e->cap_diag) {
+        e->cap_diag = e->cap_diag ? e->cap_diag * 2 : 8;
+        e->diag = realloc(e->diag, e->cap_diag * sizeof(*e->diag));
+        if (e->diag == NULL)
+            fatal("out of memory");
+    }
+    e->diag[e->n_diag].hub = pass_strdup(e, hub);
+    e->diag[e->n_diag].name = pass_strdup(e, name);
+    e->diag[e->n_diag].config = pass_strdup(e, config);
+    e->n_diag++;
+}
+
+static bool read_hub_records(struct eval *e, int64_t hi)
+{
+    static const char sql[] =
+        "SELECT id, hub, time_ms, category, operation, result, reason, device_id, source_ip, count, "
+        "json_extract(details, '$.certificateName'), json_extract(details, '$.settingName'), "
+        "json_extract(details, '$.config') "
+        "FROM hub_operations WHERE id > ?1 AND recv_ms < ?2 ORDER BY id";
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(e->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_int64(st, 1, e->hub_cursor);
+    sqlite3_bind_int64(st, 2, floor_bucket(hi) + BUCKET_MS);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *hub = (const char *)sqlite3_column_text(st, 1);
+        int64_t at = sqlite3_column_int64(st, 2);
+        const char *cat = (const char *)sqlite3_column_text(st, 3);
+        const char *op = (const char *)sqlite3_column_text(st, 4);
+        const char *result = (const char *)sqlite3_column_text(st, 5);
+        const char *reason = (const char *)sqlite3_column_text(st, 6);
+        const char *dev = (const char *)sqlite3_column_text(st, 7);
+        const char *src = (const char *)sqlite3_column_text(st, 8);
+        int64_t n = sqlite3_column_int64(st, 9);
+        const char *cert = (const char *)sqlite3_column_text(st, 10);
+        const char *setting = (const char *)sqlite3_column_text(st, 11);
+        const char *config = (const char *)sqlite3_column_text(st, 12);
+        const char *type;
+        char key[400];
+
+        e->new_hub_cursor = sqlite3_column_int64(st, 0);
+        /* An unauthorized attempt counts only as that, never as what it tried. */
+        if ((result && strcmp(result, "Unauthorized") == 0) ||
+            (reason && strcmp(reason, "Unauthorized") == 0))
+            continue;
+        if (strcmp(cat, "Connections") == 0 && strcmp(op, "deviceConnect") == 0 &&
+            result != NULL && strcmp(result, "Failed") == 0 && (type = auth_alert(reason)) &&
+            dev != NULL) {
+            struct occurrence *o = occur(e, type, dev, at, n);
+            o->f.device_id = pass_strdup(e, dev);
+            o->f.hub = pass_strdup(e, hub);
+            o->f.reason = pass_strdup(e, reason);
+            o->f.source_ip = pass_strdup(e, src);
+        } else if ((type = hub_alert(cat, op, result)) != NULL) {
+            bool is_cert = strcmp(cat, "Certificates") == 0;
+            const char *name = is_cert ? cert : setting;
+            struct occurrence *o;
+            snprintf(key, sizeof(key), "%s/%s", hub, name ? name : "(unnamed)");
+            o = occur(e, type, key, at, n);
+            o->f.hub = pass_strdup(e, hub);
+            o->f.source_ip = pass_strdup(e, src);
+            if (is_cert)
+                o->f.certificate_name = pass_strdup(e, name);
+            else
+                o->f.setting_name = pass_strdup(e, name);
+            /* The hub's diagnostic state follows what succeeded on it. */
+            if (!is_cert && name != NULL && (result == NULL || strcmp(result, "Failed") != 0)) {
+                if (strcmp(op, "delete") == 0)
+                    diag_change(e, hub, name, NULL);
+                else if (config != NULL)
+                    diag_change(e, hub, name, config);
+            }
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE;
+}
+
+/* ---- applying a pass ------------------------------------------------------------------------ */
+
+struct open_alert {
+    int64_t id;
+    const char *type, *key, *status;
+    int64_t end_ms;
+    bool seen; /* touched or judged this pass */
+};
+
+struct apply {
+    struct eval *e;
+    struct alert_writer *w;
+    struct open_alert *open;
+    size_t n_open;
+    struct map open_index; /* "type\x1fkey" -> 1 + index */
+    int64_t T;
+};
+
+static bool load_open(struct apply *a)
+{
+    static const char sql[] = "SELECT alert_id, alert_type, alert_key, status, end_ms FROM alerts "
+                              "WHERE status IN ('Active', 'Dismissed')";
+    sqlite3_stmt *st;
+    size_t cap = 0;
+
+    if (sqlite3_prepare_v2(a->e->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return false;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        struct open_alert *o;
+        char k[512];
+        size_t kl;
+        struct map_entry *me;
+
+        if (a->n_open == cap) {
+            cap = cap ? cap * 2 : 64;
+            a->open = realloc(a->open, cap * sizeof(*a->open));
+            if (a->open == NULL)
+                fatal("out of memory");
+        }
+        o = &a->open[a->n_open];
+        o->id = sqlite3_column_int64(st, 0);
+        o->type = pass_strdup(a->e, (const char *)sqlite3_column_text(st, 1));
+        o->key = pass_strdup(a->e, (const char *)sqlite3_column_text(st, 2));
+        o->status = strcmp((const char *)sqlite3_column_text(st, 3), ALERT_DISMISSED) == 0
+                        ? ALERT_DISMISSED
+                        : ALERT_ACTIVE;
+        o->end_ms = sqlite3_column_int64(st, 4);
+        o->seen = false;
+        kl = (size_t)snprintf(k, sizeof(k), "%s\x1f%s", o->type, o->key);
+        if ((me = map_upsert(&a->open_index, k, kl < sizeof(k) ? kl : sizeof(k) - 1)) == NULL)
+            fatal("out of memory");
+        me->value = (int64_t)++a->n_open;
+    }
+    sqlite3_finalize(st);
+    return true;
+}
+
+static struct open_alert *find_open(struct apply *a, const char *type, const char *key)
+{
+    char k[512];
+    size_t kl = (size_t)snprintf(k, sizeof(k), "%s\x1f%s", type, key);
+    struct map_entry *me = map_get(&a->open_index, k, kl < sizeof(k) ? kl : sizeof(k) - 1);
+
+    return me ? &a->open[me->value - 1] : NULL;
+}
+
+/* An occurrence of a condition: repeat of the open alert, or a new one. */
+static bool raise(struct apply *a, const char *type, const char *key, const struct alert_facts *f,
+                  int64_t first, int64_t last, int64_t count)
+{
+    struct open_alert *o = find_open(a, type, key);
+    int64_t id;
+
+    if (o != NULL) {
+        o->seen = true;
+        o->end_ms = last > o->end_ms ? last : o->end_ms;
+        return alert_touch(a->w, o->id, last, count, f);
+    }
+    return alert_open(a->w, type, key, f, first, last, count, &id);
+}
+
+static bool resolve(struct apply *a, struct open_alert *o, const char *why)
+{
+    o->seen = true;
+    return alert_transition(a->w, o->id, o->status, ALERT_RESOLVED, why, a->T);
+}
+
+static bool apply_windows(struct apply *a, int64_t hi)
+{
+    struct eval *e = a->e;
+    char key[400], type[96];
+
+    for (size_t i = 0; i < e->n_devices; i++) {
+        const struct device *d = &e->devices[i];
+        const struct group *g = &e->groups[d->group];
+
+        for (int r = 0; r < GROUP_RULE_COUNT; r++) {
+            const struct group_tw_rule *rule = &g->tw[r];
+            int64_t lo = hi - rule->window_ms, value;
+            bool low, high, judged_low;
+            struct open_alert *o;
+
+            if (!rule->enabled)
+                continue;
+            value = window_value(e, rule->window_ms, d->id, rule_metric[r]);
+            /* The window covers buckets starting in (lo, hi]: time [lo + 10 s, hi + 10 s). */
+            judged_low = covered(e, floor_bucket(lo) + BUCKET_MS,
+                                 floor_bucket(hi) + BUCKET_MS < a->T ? floor_bucket(hi) + BUCKET_MS
+                                                                     : a->T);
+            low = value < rule->min && judged_low;
+            high = value > rule->max;
+            snprintf(type, sizeof(type), "IoT_CA_%s", group_rule_name((enum group_rule)r));
+            snprintf(key, sizeof(key), "%s/%s", d->device_id, group_rule_name((enum group_rule)r));
+            o = find_open(a, type, key);
+            if (low || high) {
+                struct alert_facts f;
+                alert_facts_init(&f);
+                f.device_id = d->device_id;
+                f.hub = d->hub;
+                f.rule_type = group_rule_name((enum group_rule)r);
+                f.value = (double)value;
+                f.value_set = true;
+                f.min = rule->min;
+                f.max = rule->max;
+                f.window_ms = rule->window_ms;
+                if (!raise(a, type, key, &f, a->T, a->T, 1))
+                    return false;
+            } else if (o != NULL) {
+                if (value < rule->min) {
+                    o->seen = true; /* below min during Warden's own downtime: not judged */
+                    continue;
+                }
+                if (!resolve(a, o, "back in the allowed range"))
+                    return false;
+            }
+        }
+    }
+    /* Open window alerts no pass judged: the rule was disabled or the device moved group. */
+    for (size_t i = 0; i < a->n_open; i++) {
+        struct open_alert *o = &a->open[i];
+        const struct alert_type_info *info = alert_info(o->type);
+        if (!o->seen && info != NULL && info->kind == AK_WINDOW &&
+            !resolve(a, o, "the rule no longer applies"))
+            return false;
+    }
+    return true;
+}
+
+static bool apply_events(struct apply *a)
+{
+    struct eval *e = a->e;
+    int64_t ttl_cut = a->T - e->cfg->evaluator_event_alert_ttl_ms;
+
+    for (size_t i = 0; i < e->n_occ; i++) {
+        struct occurrence *o = &e->occ[i];
+        if (!raise(a, o->type, o->key, &o->f, o->first, o->last, o->count))
+            return false;
+    }
+    /* Flow and authentication alerts resolve after a TTL without a repeat. */
+    for (size_t i = 0; i < a->n_open; i++) {
+        struct open_alert *o = &a->open[i];
+        const struct alert_type_info *info = alert_info(o->type);
+        if (info == NULL || (info->kind != AK_FLOW && info->kind != AK_AUTH))
+            continue;
+        if (o->end_ms < ttl_cut && !resolve(a, o, "no repeat within evaluator.event_alert_ttl"))
+            return false;
+    }
+    return true;
+}
+
+static bool apply_silent(struct apply *a)
+{
+    struct eval *e = a->e;
+    int64_t cut = a->T - e->cfg->evaluator_silent_after_ms;
+
+    for (size_t i = 0; i < e->n_devices; i++) {
+        const struct device *d = &e->devices[i];
+        struct open_alert *o = find_open(a, "IoT_DeviceSilent", d->device_id);
+
+        if (d->last_seen_ms < cut) {
+            struct alert_facts f;
+            char since[40], why[80];
+            time_format_iso(d->last_seen_ms, since, sizeof(since));
+            snprintf(why, sizeof(why), "more than %lld minutes (last seen %s)",
+                     (long long)(e->cfg->evaluator_silent_after_ms / 60000), since);
+            alert_facts_init(&f);
+            f.device_id = d->device_id;
+            f.hub = d->hub;
+            f.reason = why;
+            if (o == NULL && !raise(a, "IoT_DeviceSilent", d->device_id, &f, a->T, a->T, 1))
+                return false;
+            if (o != NULL)
+                o->seen = true;
+        } else if (o != NULL && !resolve(a, o, "the device sent again")) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool apply_diag(struct apply *a)
+{
+    static const char upsert[] =
+        "INSERT INTO hub_diagnostic_settings (hub, name, config_json, updated_ms) "
+        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (hub, name) DO UPDATE SET "
+        "config_json = excluded.config_json, updated_ms = excluded.updated_ms";
+    static const char del[] = "DELETE FROM hub_diagnostic_settings WHERE hub = ?1 AND name = ?2";
+    struct eval *e = a->e;
+
+    for (size_t i = 0; i < e->n_diag; i++) {
+        const struct diag_change *c = &e->diag[i];
+        sqlite3_stmt *st;
+        int rc;
+
+        if (sqlite3_prepare_v2(e->db, c->config ? upsert : del, -1, &st, NULL) != SQLITE_OK)
+            return false;
+        sqlite3_bind_text(st, 1, c->hub, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, c->name, -1, SQLITE_STATIC);
+        if (c->config) {
+            sqlite3_bind_text(st, 3, c->config, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 4, a->T);
+        }
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return false;
+    }
+    return true;
+}
+
+/* Recommendations: the set that should be Active against the rows that are. */
+static bool apply_recs(struct apply *a, struct rec *want, size_t n_want)
+{
+    static const char active_sql[] =
+        "SELECT rec_id, rec_type, rec_key FROM recommendations WHERE state = 'Active'";
+    static const char insert_sql[] =
+        "INSERT INTO recommendations (rec_type, rec_key, display_name, severity, device_id, hub, "
+        "state, discovered_ms, additional_data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'Active', ?7, ?8)";
+    static const char update_sql[] = "UPDATE recommendations SET additional_data = ?2 WHERE rec_id = ?1";
+    static const char resolve_sql[] =
+        "UPDATE recommendations SET state = 'Resolved', resolved_ms = ?2 WHERE rec_id = ?1";
+    sqlite3 *db = a->e->db;
+    struct map active;
+    sqlite3_stmt *st, *ins = NULL, *upd = NULL, *res = NULL;
+    bool ok = true;
+
+    map_init(&active);
+    if (sqlite3_prepare_v2(db, active_sql, -1, &st, NULL) != SQLITE_OK)
+        return false;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char k[512];
+        size_t kl = (size_t)snprintf(k, sizeof(k), "%s\x1f%s", sqlite3_column_text(st, 1),
+                                     sqlite3_column_text(st, 2));
+        struct map_entry *me = map_upsert(&active, k, kl < sizeof(k) ? kl : sizeof(k) - 1);
+        if (me == NULL)
+            fatal("out of memory");
+        me->value = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    ok = sqlite3_prepare_v2(db, insert_sql, -1, &ins, NULL) == SQLITE_OK &&
+         sqlite3_prepare_v2(db, update_sql, -1, &upd, NULL) == SQLITE_OK &&
+         sqlite3_prepare_v2(db, resolve_sql, -1, &res, NULL) == SQLITE_OK;
+    for (size_t i = 0; ok && i < n_want; i++) {
+        const struct rec *r = &want[i];
+        char k[512];
+        size_t kl = (size_t)snprintf(k, sizeof(k), "%s\x1f%s", r->type, r->key);
+        struct map_entry *me = map_get(&active, k, kl < sizeof(k) ? kl : sizeof(k) - 1);
+
+        if (me != NULL) {
+            sqlite3_bind_int64(upd, 1, me->value);
+            sqlite3_bind_text(upd, 2, r->additional_data ? r->additional_data : "{}", -1, SQLITE_STATIC);
+            ok = sqlite3_step(upd) == SQLITE_DONE;
+            sqlite3_reset(upd);
+            me->value = -1; /* still wanted */
+            continue;
+        }
+        sqlite3_bind_text(ins, 1, r->type, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 2, r->key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 3, rec_display_name(r->type), -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 4, rec_severity(r->type), -1, SQLITE_STATIC);
+        if (r->device_id[0] != '\0')
+            sqlite3_bind_text(ins, 5, r->device_id, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(ins, 5);
+        sqlite3_bind_text(ins, 6, r->hub, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 7, a->T);
+        sqlite3_bind_text(ins, 8, r->additional_data ? r->additional_data : "{}", -1, SQLITE_STATIC);
+        ok = sqlite3_step(ins) == SQLITE_DONE;
+        sqlite3_reset(ins);
+        sqlite3_clear_bindings(ins);
+    }
+    for (size_t i = 0; ok && i < active.cap; i++) {
+        if (active.slots[i].key == NULL || active.slots[i].value < 0)
+            continue;
+        sqlite3_bind_int64(res, 1, active.slots[i].value);
+        sqlite3_bind_int64(res, 2, a->T);
+        ok = sqlite3_step(res) == SQLITE_DONE;
+        sqlite3_reset(res);
+    }
+    sqlite3_finalize(ins);
+    sqlite3_finalize(upd);
+    sqlite3_finalize(res);
+    map_free(&active);
+    return ok;
+}
+
+/* ---- a pass ---------------------------------------------------------------------------------- */
+
+static void reset_pass(struct eval *e)
+{
+    arena_free(&e->pass);
+    arena_init(&e->pass, SIZE_MAX / 2);
+    e->n_occ = 0;
+    map_clear(&e->occ_index);
+    map_clear(&e->window_sums);
+    e->n_diag = 0;
+}
+
+static bool read_snapshot(struct eval *e, int64_t hi, struct rec **recs, size_t *n_recs,
+                          char *err, size_t errlen)
+{
+    struct recs_config rc = {e->cfg->rec_shared_credentials, e->cfg->rec_ip_filter_deny_all,
+                             e->cfg->rec_ip_filter_permissive_rule, e->cfg->rec_diagnostics_logs,
+                             e->cfg->rec_max_allow_prefix_v4, e->cfg->rec_max_allow_prefix_v6};
+    int64_t ver, wmax;
+
+    groups_free(e->groups, e->n_groups);
+    e->groups = NULL;
+    if (!groups_load(e->db, &e->groups, &e->n_groups, err, errlen))
+        return false;
+    if (!load_devices(e) || !load_runs(e)) {
+        snprintf(err, errlen, "reading devices: %s", sqlite3_errmsg(e->db));
+        return false;
+    }
+    ver = intel_version(e->db);
+    if (e->intel == NULL || ver != e->intel_ver) {
+        intel_free(e->intel);
+        e->intel = intel_build(e->db, err, errlen);
+        if (e->intel == NULL)
+            return false;
+        e->intel_ver = ver;
+    }
+    e->flow_cursor = state_get(e->db, "flow_cursor", 0);
+    e->hub_cursor = state_get(e->db, "hub_cursor", 0);
+    e->new_flow_cursor = e->flow_cursor;
+    e->new_hub_cursor = e->hub_cursor;
+    wmax = max_connections_window(e);
+    if (!update_flow_map(e, hi, wmax) ||
+        !read_new_flows(e, hi, wmax > 0 && e->flow_last_hi >= 0 && hi >= e->flow_last_hi, true,
+                        e->flow_cursor) ||
+        !read_hub_records(e, hi)) {
+        snprintf(err, errlen, "reading flows and hub records: %s", sqlite3_errmsg(e->db));
+        return false;
+    }
+    if (wmax > 0) {
+        e->flow_last_hi = hi;
+        evict_flow_map(e, hi - wmax);
+    }
+    for (size_t g = 0; g < e->n_groups; g++) {
+        for (int r = 0; r < GROUP_RULE_COUNT; r++) {
+            const struct group_tw_rule *rule = &e->groups[g].tw[r];
+            int64_t probe[3] = {rule->window_ms, -1, -1};
+            struct map_entry *done;
+            if (!rule->enabled)
+                continue;
+            /* Each distinct window is read once, whatever the rules sharing it. */
+            if ((done = map_get(&e->window_sums, probe, sizeof(probe))) != NULL)
+                continue;
+            if (map_upsert(&e->window_sums, probe, sizeof(probe)) == NULL)
+                fatal("out of memory");
+            if (!window_counts(e, hi - rule->window_ms, hi, rule->window_ms)) {
+                snprintf(err, errlen, "reading counts: %s", sqlite3_errmsg(e->db));
+                return false;
+            }
+            distinct_flows(e, hi - rule->window_ms, hi, rule->window_ms);
+        }
+    }
+    if (!recs_assess(e->db, &rc, recs, n_recs, err, errlen))
+        return false;
+    return true;
+}
+
+static bool write_pass(struct eval *e, int64_t T, int64_t hi, struct rec *recs, size_t n_recs,
+                       char *err, size_t errlen)
+{
+    struct apply a = {.e = e, .T = T};
+    bool ok;
+
+    map_init(&a.open_index);
+    if (sqlite3_exec(e->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "begin: %s", sqlite3_errmsg(e->db));
+        map_free(&a.open_index);
+        return false;
+    }
+    a.w = alert_writer_new(e->db);
+    ok = a.w != NULL && load_open(&a) && apply_events(&a) && apply_windows(&a, hi) &&
+         apply_silent(&a) && apply_diag(&a) && apply_recs(&a, recs, n_recs) &&
+         state_set(e->db, "flow_cursor", e->new_flow_cursor) &&
+         state_set(e->db, "hub_cursor", e->new_hub_cursor) &&
+         state_set(e->db, "last_pass_ms", T) && state_set(e->db, "overruns_total", e->overruns);
+    if (ok)
+        ok = sqlite3_exec(e->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+    if (!ok) {
+        snprintf(err, errlen, "writing the pass: %s", sqlite3_errmsg(e->db));
+        sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    alert_writer_free(a.w);
+    free(a.open);
+    map_free(&a.open_index);
+    return ok;
+}
+
+bool eval_pass(struct eval *e, int64_t T, char *err, size_t errlen)
+{
+    int64_t hi = T - e->cfg->evaluator_offset_ms, t0 = clock_mono_ms();
+    struct rec *recs = NULL;
+    size_t n_recs = 0;
+    bool ok;
+
+    reset_pass(e);
+    /* One read transaction: every read of the pass sees the same snapshot. */
+    if (sqlite3_exec(e->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "begin: %s", sqlite3_errmsg(e->db));
+        return false;
+    }
+    ok = read_snapshot(e, hi, &recs, &n_recs, err, errlen);
+    sqlite3_exec(e->db, "COMMIT", NULL, NULL, NULL);
+    if (ok)
+        ok = write_pass(e, T, hi, recs, n_recs, err, errlen);
+    if (!ok)
+        e->flow_last_hi = -1; /* rebuild the flow map from the database next time */
+    recs_free(recs, n_recs);
+    log_debug("evaluator: pass at %lld took %lld ms", (long long)T,
+              (long long)(clock_mono_ms() - t0));
+    return ok;
+}
+
+struct eval *eval_open(const struct config *cfg, char *err, size_t errlen)
+{
+    struct eval *e = calloc(1, sizeof(*e));
+
+    if (e == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    e->cfg = cfg;
+    e->store = store_open(cfg->db_path, err, errlen);
+    if (e->store == NULL) {
+        free(e);
+        return NULL;
+    }
+    e->db = store_sqlite(e->store);
+    map_init(&e->dev_index);
+    map_init(&e->flow_last);
+    map_init(&e->addr_cache);
+    map_init(&e->occ_index);
+    map_init(&e->window_sums);
+    arena_init(&e->pass, SIZE_MAX / 2);
+    e->flow_last_hi = -1;
+    e->overruns = state_get(e->db, "overruns_total", 0);
+    return e;
+}
+
+void eval_close(struct eval *e)
+{
+    if (e == NULL)
+        return;
+    free_devices(e);
+    groups_free(e->groups, e->n_groups);
+    free(e->runs);
+    intel_free(e->intel);
+    for (size_t i = 0; i < e->n_addr; i++)
+        free(e->addr_text[i]);
+    free(e->addr_text);
+    free(e->addr_ip);
+    free(e->occ);
+    free(e->diag);
+    arena_free(&e->pass);
+    map_free(&e->dev_index);
+    map_free(&e->flow_last);
+    map_free(&e->addr_cache);
+    map_free(&e->occ_index);
+    map_free(&e->window_sums);
+    store_close(e->store);
+    free(e);
+}
+
+int64_t eval_last_pass(struct eval *e)
+{
+    return state_get(e->db, "last_pass_ms", -1);
+}
+
+void eval_count_overrun(struct eval *e)
+{
+    e->overruns++;
+}
+
+/* The ingester's watermark: everything it read before this is committed. */
+int64_t eval_watermark(struct eval *e)
+{
+    static const char sql[] = "SELECT coalesce(watermark_ms, 0) FROM ingest_state WHERE id = 1";
+    sqlite3_stmt *st;
+    int64_t v = 0;
+
+    if (sqlite3_prepare_v2(e->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}

@@ -1,0 +1,177 @@
+/* Unit tests of common/: durations, dates, UTF-8, CIDRs, the map, the arena. */
+#include "../../common/common.h"
+#include "check.h"
+
+#include <stdlib.h>
+
+static void duration_accepts_iso8601_forms(void)
+{
+    int64_t ms;
+
+    CHECK(duration_parse("PT1S", &ms) && ms == 1000);
+    CHECK(duration_parse("PT05M", &ms) && ms == 300000);
+    CHECK(duration_parse("PT15M", &ms) && ms == 900000);
+    CHECK(duration_parse("P1D", &ms) && ms == 86400000);
+    CHECK(duration_parse("P1DT12H", &ms) && ms == 129600000);
+    CHECK(duration_parse("PT0.5S", &ms) && ms == 500);
+    CHECK(duration_parse("P2W", &ms) && ms == 14 * 86400000LL);
+}
+
+static void duration_refuses_what_is_not_one(void)
+{
+    int64_t ms;
+    const char *bad[] = {"", "P", "PT", "1S", "PT1", "P1M", "P1Y", "PTS", "PT-1S", "PT1S2",
+                         "P1H", "PT1D", "PT99999999999999S", "P1DT", "pt1s", NULL};
+
+    for (int i = 0; bad[i] != NULL; i++) {
+        if (duration_parse(bad[i], &ms)) {
+            fprintf(stderr, "  accepted \"%s\"\n", bad[i]);
+            CHECK(!"a bad duration was accepted");
+        }
+    }
+    CHECK(!duration_parse(NULL, &ms));
+}
+
+static void time_parses_zones_and_fractions(void)
+{
+    int64_t ms;
+
+    CHECK(time_parse_iso("2026-11-29T10:00:00Z", &ms) && ms == 1795946400000LL);
+    CHECK(time_parse_iso("2026-11-29T10:00:00", &ms) && ms == 1795946400000LL); /* no zone: UTC */
+    CHECK(time_parse_iso("2026-11-29T11:00:00+01:00", &ms) && ms == 1795946400000LL);
+    CHECK(time_parse_iso("2026-11-29T10:00:00.250Z", &ms) && ms == 1795946400250LL);
+    CHECK(time_parse_iso("2024-02-29T00:00:00Z", &ms));
+    CHECK(!time_parse_iso("2023-02-29T00:00:00Z", &ms));
+    CHECK(!time_parse_iso("yesterday", &ms));
+    CHECK(!time_parse_iso("2026-13-01T00:00:00Z", &ms));
+    CHECK(!time_parse_iso("2026-11-29T25:00:00Z", &ms));
+    CHECK(!time_parse_iso("2026-11-29T10:00:00Zjunk", &ms));
+}
+
+static void time_format_round_trips(void)
+{
+    char buf[40];
+    int64_t ms;
+
+    time_format_iso(1795946400250LL, buf, sizeof(buf));
+    CHECK_STR(buf, "2026-11-29T10:00:00.250Z");
+    CHECK(time_parse_iso(buf, &ms) && ms == 1795946400250LL);
+}
+
+static void utf8_refuses_overlongs_and_surrogates(void)
+{
+    CHECK(utf8_valid("caf\xc3\xa9", 5));
+    CHECK(utf8_valid("\xf0\x9f\x98\x80", 4));
+    CHECK(!utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
+    CHECK(!utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    CHECK(!utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+    CHECK(!utf8_valid("\xe2\x82", 2));         /* truncated */
+    CHECK(!utf8_valid("\xff", 1));
+    CHECK(!text_printable("a\nb", 3));
+    CHECK(!text_printable("a\x7f", 2));
+    CHECK(text_printable("dev-17 \xc3\xa9", 9));
+}
+
+static void cidr_normalises_host_bits(void)
+{
+    struct ip_addr net;
+    char text[64];
+    int prefix;
+
+    CHECK(cidr_parse("192.168.0.1/8", &net, &prefix) && prefix == 8);
+    ip_format(&net, text, sizeof(text));
+    CHECK_STR(text, "192.0.0.0");
+    CHECK(cidr_parse("2001:db8::1/32", &net, &prefix) && prefix == 32);
+    ip_format(&net, text, sizeof(text));
+    CHECK_STR(text, "2001:db8::");
+    CHECK(cidr_parse("10.1.2.3", &net, &prefix) && prefix == 32);
+    CHECK(cidr_parse("0.0.0.0/0", &net, &prefix) && prefix == 0);
+    CHECK(!cidr_parse("10.0.0.0/33", &net, &prefix));
+    CHECK(!cidr_parse("10.0.0.0/", &net, &prefix));
+    CHECK(!cidr_parse("10.0.0.0/8x", &net, &prefix));
+    CHECK(!cidr_parse("999.0.0.0/8", &net, &prefix));
+    CHECK(!cidr_parse("::/129", &net, &prefix));
+}
+
+static void cidr_contains_edges(void)
+{
+    struct ip_addr net, ip;
+    int prefix;
+
+    CHECK(cidr_parse("10.0.0.0/8", &net, &prefix));
+    CHECK(ip_parse("10.0.0.0", &ip) && cidr_contains(&net, prefix, &ip));
+    CHECK(ip_parse("10.255.255.255", &ip) && cidr_contains(&net, prefix, &ip));
+    CHECK(ip_parse("11.0.0.0", &ip) && !cidr_contains(&net, prefix, &ip));
+    CHECK(ip_parse("9.255.255.255", &ip) && !cidr_contains(&net, prefix, &ip));
+    CHECK(ip_parse("::ffff:10.1.1.1", &ip) && !cidr_contains(&net, prefix, &ip));
+    ip_unmap(&ip);
+    CHECK(ip.family == 4 && cidr_contains(&net, prefix, &ip));
+}
+
+static void map_grows_and_finds(void)
+{
+    struct map m;
+    int64_t found = 0;
+
+    map_init(&m);
+    for (int64_t i = 0; i < 10000; i++) {
+        struct map_entry *e = map_upsert(&m, &i, sizeof(i));
+        CHECK(e != NULL);
+        e->value = i * 2;
+    }
+    CHECK_INT(m.len, 10000);
+    for (int64_t i = 0; i < 10000; i++) {
+        struct map_entry *e = map_get(&m, &i, sizeof(i));
+        if (e != NULL && e->value == i * 2)
+            found++;
+    }
+    CHECK_INT(found, 10000);
+    int64_t missing = 10001;
+    CHECK(map_get(&m, &missing, sizeof(missing)) == NULL);
+    map_clear(&m);
+    CHECK(map_get(&m, &found, sizeof(found)) == NULL);
+    map_free(&m);
+}
+
+static void arena_refuses_past_its_cap(void)
+{
+    struct arena a;
+
+    arena_init(&a, 1000);
+    CHECK(arena_alloc(&a, 500) != NULL);
+    CHECK(arena_alloc(&a, 400) != NULL);
+    CHECK(arena_alloc(&a, 200) == NULL);
+    CHECK(arena_alloc(&a, SIZE_MAX) == NULL);
+    arena_free(&a);
+}
+
+static void config_rejects_naming_the_key(void)
+{
+    struct config cfg;
+    char err[256];
+
+    config_defaults(&cfg);
+    CHECK(config_set(&cfg, "mqtt.port", "1884", err, sizeof(err)) && cfg.mqtt_port == 1884);
+    CHECK(!config_set(&cfg, "mqtt.port", "70000", err, sizeof(err)) && strstr(err, "mqtt.port"));
+    CHECK(!config_set(&cfg, "evaluator.interval", "1 minute", err, sizeof(err)) &&
+          strstr(err, "evaluator.interval"));
+    CHECK(!config_set(&cfg, "no.such.key", "1", err, sizeof(err)) && strstr(err, "no.such.key"));
+    CHECK(!config_set(&cfg, "evaluator.clock", "sundial", err, sizeof(err)));
+    CHECK(config_set(&cfg, "evaluator.interval", "PT1S", err, sizeof(err)) &&
+          cfg.evaluator_interval_ms == 1000);
+}
+
+int main(void)
+{
+    RUN(duration_accepts_iso8601_forms);
+    RUN(duration_refuses_what_is_not_one);
+    RUN(time_parses_zones_and_fractions);
+    RUN(time_format_round_trips);
+    RUN(utf8_refuses_overlongs_and_surrogates);
+    RUN(cidr_normalises_host_bits);
+    RUN(cidr_contains_edges);
+    RUN(map_grows_and_finds);
+    RUN(arena_refuses_past_its_cap);
+    RUN(config_rejects_naming_the_key);
+    return CHECK_DONE();
+}
