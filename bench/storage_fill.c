@@ -15,8 +15,12 @@
  * per window. Flows are rolled up into flow_hourly every simulated 10
  * minutes, as Warden's ingester does in the background.
  *
- * One JSON line on stdout: {"devices", "hours", "messages", "flows", "seconds", "rate"}
- * (rate: flows written per second).
+ * At the end of every simulated hour (after its rollup) one JSON line on
+ * stdout gives the size so far, so that the growth per hour can be read off:
+ *   {"hour": H, "messages": M, "flows": F, "used_bytes": B}
+ * (used_bytes: pages in use times page size, store_used_bytes()), and at the
+ * end {"devices", "hours", "messages", "flows", "seconds", "rate"} (rate:
+ * flows written per second of this program).
  *
  * usage: storage_fill DB DEVICES HOURS FLOWS [SHORT]
  */
@@ -30,6 +34,7 @@
 #define TICK_MS         10000
 #define STATUS_TICKS    6       /* heartbeat and system information every 60 s */
 #define ROLLUP_TICKS    60      /* roll flows up every 10 simulated minutes */
+#define TICKS_HOUR      360
 #define BATCH_MESSAGES  2000
 #define HUB             "lab-hub"
 #define MODULE_ID       "defender-iot-micro-agent"
@@ -241,7 +246,7 @@ int main(int argc, char **argv)
         return 1;
     }
     /* The day ends now, so that every row is inside the default retention. */
-    ticks = hours * 3600000 / TICK_MS;
+    ticks = hours * TICKS_HOUR;
     start_ms = (clock_now_ms() - ticks * TICK_MS) / TICK_MS * TICK_MS;
     clock_gettime(CLOCK_MONOTONIC, &a);
     for (long t = 0; t < ticks; t++) {
@@ -256,9 +261,13 @@ int main(int argc, char **argv)
         }
         if ((t + 1) % ROLLUP_TICKS == 0)
             rollup(&f);
-        if ((t + 1) % 360 == 0)
-            fprintf(stderr, "storage_fill: %ld of %ld hours, %lld flows\n", (t + 1) / 360,
-                    hours, f.flows_written);
+        /* TICKS_HOUR is a multiple of ROLLUP_TICKS: the hour is rolled up. */
+        if ((t + 1) % TICKS_HOUR == 0) {
+            printf("{\"hour\": %ld, \"messages\": %lld, \"flows\": %lld, \"used_bytes\": %lld}\n",
+                   (t + 1) / TICKS_HOUR, f.messages, f.flows_written,
+                   (long long)store_used_bytes(f.s));
+            fflush(stdout);
+        }
     }
     rollup(&f);
     clock_set_ms(-1);

@@ -4,6 +4,8 @@
  */
 #include "alerts.h"
 
+#include "evaluator.h"
+
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -227,7 +229,9 @@ static char *props_json(const struct alert_facts *f)
     PUT_S("category", f->category);
     PUT_S("rule_type", f->rule_type);
     if (f->value_set)
-        json_object_set_new(o, "value", json_real(f->value));
+        json_object_set_new(o, "value", f->value == (double)(int64_t)f->value
+                                            ? json_integer((int64_t)f->value)
+                                            : json_real(f->value));
     if (f->min >= 0)
         json_object_set_new(o, "min", json_integer(f->min));
     if (f->max >= 0)
@@ -320,6 +324,17 @@ static void bind_opt(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
+/* Counts are whole numbers: bind them as integers so SQL shows 6, not 6.0. */
+static void bind_value(sqlite3_stmt *st, int i, const struct alert_facts *f)
+{
+    if (!f->value_set)
+        sqlite3_bind_null(st, i);
+    else if (f->value == (double)(int64_t)f->value)
+        sqlite3_bind_int64(st, i, (int64_t)f->value);
+    else
+        sqlite3_bind_double(st, i, f->value);
+}
+
 bool alert_open(struct alert_writer *w, const char *type, const char *key,
                 const struct alert_facts *f, int64_t start_ms, int64_t end_ms, int64_t count,
                 int64_t *id)
@@ -341,10 +356,7 @@ bool alert_open(struct alert_writer *w, const char *type, const char *key,
     sqlite3_bind_int64(st, 7, start_ms);
     sqlite3_bind_int64(st, 8, end_ms);
     sqlite3_bind_int64(st, 9, count);
-    if (f->value_set)
-        sqlite3_bind_double(st, 10, f->value);
-    else
-        sqlite3_bind_null(st, 10);
+    bind_value(st, 10, f);
     sqlite3_bind_text(st, 11, desc, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 12, rem, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 13, props ? props : "{}", -1, SQLITE_TRANSIENT);
@@ -374,10 +386,7 @@ bool alert_touch(struct alert_writer *w, int64_t id, int64_t end_ms, int64_t add
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, end_ms);
     sqlite3_bind_int64(st, 3, add_count);
-    if (f->value_set)
-        sqlite3_bind_double(st, 4, f->value);
-    else
-        sqlite3_bind_null(st, 4);
+    bind_value(st, 4, f);
     sqlite3_bind_text(st, 5, desc, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 6, rem, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 7, props ? props : "{}", -1, SQLITE_TRANSIENT);
@@ -409,9 +418,10 @@ static char *alert_json(struct alert_writer *w, int64_t id, const char *from, co
         time_format_iso(sqlite3_column_int64(st, 9), t, sizeof(t));
         json_object_set_new(o, "end_time", json_string(t));
         json_object_set_new(o, "count", json_integer(sqlite3_column_int64(st, 10)));
-        json_object_set_new(o, "value", sqlite3_column_type(st, 11) == SQLITE_NULL
-                                            ? json_null()
-                                            : json_real(sqlite3_column_double(st, 11)));
+        json_object_set_new(o, "value",
+                            sqlite3_column_type(st, 11) == SQLITE_NULL      ? json_null()
+                            : sqlite3_column_type(st, 11) == SQLITE_INTEGER ? json_integer(sqlite3_column_int64(st, 11))
+                                                                            : json_real(sqlite3_column_double(st, 11)));
         json_object_set_new(o, "description", json_string((const char *)sqlite3_column_text(st, 12)));
         json_object_set_new(o, "remediation", json_string((const char *)sqlite3_column_text(st, 13)));
         props = json_loads((const char *)sqlite3_column_text(st, 14), 0, NULL);
@@ -479,4 +489,39 @@ bool alert_transition(struct alert_writer *w, int64_t id, const char *from, cons
     ok = run(st);
     free(payload);
     return ok;
+}
+
+
+
+int eval_alert_change(sqlite3 *db, int64_t id, bool dismiss, const char *note)
+{
+    static const char sql[] = "SELECT status FROM alerts WHERE alert_id = ?1";
+    const char *from = dismiss ? ALERT_ACTIVE : ALERT_DISMISSED;
+    const char *to = dismiss ? ALERT_DISMISSED : ALERT_ACTIVE;
+    struct alert_writer *w;
+    sqlite3_stmt *st;
+    int status = 0;
+
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return 500;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return 500;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        status = 404;
+    else if (strcmp((const char *)sqlite3_column_text(st, 0), from) != 0)
+        status = 409;
+    sqlite3_finalize(st);
+    if (status == 0) {
+        w = alert_writer_new(db);
+        if (w == NULL || !alert_transition(w, id, from, to, note, clock_now_ms()))
+            status = 500;
+        alert_writer_free(w);
+    }
+    if (status == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        return 0;
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return status ? status : 500;
 }

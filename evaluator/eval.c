@@ -979,12 +979,8 @@ static void reset_pass(struct eval *e)
     e->n_diag = 0;
 }
 
-static bool read_snapshot(struct eval *e, int64_t hi, struct rec **recs, size_t *n_recs,
-                          char *err, size_t errlen)
+static bool read_snapshot(struct eval *e, int64_t hi, char *err, size_t errlen)
 {
-    struct recs_config rc = {e->cfg->rec_shared_credentials, e->cfg->rec_ip_filter_deny_all,
-                             e->cfg->rec_ip_filter_permissive_rule, e->cfg->rec_diagnostics_logs,
-                             e->cfg->rec_max_allow_prefix_v4, e->cfg->rec_max_allow_prefix_v6};
     int64_t ver, wmax;
 
     groups_free(e->groups, e->n_groups);
@@ -1038,13 +1034,32 @@ static bool read_snapshot(struct eval *e, int64_t hi, struct rec **recs, size_t 
             distinct_flows(e, hi - rule->window_ms, hi, rule->window_ms);
         }
     }
-    if (!recs_assess(e->db, &rc, recs, n_recs, err, errlen))
-        return false;
     return true;
 }
 
-static bool write_pass(struct eval *e, int64_t T, int64_t hi, struct rec *recs, size_t n_recs,
-                       char *err, size_t errlen)
+/*
+ * Recommendations are assessed inside the write transaction, after the
+ * diagnostic settings carried by this pass's hub records are applied, so
+ * they follow the hub in the same pass.
+ */
+static bool assess_recs(struct apply *a, char *err, size_t errlen)
+{
+    const struct config *c = a->e->cfg;
+    struct recs_config rc = {c->rec_shared_credentials, c->rec_ip_filter_deny_all,
+                             c->rec_ip_filter_permissive_rule, c->rec_diagnostics_logs,
+                             c->rec_max_allow_prefix_v4, c->rec_max_allow_prefix_v6};
+    struct rec *recs = NULL;
+    size_t n = 0;
+    bool ok;
+
+    if (!recs_assess(a->e->db, &rc, &recs, &n, err, errlen))
+        return false;
+    ok = apply_recs(a, recs, n);
+    recs_free(recs, n);
+    return ok;
+}
+
+static bool write_pass(struct eval *e, int64_t T, int64_t hi, char *err, size_t errlen)
 {
     struct apply a = {.e = e, .T = T};
     bool ok;
@@ -1057,14 +1072,15 @@ static bool write_pass(struct eval *e, int64_t T, int64_t hi, struct rec *recs, 
     }
     a.w = alert_writer_new(e->db);
     ok = a.w != NULL && load_open(&a) && apply_events(&a) && apply_windows(&a, hi) &&
-         apply_silent(&a) && apply_diag(&a) && apply_recs(&a, recs, n_recs) &&
+         apply_silent(&a) && apply_diag(&a) && assess_recs(&a, err, errlen) &&
          state_set(e->db, "flow_cursor", e->new_flow_cursor) &&
          state_set(e->db, "hub_cursor", e->new_hub_cursor) &&
          state_set(e->db, "last_pass_ms", T) && state_set(e->db, "overruns_total", e->overruns);
     if (ok)
         ok = sqlite3_exec(e->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
     if (!ok) {
-        snprintf(err, errlen, "writing the pass: %s", sqlite3_errmsg(e->db));
+        if (err[0] == '\0')
+            snprintf(err, errlen, "writing the pass: %s", sqlite3_errmsg(e->db));
         sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
     }
     alert_writer_free(a.w);
@@ -1076,23 +1092,21 @@ static bool write_pass(struct eval *e, int64_t T, int64_t hi, struct rec *recs, 
 bool eval_pass(struct eval *e, int64_t T, char *err, size_t errlen)
 {
     int64_t hi = T - e->cfg->evaluator_offset_ms, t0 = clock_mono_ms();
-    struct rec *recs = NULL;
-    size_t n_recs = 0;
     bool ok;
 
     reset_pass(e);
+    err[0] = '\0';
     /* One read transaction: every read of the pass sees the same snapshot. */
     if (sqlite3_exec(e->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "begin: %s", sqlite3_errmsg(e->db));
         return false;
     }
-    ok = read_snapshot(e, hi, &recs, &n_recs, err, errlen);
+    ok = read_snapshot(e, hi, err, errlen);
     sqlite3_exec(e->db, "COMMIT", NULL, NULL, NULL);
     if (ok)
-        ok = write_pass(e, T, hi, recs, n_recs, err, errlen);
+        ok = write_pass(e, T, hi, err, errlen);
     if (!ok)
         e->flow_last_hi = -1; /* rebuild the flow map from the database next time */
-    recs_free(recs, n_recs);
     log_debug("evaluator: pass at %lld took %lld ms", (long long)T,
               (long long)(clock_mono_ms() - t0));
     return ok;

@@ -20,6 +20,15 @@ int eval_cmd_registry(int argc, char **argv, struct store *s); /* import F */
 int eval_cmd_hub(int argc, char **argv, struct store *s, const struct config *cfg); /* import F */
 int eval_cmd_intel(int argc, char **argv, struct store *s);    /* load F [--name N] | list | drop N */
 
+/*
+ * Dismiss an Active alert, or reactivate a Dismissed one, with an optional
+ * note (SPEC 5.4), in its own transaction on db. Returns 0, or 404 for an
+ * unknown id, 409 when the alert is not in a state that allows it, 500 on a
+ * database error.
+ */
+struct sqlite3;
+int eval_alert_change(struct sqlite3 *db, int64_t id, bool dismiss, const char *note);
+
 /* `warden evaluate [--once] [--at TIME]`: passes on the schedule, or one pass. */
 int eval_cmd_evaluate(int argc, char **argv, const struct config *cfg);
 

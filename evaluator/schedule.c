@@ -51,6 +51,9 @@ static int64_t next_pass(int64_t last, int64_t now, int64_t interval)
 static void loop(struct eval *e, const struct config *cfg, volatile sig_atomic_t *stop)
 {
     int64_t interval = cfg->evaluator_interval_ms;
+    /* Test hook: make every pass this much slower, to provoke overruns. */
+    const char *slow = getenv("WARDEN_TEST_SLOW_PASS_MS");
+    int64_t slow_pass_ms = slow ? strtoll(slow, NULL, 10) : 0;
     char err[512];
 
     while (!*stop) {
@@ -72,6 +75,8 @@ static void loop(struct eval *e, const struct config *cfg, volatile sig_atomic_t
             nap(1000);
             continue;
         }
+        if (slow_pass_ms > 0)
+            nap(slow_pass_ms);
         if (clock_mono_ms() - t0 > interval) {
             eval_count_overrun(e);
             log_warn("evaluator: pass took %lld ms, longer than the interval",

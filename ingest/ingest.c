@@ -62,6 +62,16 @@ struct ingest {
     int64_t last_recv_ms;
     char password[256];
 
+    /*
+     * Alert transitions being published: message id -> outbox id. They are
+     * deleted from the outbox once the broker acknowledges them, so a
+     * transition is published at least once even across a disconnect.
+     */
+    struct map outbox_inflight;
+    int64_t outbox_after;       /* the highest outbox id handed to libmosquitto */
+    int64_t *outbox_acked;      /* acknowledged, to delete at the next tick */
+    size_t n_acked, cap_acked;
+
     /* Test hooks (WARDEN_TEST_ABORT): abort at the n-th commit, before or after it. */
     long abort_before, abort_after, commits;
 };
@@ -135,6 +145,67 @@ static void on_message(struct mosquitto *m, void *arg, const struct mosquitto_me
     }
     in->batch_msgs++;
     in->last_recv_ms = recv_ms;
+}
+
+/* ---- publishing the outbox ------------------------------------------------------------- */
+
+#define OUTBOX_BATCH 100
+
+static void on_publish(struct mosquitto *m, void *arg, int mid)
+{
+    struct ingest *in = arg;
+    struct map_entry *me = map_get(&in->outbox_inflight, &mid, sizeof(mid));
+
+    (void)m;
+    if (me == NULL)
+        return;
+    if (in->n_acked == in->cap_acked) {
+        in->cap_acked = in->cap_acked ? in->cap_acked * 2 : 64;
+        in->outbox_acked = realloc(in->outbox_acked, in->cap_acked * sizeof(int64_t));
+        if (in->outbox_acked == NULL)
+            fatal("out of memory");
+    }
+    in->outbox_acked[in->n_acked++] = me->value;
+    me->value = -1; /* acknowledged; the entry goes when the in-flight set empties */
+}
+
+static void publish_one(void *arg, int64_t id, const char *topic, const char *payload)
+{
+    struct ingest *in = arg;
+    struct map_entry *me;
+    int mid;
+
+    if (mosquitto_publish(in->mosq, &mid, topic, (int)strlen(payload), payload, 1, false) !=
+        MOSQ_ERR_SUCCESS)
+        return;
+    if ((me = map_upsert(&in->outbox_inflight, &mid, sizeof(mid))) == NULL)
+        fatal("out of memory");
+    me->value = id;
+    if (id > in->outbox_after)
+        in->outbox_after = id;
+}
+
+/*
+ * Delete what the broker acknowledged, and when nothing is in flight any
+ * more, hand the next rows to libmosquitto. Called from the tick, with no
+ * batch open, so the PUBLISH packets leave with no uncommitted PUBACK.
+ */
+static void publish_outbox(struct ingest *in)
+{
+    bool pending = false;
+
+    for (size_t i = 0; i < in->n_acked; i++)
+        if (store_outbox_done(in->store, in->outbox_acked[i]) != STORE_OK)
+            log_warn("outbox: %s", store_errmsg(in->store));
+    in->n_acked = 0;
+    for (size_t i = 0; i < in->outbox_inflight.cap && !pending; i++)
+        pending = in->outbox_inflight.slots[i].key != NULL &&
+                  in->outbox_inflight.slots[i].value >= 0;
+    if (pending || !in->connected)
+        return;
+    map_clear(&in->outbox_inflight);
+    if (store_outbox_next(in->store, in->outbox_after, OUTBOX_BATCH, publish_one, in) != STORE_OK)
+        log_warn("outbox: %s", store_errmsg(in->store));
 }
 
 /* ---- the socket ---------------------------------------------------------------------- */
@@ -257,6 +328,7 @@ static bool setup_client(struct ingest *in, struct mosquitto *m)
     mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
     mosquitto_connect_callback_set(m, on_connect);
     mosquitto_message_callback_set(m, on_message);
+    mosquitto_publish_callback_set(m, on_publish);
     if (c->mqtt_username[0] != '\0' &&
         mosquitto_username_pw_set(m, c->mqtt_username, in->password[0] ? in->password : NULL))
         return false;
@@ -323,6 +395,9 @@ static void ingest_lost(struct ingest *in, const char *why)
     if (in->connected)
         log_warn("disconnected from the broker: %s", why ? why : "unknown reason");
     in->connected = false;
+    /* What was in flight goes again on the next connection. */
+    map_clear(&in->outbox_inflight);
+    in->outbox_after = 0;
     set_error(in, why);
     in->next_attempt_ms = clock_mono_ms() + in->backoff_ms;
     in->backoff_ms = in->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : in->backoff_ms * 2;
@@ -341,10 +416,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         try_connect(in);
     if (in->mosq != NULL) {
         int rc = mosquitto_loop_misc(in->mosq);
-        if (rc != MOSQ_ERR_SUCCESS)
+        if (rc != MOSQ_ERR_SUCCESS) {
             ingest_lost(in, mosquitto_strerror(rc));
-        else
+        } else {
+            publish_outbox(in);
             write_now(in);
+        }
     }
     if (in->status_dirty) {
         if (store_ingest_status(in->store, in->connected, in->last_error[0] ? in->last_error : NULL) ==
@@ -420,6 +497,7 @@ struct ingest *ingest_start(struct event_base *base, const struct config *cfg,
     in->abort_before = abort_hook(hook, "before_commit");
     in->abort_after = abort_hook(hook, "after_commit");
     in->last_rollup_ms = clock_mono_ms();
+    map_init(&in->outbox_inflight);
     store_set_dedup_window(store, cfg->ingest_dedup_window_ms);
     if (store_ingest_run_begin(store) != STORE_OK) {
         snprintf(err, errlen, "recording the ingest run: %s", store_errmsg(store));
@@ -459,6 +537,8 @@ void ingest_stop(struct ingest *in)
     in->connected = false;
     store_ingest_status(in->store, false, "stopped");
     event_free(in->ev_tick);
+    map_free(&in->outbox_inflight);
+    free(in->outbox_acked);
     memset(in->password, 0, sizeof(in->password));
     free(in);
 }

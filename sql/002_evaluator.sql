@@ -72,7 +72,7 @@ CREATE TABLE alerts (
     start_ms            INTEGER NOT NULL,
     end_ms              INTEGER NOT NULL,
     count               INTEGER NOT NULL DEFAULT 1,
-    value               REAL,
+    value               NUMERIC,            -- integers stay integers
     description         TEXT NOT NULL,
     remediation         TEXT NOT NULL,
     extended_properties TEXT NOT NULL DEFAULT '{}',

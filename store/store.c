@@ -865,6 +865,42 @@ enum store_err store_rollup(struct store *s, int64_t max_rows)
     return e;
 }
 
+enum store_err store_outbox_next(struct store *s, int64_t after, int limit,
+                                 void (*fn)(void *arg, int64_t id, const char *topic,
+                                            const char *payload),
+                                 void *arg)
+{
+    static const char sql[] =
+        "SELECT id, topic, payload FROM outbox WHERE id > ?1 ORDER BY id LIMIT ?2";
+    sqlite3_stmt *st;
+    int rc;
+
+    if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL)) != SQLITE_OK)
+        return store_code(s, rc);
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int(st, 2, limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn(arg, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+           (const char *)sqlite3_column_text(st, 2));
+    sqlite3_finalize(st);
+    return store_code(s, rc);
+}
+
+enum store_err store_outbox_done(struct store *s, int64_t id)
+{
+    static const char sql[] = "DELETE FROM outbox WHERE id = ?1";
+    sqlite3_stmt *st;
+    int rc;
+
+    WARDEN_ASSERT(!s->in_batch);
+    if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL)) != SQLITE_OK)
+        return store_code(s, rc);
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return store_code(s, rc);
+}
+
 enum store_err store_ingest_run_begin(struct store *s)
 {
     enum store_err e;

@@ -198,6 +198,17 @@ enum store_err store_prune(struct store *s, const struct store_retention *r, int
 /* Bytes the database uses (pages in use times page size). */
 int64_t store_used_bytes(struct store *s);
 
+/*
+ * The outbox of alert transitions to publish (SPEC 5.4). store_outbox_next()
+ * calls fn for up to limit rows with an id above after, oldest first;
+ * store_outbox_done() deletes one once the broker has acknowledged it.
+ */
+enum store_err store_outbox_next(struct store *s, int64_t after, int limit,
+                                 void (*fn)(void *arg, int64_t id, const char *topic,
+                                            const char *payload),
+                                 void *arg);
+enum store_err store_outbox_done(struct store *s, int64_t id);
+
 /* Start a row of ingest_runs for this ingester; each commit then moves its last_ms. */
 enum store_err store_ingest_run_begin(struct store *s);
 /* Record the ingester's connection state and error in ingest_state. */

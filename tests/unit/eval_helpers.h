@@ -18,6 +18,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Each test uses some of these only. */
+#define HELPER static __attribute__((unused))
+
 struct tdb {
     char dir[64];
     char path[128];
@@ -28,7 +31,7 @@ struct tdb {
     char err[8192];     /* the last captured stderr */
 };
 
-static void tdb_open(struct tdb *t)
+HELPER void tdb_open(struct tdb *t)
 {
     char why[256];
 
@@ -46,7 +49,7 @@ static void tdb_open(struct tdb *t)
     t->db = store_sqlite(t->s);
 }
 
-static void tdb_close(struct tdb *t)
+HELPER void tdb_close(struct tdb *t)
 {
     DIR *d;
     struct dirent *e;
@@ -66,7 +69,7 @@ static void tdb_close(struct tdb *t)
 }
 
 /* Write text to a file called name in the scratch directory; its path goes to path. */
-static void tdb_file(struct tdb *t, const char *name, const char *text, char *path, size_t len)
+HELPER void tdb_file(struct tdb *t, const char *name, const char *text, char *path, size_t len)
 {
     FILE *f;
 
@@ -78,7 +81,7 @@ static void tdb_file(struct tdb *t, const char *name, const char *text, char *pa
 }
 
 /* A whole file (a fixture, run from the repository root), NUL-terminated; the caller frees. */
-static char *slurp(const char *path, size_t *len)
+HELPER char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     char *buf;
@@ -97,7 +100,7 @@ static char *slurp(const char *path, size_t *len)
 }
 
 /* Send stdout and stderr to files until capture_end(), which reads them into t->out, t->err. */
-static void capture_begin(struct tdb *t)
+HELPER void capture_begin(struct tdb *t)
 {
     char p[128];
     int fd;
@@ -116,7 +119,7 @@ static void capture_begin(struct tdb *t)
     close(fd);
 }
 
-static void read_into(const char *path, char *buf, size_t len)
+HELPER void read_into(const char *path, char *buf, size_t len)
 {
     FILE *f = fopen(path, "rb");
     size_t n = f ? fread(buf, 1, len - 1, f) : 0;
@@ -126,7 +129,7 @@ static void read_into(const char *path, char *buf, size_t len)
         fclose(f);
 }
 
-static void capture_end(struct tdb *t)
+HELPER void capture_end(struct tdb *t)
 {
     char p[128];
 
@@ -143,7 +146,7 @@ static void capture_end(struct tdb *t)
 }
 
 /* The first column of the first row of sql with one optional text parameter; -1 when none. */
-static long long sql_int(struct tdb *t, const char *sql, const char *param)
+HELPER long long sql_int(struct tdb *t, const char *sql, const char *param)
 {
     sqlite3_stmt *st;
     long long v = -1;
@@ -161,7 +164,7 @@ static long long sql_int(struct tdb *t, const char *sql, const char *param)
 }
 
 /* Like sql_int, for text: copied into out ("" when no row or NULL). */
-static const char *sql_text(struct tdb *t, const char *sql, const char *param, char *out,
+HELPER const char *sql_text(struct tdb *t, const char *sql, const char *param, char *out,
                             size_t len)
 {
     sqlite3_stmt *st;
@@ -179,7 +182,7 @@ static const char *sql_text(struct tdb *t, const char *sql, const char *param, c
     return out;
 }
 
-static void sql_exec(struct tdb *t, const char *sql)
+HELPER void sql_exec(struct tdb *t, const char *sql)
 {
     char *msg = NULL;
 
