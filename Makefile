@@ -88,7 +88,7 @@ demo: deps $(B)/warden
 	sh tools/run.sh --demo
 
 bench: deps $(B)/warden $(BENCH_BIN)
-	sh bench/run.sh
+	B=$(B) sh bench/run.sh
 
 install: $(B)/warden
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/warden/conf $(DESTDIR)$(PREFIX)/share/warden/examples

@@ -53,7 +53,8 @@ struct cli {
 static bool parse_cli(int argc, char **argv, struct cli *cli, char *err, size_t errlen)
 {
     const char *config_file = NULL;
-    const char **sets = calloc((size_t)argc + 1, sizeof(char *));
+    /* Two slots a setting: "--key=value" fills both from one argument. */
+    const char **sets = calloc(2 * (size_t)argc + 2, sizeof(char *));
     int nsets = 0;
     bool ok = true;
 

@@ -10,8 +10,8 @@
  * name, then category). The result is kept as sorted arrays of interval
  * starts, one for IPv4 (uint32) and one for IPv6 (two uint64): an interval
  * runs until the next start, and a start without attribution marks a gap. A
- * lookup reads a slot table indexed by the address's top 16 bits, then binary
- * searches the few starts in that slot.
+ * lookup of a large table reads a slot table indexed by the address's top 16
+ * bits, then binary searches the few starts in that slot.
  *
  * The sweep works on 128-bit numbers with IPv4 as IPv4-mapped IPv6, as
  * intel_ranges stores them: a range inside ::ffff:0:0/96 is an IPv4 range
@@ -36,6 +36,7 @@ typedef unsigned __int128 u128;
 #define MAPPED_LAST  (MAPPED_FIRST | 0xffffffffu)   /* ::ffff:255.255.255.255 */
 #define ATTR_NONE    UINT32_MAX                     /* a gap between intervals */
 #define SLOTS        65536                          /* top 16 bits of an address */
+#define SLOTS_FROM   1024                           /* starts in a table that gets slots */
 
 /* ---- parsing one line --------------------------------------------------------- */
 
@@ -267,7 +268,8 @@ struct key6 {
  * Disjoint intervals of one family as sorted starts: the interval at start i
  * runs to start i + 1 (or the end of the family's space) and belongs to
  * attrs[attr[i]], or to no list when attr[i] is ATTR_NONE. Starts with top 16
- * bits k are start[slot[k]] .. start[slot[k + 1] - 1].
+ * bits k are start[slot[k]] .. start[slot[k + 1] - 1]; small tables, where
+ * the slots would cost more than they save, have none (slot is NULL).
  */
 struct table {
     int family;
@@ -275,7 +277,7 @@ struct table {
     uint32_t *start4;   /* the IPv4 table's starts */
     struct key6 *start6; /* the IPv6 table's starts */
     uint32_t *attr;
-    uint32_t slot[SLOTS + 1];
+    uint32_t *slot;     /* SLOTS + 1 entries, or NULL */
     u128 end;           /* while building: the last address of the last interval */
 };
 
@@ -361,6 +363,10 @@ static bool table_finish(struct table *t)
         }
         t->cap = t->n;
     }
+    if (t->n < SLOTS_FROM)
+        return true;
+    if ((t->slot = malloc((SLOTS + 1) * sizeof(*t->slot))) == NULL)
+        return false;
     for (unsigned k = 0; k < SLOTS; k++) {
         while (j < t->n && table_top16(t, j) < k)
             j++;
@@ -372,7 +378,7 @@ static bool table_finish(struct table *t)
 
 static uint32_t lookup4(const struct table *t, uint32_t ip)
 {
-    size_t lo = t->slot[ip >> 16], hi = t->slot[(ip >> 16) + 1];
+    size_t lo = t->slot ? t->slot[ip >> 16] : 0, hi = t->slot ? t->slot[(ip >> 16) + 1] : t->n;
 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -386,7 +392,8 @@ static uint32_t lookup4(const struct table *t, uint32_t ip)
 
 static uint32_t lookup6(const struct table *t, uint64_t ip_hi, uint64_t ip_lo)
 {
-    size_t lo = t->slot[ip_hi >> 48], hi = t->slot[(ip_hi >> 48) + 1];
+    size_t lo = t->slot ? t->slot[ip_hi >> 48] : 0;
+    size_t hi = t->slot ? t->slot[(ip_hi >> 48) + 1] : t->n;
 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -427,6 +434,7 @@ size_t intel_memory(const struct intel *in)
         return 0;
     return sizeof(*in) + in->v4.cap * (sizeof(uint32_t) * 2) +
            in->v6.cap * (sizeof(struct key6) + sizeof(uint32_t)) +
+           ((in->v4.slot != NULL) + (in->v6.slot != NULL)) * (SLOTS + 1) * sizeof(uint32_t) +
            in->attrs_cap * sizeof(struct attr) + in->strings.used;
 }
 
@@ -436,8 +444,10 @@ void intel_free(struct intel *in)
         return;
     free(in->v4.start4);
     free(in->v4.attr);
+    free(in->v4.slot);
     free(in->v6.start6);
     free(in->v6.attr);
+    free(in->v6.slot);
     free(in->attrs);
     arena_free(&in->strings);
     free(in);

@@ -1,0 +1,605 @@
+#!/bin/sh
+# Warden's benchmarks, each printed beside the ceiling it measured in the
+# same run: the machine's speed drifts from run to run, so only ratios
+# measured together mean anything. bench/README.md says what each figure is.
+#
+#   sh bench/run.sh [--quick] [BENCH ...]
+#
+# With no BENCH, every benchmark in BENCHES runs and the results go to
+# bench/results/latest.json and latest.md; --quick (what `make test` runs)
+# uses tiny sizes so the harness cannot rot, and, like a run of only some
+# benchmarks, writes its results under $B/bench-results/ instead.
+#
+# A benchmark is a function bench_NAME that measures, checks its own counts
+# against the database (check), and records figures (figure); adding one is
+# writing that function and naming it in BENCHES. Everything runs on
+# 127.0.0.1 on free ports; every process started is stopped by its pid.
+set -eu
+
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+cd "$HERE"
+B=${B:-build}
+WARDEN=$B/warden
+BIN=$B/bench
+BENCHES="ingest_flatbuffers ingest_json ingest_latency storage memory"
+
+QUICK=0
+SELECTED=""
+for arg in "$@"; do
+    case $arg in
+    --quick) QUICK=1 ;;
+    -h | --help)
+        sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    -*)
+        echo "usage: sh bench/run.sh [--quick] [BENCH ...]; BENCH one of: $BENCHES" >&2
+        exit 2
+        ;;
+    *) SELECTED="$SELECTED $arg" ;;
+    esac
+done
+
+# Sizes: the full run lasts several seconds per figure and fits, all of it,
+# in 15 minutes on 2 cores; --quick takes seconds.
+if [ "$QUICK" = 1 ]; then
+    DEVICES=100          # simulated devices of the ingest runs
+    FB_COUNT=3000        # messages of the FlatBuffers runs
+    JSON_COUNT=1000      # messages of the JSON runs
+    JSON_SAMPLE=300      # messages json_ceiling captures and parses
+    JSON_CPU=0.3         # seconds of CPU json_ceiling parses for, at least
+    LAT_SECONDS=2        # seconds of steady publishing for the latency
+    FILL_DEVICES=10      # storage_fill: devices and hours
+    FILL_HOURS=1
+    WAIT_MAX=60          # seconds Warden may take to store a run
+else
+    DEVICES=1000
+    FB_COUNT=200000
+    JSON_COUNT=40000
+    JSON_SAMPLE=5000
+    JSON_CPU=3
+    LAT_SECONDS=10
+    FILL_DEVICES=1000
+    FILL_HOURS=3
+    WAIT_MAX=300
+fi
+FLOWS=20                 # flows per network-activity message (the issue's 20)
+WIRE_BYTES=36            # what a flow takes on the wire (FlatBuffers)
+RSS_TARGET_MIB=256
+
+for f in "$WARDEN" "$BIN/null_sub" "$BIN/json_ceiling" "$BIN/latency_pub" "$BIN/storage_fill"; do
+    [ -x "$f" ] || { echo "bench: $f is missing: run make B=$B bench" >&2; exit 2; }
+done
+for tool in mosquitto sqlite3 awk timeout; do
+    command -v "$tool" > /dev/null || { echo "bench: $tool is not installed" >&2; exit 2; }
+done
+
+T=$(mktemp -d /tmp/warden-bench.XXXXXX)
+# Started as root, the broker drops to the mosquitto user: it must reach $T.
+chmod 755 "$T"
+PIDS=""
+NFAIL=0
+: > "$T/figures.tsv"
+: > "$T/checks.tsv"
+: > "$T/raw.tsv"
+: > "$T/done"
+
+cleanup() {
+    for p in $PIDS; do kill "$p" 2> /dev/null || true; done
+    for p in $PIDS; do
+        i=0
+        while kill -0 "$p" 2> /dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    done
+    if [ "$NFAIL" -eq 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "bench: kept $T" >&2; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { echo "bench: $*" >&2; }
+
+# ---- processes -------------------------------------------------------------------
+
+track() { PIDS="$PIDS $1"; }
+
+# stop PID: SIGTERM one of ours and wait until it is gone (the broker is not
+# our child: tools/broker.sh starts it), SIGKILL after 20 s.
+stop() {
+    kill "$1" 2> /dev/null || true
+    i=0
+    while kill -0 "$1" 2> /dev/null; do
+        i=$((i + 1))
+        [ $i -eq 200 ] && kill -KILL "$1" 2> /dev/null
+        sleep 0.1
+    done
+    wait "$1" 2> /dev/null || true
+    rest=""
+    for p in $PIDS; do [ "$p" = "$1" ] || rest="$rest $p"; done
+    PIDS=$rest
+}
+
+# A TCP port on 127.0.0.1 that no socket uses, from the kernel's own tables.
+free_port() {
+    while :; do
+        p=$(($(od -An -N2 -tu2 /dev/urandom) % 40000 + 20000))
+        if ! awk -v port=":$(printf '%04X' "$p")" 'substr($2, length($2) - 4) == port { found = 1 }
+                END { exit !found }' /proc/net/tcp /proc/net/tcp6 2> /dev/null; then
+            echo "$p"
+            return
+        fi
+    done
+}
+
+listening() { # listening PORT: something listens on it
+    awk -v port=":$(printf '%04X' "$1")" 'substr($2, length($2) - 4) == port && $4 == "0A" { found = 1 }
+        END { exit !found }' /proc/net/tcp /proc/net/tcp6 2> /dev/null
+}
+
+# wait_until SECONDS COMMAND...: poll every 0.05 s until COMMAND succeeds.
+wait_until() {
+    n=$(($1 * 20))
+    shift
+    while [ "$n" -gt 0 ]; do
+        "$@" && return 0
+        sleep 0.05
+        n=$((n - 1))
+    done
+    return 1
+}
+
+# start_broker DIR: the lab broker (conf/mosquitto.conf) on a free port, state
+# in DIR; sets BROKER_PORT and BROKER_PID. A port taken meanwhile: try another.
+start_broker() {
+    for attempt in 1 2 3 4 5; do
+        BROKER_PORT=$(free_port)
+        BROKER_PID=$(sh tools/broker.sh "$BROKER_PORT" "$1")
+        track "$BROKER_PID"
+        if wait_until 10 listening "$BROKER_PORT" && kill -0 "$BROKER_PID" 2> /dev/null; then
+            return 0
+        fi
+        stop "$BROKER_PID"
+    done
+    fail broker "cannot start mosquitto: $(tail -3 "$1/mosquitto.log")"
+    exit 1
+}
+
+sq() { sqlite3 -batch -noheader "$1" "$2"; }
+
+connected() { [ "$(sq "$1" 'SELECT connected FROM ingest_state' 2> /dev/null)" = 1 ]; }
+
+# start_warden DIR: `warden run` on a fresh DIR/warden.db against the current
+# broker, the web on a free port of its own; waits until it is connected.
+start_warden() {
+    "$WARDEN" run --db "$1/warden.db" --mqtt.port="$BROKER_PORT" --mqtt.client_id=bench \
+        --web.listen="127.0.0.1:$(free_port)" >> "$1/warden.log" 2>&1 &
+    WARDEN_PID=$!
+    track "$WARDEN_PID"
+    if ! wait_until 20 connected "$1/warden.db"; then
+        fail warden-start "$(tail -5 "$1/warden.log")"
+        exit 1
+    fi
+}
+
+# Peak resident memory of a process so far, in KiB.
+vm_hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+
+# ---- numbers and JSON lines --------------------------------------------------------
+
+# jget FILE KEY: a number from a one-line JSON object (the last line of FILE).
+jget() {
+    tail -n 1 "$1" | tr ',{}' '\n\n\n' | awk -F: -v k="\"$2\"" '{ gsub(/ /, "", $1) }
+        $1 == k { gsub(/ /, "", $2); print $2; found = 1 } END { exit !found }'
+}
+
+calc() { awk "BEGIN { printf \"%.6g\", $1 }"; }
+num() { awk -v v="$1" 'BEGIN { printf "%.1f", v }'; } # one decimal, for the JSON
+
+# Messages Warden counted, every kind but "security" (a subset of d2c).
+MSGS_SQL="SELECT coalesce(sum(value), 0) FROM ingest_counters WHERE name = 'warden_messages_total'
+          AND label IN ('kind=\"d2c\"', 'kind=\"c2d\"', 'kind=\"method\"', 'kind=\"twin\"', 'kind=\"hub\"')"
+counter() { # counter DB NAME [LABEL]
+    if [ $# -gt 2 ]; then
+        sq "$1" "SELECT coalesce(sum(value), 0) FROM ingest_counters WHERE name = '$2' AND label = '$3'"
+    else
+        sq "$1" "SELECT coalesce(sum(value), 0) FROM ingest_counters WHERE name = '$2'"
+    fi
+}
+
+# wait_stored DB EXPECTED: poll until Warden has counted EXPECTED messages.
+# Sets LAST_COMMIT_MS from the same snapshot: the counters and
+# ingest_state.last_commit_ms are written by the same transaction, and the
+# next commit (an idle one) comes no sooner than a second later, so the
+# first snapshot showing the count carries the time of the commit that made it.
+wait_stored() {
+    deadline=$(($(date +%s) + WAIT_MAX))
+    while :; do
+        row=$(sq "$1" "SELECT ($MSGS_SQL), (SELECT last_commit_ms FROM ingest_state)" 2> /dev/null) || row="0|0"
+        if [ "${row%|*}" -ge "$2" ]; then
+            LAST_COMMIT_MS=${row#*|}
+            return 0
+        fi
+        if [ "$(date +%s)" -gt "$deadline" ]; then
+            LAST_COMMIT_MS=0
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+# ---- results -----------------------------------------------------------------------
+
+fail() { NFAIL=$((NFAIL + 1)); printf 'FAIL\t%s\t%s\n' "$1" "$2" >> "$T/checks.tsv"; echo "FAIL $1: $2"; }
+
+# check NAME ACTUAL EXPECTED [WHAT]: a benchmark's own output against the database.
+check() {
+    if [ "$2" = "$3" ]; then
+        printf 'ok\t%s\t%s\n' "$1" "${4:-}$2" >> "$T/checks.tsv"
+        echo "ok $1: ${4:-}$2"
+    else
+        fail "$1" "${4:-}got $2, expected $3"
+    fi
+}
+
+# figure BENCH FIGURE VALUE UNIT CEILING_LABEL CEILING_VALUE TARGET
+# TARGET: "ratio>=X" (value / ceiling), "value<X", "value>=X", or "-" (report only).
+# Ratio is value / ceiling when there is a ceiling.
+figure() {
+    awk -v b="$1" -v f="$2" -v v="$3" -v u="$4" -v cl="$5" -v c="$6" -v t="$7" 'BEGIN {
+        r = (c != "-" && c + 0 > 0) ? v / c : "-"
+        s = "-"
+        if (t ~ /^ratio>=/) { x = substr(t, 8); s = (r != "-" && r >= x + 0) ? "PASS" : "MISS" }
+        else if (t ~ /^value</) { x = substr(t, 7); s = (v + 0 < x + 0) ? "PASS" : "MISS" }
+        else if (t ~ /^value>=/) { x = substr(t, 8); s = (v + 0 >= x + 0) ? "PASS" : "MISS" }
+        if (r != "-") r = sprintf("%.3f", r)
+        printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b, f, v, u, cl, c, r, t, s
+    }' >> "$T/figures.tsv"
+}
+
+# raw KEY FILE: keep a tool's JSON summary line for latest.json.
+raw() { printf '%s\t%s\n' "$1" "$(tail -n 1 "$2")" >> "$T/raw.tsv"; }
+
+# ---- ingest ------------------------------------------------------------------------
+
+SIM_ARGS="--rate max --flows $FLOWS --devices $DEVICES"
+
+# ceiling_broker FORMAT COUNT DIR: the broker and `warden sim` feeding
+# null_sub, a QoS 1 subscriber that does nothing. Sets CEIL_RATE, CEIL_RECEIVED.
+ceiling_broker() {
+    start_broker "$3/broker"
+    "$BIN/null_sub" "$BROKER_PORT" "$2" 10 > "$3/null_sub.json" 2> "$3/null_sub.err" &
+    ns=$!
+    track "$ns"
+    wait_until 10 grep -q ready "$3/null_sub.err" || { fail "$3" "null_sub did not subscribe"; exit 1; }
+    timeout 900 "$WARDEN" sim --mqtt.port="$BROKER_PORT" $SIM_ARGS --format "$1" --count "$2" \
+        > "$3/sim-ceiling.json" 2> "$3/sim-ceiling.err" || { fail "$3" "sim failed: $(tail -3 "$3/sim-ceiling.err")"; exit 1; }
+    wait "$ns" || true
+    stop "$ns"
+    stop "$BROKER_PID"
+    CEIL_RATE=$(jget "$3/null_sub.json" rate)
+    CEIL_RECEIVED=$(jget "$3/null_sub.json" received)
+}
+
+# ingest_warden FORMAT COUNT DIR: the same broker and sim command into `warden run`.
+# Sets W_MSGS, W_FLOWS_RATE, W_RATE, W_SECONDS, W_HWM_KIB and the sim's figures.
+ingest_warden() {
+    start_broker "$3/broker"
+    start_warden "$3"
+    timeout 900 "$WARDEN" sim --mqtt.port="$BROKER_PORT" $SIM_ARGS --format "$1" --count "$2" \
+        > "$3/sim.json" 2> "$3/sim.err" || { fail "$3" "sim failed: $(tail -3 "$3/sim.err")"; exit 1; }
+    SIM_PUBLISHED=$(jget "$3/sim.json" published)
+    SIM_FLOWS=$(jget "$3/sim.json" flows)
+    SIM_SECURITY=$(jget "$3/sim.json" security_messages)
+    SIM_EVENTS=$(jget "$3/sim.json" events)
+    wait_stored "$3/warden.db" "$SIM_PUBLISHED" || fail "$3" "Warden stored $(sq "$3/warden.db" "$MSGS_SQL") of $SIM_PUBLISHED messages in ${WAIT_MAX}s"
+    W_HWM_KIB=$(vm_hwm "$WARDEN_PID")
+    stop "$WARDEN_PID"
+    stop "$BROKER_PID"
+    db=$3/warden.db
+    # The first message of the run registered its device: devices.first_seen_ms is its recv_ms.
+    first=$(sq "$db" 'SELECT min(first_seen_ms) FROM devices')
+    W_SECONDS=$(calc "($LAST_COMMIT_MS - $first) / 1000")
+    W_MSGS=$(sq "$db" "$MSGS_SQL")
+    W_STORED_FLOWS=$(sq "$db" 'SELECT count(*) FROM flow_raw')
+    W_RATE=$(calc "$W_MSGS / $W_SECONDS")
+    W_FLOWS_RATE=$(calc "$W_STORED_FLOWS / $W_SECONDS")
+    printf '{"messages": %s, "flows": %s, "seconds": %s, "rate": %s, "flows_rate": %s, "vm_hwm_kib": %s}\n' \
+        "$W_MSGS" "$W_STORED_FLOWS" "$W_SECONDS" "$W_RATE" "$W_FLOWS_RATE" "$W_HWM_KIB" > "$3/warden.json"
+}
+
+# check_ingest NAME DIR: Warden's rows and counters against the simulator's and null_sub's counts.
+check_ingest() {
+    db=$2/warden.db
+    check "$1 ceiling-received" "$CEIL_RECEIVED" "$SIM_PUBLISHED" "null_sub received "
+    check "$1 messages" "$W_MSGS" "$CEIL_RECEIVED" "Warden counted (d2c+c2d+method+twin+hub) "
+    check "$1 flows-stored" "$W_STORED_FLOWS" "$SIM_FLOWS" "count(*) FROM flow_raw "
+    check "$1 flows-counted" "$(counter "$db" warden_flows_total)" "$SIM_FLOWS" "warden_flows_total "
+    check "$1 security-messages" "$(counter "$db" warden_messages_total 'kind="security"')" "$SIM_SECURITY" \
+        "security messages "
+    check "$1 events" "$(counter "$db" warden_events_total)" "$SIM_EVENTS" "warden_events_total "
+    check "$1 no-loss" "$(counter "$db" warden_dead_letters_total)/$(counter "$db" warden_events_duplicate_total)" \
+        "0/0" "dead letters/duplicates "
+}
+
+bench_ingest_flatbuffers() {
+    d=$T/ingest-flatbuffers
+    mkdir -p "$d"
+    say "ingest, FlatBuffers: ceiling (broker + null_sub), $FB_COUNT messages"
+    ceiling_broker flatbuffers "$FB_COUNT" "$d"
+    FB_CEILING=$CEIL_RATE
+    say "ingest, FlatBuffers: warden run"
+    ingest_warden flatbuffers "$FB_COUNT" "$d"
+    check_ingest ingest-flatbuffers "$d"
+    per_msg=$(calc "$SIM_FLOWS / $SIM_PUBLISHED")
+    figure "ingest, FlatBuffers" "messages/s" "$W_RATE" "msg/s" "broker + null subscriber" "$CEIL_RATE" "ratio>=0.8"
+    figure "ingest, FlatBuffers" "flows/s" "$W_FLOWS_RATE" "flows/s" "broker + null subscriber" \
+        "$(calc "$CEIL_RATE * $per_msg")" "ratio>=0.8"
+    echo "$W_HWM_KIB" > "$T/hwm-flatbuffers"
+    raw ingest_flatbuffers.sim "$d/sim.json"
+    raw ingest_flatbuffers.null_sub "$d/null_sub.json"
+    raw ingest_flatbuffers.warden "$d/warden.json"
+    FB_DB=$d/warden.db
+}
+
+bench_ingest_json() {
+    d=$T/ingest-json
+    mkdir -p "$d"
+    say "ingest, JSON: ceiling (broker + null_sub), $JSON_COUNT messages"
+    ceiling_broker json "$JSON_COUNT" "$d"
+    # Jansson alone: json_ceiling captures the first JSON_SAMPLE messages of the
+    # same sim command, then parses them on one core with the broker idle.
+    say "ingest, JSON: ceiling (Jansson alone), $JSON_SAMPLE messages captured"
+    start_broker "$d/broker-capture"
+    "$BIN/json_ceiling" "$BROKER_PORT" "$JSON_SAMPLE" "$JSON_CPU" 10 > "$d/json_ceiling.json" 2> "$d/json_ceiling.err" &
+    jc=$!
+    track "$jc"
+    wait_until 10 grep -q ready "$d/json_ceiling.err" || { fail ingest-json "json_ceiling did not subscribe"; exit 1; }
+    timeout 900 "$WARDEN" sim --mqtt.port="$BROKER_PORT" $SIM_ARGS --format json --count "$JSON_SAMPLE" \
+        > "$d/sim-capture.json" 2> "$d/sim-capture.err" || { fail ingest-json "sim failed"; exit 1; }
+    wait "$jc" || fail ingest-json "json_ceiling failed: $(tail -3 "$d/json_ceiling.err")"
+    stop "$jc"
+    stop "$BROKER_PID"
+    check "ingest-json parser-sample" "$(jget "$d/json_ceiling.json" captured)/$(jget "$d/json_ceiling.json" errors)" \
+        "$JSON_SAMPLE/0" "json_ceiling captured/parse errors "
+    JANSSON=$(jget "$d/json_ceiling.json" rate)
+
+    say "ingest, JSON: warden run"
+    ingest_warden json "$JSON_COUNT" "$d"
+    check_ingest ingest-json "$d"
+    lower=$(awk -v a="$CEIL_RATE" -v b="$JANSSON" 'BEGIN { print (a < b) ? a : b }')
+    which=$(awk -v a="$CEIL_RATE" -v b="$JANSSON" 'BEGIN { print (a < b) ? "broker + null subscriber" : "Jansson alone" }')
+    figure "ingest, JSON" "messages/s" "$W_RATE" "msg/s" "lower ceiling: $which" "$lower" "ratio>=0.7"
+    figure "ingest, JSON" "messages/s" "$W_RATE" "msg/s" "broker + null subscriber" "$CEIL_RATE" "-"
+    figure "ingest, JSON" "messages/s" "$W_RATE" "msg/s" "Jansson alone, one core" "$JANSSON" "-"
+    figure "ingest, JSON" "flows/s" "$W_FLOWS_RATE" "flows/s" "-" "-" "-"
+    echo "$W_HWM_KIB" > "$T/hwm-json"
+    raw ingest_json.sim "$d/sim.json"
+    raw ingest_json.null_sub "$d/null_sub.json"
+    raw ingest_json.json_ceiling "$d/json_ceiling.json"
+    raw ingest_json.warden "$d/warden.json"
+}
+
+# Publish-to-commit delay at half the FlatBuffers ceiling (bench/latency_pub.c).
+bench_ingest_latency() {
+    run_bench ingest_flatbuffers
+    d=$T/ingest-latency
+    mkdir -p "$d"
+    rate=$(awk -v c="$FB_CEILING" 'BEGIN { printf "%d", c / 2 }')
+    say "ingest latency: $rate messages/s (half the FlatBuffers ceiling) for ${LAT_SECONDS}s"
+    start_broker "$d/broker"
+    start_warden "$d"
+    "$BIN/latency_pub" "$BROKER_PORT" "$d/warden.db" "$rate" "$LAT_SECONDS" "$DEVICES" "$FLOWS" \
+        > "$d/latency.json" 2> "$d/latency.err" || true
+    stop "$WARDEN_PID"
+    stop "$BROKER_PID"
+    published=$(jget "$d/latency.json" published) || { fail ingest-latency "latency_pub: $(tail -3 "$d/latency.err")"; return; }
+    check "ingest-latency seen" "$(jget "$d/latency.json" seen)/$(jget "$d/latency.json" extra)" "$published/0" \
+        "messages seen in flow_raw/extra "
+    check "ingest-latency flows-stored" "$(sq "$d/warden.db" 'SELECT count(*) FROM flow_raw')" \
+        "$((published * FLOWS))" "count(*) FROM flow_raw "
+    achieved=$(jget "$d/latency.json" rate)
+    figure "ingest latency" "publish->commit p99 at $(printf '%.0f' "$achieved") msg/s" \
+        "$(jget "$d/latency.json" p99_ms)" "ms" "-" "-" "value<250"
+    figure "ingest latency" "publish->commit p50" "$(jget "$d/latency.json" p50_ms)" "ms" "-" "-" "-"
+    figure "ingest latency" "publish->recv p99" "$(jget "$d/latency.json" recv_p99_ms)" "ms" "-" "-" "-"
+    figure "ingest latency" "recv->commit p99" "$(jget "$d/latency.json" commit_p99_ms)" "ms" "-" "-" "-"
+    raw ingest_latency "$d/latency.json"
+}
+
+# ---- storage -----------------------------------------------------------------------
+
+# used_bytes DB: pages in use times page size.
+used_bytes() {
+    sq "$1" 'SELECT (SELECT page_count FROM pragma_page_count) * (SELECT page_size FROM pragma_page_size)
+             - (SELECT freelist_count FROM pragma_freelist_count) * (SELECT page_size FROM pragma_page_size)'
+}
+
+# per_table DB FLOWS OUT: bytes per flow of each table and index (dbstat), as JSON.
+per_table() {
+    sq "$1" "SELECT name, sum(pgsize) FROM dbstat GROUP BY name HAVING sum(pgsize) > 4096 ORDER BY 2 DESC" |
+        awk -F'|' -v n="$2" 'BEGIN { printf "{" } { printf "%s\"%s\": %.2f", (NR > 1 ? ", " : ""), $1, $2 / n }
+            END { print "}" }' > "$3"
+}
+
+bench_storage() {
+    d=$T/storage
+    mkdir -p "$d"
+    # What the ingest benchmark left (the simulator's traffic, a few minutes of it).
+    run_bench ingest_flatbuffers
+    flows=$(sq "$FB_DB" 'SELECT count(*) FROM flow_raw')
+    figure "storage" "bytes/flow after the FlatBuffers ingest run" "$(calc "$(used_bytes "$FB_DB") / $flows")" \
+        "bytes" "a flow on the wire" "$WIRE_BYTES" "-"
+
+    # A simulated lab written through the store API (bench/storage_fill.c).
+    say "storage: $FILL_HOURS simulated hours of $FILL_DEVICES devices through the store"
+    "$BIN/storage_fill" "$d/warden.db" "$FILL_DEVICES" "$FILL_HOURS" "$FLOWS" > "$d/fill.out" 2> "$d/fill.err" ||
+        { fail storage "storage_fill: $(tail -3 "$d/fill.err")"; return; }
+    tail -n 1 "$d/fill.out" > "$d/fill.json"
+    flows=$(jget "$d/fill.json" flows)
+    check "storage flows-stored" "$(sq "$d/warden.db" 'SELECT count(*) FROM flow_raw')" "$flows" "count(*) FROM flow_raw "
+    check "storage integrity" "$(sq "$d/warden.db" 'PRAGMA quick_check')" "ok" "quick_check "
+    used=$(used_bytes "$d/warden.db")
+    # A day is the hours written plus (24 - H) more hours of steady growth,
+    # the growth of the last simulated hour (the dedup ids stop growing after
+    # two hours; everything else grows with time).
+    grep '"hour"' "$d/fill.out" > "$d/hours.json"
+    hours=$(wc -l < "$d/hours.json")
+    target="value<80"
+    if [ "$hours" -ge 2 ]; then
+        tail -n 1 "$d/hours.json" > "$d/last.json"
+        tail -n 2 "$d/hours.json" | head -n 1 > "$d/prev.json"
+        grow=$(($(jget "$d/last.json" used_bytes) - $(jget "$d/prev.json" used_bytes)))
+        hour_flows=$(($(jget "$d/last.json" flows) - $(jget "$d/prev.json" flows)))
+        figure "storage" "bytes/flow, a day of $FILL_DEVICES devices ($hours h written + $((24 - hours)) x the last hour)" \
+            "$(calc "($used + (24 - $hours) * $grow) / ($flows + (24 - $hours) * $hour_flows)")" "bytes" \
+            "a flow on the wire" "$WIRE_BYTES" "$target"
+        figure "storage" "bytes/flow of the last hour's growth" "$(calc "$grow / $hour_flows")" "bytes" \
+            "a flow on the wire" "$WIRE_BYTES" "-"
+        target="-"
+    fi
+    figure "storage" "bytes/flow after $hours h of $FILL_DEVICES devices" "$(calc "$used / $flows")" "bytes" \
+        "a flow on the wire" "$WIRE_BYTES" "$target"
+    per_table "$d/warden.db" "$flows" "$d/tables.json"
+    raw storage.fill "$d/fill.json"
+    raw storage.bytes_per_flow_by_table "$d/tables.json"
+}
+
+# ---- memory ------------------------------------------------------------------------
+
+bench_memory() {
+    run_bench ingest_flatbuffers
+    figure "memory" "peak RSS of warden run, FlatBuffers ingest" "$(calc "$(cat "$T/hwm-flatbuffers") / 1024")" \
+        "MiB" "-" "-" "value<$RSS_TARGET_MIB"
+    if [ -s "$T/hwm-json" ]; then
+        figure "memory" "peak RSS of warden run, JSON ingest" "$(calc "$(cat "$T/hwm-json") / 1024")" \
+            "MiB" "-" "-" "value<$RSS_TARGET_MIB"
+    fi
+}
+
+# ---- running and reporting ---------------------------------------------------------
+
+# run_bench NAME: run bench_NAME once; a benchmark that needs another's figures calls this.
+run_bench() {
+    grep -qx "$1" "$T/done" && return 0
+    echo "$1" >> "$T/done"
+    "bench_$1"
+}
+
+machine() {
+    CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+    MEM_MIB=$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 }' /proc/meminfo)
+    NPROC=$(nproc)
+    DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    COMMIT=$(git rev-parse --short HEAD 2> /dev/null || echo unknown)
+    git diff --quiet HEAD 2> /dev/null || COMMIT="$COMMIT+changes"
+    VERSIONS="$(mosquitto -h 2> /dev/null | awk 'NR == 1 { print $1, $3 }'), SQLite $(sqlite3 --version | awk '{ print $1 }')"
+}
+
+# The table, for people: every figure, its ceiling, the ratio, the target.
+print_table() {
+    awk -F'\t' -v md="$1" '
+    function fmt(v) {
+        if (v == "-" || v == "") return "-"
+        if (v + 0 >= 1000) { s = sprintf("%.0f", v); o = ""
+            while (length(s) > 3) { o = "," substr(s, length(s) - 2) o; s = substr(s, 1, length(s) - 3) }
+            return s o }
+        if (v + 0 >= 100) return sprintf("%.0f", v)
+        return sprintf("%.3g", v)
+    }
+    function target(t) {
+        if (t ~ /^ratio>=/) return ">= " substr(t, 8) " x ceiling"
+        if (t ~ /^value</) return "< " substr(t, 7)
+        if (t ~ /^value>=/) return ">= " substr(t, 8)
+        return "-"
+    }
+    {
+        ceil = ($5 == "-") ? "-" : $5 " " fmt($6)
+        row[NR] = $1 "\t" $2 "\t" fmt($3) " " $4 "\t" ceil "\t" ($7 == "-" ? "-" : sprintf("%.2f", $7)) "\t" target($8) "\t" $9
+    }
+    END {
+        head = "benchmark\tfigure\tWarden\tceiling\tratio\ttarget\tresult"
+        n = split(head, h, "\t")
+        for (i = 1; i <= n; i++) w[i] = length(h[i])
+        for (r = 1; r <= NR; r++) { split(row[r], c, "\t"); for (i = 1; i <= n; i++) if (length(c[i]) > w[i]) w[i] = length(c[i]) }
+        if (md) {
+            print "| " gensub_tab(head) " |"
+            line = "|"; for (i = 1; i <= n; i++) line = line (i >= 3 && i <= 5 ? "---:|" : "---|"); print line
+            for (r = 1; r <= NR; r++) print "| " gensub_tab(row[r]) " |"
+        } else {
+            for (i = 1; i <= n; i++) printf "%-*s%s", w[i], h[i], (i < n ? "  " : "\n")
+            for (r = 1; r <= NR; r++) { split(row[r], c, "\t"); for (i = 1; i <= n; i++) printf "%-*s%s", w[i], c[i], (i < n ? "  " : "\n") }
+        }
+    }
+    function gensub_tab(s) { gsub(/\t/, " | ", s); return s }
+    ' "$T/figures.tsv"
+}
+
+jstr() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
+
+write_json() {
+    {
+        printf '{\n  "date": %s,\n  "commit": %s,\n  "quick": %s,\n' "$(jstr "$DATE")" "$(jstr "$COMMIT")" \
+            "$([ "$QUICK" = 1 ] && echo true || echo false)"
+        printf '  "machine": {"nproc": %s, "cpu": %s, "memory_mib": %s, "software": %s},\n' \
+            "$NPROC" "$(jstr "$CPU")" "$MEM_MIB" "$(jstr "$VERSIONS")"
+        printf '  "figures": [\n'
+        awk -F'\t' '
+            function q(s) { gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); return "\"" s "\"" }
+            function n(v) { return (v == "-" || v == "") ? "null" : sprintf("%.6g", v) }
+            { printf "%s    {\"benchmark\": %s, \"figure\": %s, \"value\": %s, \"unit\": %s, \"ceiling\": %s, \"ceiling_value\": %s, \"ratio\": %s, \"target\": %s, \"result\": %s}",
+                (NR > 1 ? ",\n" : ""), q($1), q($2), n($3), q($4), ($5 == "-" ? "null" : q($5)), n($6), n($7),
+                ($8 == "-" ? "null" : q($8)), q($9) }
+            END { print "" }' "$T/figures.tsv"
+        printf '  ],\n  "checks": [\n'
+        awk -F'\t' 'function q(s) { gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); return "\"" s "\"" }
+            { printf "%s    {\"check\": %s, \"result\": %s, \"detail\": %s}", (NR > 1 ? ",\n" : ""), q($2), q($1), q($3) }
+            END { print "" }' "$T/checks.tsv"
+        printf '  ],\n  "raw": {\n'
+        awk -F'\t' '{ printf "%s    \"%s\": %s", (NR > 1 ? ",\n" : ""), $1, $2 } END { print "" }' "$T/raw.tsv"
+        printf '  }\n}\n'
+    } > "$1"
+}
+
+write_md() {
+    {
+        echo "# Warden benchmarks"
+        echo
+        echo "$DATE, commit $COMMIT, \`$CMDLINE\`."
+        echo "Machine: $NPROC cores, $CPU, $MEM_MIB MiB of memory; $VERSIONS."
+        echo
+        print_table 1
+        echo
+        echo "Ratios are Warden's figure divided by the ceiling measured in the same run"
+        echo "(for storage: bytes per flow over the bytes a flow takes on the wire)."
+        echo "Checks: $(grep -c '^ok' "$T/checks.tsv") passed, $(grep -c '^FAIL' "$T/checks.tsv") failed"
+        echo "(counts reported against the rows in the database; see latest.json)."
+        echo "What each figure measures and how to reproduce it: bench/README.md."
+    } > "$1"
+}
+
+main() {
+    started=$(date +%s)
+    machine
+    list=${SELECTED:-$BENCHES}
+    for b in $list; do
+        case " $BENCHES " in *" $b "*) ;; *) echo "bench: unknown benchmark $b" >&2; exit 2 ;; esac
+    done
+    for b in $list; do run_bench "$b"; done
+
+    if [ "$QUICK" = 0 ] && [ -z "$SELECTED" ]; then
+        out=bench/results
+        CMDLINE="make bench"
+    else
+        out=$B/bench-results
+        CMDLINE="sh bench/run.sh $*"
+    fi
+    mkdir -p "$out"
+    write_json "$out/latest.json"
+    write_md "$out/latest.md"
+    echo
+    echo "Warden benchmarks, $DATE, $NPROC cores, $CPU$([ "$QUICK" = 1 ] && echo ', quick sizes')"
+    print_table 0
+    echo
+    echo "checks: $(grep -c '^ok' "$T/checks.tsv") ok, $NFAIL FAIL; $(($(date +%s) - started)) s; results in $out/latest.{json,md}"
+    [ "$NFAIL" -eq 0 ] || { echo "FAIL: $NFAIL checks failed"; exit 1; }
+}
+
+main "$@"

@@ -1,0 +1,308 @@
+/*
+ * Unit tests of the hub configuration import (evaluator/hubconf.c, SPEC
+ * 4.3): both IP filter forms, diagnostic settings, what is kept (and what
+ * of an export is not), rejections that name the rule or setting, and
+ * `warden hub import` against a scratch database. Run from the repository
+ * root.
+ */
+#include "../../evaluator/evaluator.h"
+#include "../../evaluator/imports.h"
+#include "eval_helpers.h"
+
+static bool parse_text(const char *json, struct hub_doc *doc, char *err, size_t errlen)
+{
+    return hubconf_parse(json, strlen(json), "lab-hub", doc, err, errlen);
+}
+
+static void rule_text(const struct hub_ip_rule *r, char *out, size_t len)
+{
+    char ip[64];
+
+    ip_format(&r->net, ip, sizeof(ip));
+    snprintf(out, len, "%s %s %s/%d", r->name, r->allow ? "allow" : "deny", ip, r->prefix);
+}
+
+static int hub_import(struct tdb *t, const char *path)
+{
+    struct config cfg;
+    char *argv[] = {"hub", "import", (char *)path, NULL};
+    int rc;
+
+    config_defaults(&cfg);
+    snprintf(cfg.hub_name, sizeof(cfg.hub_name), "configured-hub");
+    capture_begin(t);
+    rc = eval_cmd_hub(3, argv, t->s, &cfg);
+    capture_end(t);
+    return rc;
+}
+
+static int hub_import_text(struct tdb *t, const char *json)
+{
+    char path[256];
+
+    tdb_file(t, "hub.json", json, path, sizeof(path));
+    return hub_import(t, path);
+}
+
+static void expect_rejected(const char *json, const char *needle)
+{
+    struct hub_doc doc;
+    char err[512] = "";
+
+    CHECK(!parse_text(json, &doc, err, sizeof(err)));
+    CHECK_CONTAINS(err, needle);
+    CHECK(doc.props_json == NULL && doc.settings == NULL && doc.props.ip_rules == NULL);
+}
+
+static void test_network_rule_sets_parsed(void)
+{
+    struct hub_doc doc;
+    size_t len;
+    char *buf = slurp("tests/fixtures/hubconf/network_rule_sets.json", &len), err[256], r[128];
+
+    CHECK(hubconf_parse(buf, len, "default-hub", &doc, err, sizeof(err)));
+    CHECK_STR(doc.hub, "lab-hub");
+    CHECK(doc.has_props && doc.props.has_network_rule_sets && !doc.props.has_ip_filter_rules);
+    CHECK(doc.props.default_deny);
+    CHECK_INT(doc.props.n_ip_rules, 3);
+    if (doc.props.n_ip_rules == 3) {
+        rule_text(&doc.props.ip_rules[0], r, sizeof(r));
+        CHECK_STR(r, "lab allow 192.168.10.0/24");
+        rule_text(&doc.props.ip_rules[1], r, sizeof(r));
+        CHECK_STR(r, "office allow 10.20.0.0/15");
+        rule_text(&doc.props.ip_rules[2], r, sizeof(r));
+        CHECK_STR(r, "v6-site allow 2001:db8:abcd::/48");
+    }
+    /* Only what Warden reads is kept: no routing, no connection strings. */
+    CHECK_STR(doc.props_json,
+              "{\"networkRuleSets\":{\"defaultAction\":\"Deny\",\"ipRules\":["
+              "{\"filterName\":\"lab\",\"action\":\"Allow\",\"ipMask\":\"192.168.10.0/24\"},"
+              "{\"filterName\":\"office\",\"action\":\"Allow\",\"ipMask\":\"10.20.0.0/15\"},"
+              "{\"filterName\":\"v6-site\",\"action\":\"Allow\",\"ipMask\":\"2001:db8:abcd::/48\"}]}}");
+    CHECK(doc.has_settings);
+    CHECK_INT(doc.nsettings, 1);
+    if (doc.nsettings == 1) {
+        const struct hub_diag_setting *s = &doc.settings[0];
+        CHECK_STR(s->name, "to-disk");
+        CHECK_INT(s->nlogs, 2);
+        CHECK(s->nlogs == 2 && s->logs[0].enabled && s->logs[0].has_retention &&
+              s->logs[0].retention_enabled && s->logs[0].retention_days == 365);
+        CHECK(s->nlogs == 2 && !s->logs[1].enabled);
+        CHECK_STR(s->json, "{\"name\":\"to-disk\",\"logs\":[{\"category\":\"Connections\","
+                           "\"enabled\":true,\"retentionPolicy\":{\"enabled\":true,\"days\":365}},"
+                           "{\"category\":\"DeviceTelemetry\",\"enabled\":false,"
+                           "\"retentionPolicy\":{\"enabled\":false,\"days\":0}}]}");
+    }
+    hubconf_free(&doc);
+    free(buf);
+}
+
+static void test_ip_filter_rules_parsed(void)
+{
+    struct hub_doc doc;
+    size_t len;
+    char *buf = slurp("tests/fixtures/hubconf/ip_filter_rules.json", &len), err[256], r[128];
+
+    CHECK(hubconf_parse(buf, len, "default-hub", &doc, err, sizeof(err)));
+    CHECK_STR(doc.hub, "old-hub");
+    CHECK(!doc.props.has_network_rule_sets && doc.props.has_ip_filter_rules);
+    CHECK_INT(doc.props.n_ip_filter_rules, 3);
+    if (doc.props.n_ip_filter_rules == 3) {
+        rule_text(&doc.props.ip_filter_rules[0], r, sizeof(r));
+        CHECK_STR(r, "bench allow 192.168.10.7/32");
+        rule_text(&doc.props.ip_filter_rules[2], r, sizeof(r));
+        CHECK_STR(r, "everything-else deny 0.0.0.0/0");
+    }
+    CHECK_CONTAINS(doc.props_json, "{\"filterName\":\"everything-else\",\"action\":\"Reject\","
+                                   "\"ipMask\":\"0.0.0.0/0\"}");
+    hubconf_free(&doc);
+    free(buf);
+}
+
+static void test_stored_documents_parse_back(void)
+{
+    struct hub_doc doc;
+    struct hub_props p;
+    struct hub_diag_setting s;
+    size_t len;
+    char *buf = slurp("tests/fixtures/hubconf/network_rule_sets.json", &len), err[256];
+
+    CHECK(hubconf_parse(buf, len, NULL, &doc, err, sizeof(err)));
+    CHECK(hub_props_parse(doc.props_json, strlen(doc.props_json), &p, err, sizeof(err)));
+    CHECK(p.has_network_rule_sets && p.default_deny && p.n_ip_rules == 3);
+    CHECK(p.n_ip_rules == 3 && memcmp(p.ip_rules, doc.props.ip_rules, 3 * sizeof(*p.ip_rules)) == 0);
+    hub_props_free(&p);
+    CHECK(hub_setting_parse(doc.settings[0].json, strlen(doc.settings[0].json), &s, err,
+                            sizeof(err)));
+    CHECK_STR(s.json, doc.settings[0].json);
+    CHECK_INT(s.nlogs, 2);
+    hub_setting_free(&s);
+    hubconf_free(&doc);
+    free(buf);
+}
+
+static void test_bad_actions_rejected(void)
+{
+    expect_rejected("{\"properties\": {\"networkRuleSets\": {\"defaultAction\": \"Deny\", \"ipRules\":"
+                    " [{\"filterName\": \"block\", \"action\": \"Deny\", \"ipMask\": \"1.2.3.4\"}]}}}",
+                    "properties.networkRuleSets.ipRules[0] (\"block\"): action must be Allow");
+    expect_rejected("{\"properties\": {\"ipFilterRules\": [{\"filterName\": \"a\", \"action\": "
+                    "\"Accept\", \"ipMask\": \"1.2.3.4\"}, {\"filterName\": \"b\", \"action\": "
+                    "\"Allow\", \"ipMask\": \"1.2.3.5\"}]}}",
+                    "properties.ipFilterRules[1] (\"b\"): action must be Accept or Reject");
+    expect_rejected("{\"properties\": {\"networkRuleSets\": {\"defaultAction\": \"Block\"}}}",
+                    "properties.networkRuleSets: defaultAction must be Allow or Deny");
+    expect_rejected("{\"properties\": {\"networkRuleSets\": {\"ipRules\": []}}}",
+                    "defaultAction must be Allow or Deny");
+}
+
+static void test_bad_masks_rejected(void)
+{
+    expect_rejected("{\"properties\": {\"networkRuleSets\": {\"defaultAction\": \"Deny\", \"ipRules\":"
+                    " [{\"filterName\": \"wide\", \"action\": \"Allow\", \"ipMask\": \"10.0.0.0/40\"}]}}}",
+                    "ipRules[0] (\"wide\"): ipMask is not an IP address or CIDR");
+    expect_rejected("{\"properties\": {\"ipFilterRules\": [{\"filterName\": \"x\", \"action\": "
+                    "\"Reject\", \"ipMask\": \"any\"}]}}",
+                    "ipFilterRules[0] (\"x\"): ipMask is not an IP address or CIDR");
+    expect_rejected("{\"properties\": {\"ipFilterRules\": [{\"filterName\": \"x\", \"action\": "
+                    "\"Reject\"}]}}",
+                    "ipFilterRules[0] (\"x\"): ipMask is required");
+    expect_rejected("{\"properties\": {\"ipFilterRules\": [{\"action\": \"Reject\", \"ipMask\": "
+                    "\"1.1.1.1\"}]}}",
+                    "ipFilterRules[0]: filterName is required");
+    expect_rejected("{\"properties\": {\"ipFilterRules\": [{\"filterName\": \"x\", \"action\": "
+                    "\"Reject\", \"ipMask\": \"1.1.1.1\"}, {\"filterName\": \"x\", \"action\": "
+                    "\"Accept\", \"ipMask\": \"1.1.1.2\"}]}}",
+                    "ipFilterRules[1] (\"x\"): filterName is also rule 0");
+    expect_rejected("{\"properties\": {\"ipFilterRules\": {}}}",
+                    "properties.ipFilterRules: must be an array");
+}
+
+static void test_bad_settings_rejected(void)
+{
+    expect_rejected("{\"diagnosticSettings\": [{\"name\": \"s\", \"logs\": [{\"category\": "
+                    "\"Connections\"}]}]}",
+                    "diagnosticSettings[0] (\"s\"): logs[0] (\"Connections\"): enabled is required");
+    expect_rejected("{\"diagnosticSettings\": [{\"name\": \"s\", \"logs\": [{\"category\": "
+                    "\"Connections\", \"enabled\": true, \"retentionPolicy\": {\"enabled\": true,"
+                    " \"days\": -1}}]}]}",
+                    "logs[0] (\"Connections\"): retentionPolicy: days must be an integer");
+    expect_rejected("{\"diagnosticSettings\": [{\"name\": \"s\", \"logs\": [{\"category\": "
+                    "\"Connections\", \"enabled\": true, \"retentionPolicy\": {\"days\": 30}}]}]}",
+                    "retentionPolicy: enabled is required");
+    expect_rejected("{\"diagnosticSettings\": [{\"name\": \"s\", \"logs\": [{\"enabled\": true}]}]}",
+                    "diagnosticSettings[0] (\"s\"): logs[0]: needs a category or a categoryGroup");
+    expect_rejected("{\"diagnosticSettings\": [{\"name\": \"s\"}, {\"name\": \"s\"}]}",
+                    "diagnosticSettings[1] (\"s\"): name is also setting 0");
+    expect_rejected("{\"diagnosticSettings\": [{\"logs\": []}]}",
+                    "diagnosticSettings[0]: name is required");
+    expect_rejected("{\"diagnosticSettings\": {}}", "diagnosticSettings: must be an array");
+    expect_rejected("{\"name\": \"lab-hub\"}", "neither properties nor diagnosticSettings");
+    expect_rejected("{\"name\": \"a/b\", \"properties\": {}}", "name: not a valid hub name");
+    expect_rejected("[]", "must be a JSON object");
+}
+
+static void test_import_writes_config_and_settings(void)
+{
+    struct tdb t;
+    char text[2048];
+
+    tdb_open(&t);
+    CHECK_INT(hub_import(&t, "tests/fixtures/hubconf/network_rule_sets.json"), 0);
+    CHECK_CONTAINS(t.out, "hub lab-hub: network rules (default Deny, 3 rules), 1 diagnostic "
+                          "settings imported");
+    sql_text(&t, "SELECT config_json FROM hub_config WHERE hub = ?1", "lab-hub", text, sizeof(text));
+    CHECK_CONTAINS(text, "\"defaultAction\":\"Deny\"");
+    CHECK(strstr(text, "AccountKey") == NULL && strstr(text, "routing") == NULL);
+    CHECK_INT(sql_int(&t, "SELECT count(*) FROM hub_diagnostic_settings WHERE hub = ?1", "lab-hub"),
+              1);
+    CHECK_INT(sql_int(&t, "SELECT json_extract(config_json, '$.logs[0].retentionPolicy.days') "
+                          "FROM hub_diagnostic_settings WHERE name = ?1",
+                      "to-disk"),
+              365);
+    CHECK_INT(sql_int(&t, "SELECT count(*) FROM hub_config WHERE updated_ms > 0", NULL), 1);
+
+    /* A document without a name is for hub.name. */
+    CHECK_INT(hub_import_text(&t, "{\"properties\": {}}"), 0);
+    CHECK_CONTAINS(t.out, "hub configured-hub: no IP filter imported");
+    CHECK_STR(sql_text(&t, "SELECT config_json FROM hub_config WHERE hub = ?1", "configured-hub",
+                       text, sizeof(text)),
+              "{}");
+    tdb_close(&t);
+}
+
+static void test_import_replaces_only_the_parts_given(void)
+{
+    struct tdb t;
+    char before[2048], after[2048];
+
+    tdb_open(&t);
+    CHECK_INT(hub_import(&t, "tests/fixtures/hubconf/network_rule_sets.json"), 0);
+    sql_text(&t, "SELECT config_json FROM hub_config WHERE hub = 'lab-hub'", NULL, before,
+             sizeof(before));
+    /* Diagnostic settings alone: the network configuration stays. */
+    CHECK_INT(hub_import_text(&t, "{\"name\": \"lab-hub\", \"diagnosticSettings\": ["
+                                  "{\"name\": \"a\", \"logs\": []}, {\"name\": \"b\"}]}"),
+              0);
+    sql_text(&t, "SELECT config_json FROM hub_config WHERE hub = 'lab-hub'", NULL, after,
+             sizeof(after));
+    CHECK_STR(after, before);
+    CHECK_INT(sql_int(&t, "SELECT count(*) FROM hub_diagnostic_settings WHERE hub = ?1", "lab-hub"),
+              2);
+    CHECK_INT(sql_int(&t, "SELECT count(*) FROM hub_diagnostic_settings WHERE name = ?1",
+                      "to-disk"),
+              0);
+    /* An empty list clears them. */
+    CHECK_INT(hub_import_text(&t, "{\"name\": \"lab-hub\", \"diagnosticSettings\": []}"), 0);
+    CHECK_INT(sql_int(&t, "SELECT count(*) FROM hub_diagnostic_settings", NULL), 0);
+    tdb_close(&t);
+}
+
+static void test_import_is_all_or_nothing(void)
+{
+    struct tdb t;
+    char before[2048], after[2048];
+
+    tdb_open(&t);
+    CHECK_INT(hub_import(&t, "tests/fixtures/hubconf/network_rule_sets.json"), 0);
+    sql_text(&t, "SELECT config_json FROM hub_config WHERE hub = 'lab-hub'", NULL, before,
+             sizeof(before));
+    /* Good properties, then a bad diagnostic setting: neither part is applied. */
+    CHECK_INT(hub_import_text(&t, "{\"name\": \"lab-hub\", \"properties\": {\"networkRuleSets\": "
+                                  "{\"defaultAction\": \"Allow\"}}, \"diagnosticSettings\": "
+                                  "[{\"name\": \"x\", \"logs\": [{\"category\": \"C\", "
+                                  "\"enabled\": 1}]}]}"),
+              2);
+    CHECK_CONTAINS(t.err, "diagnosticSettings[0] (\"x\"): logs[0] (\"C\"): enabled must be true or "
+                          "false (nothing imported)");
+    sql_text(&t, "SELECT config_json FROM hub_config WHERE hub = 'lab-hub'", NULL, after,
+             sizeof(after));
+    CHECK_STR(after, before);
+    CHECK_INT(sql_int(&t, "SELECT count(*) FROM hub_diagnostic_settings WHERE name = ?1",
+                      "to-disk"),
+              1);
+    {
+        char *argv[] = {"hub", "import", NULL};
+        struct config cfg;
+        config_defaults(&cfg);
+        capture_begin(&t);
+        CHECK_INT(eval_cmd_hub(2, argv, t.s, &cfg), 2);
+        capture_end(&t);
+        CHECK_CONTAINS(t.err, "usage: warden hub import FILE");
+    }
+    tdb_close(&t);
+}
+
+int main(void)
+{
+    RUN(test_network_rule_sets_parsed);
+    RUN(test_ip_filter_rules_parsed);
+    RUN(test_stored_documents_parse_back);
+    RUN(test_bad_actions_rejected);
+    RUN(test_bad_masks_rejected);
+    RUN(test_bad_settings_rejected);
+    RUN(test_import_writes_config_and_settings);
+    RUN(test_import_replaces_only_the_parts_given);
+    RUN(test_import_is_all_or_nothing);
+    return CHECK_DONE();
+}
