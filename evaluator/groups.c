@@ -6,8 +6,8 @@
  *
  * `warden groups import FILE [--name N] | export NAME | list`.
  */
-#include "evaluator.h"
 #include "groups.h"
+#include "evaluator.h"
 #include "imports.h"
 
 #include <jansson.h>
@@ -109,7 +109,7 @@ bool group_allow_contains(const struct group_allow *a, const struct ip_addr *ip)
 struct where {
     const char *list;
     size_t index;
-    const char *rule;   /* NULL until the rule type is known */
+    const char *rule; /* NULL until the rule type is known */
 };
 
 static void fail(char *err, size_t errlen, const struct where *w, const char *fmt, ...)
@@ -196,8 +196,8 @@ static bool take_threshold(json_t *rule, const char *key, bool required, const s
     return true;
 }
 
-static bool take_window(json_t *rule, bool required, const struct where *w, int64_t *out,
-                        char *err, size_t errlen)
+static bool take_window(json_t *rule, bool required, const struct where *w, int64_t *out, char *err,
+                        size_t errlen)
 {
     json_t *v = import_member(rule, "timeWindowSize");
     char q[80];
@@ -230,8 +230,8 @@ static bool take_window(json_t *rule, bool required, const struct where *w, int6
     return true;
 }
 
-static bool parse_tw_rule(json_t *rule, const struct where *w, struct group_tw_rule *out,
-                          char *err, size_t errlen)
+static bool parse_tw_rule(json_t *rule, const struct where *w, struct group_tw_rule *out, char *err,
+                          size_t errlen)
 {
     struct group_tw_rule t = {false, 0, 0, GROUP_WINDOW_DEFAULT_MS};
 
@@ -387,8 +387,8 @@ static bool parse_rules(json_t *props, struct group *g, char *err, size_t errlen
                 return false;
             }
             if ((l == 0) != (t < GROUP_RULE_COUNT)) {
-                fail(err, errlen, &w, "belongs in %s", l == 0 ? "allowlistRules"
-                                                              : "timeWindowRules");
+                fail(err, errlen, &w, "belongs in %s",
+                     l == 0 ? "allowlistRules" : "timeWindowRules");
                 return false;
             }
             if (seen[t]) {
@@ -399,8 +399,8 @@ static bool parse_rules(json_t *props, struct group *g, char *err, size_t errlen
             if (t < GROUP_RULE_COUNT)
                 ok = parse_tw_rule(rule, &w, &g->tw[t], err, errlen);
             else
-                ok = parse_allow_rule(rule, &w, t == ALLOW_OUT ? &g->allow_out : &g->allow_in,
-                                      err, errlen);
+                ok = parse_allow_rule(rule, &w, t == ALLOW_OUT ? &g->allow_out : &g->allow_in, err,
+                                      errlen);
             if (!ok)
                 return false;
         }
@@ -420,7 +420,8 @@ static bool take_name(json_t *root, const char *name, struct group *g, char *err
     }
     if (name == NULL && v != NULL && json_string_length(v) > 0) {
         if (!group_name_valid(json_string_value(v))) {
-            fail(err, errlen, NULL, "name %s is not a valid group name (1 to %d of A-Z a-z 0-9 . _ -)",
+            fail(err, errlen, NULL,
+                 "name %s is not a valid group name (1 to %d of A-Z a-z 0-9 . _ -)",
                  quoted(v, q, sizeof(q)), GROUP_NAME_MAX);
             return false;
         }
@@ -429,8 +430,9 @@ static bool take_name(json_t *root, const char *name, struct group *g, char *err
     if (name == NULL)
         return true;
     if (!group_name_valid(name)) {
-        fail(err, errlen, NULL, "\"%.64s\" is not a valid group name (1 to %d of A-Z a-z 0-9 . _ -)",
-             name, GROUP_NAME_MAX);
+        fail(err, errlen, NULL,
+             "\"%.64s\" is not a valid group name (1 to %d of A-Z a-z 0-9 . _ -)", name,
+             GROUP_NAME_MAX);
         return false;
     }
     snprintf(g->name, sizeof(g->name), "%s", name);
@@ -528,19 +530,17 @@ static json_t *group_json(const struct group *g)
         char window[32];
 
         window_format(t->window_ms, window, sizeof(window));
-        if (json_array_append_new(tw, json_pack("{s:s, s:b, s:I, s:I, s:s}", "ruleType",
-                                                rule_names[i], "isEnabled", t->enabled,
-                                                "minThreshold", (json_int_t)t->min,
-                                                "maxThreshold", (json_int_t)t->max,
-                                                "timeWindowSize", window)) != 0) {
+        if (json_array_append_new(
+                tw, json_pack("{s:s, s:b, s:I, s:I, s:s}", "ruleType", rule_names[i], "isEnabled",
+                              t->enabled, "minThreshold", (json_int_t)t->min, "maxThreshold",
+                              (json_int_t)t->max, "timeWindowSize", window)) != 0) {
             json_decref(tw);
             tw = NULL;
         }
     }
-    if (allow != NULL && (json_array_append_new(allow, allow_json(GROUP_ALLOW_OUT_NAME,
-                                                                  &g->allow_out)) != 0 ||
-                          json_array_append_new(allow, allow_json(GROUP_ALLOW_IN_NAME,
-                                                                  &g->allow_in)) != 0)) {
+    if (allow != NULL &&
+        (json_array_append_new(allow, allow_json(GROUP_ALLOW_OUT_NAME, &g->allow_out)) != 0 ||
+         json_array_append_new(allow, allow_json(GROUP_ALLOW_IN_NAME, &g->allow_in)) != 0)) {
         json_decref(allow);
         allow = NULL;
     }
@@ -567,15 +567,41 @@ char *group_to_json(const struct group *g)
 
 /* ---- the database ------------------------------------------------------------------- */
 
+/* The implicit default group is the row with a NULL document. */
 static const char sql_groups_load[] =
-    "SELECT name, rules_json FROM security_groups ORDER BY name";
+    "SELECT name, rules_json FROM security_groups "
+    "UNION ALL SELECT '" GROUP_DEFAULT_NAME "', NULL "
+    "WHERE NOT EXISTS (SELECT 1 FROM security_groups WHERE name = '" GROUP_DEFAULT_NAME "') "
+    "ORDER BY 1";
+
+/* One row of sql_groups_load into g; false with err naming the group. */
+static bool load_row(sqlite3_stmt *st, struct group *g, char *err, size_t errlen)
+{
+    const char *name = (const char *)sqlite3_column_text(st, 0);
+    const char *json = (const char *)sqlite3_column_text(st, 1);
+    char why[512];
+
+    if (name == NULL) {
+        snprintf(err, errlen, "security groups: a group without a name");
+        return false;
+    }
+    if (json == NULL) {
+        group_init(g, name);
+        return true;
+    }
+    if (!group_parse(json, (size_t)sqlite3_column_bytes(st, 1), name, g, why, sizeof(why))) {
+        snprintf(err, errlen, "security group \"%.128s\": stored document: %s", name, why);
+        return false;
+    }
+    return true;
+}
 
 bool groups_load(struct sqlite3 *db, struct group **out, size_t *n, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
     struct group *gs = NULL;
     size_t count = 0, cap = 0;
-    bool have_default = false, ok = true;
+    bool ok = true;
     int rc;
 
     *out = NULL;
@@ -584,13 +610,8 @@ bool groups_load(struct sqlite3 *db, struct group **out, size_t *n, char *err, s
         snprintf(err, errlen, "security groups: %s", sqlite3_errmsg(db));
         return false;
     }
-    while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        const char *json = (const char *)sqlite3_column_text(st, 1);
-        char why[512];
-
-        /* Room for this group and for the implicit default one. */
-        if (count + 2 > cap) {
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
             size_t ncap = cap ? cap * 2 : 8;
             struct group *ngs = realloc(gs, ncap * sizeof(*gs));
             if (ngs == NULL) {
@@ -601,15 +622,8 @@ bool groups_load(struct sqlite3 *db, struct group **out, size_t *n, char *err, s
             gs = ngs;
             cap = ncap;
         }
-        if (name == NULL || json == NULL ||
-            !group_parse(json, (size_t)sqlite3_column_bytes(st, 1), name, &gs[count], why,
-                         sizeof(why))) {
-            snprintf(err, errlen, "security group \"%.128s\": stored document: %s",
-                     name ? name : "", name && json ? why : "missing");
-            ok = false;
+        if (!(ok = load_row(st, &gs[count], err, errlen)))
             break;
-        }
-        have_default |= strcmp(gs[count].name, GROUP_DEFAULT_NAME) == 0;
         count++;
     }
     if (ok && rc != SQLITE_DONE) {
@@ -617,19 +631,6 @@ bool groups_load(struct sqlite3 *db, struct group **out, size_t *n, char *err, s
         ok = false;
     }
     sqlite3_finalize(st);
-    if (ok && !have_default) {
-        if (count + 1 > cap) {
-            struct group *ngs = realloc(gs, (count + 1) * sizeof(*gs));
-            if (ngs == NULL) {
-                snprintf(err, errlen, "security groups: out of memory");
-                ok = false;
-            } else {
-                gs = ngs;
-            }
-        }
-        if (ok)
-            group_init(&gs[count++], GROUP_DEFAULT_NAME);
-    }
     if (!ok) {
         groups_free(gs, count);
         return false;
@@ -678,7 +679,8 @@ bool group_store(struct sqlite3 *db, const struct group *g, char *err, size_t er
 
 /* ---- warden groups ------------------------------------------------------------------- */
 
-static const char groups_usage[] = "usage: warden groups import FILE [--name NAME] | export NAME | list\n";
+static const char groups_usage[] =
+    "usage: warden groups import FILE [--name NAME] | export NAME | list\n";
 
 /* The file name without its directory and its last extension: "conf/lab.json" -> "lab". */
 static void file_stem(const char *path, char *out, size_t outlen)
@@ -728,8 +730,10 @@ static int groups_import(int argc, char **argv, struct store *s)
     if (g.name[0] == '\0') {
         file_stem(path, g.name, sizeof(g.name));
         if (!group_name_valid(g.name)) {
-            fprintf(stderr, "warden groups: %s: the file name is not a valid group name; "
-                            "give one with --name\n", path);
+            fprintf(stderr,
+                    "warden groups: %s: the file name is not a valid group name; "
+                    "give one with --name\n",
+                    path);
             group_free(&g);
             return EXIT_INVALID;
         }
@@ -739,8 +743,8 @@ static int groups_import(int argc, char **argv, struct store *s)
         group_free(&g);
         return EXIT_RUNTIME;
     }
-    printf("security group %s: imported, %d of %d rules enabled\n", g.name,
-           group_enabled_rules(&g), GROUP_RULE_COUNT + 2);
+    printf("security group %s: imported, %d of %d rules enabled\n", g.name, group_enabled_rules(&g),
+           GROUP_RULE_COUNT + 2);
     group_free(&g);
     return 0;
 }

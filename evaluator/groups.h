@@ -21,25 +21,25 @@ struct sqlite3;
 
 #define GROUP_DEFAULT_NAME "default"
 #define GROUP_NAME_MAX     128
-#define GROUP_MAX_BYTES    ((size_t)16 << 20)       /* largest document taken */
+#define GROUP_MAX_BYTES    ((size_t)16 << 20) /* largest document taken */
 
-#define GROUP_WINDOW_DEFAULT_MS (15 * 60 * 1000LL)  /* PT15M */
-#define GROUP_WINDOW_STEP_MS    10000LL             /* windows are whole count buckets */
-#define GROUP_WINDOW_MIN_MS     10000LL             /* PT10S */
-#define GROUP_WINDOW_MAX_MS     (7 * 86400000LL)    /* P7D */
-#define GROUP_THRESHOLD_MAX     1000000000000000LL  /* 10^15: exact as a double */
-#define GROUP_ALLOW_MAX         10000               /* CIDRs per allow list */
+#define GROUP_WINDOW_DEFAULT_MS (15 * 60 * 1000LL) /* PT15M */
+#define GROUP_WINDOW_STEP_MS    10000LL            /* windows are whole count buckets */
+#define GROUP_WINDOW_MIN_MS     10000LL            /* PT10S */
+#define GROUP_WINDOW_MAX_MS     (7 * 86400000LL)   /* P7D */
+#define GROUP_THRESHOLD_MAX     1000000000000000LL /* 10^15: exact as a double */
+#define GROUP_ALLOW_MAX         10000              /* CIDRs per allow list */
 
 /* The time-window rules, in the order of SPEC 4.1 (and of an exported document). */
 enum group_rule {
-    GROUP_ACTIVE_CONNECTIONS = 0,   /* ActiveConnectionsNotInAllowedRange */
-    GROUP_MQTT_C2D,                 /* MqttC2DMessagesNotInAllowedRange */
-    GROUP_MQTT_D2C,                 /* MqttD2CMessagesNotInAllowedRange */
-    GROUP_QUEUE_PURGES,             /* QueuePurgesNotInAllowedRange */
-    GROUP_DIRECT_METHODS,           /* DirectMethodInvokesNotInAllowedRange */
-    GROUP_MQTT_C2D_REJECTED,        /* MqttC2DRejectedMessagesNotInAllowedRange */
-    GROUP_TWIN_UPDATES,             /* TwinUpdatesNotInAllowedRange */
-    GROUP_UNAUTHORIZED,             /* UnauthorizedOperationsNotInAllowedRange */
+    GROUP_ACTIVE_CONNECTIONS = 0, /* ActiveConnectionsNotInAllowedRange */
+    GROUP_MQTT_C2D,               /* MqttC2DMessagesNotInAllowedRange */
+    GROUP_MQTT_D2C,               /* MqttD2CMessagesNotInAllowedRange */
+    GROUP_QUEUE_PURGES,           /* QueuePurgesNotInAllowedRange */
+    GROUP_DIRECT_METHODS,         /* DirectMethodInvokesNotInAllowedRange */
+    GROUP_MQTT_C2D_REJECTED,      /* MqttC2DRejectedMessagesNotInAllowedRange */
+    GROUP_TWIN_UPDATES,           /* TwinUpdatesNotInAllowedRange */
+    GROUP_UNAUTHORIZED,           /* UnauthorizedOperationsNotInAllowedRange */
     GROUP_RULE_COUNT
 };
 
@@ -55,8 +55,8 @@ bool group_rule_lookup(const char *name, enum group_rule *r);
 /* A time-window rule: out of range means value < min or value > max over window_ms. */
 struct group_tw_rule {
     bool enabled;
-    int64_t min, max;       /* 0 <= min <= max <= GROUP_THRESHOLD_MAX */
-    int64_t window_ms;      /* a multiple of 10 s in [PT10S, P7D] */
+    int64_t min, max;  /* 0 <= min <= max <= GROUP_THRESHOLD_MAX */
+    int64_t window_ms; /* a multiple of 10 s in [PT10S, P7D] */
 };
 
 /* One allowed range, host bits cleared. IPv4-mapped IPv6 ranges are held as IPv4. */
@@ -68,15 +68,15 @@ struct group_cidr {
 /* An allow list. Enabled and empty means no address is allowed. */
 struct group_allow {
     bool enabled;
-    struct group_cidr *cidrs;   /* malloc'd, NULL when n == 0 */
+    struct group_cidr *cidrs; /* malloc'd, NULL when n == 0 */
     size_t n;
 };
 
 struct group {
     char name[GROUP_NAME_MAX + 1];
     struct group_tw_rule tw[GROUP_RULE_COUNT];
-    struct group_allow allow_out;   /* ConnectionToIpNotAllowed */
-    struct group_allow allow_in;    /* ConnectionFromIpNotAllowed */
+    struct group_allow allow_out; /* ConnectionToIpNotAllowed */
+    struct group_allow allow_in;  /* ConnectionFromIpNotAllowed */
 };
 
 /*
@@ -126,8 +126,8 @@ int group_enabled_rules(const struct group *g);
 bool group_allow_contains(const struct group_allow *a, const struct ip_addr *ip);
 
 /*
- * Every group of security_groups, sorted by name, plus "default" with every
- * rule disabled when the table has no such row. On success *out is a
+ * Every group of security_groups, plus "default" with every rule disabled
+ * when the table has no such row, all sorted by name. On success *out is a
  * malloc'd array of *n groups, freed with groups_free(). A stored document
  * that no longer parses is an error naming the group.
  */

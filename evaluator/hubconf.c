@@ -79,12 +79,11 @@ static bool take_bool(json_t *obj, const char *key, const char *where, bool *out
 
 /* The two forms differ in their action words only. */
 struct rule_form {
-    const char *list;       /* for messages: "properties.networkRuleSets.ipRules" */
+    const char *list;         /* for messages: "properties.networkRuleSets.ipRules" */
     const char *allow, *deny; /* deny is NULL where the form has only Allow rules */
 };
 
-static const struct rule_form form_ip_rules = {"properties.networkRuleSets.ipRules", "Allow",
-                                               NULL};
+static const struct rule_form form_ip_rules = {"properties.networkRuleSets.ipRules", "Allow", NULL};
 static const struct rule_form form_ip_filter = {"properties.ipFilterRules", "Accept", "Reject"};
 
 static bool parse_ip_rule(json_t *obj, size_t i, const struct rule_form *f, struct hub_ip_rule *r,
@@ -118,8 +117,8 @@ static bool parse_ip_rule(json_t *obj, size_t i, const struct rule_form *f, stru
     mask = import_member(obj, "ipMask");
     if (mask == NULL || !json_is_string(mask) ||
         !cidr_parse(json_string_value(mask), &r->net, &r->prefix)) {
-        fail(err, errlen, where, "ipMask %s", mask == NULL ? "is required"
-                                                           : "is not an IP address or CIDR");
+        fail(err, errlen, where, "ipMask %s",
+             mask == NULL ? "is required" : "is not an IP address or CIDR");
         return false;
     }
     return true;
@@ -213,8 +212,7 @@ static bool parse_network_rule_sets(json_t *nrs, struct hub_props *p, json_t *no
 }
 
 /* The properties object into p, and its normalised form into *norm. */
-static bool parse_props(json_t *props, struct hub_props *p, json_t **norm, char *err,
-                        size_t errlen)
+static bool parse_props(json_t *props, struct hub_props *p, json_t **norm, char *err, size_t errlen)
 {
     json_t *nrs, *filters, *arr;
     bool ok = true;
@@ -290,8 +288,8 @@ static bool parse_retention(json_t *log, const char *where, struct hub_diag_log 
     days = import_member(rp, "days");
     if (days == NULL || !json_is_integer(days) || json_integer_value(days) < 0 ||
         json_integer_value(days) > HUB_MAX_RETENTION_DAYS) {
-        fail(err, errlen, at, "days %s", days == NULL ? "is required"
-                                                      : "must be an integer from 0 to 36500");
+        fail(err, errlen, at, "days %s",
+             days == NULL ? "is required" : "must be an integer from 0 to 36500");
         return false;
     }
     l->has_retention = true;
@@ -609,7 +607,8 @@ static void hubconf_summary(const struct hub_doc *doc)
     if (doc->has_props && !p->has_network_rule_sets && !p->has_ip_filter_rules)
         printf(" no IP filter");
     if (doc->has_settings)
-        printf("%s %zu diagnostic settings", doc->has_props ? "," : "", doc->nsettings);
+        printf("%s %zu diagnostic setting%s", doc->has_props ? "," : "", doc->nsettings,
+               doc->nsettings == 1 ? "" : "s");
     printf(" imported\n");
 }
 

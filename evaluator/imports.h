@@ -80,8 +80,8 @@ const char *cred_kind_name(enum cred_kind k);
  */
 struct reg_identity {
     char device_id[129];
-    char auth_type[24];         /* sas, selfSigned, certificateAuthority, none; "" when absent */
-    char security_group[129];   /* tags.SecurityGroup, "default" when absent */
+    char auth_type[24];       /* sas, selfSigned, certificateAuthority, none; "" when absent */
+    char security_group[129]; /* tags.SecurityGroup, "default" when absent */
     bool has_cred[CRED_KIND_COUNT];
     char fingerprint[CRED_KIND_COUNT][65];
 };
@@ -100,10 +100,10 @@ bool registry_parse(const char *buf, size_t len, struct reg_identity **out, size
 
 /* ---- hub configuration (SPEC 4.3) ------------------------------------------------ */
 
-#define HUB_DOC_MAX_BYTES ((size_t)16 << 20)
-#define HUB_MAX_RULES     1000  /* per rule list; IoT Hub allows 100 */
-#define HUB_MAX_SETTINGS  100   /* diagnostic settings per hub; Azure allows 5 */
-#define HUB_MAX_LOGS      100   /* log categories per setting */
+#define HUB_DOC_MAX_BYTES      ((size_t)16 << 20)
+#define HUB_MAX_RULES          1000 /* per rule list; IoT Hub allows 100 */
+#define HUB_MAX_SETTINGS       100  /* diagnostic settings per hub; Azure allows 5 */
+#define HUB_MAX_LOGS           100  /* log categories per setting */
 #define HUB_MAX_RETENTION_DAYS 36500
 
 /* One IP filter rule of either form. allow: action Allow (or Accept), else Reject. */
@@ -122,8 +122,8 @@ struct hub_ip_rule {
  */
 struct hub_props {
     bool has_network_rule_sets;
-    bool default_deny;                  /* networkRuleSets.defaultAction is Deny */
-    struct hub_ip_rule *ip_rules;       /* networkRuleSets.ipRules */
+    bool default_deny;            /* networkRuleSets.defaultAction is Deny */
+    struct hub_ip_rule *ip_rules; /* networkRuleSets.ipRules */
     size_t n_ip_rules;
     bool has_ip_filter_rules;
     struct hub_ip_rule *ip_filter_rules; /* ipFilterRules, in order */
@@ -133,18 +133,18 @@ struct hub_props {
 /* One log category of a diagnostic setting (category or categoryGroup). */
 struct hub_diag_log {
     char category[IMPORT_NAME_MAX + 1];
-    bool is_group;              /* it was a categoryGroup ("allLogs", "audit") */
+    bool is_group; /* it was a categoryGroup ("allLogs", "audit") */
     bool enabled;
-    bool has_retention;         /* a retentionPolicy was given */
+    bool has_retention; /* a retentionPolicy was given */
     bool retention_enabled;
-    int64_t retention_days;     /* 0 means forever */
+    int64_t retention_days; /* 0 means forever */
 };
 
 struct hub_diag_setting {
     char name[IMPORT_NAME_MAX + 1];
     struct hub_diag_log *logs;
     size_t nlogs;
-    char *json;                 /* the normalised setting, compact, malloc'd */
+    char *json; /* the normalised setting, compact, malloc'd */
 };
 
 /* A hub document. Each part is replaced on import only when the document has it. */
@@ -152,7 +152,7 @@ struct hub_doc {
     char hub[IMPORT_NAME_MAX + 1];
     bool has_props;
     struct hub_props props;
-    char *props_json;           /* normalised "properties", compact, malloc'd */
+    char *props_json; /* normalised "properties", compact, malloc'd */
     bool has_settings;
     struct hub_diag_setting *settings;
     size_t nsettings;

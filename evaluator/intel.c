@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,11 +33,12 @@
 typedef unsigned __int128 u128;
 
 #define U128_MAX     (~(u128)0)
-#define MAPPED_FIRST ((u128)0xffff << 32)           /* ::ffff:0.0.0.0 */
-#define MAPPED_LAST  (MAPPED_FIRST | 0xffffffffu)   /* ::ffff:255.255.255.255 */
-#define ATTR_NONE    UINT32_MAX                     /* a gap between intervals */
-#define SLOTS        65536                          /* top 16 bits of an address */
-#define SLOTS_FROM   1024                           /* starts in a table that gets slots */
+#define MAPPED_FIRST ((u128)0xffff << 32)         /* ::ffff:0.0.0.0 */
+#define MAPPED_LAST  (MAPPED_FIRST | 0xffffffffu) /* ::ffff:255.255.255.255 */
+#define ATTR_NONE    UINT32_MAX                   /* a gap between intervals */
+#define SLOTS        65536                        /* top 16 bits of an address */
+#define SLOTS_FROM   1024                         /* starts in a table that gets slots */
+#define SPANS_MAX    (UINT32_MAX / 4)             /* so table entries fit a uint32 index */
 
 /* ---- parsing one line --------------------------------------------------------- */
 
@@ -152,8 +154,7 @@ static bool take_category(const char *p, size_t n, struct intel_entry *out, char
 }
 
 /* What follows the address: a comment, a Spamhaus note, CSV columns or extra columns. */
-static bool parse_rest(const char *p, size_t n, struct intel_entry *out, char *err,
-                       size_t errlen)
+static bool parse_rest(const char *p, size_t n, struct intel_entry *out, char *err, size_t errlen)
 {
     while (n > 0 && is_space(*p)) {
         p++;
@@ -260,25 +261,31 @@ static u128 ip_to_u128(const struct ip_addr *ip)
 
 /* ---- the matcher's tables -------------------------------------------------------- */
 
-struct key6 {
-    uint64_t hi, lo;
+/*
+ * Disjoint intervals of one family as sorted starts: the interval at entry i
+ * runs from its start to the next entry's (or the end of the family's space)
+ * and belongs to attrs[attr], or to no list when attr is ATTR_NONE. Each
+ * start sits beside its attribution, so the lookup's last step is in a cache
+ * line it has just read. Entries whose start has top 16 bits k are
+ * slot[k] .. slot[k + 1] - 1; small tables, where the slots would cost more
+ * than they save, have none (slot is NULL).
+ */
+struct entry4 {
+    uint32_t start, attr;
 };
 
-/*
- * Disjoint intervals of one family as sorted starts: the interval at start i
- * runs to start i + 1 (or the end of the family's space) and belongs to
- * attrs[attr[i]], or to no list when attr[i] is ATTR_NONE. Starts with top 16
- * bits k are start[slot[k]] .. start[slot[k + 1] - 1]; small tables, where
- * the slots would cost more than they save, have none (slot is NULL).
- */
+struct entry6 {
+    uint64_t hi, lo;
+    uint32_t attr;
+};
+
 struct table {
     int family;
     size_t n, cap;
-    uint32_t *start4;   /* the IPv4 table's starts */
-    struct key6 *start6; /* the IPv6 table's starts */
-    uint32_t *attr;
-    uint32_t *slot;     /* SLOTS + 1 entries, or NULL */
-    u128 end;           /* while building: the last address of the last interval */
+    struct entry4 *e4; /* the IPv4 table's entries */
+    struct entry6 *e6; /* the IPv6 table's entries */
+    uint32_t *slot;    /* SLOTS + 1 entries, or NULL */
+    u128 end;          /* while building: the last address of the last interval */
 };
 
 struct attr {
@@ -292,32 +299,39 @@ struct intel {
     struct arena strings; /* the attributions' text */
 };
 
+static size_t entry_size(const struct table *t)
+{
+    return t->family == 4 ? sizeof(struct entry4) : sizeof(struct entry6);
+}
+
+static bool table_resize(struct table *t, size_t cap)
+{
+    void *old = t->family == 4 ? (void *)t->e4 : (void *)t->e6;
+    void *p = realloc(old, cap * entry_size(t));
+
+    if (p == NULL)
+        return false;
+    if (t->family == 4)
+        t->e4 = p;
+    else
+        t->e6 = p;
+    t->cap = cap;
+    return true;
+}
+
+static uint32_t table_attr(const struct table *t, size_t i)
+{
+    return t->family == 4 ? t->e4[i].attr : t->e6[i].attr;
+}
+
 static bool table_push(struct table *t, u128 start, uint32_t attr)
 {
-    if (t->n == t->cap) {
-        size_t ncap = t->cap ? t->cap * 2 : 1024;
-        uint32_t *na = realloc(t->attr, ncap * sizeof(*na));
-        if (na == NULL)
-            return false;
-        t->attr = na;
-        if (t->family == 4) {
-            uint32_t *ns = realloc(t->start4, ncap * sizeof(*ns));
-            if (ns == NULL)
-                return false;
-            t->start4 = ns;
-        } else {
-            struct key6 *ns = realloc(t->start6, ncap * sizeof(*ns));
-            if (ns == NULL)
-                return false;
-            t->start6 = ns;
-        }
-        t->cap = ncap;
-    }
+    if (t->n == t->cap && !table_resize(t, t->cap ? t->cap * 2 : 1024))
+        return false;
     if (t->family == 4)
-        t->start4[t->n] = (uint32_t)start;
+        t->e4[t->n++] = (struct entry4){(uint32_t)start, attr};
     else
-        t->start6[t->n] = (struct key6){(uint64_t)(start >> 64), (uint64_t)start};
-    t->attr[t->n++] = attr;
+        t->e6[t->n++] = (struct entry6){(uint64_t)(start >> 64), (uint64_t)start, attr};
     return true;
 }
 
@@ -325,7 +339,7 @@ static bool table_push(struct table *t, u128 start, uint32_t attr)
 static bool table_add(struct table *t, u128 lo, u128 hi, uint32_t attr)
 {
     if (t->n > 0) {
-        if (t->end + 1 == lo && t->attr[t->n - 1] == attr) {
+        if (t->end + 1 == lo && table_attr(t, t->n - 1) == attr) {
             t->end = hi;
             return true;
         }
@@ -340,7 +354,7 @@ static bool table_add(struct table *t, u128 lo, u128 hi, uint32_t attr)
 
 static unsigned table_top16(const struct table *t, size_t i)
 {
-    return t->family == 4 ? t->start4[i] >> 16 : (unsigned)(t->start6[i].hi >> 48);
+    return t->family == 4 ? t->e4[i].start >> 16 : (unsigned)(t->e6[i].hi >> 48);
 }
 
 /* Close the last interval, give back the spare capacity, and fill the slots. */
@@ -351,18 +365,8 @@ static bool table_finish(struct table *t)
 
     if (t->n > 0 && t->end != last && !table_push(t, t->end + 1, ATTR_NONE))
         return false;
-    if (t->n > 0 && t->n < t->cap) {
-        void *p = realloc(t->attr, t->n * sizeof(*t->attr));
-        t->attr = p ? p : t->attr;
-        if (t->family == 4) {
-            p = realloc(t->start4, t->n * sizeof(*t->start4));
-            t->start4 = p ? p : t->start4;
-        } else {
-            p = realloc(t->start6, t->n * sizeof(*t->start6));
-            t->start6 = p ? p : t->start6;
-        }
-        t->cap = t->n;
-    }
+    if (t->n > 0 && t->n < t->cap)
+        (void)table_resize(t, t->n); /* keeping the larger block is harmless */
     if (t->n < SLOTS_FROM)
         return true;
     if ((t->slot = malloc((SLOTS + 1) * sizeof(*t->slot))) == NULL)
@@ -382,12 +386,12 @@ static uint32_t lookup4(const struct table *t, uint32_t ip)
 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (t->start4[mid] <= ip)
+        if (t->e4[mid].start <= ip)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo == 0 ? ATTR_NONE : t->attr[lo - 1];
+    return lo == 0 ? ATTR_NONE : t->e4[lo - 1].attr;
 }
 
 static uint32_t lookup6(const struct table *t, uint64_t ip_hi, uint64_t ip_lo)
@@ -397,13 +401,13 @@ static uint32_t lookup6(const struct table *t, uint64_t ip_hi, uint64_t ip_lo)
 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        const struct key6 *k = &t->start6[mid];
-        if (k->hi < ip_hi || (k->hi == ip_hi && k->lo <= ip_lo))
+        const struct entry6 *e = &t->e6[mid];
+        if (e->hi < ip_hi || (e->hi == ip_hi && e->lo <= ip_lo))
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo == 0 ? ATTR_NONE : t->attr[lo - 1];
+    return lo == 0 ? ATTR_NONE : t->e6[lo - 1].attr;
 }
 
 bool intel_match(const struct intel *in, const struct ip_addr *ip, const char **list,
@@ -432,8 +436,7 @@ size_t intel_memory(const struct intel *in)
 {
     if (in == NULL)
         return 0;
-    return sizeof(*in) + in->v4.cap * (sizeof(uint32_t) * 2) +
-           in->v6.cap * (sizeof(struct key6) + sizeof(uint32_t)) +
+    return sizeof(*in) + in->v4.cap * sizeof(struct entry4) + in->v6.cap * sizeof(struct entry6) +
            ((in->v4.slot != NULL) + (in->v6.slot != NULL)) * (SLOTS + 1) * sizeof(uint32_t) +
            in->attrs_cap * sizeof(struct attr) + in->strings.used;
 }
@@ -442,11 +445,9 @@ void intel_free(struct intel *in)
 {
     if (in == NULL)
         return;
-    free(in->v4.start4);
-    free(in->v4.attr);
+    free(in->v4.e4);
     free(in->v4.slot);
-    free(in->v6.start6);
-    free(in->v6.attr);
+    free(in->v6.e6);
     free(in->v6.slot);
     free(in->attrs);
     arena_free(&in->strings);
@@ -468,7 +469,7 @@ struct builder {
     struct map attr_ids; /* "list\0" flag category -> attr index + 1 */
     char *key;
     size_t key_cap;
-    uint32_t *rank;      /* rank[attr]: its place in (list, category) order */
+    uint32_t *rank; /* rank[attr]: its place in (list, category) order */
 };
 
 static bool same_category(const char *a, const char *b)
@@ -541,7 +542,7 @@ static bool builder_add(struct builder *b, u128 first, u128 last, const char *li
         return false;
     if (b->n == b->cap) {
         size_t ncap = b->cap ? b->cap * 2 : 1024;
-        struct span *ns = ncap > UINT32_MAX ? NULL : realloc(b->spans, ncap * sizeof(*ns));
+        struct span *ns = ncap > SPANS_MAX ? NULL : realloc(b->spans, ncap * sizeof(*ns));
         if (ns == NULL)
             return false;
         b->spans = ns;
@@ -602,7 +603,7 @@ struct sweep {
     const struct span *spans;
     size_t n;
     const uint32_t *rank;
-    uint32_t *heap;      /* spans covering the sweep's position, best first */
+    uint32_t *heap; /* spans covering the sweep's position, best first */
     size_t heap_n;
     struct table *out;
 };
@@ -893,20 +894,28 @@ struct bogon {
     int prefix;
 };
 
-#define V4(a, b, c, d, p) {{4, {a, b, c, d}}, p}
-#define V6(a, b, p)       {{6, {a, b}}, p}
-
-/* SPEC 4.4's list: private, loopback, link-local, multicast, reserved, documentation. */
+/* SPEC 4.4's list. */
 static const struct bogon bogons[] = {
-    V4(0, 0, 0, 0, 8),      V4(10, 0, 0, 0, 8),     V4(100, 64, 0, 0, 10),
-    V4(127, 0, 0, 0, 8),    V4(169, 254, 0, 0, 16), V4(172, 16, 0, 0, 12),
-    V4(192, 0, 0, 0, 24),   V4(192, 0, 2, 0, 24),   V4(192, 168, 0, 0, 16),
-    V4(198, 18, 0, 0, 15),  V4(198, 51, 100, 0, 24), V4(203, 0, 113, 0, 24),
-    V4(224, 0, 0, 0, 4),    V4(240, 0, 0, 0, 4),
-    V6(0x00, 0x00, 128),    /* :: */
-    {{6, {[15] = 1}}, 128}, /* ::1 */
-    V6(0xfc, 0x00, 7),      V6(0xfe, 0x80, 10),     V6(0xff, 0x00, 8),
-    {{6, {0x20, 0x01, 0x0d, 0xb8}}, 32},
+    {{4, {0, 0, 0, 0}}, 8},              /* "this" network */
+    {{4, {10, 0, 0, 0}}, 8},             /* private */
+    {{4, {100, 64, 0, 0}}, 10},          /* carrier-grade NAT */
+    {{4, {127, 0, 0, 0}}, 8},            /* loopback */
+    {{4, {169, 254, 0, 0}}, 16},         /* link-local */
+    {{4, {172, 16, 0, 0}}, 12},          /* private */
+    {{4, {192, 0, 0, 0}}, 24},           /* IETF protocol assignments */
+    {{4, {192, 0, 2, 0}}, 24},           /* documentation */
+    {{4, {192, 168, 0, 0}}, 16},         /* private */
+    {{4, {198, 18, 0, 0}}, 15},          /* benchmarking */
+    {{4, {198, 51, 100, 0}}, 24},        /* documentation */
+    {{4, {203, 0, 113, 0}}, 24},         /* documentation */
+    {{4, {224, 0, 0, 0}}, 4},            /* multicast */
+    {{4, {240, 0, 0, 0}}, 4},            /* reserved, and broadcast */
+    {{6, {0}}, 128},                     /* :: unspecified */
+    {{6, {[15] = 1}}, 128},              /* ::1 loopback */
+    {{6, {0xfc, 0x00}}, 7},              /* unique local */
+    {{6, {0xfe, 0x80}}, 10},             /* link-local */
+    {{6, {0xff, 0x00}}, 8},              /* multicast */
+    {{6, {0x20, 0x01, 0x0d, 0xb8}}, 32}, /* documentation */
 };
 
 bool intel_is_bogon(const struct ip_addr *ip)
@@ -945,9 +954,8 @@ int64_t intel_version(struct sqlite3 *db)
     return v;
 }
 
-static const char sql_version_bump[] =
-    "INSERT INTO evaluator_state (key, value) VALUES (?1, 1) "
-    "ON CONFLICT (key) DO UPDATE SET value = value + 1";
+static const char sql_version_bump[] = "INSERT INTO evaluator_state (key, value) VALUES (?1, 1) "
+                                       "ON CONFLICT (key) DO UPDATE SET value = value + 1";
 
 /* ---- `warden intel` ---------------------------------------------------------------------- */
 
@@ -971,11 +979,10 @@ static bool step_done(sqlite3 *db, sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
 
+    if (rc != SQLITE_DONE)
+        fprintf(stderr, "warden intel: %s\n", sqlite3_errmsg(db));
     sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
-        return true;
-    fprintf(stderr, "warden intel: %s\n", sqlite3_errmsg(db));
-    return false;
+    return rc == SQLITE_DONE;
 }
 
 /* BEGIN, COMMIT and ROLLBACK, which take no values. */
@@ -1091,17 +1098,45 @@ struct load {
     const char *path, *name;
     char source[PATH_MAX];
     struct reader rd;
-    size_t entries;       /* counted by the first pass */
-    size_t written;       /* inserted by the second */
-    bool progress;        /* stderr is a terminal */
+    size_t entries;     /* counted by the first pass */
+    size_t written;     /* inserted by the second */
+    bool progress;      /* stderr is a terminal */
+    bool progress_open; /* a progress line waits for its newline */
 };
+
+/* A message on stderr, after the progress line if one is showing. */
+static void say(struct load *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void say(struct load *ld, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (ld->progress_open)
+        fputc('\n', stderr);
+    ld->progress_open = false;
+    fputs("warden intel: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void progress(struct load *ld, bool writing)
+{
+    if (writing)
+        fprintf(stderr, "\rwarden intel: writing %s: %zu of %zu entries", ld->name, ld->written,
+                ld->entries);
+    else
+        fprintf(stderr, "\rwarden intel: reading %s: %lu lines", ld->path, ld->rd.lineno);
+    ld->progress_open = true;
+}
 
 static int line_error(struct load *ld, const char *why)
 {
     char text[EXCERPT_LEN + 8];
 
     excerpt(ld->rd.buf, ld->rd.len, text, sizeof(text));
-    fprintf(stderr, "warden intel: %s:%lu: %s: \"%s\"\n", ld->path, ld->rd.lineno, why, text);
+    say(ld, "%s:%lu: %s: \"%s\"", ld->path, ld->rd.lineno, why, text);
     return 2;
 }
 
@@ -1126,13 +1161,64 @@ static bool insert_entry(struct load *ld, sqlite3_stmt *ins, const struct intel_
     return step_done(ld->db, ins);
 }
 
-static void progress(struct load *ld, bool writing)
+/* One entry: counted by the first pass, inserted by the second. Returns an exit status. */
+static int load_entry(struct load *ld, sqlite3_stmt *ins, const struct intel_entry *e)
 {
-    if (writing)
-        fprintf(stderr, "\rwarden intel: writing %s: %zu of %zu entries", ld->name, ld->written,
-                ld->entries);
-    else
-        fprintf(stderr, "\rwarden intel: reading %s: %lu lines", ld->path, ld->rd.lineno);
+    if (ins != NULL) {
+        if (ld->written == ld->entries) {
+            say(ld, "%s changed while loading", ld->path);
+            return 1;
+        }
+        if (!insert_entry(ld, ins, e))
+            return 1;
+        ld->written++;
+        return 0;
+    }
+    if (++ld->entries > INTEL_MAX_ENTRIES) {
+        say(ld, "%s: more than %d entries, the most a list may hold", ld->path, INTEL_MAX_ENTRIES);
+        return 2;
+    }
+    if (e->prefix == 0)
+        say(ld, "%s:%lu: warning: %.*s matches every IPv%d address", ld->path, ld->rd.lineno,
+            (int)e->text_len, e->text, e->first.family);
+    return 0;
+}
+
+static int load_lines(struct load *ld, sqlite3_stmt *ins)
+{
+    bool seen_content = false;
+    char why[128];
+    int rc;
+
+    ld->rd.lineno = 0;
+    while (read_line(&ld->rd)) {
+        struct intel_entry e;
+
+        if (ld->progress && ld->rd.lineno % PROGRESS_EVERY == 0)
+            progress(ld, ins != NULL);
+        if (ld->rd.too_long) {
+            snprintf(why, sizeof(why), "line longer than %d bytes", INTEL_MAX_LINE);
+            return line_error(ld, why);
+        }
+        if (!intel_parse_line(ld->rd.buf, ld->rd.len, &e, why, sizeof(why))) {
+            /* A CSV header is allowed as the first line that is not blank or a comment. */
+            if (!seen_content && intel_line_is_header(ld->rd.buf, ld->rd.len)) {
+                seen_content = true;
+                continue;
+            }
+            return line_error(ld, why);
+        }
+        if (e.kind == INTEL_LINE_SKIP)
+            continue;
+        seen_content = true;
+        if ((rc = load_entry(ld, ins, &e)) != 0)
+            return rc;
+    }
+    if (ferror(ld->rd.f)) {
+        say(ld, "%s: read error", ld->path);
+        return 1;
+    }
+    return 0;
 }
 
 /*
@@ -1142,52 +1228,12 @@ static void progress(struct load *ld, bool writing)
  */
 static int load_pass(struct load *ld, sqlite3_stmt *ins)
 {
-    bool seen_content = false;
-    char why[128];
+    int rc = load_lines(ld, ins);
 
-    ld->rd.lineno = 0;
-    while (read_line(&ld->rd)) {
-        struct intel_entry e;
-        bool first_content = !seen_content;
-
-        if (ld->progress && ld->rd.lineno % PROGRESS_EVERY == 0)
-            progress(ld, ins != NULL);
-        if (ld->rd.too_long)
-            return line_error(ld, "line longer than 4096 bytes");
-        if (!intel_parse_line(ld->rd.buf, ld->rd.len, &e, why, sizeof(why))) {
-            if (first_content && intel_line_is_header(ld->rd.buf, ld->rd.len)) {
-                seen_content = true;
-                continue;
-            }
-            return line_error(ld, why);
-        }
-        if (e.kind == INTEL_LINE_SKIP)
-            continue;
-        seen_content = true;
-        if (ins != NULL) {
-            if (ld->written == ld->entries) {
-                fprintf(stderr, "warden intel: %s changed while loading\n", ld->path);
-                return 1;
-            }
-            if (!insert_entry(ld, ins, &e))
-                return 1;
-            ld->written++;
-            continue;
-        }
-        if (++ld->entries > INTEL_MAX_ENTRIES) {
-            fprintf(stderr, "warden intel: %s: more than %d entries, the most a list may hold\n",
-                    ld->path, INTEL_MAX_ENTRIES);
-            return 2;
-        }
-        if (e.prefix == 0)
-            fprintf(stderr, "warden intel: %s:%lu: warning: %.*s matches every IPv%d address\n",
-                    ld->path, ld->rd.lineno, (int)e.text_len, e.text, e.first.family);
-    }
-    if (ferror(ld->rd.f)) {
-        fprintf(stderr, "warden intel: %s: read error\n", ld->path);
-        return 1;
-    }
-    return 0;
+    if (ld->progress_open)
+        fputc('\n', stderr);
+    ld->progress_open = false;
+    return rc;
 }
 
 static const char sql_ranges_delete[] = "DELETE FROM intel_ranges WHERE list = ?1";
@@ -1237,8 +1283,7 @@ static int load_write(struct load *ld, int64_t *old)
     int rc = 1;
 
     if (fseek(ld->rd.f, 0, SEEK_SET) != 0) {
-        fprintf(stderr, "warden intel: %s: cannot read it twice (not a regular file?)\n",
-                ld->path);
+        say(ld, "%s: cannot read it twice (not a regular file?)", ld->path);
         return 1;
     }
     if (!exec_sql(ld->db, "BEGIN IMMEDIATE"))
@@ -1250,7 +1295,7 @@ static int load_write(struct load *ld, int64_t *old)
         goto done;
     rc = 1;
     if (ld->written != ld->entries) {
-        fprintf(stderr, "warden intel: %s changed while loading; nothing loaded\n", ld->path);
+        say(ld, "%s changed while loading; nothing loaded", ld->path);
         goto done;
     }
     if (list_upsert(ld) && version_bump(ld->db) && exec_sql(ld->db, "COMMIT"))
@@ -1272,14 +1317,12 @@ static int load_file(struct load *ld)
     rc = load_pass(ld, NULL);
     if (rc == 0 && ld->entries == 0) {
         /* An empty download must not silently empty a list that was in use. */
-        fprintf(stderr, "warden intel: %s has no entries; nothing loaded (to remove a list: "
-                        "warden intel drop NAME)\n", ld->path);
+        say(ld, "%s has no entries; nothing loaded (to remove a list: warden intel drop NAME)",
+            ld->path);
         rc = 2;
     }
     if (rc == 0)
         rc = load_write(ld, &old);
-    if (ld->progress && ld->rd.lineno >= PROGRESS_EVERY)
-        fputc('\n', stderr);
     if (rc == 0)
         printf("intel: list %s: %zu entries loaded from %s (%lld replaced)\n", ld->name,
                ld->entries, ld->path, (long long)old);
@@ -1313,8 +1356,10 @@ static int cmd_load(int argc, char **argv, struct store *s)
         ld.name = defname;
     }
     if (!name_valid(ld.name, strlen(ld.name))) {
-        fprintf(stderr, "warden intel: \"%s\" is not a valid list name (letters, digits, "
-                        "._+-, at most %d bytes); give one with --name\n", ld.name, NAME_MAX_LEN);
+        fprintf(stderr,
+                "warden intel: \"%s\" is not a valid list name (letters, digits, "
+                "._+-, at most %d bytes); give one with --name\n",
+                ld.name, NAME_MAX_LEN);
         return 2;
     }
     if ((ld.rd.f = fopen(ld.path, "r")) == NULL) {
@@ -1349,8 +1394,8 @@ static int cmd_list(struct store *s)
         time_format_iso(sqlite3_column_int64(st, 2), when, sizeof(when));
         source = source ? source : "";
         excerpt(source, strlen(source), src, sizeof(src));
-        printf("%-24s %10lld  %-24s  %s\n", name ? name : "", sqlite3_column_int64(st, 1), when,
-               src);
+        printf("%-24s %10lld  %-24s  %s\n", name ? name : "",
+               (long long)sqlite3_column_int64(st, 1), when, src);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {

@@ -37,8 +37,8 @@ struct sqlite3;
 /* ---- one line of a list ------------------------------------------------------ */
 
 enum intel_line_kind {
-    INTEL_LINE_SKIP,  /* blank, or a comment */
-    INTEL_LINE_ENTRY  /* an address or a CIDR */
+    INTEL_LINE_SKIP, /* blank, or a comment */
+    INTEL_LINE_ENTRY /* an address or a CIDR */
 };
 
 /*
@@ -52,7 +52,7 @@ struct intel_entry {
     enum intel_line_kind kind;
     struct ip_addr first, last;
     int prefix;
-    const char *text;     /* the address or CIDR as written */
+    const char *text; /* the address or CIDR as written */
     size_t text_len;
     const char *category;
     size_t category_len;

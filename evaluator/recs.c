@@ -44,12 +44,18 @@ const char *rec_severity(const char *type)
     return NULL;
 }
 
+/* The defaults are config.c's (recommendations.*), the one place that knows them. */
 void recs_config_defaults(struct recs_config *cfg)
 {
-    cfg->shared_credentials = cfg->ipfilter_deny_all = true;
-    cfg->ipfilter_permissive = cfg->diagnostics_logs = true;
-    cfg->max_allow_prefix_v4 = 16;
-    cfg->max_allow_prefix_v6 = 48;
+    struct config c;
+
+    config_defaults(&c);
+    cfg->shared_credentials = c.rec_shared_credentials;
+    cfg->ipfilter_deny_all = c.rec_ip_filter_deny_all;
+    cfg->ipfilter_permissive = c.rec_ip_filter_permissive_rule;
+    cfg->diagnostics_logs = c.rec_diagnostics_logs;
+    cfg->max_allow_prefix_v4 = c.rec_max_allow_prefix_v4;
+    cfg->max_allow_prefix_v6 = c.rec_max_allow_prefix_v6;
 }
 
 /* ---- the conditions ------------------------------------------------------------------- */
@@ -385,8 +391,8 @@ static bool assess_permissive(struct recs_buf *b, const struct recs_config *cfg,
         snprintf(key, sizeof(key), "%s/%s", hub, r->name);
         if (!push(b, REC_IPFILTER_PERMISSIVE, key, NULL, hub,
                   json_pack("{s:s, s:s, s:s, s:i, s:i}", "filter_name", r->name, "ip_mask", mask,
-                            "filter", p->has_network_rule_sets ? "networkRuleSets"
-                                                               : "ipFilterRules",
+                            "filter",
+                            p->has_network_rule_sets ? "networkRuleSets" : "ipFilterRules",
                             "prefix", r->prefix, "max_allow_prefix", max)))
             return false;
     }

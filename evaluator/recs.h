@@ -18,10 +18,10 @@
 
 struct sqlite3;
 
-#define REC_SHARED_CREDENTIALS "IoT_SharedCredentials"
-#define REC_IPFILTER_DENY_ALL  "IoT_IPFilter_DenyAll"
+#define REC_SHARED_CREDENTIALS  "IoT_SharedCredentials"
+#define REC_IPFILTER_DENY_ALL   "IoT_IPFilter_DenyAll"
 #define REC_IPFILTER_PERMISSIVE "IoT_IPFilter_PermissiveRule"
-#define REC_DIAGNOSTICS_LOGS   "IoT_DiagnosticsLogs"
+#define REC_DIAGNOSTICS_LOGS    "IoT_DiagnosticsLogs"
 
 /* Retention of at least this many days (or 0, forever, or none) satisfies IoT_DiagnosticsLogs. */
 #define REC_MIN_RETENTION_DAYS 365
@@ -34,11 +34,11 @@ struct sqlite3;
  */
 struct recs_config {
     bool shared_credentials, ipfilter_deny_all, ipfilter_permissive, diagnostics_logs;
-    int max_allow_prefix_v4;    /* default 16 */
-    int max_allow_prefix_v6;    /* default 48 */
+    int max_allow_prefix_v4; /* default 16 */
+    int max_allow_prefix_v6; /* default 48 */
 };
 
-/* Every type on, prefixes 16 and 48 (until config.c carries recommendations.*). */
+/* The defaults of recommendations.* in common/config.c: every type on, prefixes 16 and 48. */
 void recs_config_defaults(struct recs_config *cfg);
 
 /*
@@ -53,7 +53,7 @@ struct rec {
     char key[300];
     char device_id[129];
     char hub[129];
-    char *additional_data;      /* a JSON object, compact, malloc'd */
+    char *additional_data; /* a JSON object, compact, malloc'd */
 };
 
 /*

@@ -116,8 +116,8 @@ static bool key_fingerprint(const char *key, size_t n, char out[65])
     uint8_t raw[KEY_MAX_BYTES], md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     long len = n > 4 * (KEY_MAX_BYTES / 3 + 1) ? -1 : b64_decode(key, n, raw, sizeof(raw));
-    bool ok = len > 0 && EVP_Digest(raw, (size_t)len, md, &mdlen, EVP_sha256(), NULL) == 1 &&
-              mdlen == 32;
+    bool ok =
+        len > 0 && EVP_Digest(raw, (size_t)len, md, &mdlen, EVP_sha256(), NULL) == 1 && mdlen == 32;
 
     OPENSSL_cleanse(raw, sizeof(raw));
     if (ok)
@@ -148,8 +148,8 @@ static bool thumbprint_normalise(const char *s, size_t n, char out[65])
 /* ---- one identity -------------------------------------------------------------------- */
 
 /* The element's label for messages: its device id once known, else its index. */
-static void fail(char *err, size_t errlen, size_t index, const char *device, const char *fmt,
-                 ...) __attribute__((format(printf, 5, 6)));
+static void fail(char *err, size_t errlen, size_t index, const char *device, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 static void fail(char *err, size_t errlen, size_t index, const char *device, const char *fmt, ...)
 {
@@ -165,8 +165,7 @@ static void fail(char *err, size_t errlen, size_t index, const char *device, con
         snprintf(err, errlen, "element %zu: %s", index, what);
 }
 
-static bool take_device_id(json_t *el, size_t i, struct reg_identity *id, char *err,
-                           size_t errlen)
+static bool take_device_id(json_t *el, size_t i, struct reg_identity *id, char *err, size_t errlen)
 {
     json_t *v = import_member(el, "deviceId");
     const char *key = "deviceId";
@@ -221,8 +220,7 @@ static bool take_credential(json_t *auth, enum cred_kind k, size_t i, struct reg
         fail(err, errlen, i, id->device_id, "authentication.%s must be an object", obj_name);
         return false;
     }
-    if ((v = import_member(obj, name)) == NULL ||
-        (json_is_string(v) && json_string_length(v) == 0))
+    if ((v = import_member(obj, name)) == NULL || (json_is_string(v) && json_string_length(v) == 0))
         return true;
     if (!json_is_string(v)) {
         fail(err, errlen, i, id->device_id, "authentication.%s.%s must be a string", obj_name,
@@ -232,8 +230,7 @@ static bool take_credential(json_t *auth, enum cred_kind k, size_t i, struct reg
     if (k == CRED_SAS_PRIMARY || k == CRED_SAS_SECONDARY)
         ok = key_fingerprint(json_string_value(v), json_string_length(v), id->fingerprint[k]);
     else
-        ok = thumbprint_normalise(json_string_value(v), json_string_length(v),
-                                  id->fingerprint[k]);
+        ok = thumbprint_normalise(json_string_value(v), json_string_length(v), id->fingerprint[k]);
     if (!ok) {
         /* The value is not quoted: it may be a key pasted into the wrong place. */
         fail(err, errlen, i, id->device_id, "authentication.%s.%s is not %s", obj_name, name,
@@ -288,8 +285,7 @@ static bool take_group(json_t *el, size_t i, struct reg_identity *id, char *err,
     return true;
 }
 
-static bool parse_identity(json_t *el, size_t i, struct reg_identity *id, char *err,
-                           size_t errlen)
+static bool parse_identity(json_t *el, size_t i, struct reg_identity *id, char *err, size_t errlen)
 {
     memset(id, 0, sizeof(*id));
     if (!json_is_object(el)) {
@@ -314,14 +310,14 @@ bool registry_parse(const char *buf, size_t len, struct reg_identity **out, size
     if (root == NULL)
         return false;
     if (!json_is_array(root) || json_array_size(root) > REGISTRY_MAX_DEVICES) {
-        snprintf(err, errlen, json_is_array(root) ? "more than %d identities"
-                                                  : "a registry must be a JSON array of identities (up to %d)",
+        snprintf(err, errlen,
+                 json_is_array(root) ? "more than %d identities"
+                                     : "a registry must be a JSON array of identities (up to %d)",
                  REGISTRY_MAX_DEVICES);
         json_decref(root);
         return false;
     }
-    if (json_array_size(root) > 0 &&
-        (ids = calloc(json_array_size(root), sizeof(*ids))) == NULL) {
+    if (json_array_size(root) > 0 && (ids = calloc(json_array_size(root), sizeof(*ids))) == NULL) {
         snprintf(err, errlen, "out of memory");
         json_decref(root);
         return false;
@@ -382,7 +378,7 @@ enum { ST_HUB, ST_UPDATE, ST_ADD, ST_CLEAR, ST_CRED, ST_COUNT };
 struct reg_tx {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
-    const char *hub;        /* --hub, or NULL */
+    const char *hub; /* --hub, or NULL */
     int64_t now_ms;
     size_t added, updated, creds;
 };
@@ -529,6 +525,7 @@ int eval_cmd_registry(int argc, char **argv, struct store *s)
     }
     free(ids);
     printf("registry: %zu devices imported (%zu added, %zu updated), %zu credentials "
-           "fingerprinted\n", n, tx.added, tx.updated, tx.creds);
+           "fingerprinted\n",
+           n, tx.added, tx.updated, tx.creds);
     return 0;
 }

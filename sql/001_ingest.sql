@@ -189,8 +189,10 @@ CREATE TABLE events_other (
 );
 CREATE INDEX events_other_recv ON events_other(recv_ms);
 
+-- AUTOINCREMENT: the evaluator reads hub records after a cursor on id, and
+-- retention may empty the table; ids must never go back below the cursor.
 CREATE TABLE hub_operations (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     hub         TEXT NOT NULL,
     recv_ms     INTEGER NOT NULL,
     time_ms     INTEGER NOT NULL,

@@ -132,8 +132,10 @@ CREATE TABLE ingest_runs (
 -- Alert transitions waiting to be published on MQTT (SPEC 5.4). Whoever holds
 -- an MQTT connection publishes and deletes them, so a transition made while
 -- the broker is away, or by a process without a connection, still goes out.
+-- AUTOINCREMENT: the publisher keeps a cursor on id, and an emptied table
+-- must not hand out ids below it again.
 CREATE TABLE outbox (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     topic      TEXT NOT NULL,
     payload    TEXT NOT NULL,
     created_ms INTEGER NOT NULL

@@ -27,7 +27,21 @@ else
     echo "run: lab broker on 127.0.0.1:$PORT (state in $LAB/broker/)"
 fi
 
-build/warden run --db "$LAB/warden.db" --mqtt.port="$PORT" >> "$LAB/warden.log" 2>&1 &
+EXTRA=()
+if [ "${1:-}" = "--demo" ]; then
+    # The demo's configuration, as a user would bring it from Azure: a
+    # security group with every rule on, the hub's IP filter and diagnostic
+    # settings, a device registry (two devices share a key), a threat list.
+    for step in "groups import conf/demo-group.json" "hub import conf/demo-hub.json" \
+        "registry import conf/demo-registry.json" "intel load conf/demo-intel.netset"; do
+        # shellcheck disable=SC2086
+        build/warden $step --db "$LAB/warden.db" >> "$LAB/warden.log" 2>&1 ||
+            echo "run: warden $step failed (see $LAB/warden.log)"
+    done
+    # Short intervals, so that every alert shows within a couple of minutes.
+    EXTRA=(--evaluator.interval=PT10S --evaluator.silent_after=PT5M)
+fi
+build/warden run --db "$LAB/warden.db" --mqtt.port="$PORT" "${EXTRA[@]}" >> "$LAB/warden.log" 2>&1 &
 PIDS+=($!)
 if [ "${1:-}" = "--demo" ]; then
     sleep 1
@@ -44,6 +58,9 @@ Look at the data with sqlite3, for example:
     "SELECT device_id, protocol, remote_ip, remote_port, bytes_in, bytes_out FROM v_flows ORDER BY flow_id DESC LIMIT 20"
   sqlite3 -header -column $LAB/warden.db "SELECT * FROM v_device_activity"
   sqlite3 -header -column $LAB/warden.db "SELECT * FROM v_dead_letters"
+  sqlite3 -header -column $LAB/warden.db \
+    "SELECT alert_type, alert_key, severity, status, count, start_time FROM v_alerts ORDER BY alert_id DESC"
+  sqlite3 -header -column $LAB/warden.db "SELECT * FROM v_recommendations_active"
 
 Ready-made queries are in sql/examples/. Press Ctrl-C to stop.
 MSG

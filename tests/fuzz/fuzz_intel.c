@@ -25,8 +25,8 @@ static u128 to_u128(const struct ip_addr *a)
     u128 v = 0;
 
     if (a->family == 4)
-        return (u128)0xffff << 32 | ((u128)a->b[0] << 24 | (u128)a->b[1] << 16 |
-                                     (u128)a->b[2] << 8 | a->b[3]);
+        return (u128)0xffff << 32 |
+               ((u128)a->b[0] << 24 | (u128)a->b[1] << 16 | (u128)a->b[2] << 8 | a->b[3]);
     for (int i = 0; i < 16; i++)
         v = v << 8 | a->b[i];
     return v;
@@ -77,8 +77,8 @@ static const struct intel_range *linear_match(const struct intel_range *r, size_
             continue;
         c = best ? strcmp(r[i].list, best->list) : 0;
         if (best == NULL || size < best_size ||
-            (size == best_size && (c < 0 || (c == 0 && cmp_category(r[i].category,
-                                                                    best->category) < 0)))) {
+            (size == best_size &&
+             (c < 0 || (c == 0 && cmp_category(r[i].category, best->category) < 0)))) {
             best = &r[i];
             best_size = size;
         }
@@ -116,8 +116,7 @@ static struct ip_addr step(struct ip_addr a, int dir)
 static void check_edges(const struct intel *in, const struct intel_range *r, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        struct ip_addr probe[4] = {r[i].first, r[i].last, step(r[i].first, -1),
-                                   step(r[i].last, 1)};
+        struct ip_addr probe[4] = {r[i].first, r[i].last, step(r[i].first, -1), step(r[i].last, 1)};
         for (int k = 0; k < 4; k++) {
             check_lookup(in, r, n, &probe[k]);
             if (probe[k].family == 4) {

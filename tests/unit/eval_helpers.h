@@ -27,8 +27,8 @@ struct tdb {
     struct store *s;
     sqlite3 *db;
     int saved_out, saved_err;
-    char out[65536];    /* the last captured stdout */
-    char err[8192];     /* the last captured stderr */
+    char out[65536]; /* the last captured stdout */
+    char err[8192];  /* the last captured stderr */
 };
 
 HELPER void tdb_open(struct tdb *t)
@@ -197,7 +197,7 @@ HELPER void sql_exec(struct tdb *t, const char *sql)
     do {                                                                                           \
         const char *check_h_ = (hay), *check_n_ = (needle);                                        \
         if (check_h_ == NULL || strstr(check_h_, check_n_) == NULL) {                              \
-            fprintf(stderr, "  %s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__,      \
+            fprintf(stderr, "  %s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__,       \
                     check_h_ ? check_h_ : "(null)", check_n_);                                     \
             check_failures++;                                                                      \
         }                                                                                          \

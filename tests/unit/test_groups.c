@@ -157,8 +157,9 @@ static void test_unknown_rule_type_rejected_by_name(void)
     expect_rejected("{\"properties\": {\"timeWindowRules\": [{\"isEnabled\": true}]}}",
                     "timeWindowRules[0]", "ruleType is required");
     /* Warden has no threshold or deny-list rules, so any listed there is unknown. */
-    expect_rejected("{\"properties\": {\"denylistRules\": [{\"ruleType\": \"ProcessNotAllowed\"}]}}",
-                    "denylistRules[0]", "unknown rule type \"ProcessNotAllowed\"");
+    expect_rejected(
+        "{\"properties\": {\"denylistRules\": [{\"ruleType\": \"ProcessNotAllowed\"}]}}",
+        "denylistRules[0]", "unknown rule type \"ProcessNotAllowed\"");
     expect_rejected("{\"properties\": {\"thresholdRules\": [{\"ruleType\": "
                     "\"TwinUpdatesNotInAllowedRange\"}]}}",
                     "thresholdRules[0] (TwinUpdatesNotInAllowedRange)", "not a threshold rule");
@@ -168,14 +169,16 @@ static void test_unknown_rule_type_rejected_by_name(void)
 
 static void test_negative_threshold_rejected(void)
 {
-    expect_rejected("{\"properties\": {\"timeWindowRules\": [{\"ruleType\": "
-                    "\"MqttC2DMessagesNotInAllowedRange\", \"isEnabled\": true, \"minThreshold\": -1,"
-                    " \"maxThreshold\": 5, \"timeWindowSize\": \"PT5M\"}]}}",
-                    "(MqttC2DMessagesNotInAllowedRange)", "minThreshold -1 is negative");
-    expect_rejected("{\"properties\": {\"timeWindowRules\": [{\"ruleType\": "
-                    "\"MqttC2DMessagesNotInAllowedRange\", \"isEnabled\": true, \"minThreshold\": 0,"
-                    " \"maxThreshold\": 2.5, \"timeWindowSize\": \"PT5M\"}]}}",
-                    "(MqttC2DMessagesNotInAllowedRange)", "maxThreshold must be an integer");
+    expect_rejected(
+        "{\"properties\": {\"timeWindowRules\": [{\"ruleType\": "
+        "\"MqttC2DMessagesNotInAllowedRange\", \"isEnabled\": true, \"minThreshold\": -1,"
+        " \"maxThreshold\": 5, \"timeWindowSize\": \"PT5M\"}]}}",
+        "(MqttC2DMessagesNotInAllowedRange)", "minThreshold -1 is negative");
+    expect_rejected(
+        "{\"properties\": {\"timeWindowRules\": [{\"ruleType\": "
+        "\"MqttC2DMessagesNotInAllowedRange\", \"isEnabled\": true, \"minThreshold\": 0,"
+        " \"maxThreshold\": 2.5, \"timeWindowSize\": \"PT5M\"}]}}",
+        "(MqttC2DMessagesNotInAllowedRange)", "maxThreshold must be an integer");
 }
 
 static void test_min_above_max_rejected(void)
@@ -220,14 +223,15 @@ static void test_window_bounds_accepted(void)
     struct group g;
     char err[256];
 
-    CHECK(parse_text("{\"properties\": {\"timeWindowRules\": ["
-                     "{\"ruleType\": \"TwinUpdatesNotInAllowedRange\", \"isEnabled\": true,"
-                     " \"minThreshold\": 0, \"maxThreshold\": 1, \"timeWindowSize\": \"PT10S\"},"
-                     "{\"ruleType\": \"QueuePurgesNotInAllowedRange\", \"isEnabled\": true,"
-                     " \"minThreshold\": 0, \"maxThreshold\": 1, \"timeWindowSize\": \"P7D\"},"
-                     "{\"ruleType\": \"MqttD2CMessagesNotInAllowedRange\", \"isEnabled\": true,"
-                     " \"minThreshold\": 3, \"maxThreshold\": 3, \"timeWindowSize\": \"PT1M30S\"}]}}",
-                     &g, err, sizeof(err)));
+    CHECK(
+        parse_text("{\"properties\": {\"timeWindowRules\": ["
+                   "{\"ruleType\": \"TwinUpdatesNotInAllowedRange\", \"isEnabled\": true,"
+                   " \"minThreshold\": 0, \"maxThreshold\": 1, \"timeWindowSize\": \"PT10S\"},"
+                   "{\"ruleType\": \"QueuePurgesNotInAllowedRange\", \"isEnabled\": true,"
+                   " \"minThreshold\": 0, \"maxThreshold\": 1, \"timeWindowSize\": \"P7D\"},"
+                   "{\"ruleType\": \"MqttD2CMessagesNotInAllowedRange\", \"isEnabled\": true,"
+                   " \"minThreshold\": 3, \"maxThreshold\": 3, \"timeWindowSize\": \"PT1M30S\"}]}}",
+                   &g, err, sizeof(err)));
     CHECK_INT(g.tw[GROUP_TWIN_UPDATES].window_ms, 10000);
     CHECK_INT(g.tw[GROUP_QUEUE_PURGES].window_ms, 7 * 86400000LL);
     CHECK_INT(g.tw[GROUP_MQTT_D2C].window_ms, 90000);
@@ -372,8 +376,8 @@ static void test_export_import_round_trip(void)
     CHECK(memcmp(a.tw, b.tw, sizeof(a.tw)) == 0);
     CHECK_INT(b.allow_out.n, a.allow_out.n);
     CHECK(a.allow_out.n == b.allow_out.n &&
-          memcmp(a.allow_out.cidrs, b.allow_out.cidrs, a.allow_out.n * sizeof(*a.allow_out.cidrs)) ==
-              0);
+          memcmp(a.allow_out.cidrs, b.allow_out.cidrs,
+                 a.allow_out.n * sizeof(*a.allow_out.cidrs)) == 0);
     j2 = group_to_json(&b);
     CHECK_STR(j2, j1);
     free(j1);
@@ -416,15 +420,15 @@ static void test_import_names_the_group(void)
         capture_end(&t);
     }
     CHECK_INT(sql_int(&t, "SELECT count(*) FROM security_groups WHERE name = ?1", "sensors.v2"), 1);
-    CHECK_INT(sql_int(&t, "SELECT updated_ms > 0 FROM security_groups WHERE name = ?1",
-                      "sensors.v2"),
-              1);
+    CHECK_INT(
+        sql_int(&t, "SELECT updated_ms > 0 FROM security_groups WHERE name = ?1", "sensors.v2"), 1);
     /* The stored document is the normalised one, every rule present. */
     sql_text(&t, "SELECT rules_json FROM security_groups WHERE name = ?1", "sensors.v2", text,
              sizeof(text));
     CHECK(strncmp(text, "{\"name\":\"sensors.v2\",\"properties\"", 33) == 0);
-    CHECK_INT(sql_int(&t, "SELECT json_array_length(rules_json, '$.properties.timeWindowRules') "
-                          "FROM security_groups WHERE name = ?1",
+    CHECK_INT(sql_int(&t,
+                      "SELECT json_array_length(rules_json, '$.properties.timeWindowRules') "
+                      "FROM security_groups WHERE name = ?1",
                       "sensors.v2"),
               8);
     tdb_close(&t);
@@ -481,8 +485,8 @@ static void test_export_prints_normalised_document(void)
 
     tdb_open(&t);
     {
-        char *argv[] = {"groups", "import", "tests/fixtures/groups/azure_example.json", "--name",
-                        "lab", NULL};
+        char *argv[] = {"groups", "import", "tests/fixtures/groups/azure_example.json",
+                        "--name", "lab",    NULL};
         capture_begin(&t);
         CHECK_INT(eval_cmd_groups(5, argv, t.s), 0);
         capture_end(&t);
@@ -559,8 +563,8 @@ static void test_list_counts_rules_and_devices(void)
                  " VALUES ('d1', 'lab-hub', 'lab', 0, 0), ('d2', 'lab-hub', 'lab', 0, 0),"
                  " ('d3', 'lab-hub', 'default', 0, 0), ('d4', 'lab-hub', 'ghost', 0, 0)");
     {
-        char *argv[] = {"groups", "import", "tests/fixtures/groups/partial.json", "--name", "lab",
-                        NULL};
+        char *argv[] = {"groups", "import", "tests/fixtures/groups/partial.json",
+                        "--name", "lab",    NULL};
         capture_begin(&t);
         CHECK_INT(eval_cmd_groups(5, argv, t.s), 0);
         capture_end(&t);
@@ -605,15 +609,18 @@ static void test_groups_load_and_store(void)
     group_free(&g);
     group_init(&g, "a-group");
     CHECK(group_store(t.db, &g, err, sizeof(err)));
+    group_init(&g, "z-group");
+    CHECK(group_store(t.db, &g, err, sizeof(err)));
     group_init(&g, "bad name");
     CHECK(!group_store(t.db, &g, err, sizeof(err)));
 
     CHECK(groups_load(t.db, &gs, &n, err, sizeof(err)));
-    CHECK_INT(n, 3);
-    if (n == 3) {
+    CHECK_INT(n, 4);
+    if (n == 4) {
         CHECK_STR(gs[0].name, "a-group");
         CHECK_STR(gs[1].name, "b-group");
-        CHECK_STR(gs[2].name, "default");
+        CHECK_STR(gs[2].name, "default"); /* the implicit one, in its place */
+        CHECK_STR(gs[3].name, "z-group");
         CHECK(gs[1].tw[GROUP_TWIN_UPDATES].enabled);
         CHECK_INT(gs[1].tw[GROUP_TWIN_UPDATES].max, 4);
         CHECK_INT(gs[1].allow_out.n, 1);

@@ -74,11 +74,12 @@ static void test_network_rule_sets_parsed(void)
         CHECK_STR(r, "v6-site allow 2001:db8:abcd::/48");
     }
     /* Only what Warden reads is kept: no routing, no connection strings. */
-    CHECK_STR(doc.props_json,
-              "{\"networkRuleSets\":{\"defaultAction\":\"Deny\",\"ipRules\":["
-              "{\"filterName\":\"lab\",\"action\":\"Allow\",\"ipMask\":\"192.168.10.0/24\"},"
-              "{\"filterName\":\"office\",\"action\":\"Allow\",\"ipMask\":\"10.20.0.0/15\"},"
-              "{\"filterName\":\"v6-site\",\"action\":\"Allow\",\"ipMask\":\"2001:db8:abcd::/48\"}]}}");
+    CHECK_STR(
+        doc.props_json,
+        "{\"networkRuleSets\":{\"defaultAction\":\"Deny\",\"ipRules\":["
+        "{\"filterName\":\"lab\",\"action\":\"Allow\",\"ipMask\":\"192.168.10.0/24\"},"
+        "{\"filterName\":\"office\",\"action\":\"Allow\",\"ipMask\":\"10.20.0.0/15\"},"
+        "{\"filterName\":\"v6-site\",\"action\":\"Allow\",\"ipMask\":\"2001:db8:abcd::/48\"}]}}");
     CHECK(doc.has_settings);
     CHECK_INT(doc.nsettings, 1);
     if (doc.nsettings == 1) {
@@ -130,7 +131,8 @@ static void test_stored_documents_parse_back(void)
     CHECK(hubconf_parse(buf, len, NULL, &doc, err, sizeof(err)));
     CHECK(hub_props_parse(doc.props_json, strlen(doc.props_json), &p, err, sizeof(err)));
     CHECK(p.has_network_rule_sets && p.default_deny && p.n_ip_rules == 3);
-    CHECK(p.n_ip_rules == 3 && memcmp(p.ip_rules, doc.props.ip_rules, 3 * sizeof(*p.ip_rules)) == 0);
+    CHECK(p.n_ip_rules == 3 &&
+          memcmp(p.ip_rules, doc.props.ip_rules, 3 * sizeof(*p.ip_rules)) == 0);
     hub_props_free(&p);
     CHECK(hub_setting_parse(doc.settings[0].json, strlen(doc.settings[0].json), &s, err,
                             sizeof(err)));
@@ -143,9 +145,10 @@ static void test_stored_documents_parse_back(void)
 
 static void test_bad_actions_rejected(void)
 {
-    expect_rejected("{\"properties\": {\"networkRuleSets\": {\"defaultAction\": \"Deny\", \"ipRules\":"
-                    " [{\"filterName\": \"block\", \"action\": \"Deny\", \"ipMask\": \"1.2.3.4\"}]}}}",
-                    "properties.networkRuleSets.ipRules[0] (\"block\"): action must be Allow");
+    expect_rejected(
+        "{\"properties\": {\"networkRuleSets\": {\"defaultAction\": \"Deny\", \"ipRules\":"
+        " [{\"filterName\": \"block\", \"action\": \"Deny\", \"ipMask\": \"1.2.3.4\"}]}}}",
+        "properties.networkRuleSets.ipRules[0] (\"block\"): action must be Allow");
     expect_rejected("{\"properties\": {\"ipFilterRules\": [{\"filterName\": \"a\", \"action\": "
                     "\"Accept\", \"ipMask\": \"1.2.3.4\"}, {\"filterName\": \"b\", \"action\": "
                     "\"Allow\", \"ipMask\": \"1.2.3.5\"}]}}",
@@ -158,9 +161,10 @@ static void test_bad_actions_rejected(void)
 
 static void test_bad_masks_rejected(void)
 {
-    expect_rejected("{\"properties\": {\"networkRuleSets\": {\"defaultAction\": \"Deny\", \"ipRules\":"
-                    " [{\"filterName\": \"wide\", \"action\": \"Allow\", \"ipMask\": \"10.0.0.0/40\"}]}}}",
-                    "ipRules[0] (\"wide\"): ipMask is not an IP address or CIDR");
+    expect_rejected(
+        "{\"properties\": {\"networkRuleSets\": {\"defaultAction\": \"Deny\", \"ipRules\":"
+        " [{\"filterName\": \"wide\", \"action\": \"Allow\", \"ipMask\": \"10.0.0.0/40\"}]}}}",
+        "ipRules[0] (\"wide\"): ipMask is not an IP address or CIDR");
     expect_rejected("{\"properties\": {\"ipFilterRules\": [{\"filterName\": \"x\", \"action\": "
                     "\"Reject\", \"ipMask\": \"any\"}]}}",
                     "ipFilterRules[0] (\"x\"): ipMask is not an IP address or CIDR");
@@ -180,9 +184,10 @@ static void test_bad_masks_rejected(void)
 
 static void test_bad_settings_rejected(void)
 {
-    expect_rejected("{\"diagnosticSettings\": [{\"name\": \"s\", \"logs\": [{\"category\": "
-                    "\"Connections\"}]}]}",
-                    "diagnosticSettings[0] (\"s\"): logs[0] (\"Connections\"): enabled is required");
+    expect_rejected(
+        "{\"diagnosticSettings\": [{\"name\": \"s\", \"logs\": [{\"category\": "
+        "\"Connections\"}]}]}",
+        "diagnosticSettings[0] (\"s\"): logs[0] (\"Connections\"): enabled is required");
     expect_rejected("{\"diagnosticSettings\": [{\"name\": \"s\", \"logs\": [{\"category\": "
                     "\"Connections\", \"enabled\": true, \"retentionPolicy\": {\"enabled\": true,"
                     " \"days\": -1}}]}]}",
@@ -190,8 +195,9 @@ static void test_bad_settings_rejected(void)
     expect_rejected("{\"diagnosticSettings\": [{\"name\": \"s\", \"logs\": [{\"category\": "
                     "\"Connections\", \"enabled\": true, \"retentionPolicy\": {\"days\": 30}}]}]}",
                     "retentionPolicy: enabled is required");
-    expect_rejected("{\"diagnosticSettings\": [{\"name\": \"s\", \"logs\": [{\"enabled\": true}]}]}",
-                    "diagnosticSettings[0] (\"s\"): logs[0]: needs a category or a categoryGroup");
+    expect_rejected(
+        "{\"diagnosticSettings\": [{\"name\": \"s\", \"logs\": [{\"enabled\": true}]}]}",
+        "diagnosticSettings[0] (\"s\"): logs[0]: needs a category or a categoryGroup");
     expect_rejected("{\"diagnosticSettings\": [{\"name\": \"s\"}, {\"name\": \"s\"}]}",
                     "diagnosticSettings[1] (\"s\"): name is also setting 0");
     expect_rejected("{\"diagnosticSettings\": [{\"logs\": []}]}",
@@ -210,14 +216,16 @@ static void test_import_writes_config_and_settings(void)
     tdb_open(&t);
     CHECK_INT(hub_import(&t, "tests/fixtures/hubconf/network_rule_sets.json"), 0);
     CHECK_CONTAINS(t.out, "hub lab-hub: network rules (default Deny, 3 rules), 1 diagnostic "
-                          "settings imported");
-    sql_text(&t, "SELECT config_json FROM hub_config WHERE hub = ?1", "lab-hub", text, sizeof(text));
+                          "setting imported");
+    sql_text(&t, "SELECT config_json FROM hub_config WHERE hub = ?1", "lab-hub", text,
+             sizeof(text));
     CHECK_CONTAINS(text, "\"defaultAction\":\"Deny\"");
     CHECK(strstr(text, "AccountKey") == NULL && strstr(text, "routing") == NULL);
     CHECK_INT(sql_int(&t, "SELECT count(*) FROM hub_diagnostic_settings WHERE hub = ?1", "lab-hub"),
               1);
-    CHECK_INT(sql_int(&t, "SELECT json_extract(config_json, '$.logs[0].retentionPolicy.days') "
-                          "FROM hub_diagnostic_settings WHERE name = ?1",
+    CHECK_INT(sql_int(&t,
+                      "SELECT json_extract(config_json, '$.logs[0].retentionPolicy.days') "
+                      "FROM hub_diagnostic_settings WHERE name = ?1",
                       "to-disk"),
               365);
     CHECK_INT(sql_int(&t, "SELECT count(*) FROM hub_config WHERE updated_ms > 0", NULL), 1);
@@ -249,9 +257,8 @@ static void test_import_replaces_only_the_parts_given(void)
     CHECK_STR(after, before);
     CHECK_INT(sql_int(&t, "SELECT count(*) FROM hub_diagnostic_settings WHERE hub = ?1", "lab-hub"),
               2);
-    CHECK_INT(sql_int(&t, "SELECT count(*) FROM hub_diagnostic_settings WHERE name = ?1",
-                      "to-disk"),
-              0);
+    CHECK_INT(
+        sql_int(&t, "SELECT count(*) FROM hub_diagnostic_settings WHERE name = ?1", "to-disk"), 0);
     /* An empty list clears them. */
     CHECK_INT(hub_import_text(&t, "{\"name\": \"lab-hub\", \"diagnosticSettings\": []}"), 0);
     CHECK_INT(sql_int(&t, "SELECT count(*) FROM hub_diagnostic_settings", NULL), 0);
@@ -278,9 +285,8 @@ static void test_import_is_all_or_nothing(void)
     sql_text(&t, "SELECT config_json FROM hub_config WHERE hub = 'lab-hub'", NULL, after,
              sizeof(after));
     CHECK_STR(after, before);
-    CHECK_INT(sql_int(&t, "SELECT count(*) FROM hub_diagnostic_settings WHERE name = ?1",
-                      "to-disk"),
-              1);
+    CHECK_INT(
+        sql_int(&t, "SELECT count(*) FROM hub_diagnostic_settings WHERE name = ?1", "to-disk"), 1);
     {
         char *argv[] = {"hub", "import", NULL};
         struct config cfg;

@@ -222,10 +222,22 @@ static void parse_line_reads_every_format(void)
 static void parse_line_rejects_bad_lines(void)
 {
     const char *bad[] = {
-        "hello",           "1.2.3",           "1.2.3.4/33",     "::/129",
-        "1.2.3.4-1.2.3.9", "/24",             "1.2.3.4/",       "1.2.3.4/24x",
-        "1.2.3.4/-1",      "256.1.1.1",       "fe80::1%eth0",   "1.2.3.4,bad\001category",
-        "1.2.3.4,\xff\xfe", "\"1.2.3.4",      "1.2.3.4/0024",   "::ffff:1.2.3.4.5",
+        "hello",
+        "1.2.3",
+        "1.2.3.4/33",
+        "::/129",
+        "1.2.3.4-1.2.3.9",
+        "/24",
+        "1.2.3.4/",
+        "1.2.3.4/24x",
+        "1.2.3.4/-1",
+        "256.1.1.1",
+        "fe80::1%eth0",
+        "1.2.3.4,bad\001category",
+        "1.2.3.4,\xff\xfe",
+        "\"1.2.3.4",
+        "1.2.3.4/0024",
+        "::ffff:1.2.3.4.5",
     };
     struct intel_entry e;
     char err[128];
@@ -666,21 +678,71 @@ static void memory_is_reported(void)
 static void bogon_table_including_mapped_forms(void)
 {
     static const char *const bogon[] = {
-        "0.0.0.0",       "0.255.255.255", "10.0.0.0",        "10.255.255.255", "100.64.0.0",
-        "100.127.255.255", "127.0.0.1",   "169.254.1.1",     "172.16.0.0",     "172.31.255.255",
-        "192.0.0.8",     "192.0.2.1",     "192.168.1.1",     "198.18.0.0",     "198.19.255.255",
-        "198.51.100.1",  "203.0.113.255", "224.0.0.1",       "239.255.255.255", "240.0.0.0",
-        "255.255.255.255", "::",          "::1",             "fc00::1",        "fdff::1",
-        "fe80::1",       "febf:ffff::1",  "ff02::1",         "2001:db8::1",    "2001:db8:ffff::1",
-        "::ffff:10.1.2.3", "::ffff:127.0.0.1", "::ffff:192.168.0.1", "::ffff:0.0.0.0",
+        "0.0.0.0",
+        "0.255.255.255",
+        "10.0.0.0",
+        "10.255.255.255",
+        "100.64.0.0",
+        "100.127.255.255",
+        "127.0.0.1",
+        "169.254.1.1",
+        "172.16.0.0",
+        "172.31.255.255",
+        "192.0.0.8",
+        "192.0.2.1",
+        "192.168.1.1",
+        "198.18.0.0",
+        "198.19.255.255",
+        "198.51.100.1",
+        "203.0.113.255",
+        "224.0.0.1",
+        "239.255.255.255",
+        "240.0.0.0",
+        "255.255.255.255",
+        "::",
+        "::1",
+        "fc00::1",
+        "fdff::1",
+        "fe80::1",
+        "febf:ffff::1",
+        "ff02::1",
+        "2001:db8::1",
+        "2001:db8:ffff::1",
+        "::ffff:10.1.2.3",
+        "::ffff:127.0.0.1",
+        "::ffff:192.168.0.1",
+        "::ffff:0.0.0.0",
     };
     static const char *const public[] = {
-        "1.0.0.0",       "9.255.255.255", "11.0.0.0",        "100.63.255.255", "100.128.0.0",
-        "126.255.255.255", "128.0.0.0",   "169.253.255.255", "172.15.255.255", "172.32.0.0",
-        "192.0.1.0",     "192.0.3.0",     "192.167.255.255", "192.169.0.0",    "198.17.255.255",
-        "198.20.0.0",    "198.51.99.255", "203.0.112.255",   "223.255.255.255", "8.8.8.8",
-        "::2",           "fbff:ffff::1",  "fec0::1",         "2001:db7:ffff::1", "2001:db9::",
-        "2606:4700::1",  "::ffff:8.8.8.8", "::ffff:185.220.101.34", "64:ff9b::808:808",
+        "1.0.0.0",
+        "9.255.255.255",
+        "11.0.0.0",
+        "100.63.255.255",
+        "100.128.0.0",
+        "126.255.255.255",
+        "128.0.0.0",
+        "169.253.255.255",
+        "172.15.255.255",
+        "172.32.0.0",
+        "192.0.1.0",
+        "192.0.3.0",
+        "192.167.255.255",
+        "192.169.0.0",
+        "198.17.255.255",
+        "198.20.0.0",
+        "198.51.99.255",
+        "203.0.112.255",
+        "223.255.255.255",
+        "8.8.8.8",
+        "::2",
+        "fbff:ffff::1",
+        "fec0::1",
+        "2001:db7:ffff::1",
+        "2001:db9::",
+        "2606:4700::1",
+        "::ffff:8.8.8.8",
+        "::ffff:185.220.101.34",
+        "64:ff9b::808:808",
     };
     struct ip_addr a;
 
@@ -963,8 +1025,8 @@ static u128 to_u128(const struct ip_addr *a)
     u128 v = 0;
 
     if (a->family == 4)
-        return (u128)0xffff << 32 | ((u128)a->b[0] << 24 | (u128)a->b[1] << 16 |
-                                     (u128)a->b[2] << 8 | a->b[3]);
+        return (u128)0xffff << 32 |
+               ((u128)a->b[0] << 24 | (u128)a->b[1] << 16 | (u128)a->b[2] << 8 | a->b[3]);
     for (int i = 0; i < 16; i++)
         v = v << 8 | a->b[i];
     return v;
@@ -987,8 +1049,8 @@ static struct intel_range random_range(void)
 
     if (kind < 550) {
         prefix = 12 + (int)(rng() % 21);
-        snprintf(text, sizeof(text), "%d.%d.%d.%d/%d", 1 + (int)(bits % 64),
-                 (int)(bits >> 8 & 255), (int)(bits >> 16 & 255), (int)(bits >> 24 & 255), prefix);
+        snprintf(text, sizeof(text), "%d.%d.%d.%d/%d", 1 + (int)(bits % 64), (int)(bits >> 8 & 255),
+                 (int)(bits >> 16 & 255), (int)(bits >> 24 & 255), prefix);
     } else if (kind < 650) {
         prefix = 96 + 12 + (int)(rng() % 21);
         snprintf(text, sizeof(text), "::ffff:%d.%d.%d.%d/%d", 1 + (int)(bits % 64),
@@ -1157,8 +1219,8 @@ static void random_ranges_agree_with_linear_scan(void)
             char text[64];
             if (mismatches++ < 5) {
                 ip_format(&a, text, sizeof(text));
-                fprintf(stderr, "  %s: matcher %s/%s, linear scan %s/%s\n", text,
-                        got ? list : "-", got && cat ? cat : "-", want ? want->list : "-",
+                fprintf(stderr, "  %s: matcher %s/%s, linear scan %s/%s\n", text, got ? list : "-",
+                        got && cat ? cat : "-", want ? want->list : "-",
                         want && want->category ? want->category : "-");
             }
         }
@@ -1185,9 +1247,10 @@ static void remove_tmpdir(void)
             unlink(path);
         }
     }
-    static const char *const files[] = {"noheader.csv", "late_header.csv", "my.list.v2.txt",
-                                        "everything.txt", "wide.txt", "narrow.csv", "feed.txt",
-                                        "keep.txt", "ugly.txt", "long.txt", "huge.txt"};
+    static const char *const files[] = {"noheader.csv",   "late_header.csv", "my.list.v2.txt",
+                                        "everything.txt", "wide.txt",        "narrow.csv",
+                                        "feed.txt",       "keep.txt",        "ugly.txt",
+                                        "long.txt",       "huge.txt"};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         tmp_path(path, sizeof(path), files[i]);
         unlink(path);

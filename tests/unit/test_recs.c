@@ -90,8 +90,9 @@ static void diag(struct tdb *t, const char *hub, const char *log)
 {
     char json[4096];
 
-    snprintf(json, sizeof(json), "{\"name\": \"%s\", \"diagnosticSettings\": [{\"name\": \"s\","
-                                 " \"logs\": [%s]}]}",
+    snprintf(json, sizeof(json),
+             "{\"name\": \"%s\", \"diagnosticSettings\": [{\"name\": \"s\","
+             " \"logs\": [%s]}]}",
              hub, log);
     hub_doc(t, json);
 }
@@ -100,8 +101,9 @@ static void add_device(struct tdb *t, const char *id, const char *hub)
 {
     char sql[512];
 
-    snprintf(sql, sizeof(sql), "INSERT INTO devices (device_id, hub, first_seen_ms, last_seen_ms)"
-                               " VALUES ('%s', '%s', 0, 0)",
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO devices (device_id, hub, first_seen_ms, last_seen_ms)"
+             " VALUES ('%s', '%s', 0, 0)",
              id, hub);
     sql_exec(t, sql);
 }
@@ -110,8 +112,9 @@ static void add_cred(struct tdb *t, const char *id, const char *kind, const char
 {
     char sql[512];
 
-    snprintf(sql, sizeof(sql), "INSERT INTO device_credentials (device_id, kind, fingerprint)"
-                               " VALUES ('%s', '%s', '%s')",
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO device_credentials (device_id, kind, fingerprint)"
+             " VALUES ('%s', '%s', '%s')",
              id, kind, fp);
     sql_exec(t, sql);
 }
@@ -183,8 +186,9 @@ static void test_shared_credentials_across_kinds(void)
     CHECK(r != NULL);
     if (r != NULL) {
         CHECK_STR(r->hub, "hub-a");
-        CHECK_CONTAINS(r->additional_data, "{\"kind\":\"x509_primary\",\"shared_with\":"
-                                           "[{\"device_id\":\"key-dev\",\"kind\":\"sas_secondary\"}]");
+        CHECK_CONTAINS(r->additional_data,
+                       "{\"kind\":\"x509_primary\",\"shared_with\":"
+                       "[{\"device_id\":\"key-dev\",\"kind\":\"sas_secondary\"}]");
     }
     r = find(&a, REC_SHARED_CREDENTIALS, "key-dev");
     CHECK(r != NULL && strcmp(r->hub, "hub-b") == 0);
@@ -247,13 +251,15 @@ static void test_deny_all_network_rule_sets(void)
     struct assessed a;
 
     tdb_open(&t);
-    filter(&t, "deny-with-rule", "{\"networkRuleSets\": {\"defaultAction\": \"Deny\", \"ipRules\":"
-                                 " [{\"filterName\": \"lab\", \"action\": \"Allow\","
-                                 " \"ipMask\": \"192.168.10.0/24\"}]}}");
+    filter(&t, "deny-with-rule",
+           "{\"networkRuleSets\": {\"defaultAction\": \"Deny\", \"ipRules\":"
+           " [{\"filterName\": \"lab\", \"action\": \"Allow\","
+           " \"ipMask\": \"192.168.10.0/24\"}]}}");
     filter(&t, "deny-no-rules", "{\"networkRuleSets\": {\"defaultAction\": \"Deny\"}}");
-    filter(&t, "allow-with-rule", "{\"networkRuleSets\": {\"defaultAction\": \"Allow\", \"ipRules\":"
-                                  " [{\"filterName\": \"lab\", \"action\": \"Allow\","
-                                  " \"ipMask\": \"192.168.10.0/24\"}]}}");
+    filter(&t, "allow-with-rule",
+           "{\"networkRuleSets\": {\"defaultAction\": \"Allow\", \"ipRules\":"
+           " [{\"filterName\": \"lab\", \"action\": \"Allow\","
+           " \"ipMask\": \"192.168.10.0/24\"}]}}");
     filter(&t, "empty", "{}");
     assess(&t, &a);
     CHECK(find(&a, REC_IPFILTER_DENY_ALL, "deny-with-rule") == NULL);
@@ -263,8 +269,9 @@ static void test_deny_all_network_rule_sets(void)
     CHECK_INT(count_type(&a, REC_IPFILTER_DENY_ALL), 3);
     {
         const struct rec *r = find(&a, REC_IPFILTER_DENY_ALL, "allow-with-rule");
-        CHECK(r != NULL && strcmp(r->additional_data, "{\"filter\":\"networkRuleSets\","
-                                                      "\"default_action\":\"Allow\",\"rules\":1}") == 0);
+        CHECK(r != NULL &&
+              strcmp(r->additional_data, "{\"filter\":\"networkRuleSets\","
+                                         "\"default_action\":\"Allow\",\"rules\":1}") == 0);
     }
     done(&a);
     tdb_close(&t);
@@ -276,29 +283,35 @@ static void test_deny_all_older_ip_filter_rules(void)
     struct assessed a;
 
     tdb_open(&t);
-    filter(&t, "catch-all-last", "{\"ipFilterRules\": ["
-                                 "{\"filterName\": \"a\", \"action\": \"Accept\", \"ipMask\": \"10.0.0.0/24\"},"
-                                 "{\"filterName\": \"z\", \"action\": \"Reject\", \"ipMask\": \"0.0.0.0/0\"}]}");
-    filter(&t, "no-catch-all", "{\"ipFilterRules\": ["
-                               "{\"filterName\": \"a\", \"action\": \"Accept\", \"ipMask\": \"10.0.0.0/24\"},"
-                               "{\"filterName\": \"z\", \"action\": \"Reject\", \"ipMask\": \"0.0.0.0/1\"}]}");
-    filter(&t, "catch-all-first", "{\"ipFilterRules\": ["
-                                  "{\"filterName\": \"z\", \"action\": \"Reject\", \"ipMask\": \"0.0.0.0/0\"},"
-                                  "{\"filterName\": \"a\", \"action\": \"Accept\", \"ipMask\": \"10.0.0.0/24\"}]}");
-    filter(&t, "accept-only", "{\"ipFilterRules\": ["
-                              "{\"filterName\": \"a\", \"action\": \"Accept\", \"ipMask\": \"10.0.0.0/24\"}]}");
+    filter(&t, "catch-all-last",
+           "{\"ipFilterRules\": ["
+           "{\"filterName\": \"a\", \"action\": \"Accept\", \"ipMask\": \"10.0.0.0/24\"},"
+           "{\"filterName\": \"z\", \"action\": \"Reject\", \"ipMask\": \"0.0.0.0/0\"}]}");
+    filter(&t, "no-catch-all",
+           "{\"ipFilterRules\": ["
+           "{\"filterName\": \"a\", \"action\": \"Accept\", \"ipMask\": \"10.0.0.0/24\"},"
+           "{\"filterName\": \"z\", \"action\": \"Reject\", \"ipMask\": \"0.0.0.0/1\"}]}");
+    filter(&t, "catch-all-first",
+           "{\"ipFilterRules\": ["
+           "{\"filterName\": \"z\", \"action\": \"Reject\", \"ipMask\": \"0.0.0.0/0\"},"
+           "{\"filterName\": \"a\", \"action\": \"Accept\", \"ipMask\": \"10.0.0.0/24\"}]}");
+    filter(&t, "accept-only",
+           "{\"ipFilterRules\": ["
+           "{\"filterName\": \"a\", \"action\": \"Accept\", \"ipMask\": \"10.0.0.0/24\"}]}");
     filter(&t, "no-rules", "{\"ipFilterRules\": []}");
     assess(&t, &a);
     CHECK(find(&a, REC_IPFILTER_DENY_ALL, "catch-all-last") == NULL);
     CHECK(find(&a, REC_IPFILTER_DENY_ALL, "no-catch-all") != NULL);
-    CHECK(find(&a, REC_IPFILTER_DENY_ALL, "catch-all-first") != NULL); /* accepts nothing: no rules */
+    CHECK(find(&a, REC_IPFILTER_DENY_ALL, "catch-all-first") !=
+          NULL); /* accepts nothing: no rules */
     CHECK(find(&a, REC_IPFILTER_DENY_ALL, "accept-only") != NULL);
     CHECK(find(&a, REC_IPFILTER_DENY_ALL, "no-rules") != NULL);
     done(&a);
     /* With both forms, networkRuleSets is the one in force. */
-    filter(&t, "both", "{\"networkRuleSets\": {\"defaultAction\": \"Allow\"}, \"ipFilterRules\": ["
-                       "{\"filterName\": \"a\", \"action\": \"Accept\", \"ipMask\": \"10.0.0.0/24\"},"
-                       "{\"filterName\": \"z\", \"action\": \"Reject\", \"ipMask\": \"0.0.0.0/0\"}]}");
+    filter(&t, "both",
+           "{\"networkRuleSets\": {\"defaultAction\": \"Allow\"}, \"ipFilterRules\": ["
+           "{\"filterName\": \"a\", \"action\": \"Accept\", \"ipMask\": \"10.0.0.0/24\"},"
+           "{\"filterName\": \"z\", \"action\": \"Reject\", \"ipMask\": \"0.0.0.0/0\"}]}");
     assess(&t, &a);
     CHECK(find(&a, REC_IPFILTER_DENY_ALL, "both") != NULL);
     done(&a);
@@ -312,12 +325,13 @@ static void test_permissive_rule_prefix_boundaries(void)
     const struct rec *r;
 
     tdb_open(&t);
-    filter(&t, "lab-hub", "{\"networkRuleSets\": {\"defaultAction\": \"Deny\", \"ipRules\": ["
-                          "{\"filterName\": \"v4-16\", \"action\": \"Allow\", \"ipMask\": \"10.1.0.0/16\"},"
-                          "{\"filterName\": \"v4-15\", \"action\": \"Allow\", \"ipMask\": \"10.2.0.0/15\"},"
-                          "{\"filterName\": \"v6-48\", \"action\": \"Allow\", \"ipMask\": \"2001:db8:1::/48\"},"
-                          "{\"filterName\": \"v6-47\", \"action\": \"Allow\", \"ipMask\": \"2001:db8:2::/47\"},"
-                          "{\"filterName\": \"host\", \"action\": \"Allow\", \"ipMask\": \"203.0.113.9\"}]}}");
+    filter(&t, "lab-hub",
+           "{\"networkRuleSets\": {\"defaultAction\": \"Deny\", \"ipRules\": ["
+           "{\"filterName\": \"v4-16\", \"action\": \"Allow\", \"ipMask\": \"10.1.0.0/16\"},"
+           "{\"filterName\": \"v4-15\", \"action\": \"Allow\", \"ipMask\": \"10.2.0.0/15\"},"
+           "{\"filterName\": \"v6-48\", \"action\": \"Allow\", \"ipMask\": \"2001:db8:1::/48\"},"
+           "{\"filterName\": \"v6-47\", \"action\": \"Allow\", \"ipMask\": \"2001:db8:2::/47\"},"
+           "{\"filterName\": \"host\", \"action\": \"Allow\", \"ipMask\": \"203.0.113.9\"}]}}");
     assess(&t, &a);
     CHECK_INT(count_type(&a, REC_IPFILTER_PERMISSIVE), 2);
     CHECK(find(&a, REC_IPFILTER_PERMISSIVE, "lab-hub/v4-16") == NULL);
@@ -343,10 +357,11 @@ static void test_permissive_rule_config_and_older_form(void)
     struct recs_config cfg;
 
     tdb_open(&t);
-    filter(&t, "old-hub", "{\"ipFilterRules\": ["
-                          "{\"filterName\": \"wide\", \"action\": \"Accept\", \"ipMask\": \"172.16.0.0/12\"},"
-                          "{\"filterName\": \"narrow\", \"action\": \"Accept\", \"ipMask\": \"192.168.1.0/24\"},"
-                          "{\"filterName\": \"z\", \"action\": \"Reject\", \"ipMask\": \"0.0.0.0/0\"}]}");
+    filter(&t, "old-hub",
+           "{\"ipFilterRules\": ["
+           "{\"filterName\": \"wide\", \"action\": \"Accept\", \"ipMask\": \"172.16.0.0/12\"},"
+           "{\"filterName\": \"narrow\", \"action\": \"Accept\", \"ipMask\": \"192.168.1.0/24\"},"
+           "{\"filterName\": \"z\", \"action\": \"Reject\", \"ipMask\": \"0.0.0.0/0\"}]}");
     assess(&t, &a);
     /* A Reject rule is never permissive, however wide. */
     CHECK_INT(count_type(&a, REC_IPFILTER_PERMISSIVE), 1);
@@ -367,17 +382,27 @@ static void test_diagnostics_retention_boundaries(void)
         const char *hub, *log;
         bool active;
     } cases[] = {
-        {"days-365", "{\"category\": \"Connections\", \"enabled\": true, \"retentionPolicy\":"
-                     " {\"enabled\": true, \"days\": 365}}", false},
-        {"days-364", "{\"category\": \"Connections\", \"enabled\": true, \"retentionPolicy\":"
-                     " {\"enabled\": true, \"days\": 364}}", true},
-        {"days-0", "{\"category\": \"Connections\", \"enabled\": true, \"retentionPolicy\":"
-                   " {\"enabled\": true, \"days\": 0}}", false},
-        {"retention-off", "{\"category\": \"Connections\", \"enabled\": true, \"retentionPolicy\":"
-                          " {\"enabled\": false, \"days\": 30}}", false},
+        {"days-365",
+         "{\"category\": \"Connections\", \"enabled\": true, \"retentionPolicy\":"
+         " {\"enabled\": true, \"days\": 365}}",
+         false},
+        {"days-364",
+         "{\"category\": \"Connections\", \"enabled\": true, \"retentionPolicy\":"
+         " {\"enabled\": true, \"days\": 364}}",
+         true},
+        {"days-0",
+         "{\"category\": \"Connections\", \"enabled\": true, \"retentionPolicy\":"
+         " {\"enabled\": true, \"days\": 0}}",
+         false},
+        {"retention-off",
+         "{\"category\": \"Connections\", \"enabled\": true, \"retentionPolicy\":"
+         " {\"enabled\": false, \"days\": 30}}",
+         false},
         {"no-retention", "{\"category\": \"DeviceTelemetry\", \"enabled\": true}", false},
-        {"disabled-log", "{\"category\": \"Connections\", \"enabled\": false, \"retentionPolicy\":"
-                         " {\"enabled\": true, \"days\": 365}}", true},
+        {"disabled-log",
+         "{\"category\": \"Connections\", \"enabled\": false, \"retentionPolicy\":"
+         " {\"enabled\": true, \"days\": 365}}",
+         true},
         {"group-all-logs", "{\"categoryGroup\": \"allLogs\", \"enabled\": true}", false},
     };
     struct tdb t;
@@ -424,8 +449,9 @@ static void test_types_switch_off_and_results_sorted(void)
     add_device(&t, "b", "hub-1");
     add_cred(&t, "a", "sas_primary", "k");
     add_cred(&t, "b", "sas_primary", "k");
-    filter(&t, "hub-3", "{\"networkRuleSets\": {\"defaultAction\": \"Allow\", \"ipRules\": ["
-                        "{\"filterName\": \"all\", \"action\": \"Allow\", \"ipMask\": \"0.0.0.0/0\"}]}}");
+    filter(&t, "hub-3",
+           "{\"networkRuleSets\": {\"defaultAction\": \"Allow\", \"ipRules\": ["
+           "{\"filterName\": \"all\", \"action\": \"Allow\", \"ipMask\": \"0.0.0.0/0\"}]}}");
     assess(&t, &a);
     /* 2 shared, 3 deny-all, 1 permissive, 3 diagnostics; sorted by type, then key. */
     CHECK_INT(a.n, 9);

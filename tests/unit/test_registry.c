@@ -84,13 +84,14 @@ static void test_export_imports_devices_groups_and_auth(void)
                        sizeof(text)),
               "lab-hub");
     /* Registered, never seen: both times are the import time. */
-    CHECK_INT(sql_int(&t, "SELECT first_seen_ms = last_seen_ms AND last_seen_ms > 0 FROM devices "
-                          "WHERE device_id = ?1",
+    CHECK_INT(sql_int(&t,
+                      "SELECT first_seen_ms = last_seen_ms AND last_seen_ms > 0 FROM devices "
+                      "WHERE device_id = ?1",
                       "camera-07"),
               1);
-    CHECK_INT(sql_int(&t, "SELECT count(*) FROM device_credentials WHERE device_id = ?1",
-                      "camera-07"),
-              0);
+    CHECK_INT(
+        sql_int(&t, "SELECT count(*) FROM device_credentials WHERE device_id = ?1", "camera-07"),
+        0);
     tdb_close(&t);
 }
 
@@ -110,9 +111,10 @@ static void test_equal_keys_give_equal_fingerprints(void)
     expected_fingerprint(fixture_keys[0], want);
     CHECK_STR(a, want);
     /* The same key without its padding is the same key. */
-    CHECK_INT(import_text(&t, "[{\"deviceId\": \"sensor-09\", \"authentication\": {\"type\": \"sas\","
-                              " \"symmetricKey\": {\"primaryKey\": "
-                              "\"2byi4O2va+lRlHWbPM84/IpH3yfSHkB2CoiAq9BryO4\"}}}]"),
+    CHECK_INT(import_text(&t,
+                          "[{\"deviceId\": \"sensor-09\", \"authentication\": {\"type\": \"sas\","
+                          " \"symmetricKey\": {\"primaryKey\": "
+                          "\"2byi4O2va+lRlHWbPM84/IpH3yfSHkB2CoiAq9BryO4\"}}}]"),
               0);
     CHECK_STR(sql_text(&t, sql_fp, "sensor-09/sas_primary", b, sizeof(b)), a);
     tdb_close(&t);
@@ -154,8 +156,9 @@ static long long rows_containing(struct tdb *t, const char *needle)
             char q[512];
             long long n;
 
-            snprintf(q, sizeof(q), "SELECT count(*) FROM \"%s\" WHERE instr(CAST(\"%s\" AS TEXT), ?1)",
-                     table, col);
+            snprintf(q, sizeof(q),
+                     "SELECT count(*) FROM \"%s\" WHERE instr(CAST(\"%s\" AS TEXT), ?1)", table,
+                     col);
             n = sql_int(t, q, needle);
             CHECK(n >= 0);
             hits += n > 0 ? n : 0;
@@ -179,7 +182,8 @@ static void test_secret_never_stored_nor_printed(void)
     for (size_t i = 0; i < N_KEYS; i++) {
         char head[21];
 
-        /* ...and no key. A prefix of the key catches it stored whole, truncated or re-encoded with padding. */
+        /* ...and no key. A prefix of the key catches it stored whole, truncated or re-encoded with
+         * padding. */
         snprintf(head, sizeof(head), "%s", fixture_keys[i]);
         CHECK_INT(rows_containing(&t, head), 0);
         CHECK(strstr(t.out, head) == NULL);
@@ -234,9 +238,9 @@ static void test_thumbprints_normalised(void)
 static void test_bad_thumbprint_rejected_naming_device(void)
 {
     static const char *const bad[] = {
-        "71939224708D35F4B1389527D9BE867E7D49073",   /* 39 digits */
-        "71939224708D35F4B1389527D9BE867E7D4907381", /* 41 */
-        "71939224708D35F4B1389527D9BE867E7D49073G",  /* not hex */
+        "71939224708D35F4B1389527D9BE867E7D49073",                     /* 39 digits */
+        "71939224708D35F4B1389527D9BE867E7D4907381",                   /* 41 */
+        "71939224708D35F4B1389527D9BE867E7D49073G",                    /* not hex */
         "71-93-92-24-70-8D-35-F4-B1-38-95-27-D9-BE-86-7E-7D-49-07-38", /* '-' is no separator */
     };
     struct tdb t;
@@ -244,16 +248,19 @@ static void test_bad_thumbprint_rejected_naming_device(void)
 
     tdb_open(&t);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        snprintf(json, sizeof(json),
-                 "[{\"deviceId\": \"ok-1\"}, {\"deviceId\": \"cam-%zu\", \"authentication\": "
-                 "{\"type\": \"selfSigned\", \"x509Thumbprint\": {\"primaryThumbprint\": \"%s\"}}}]",
-                 i, bad[i]);
+        snprintf(
+            json, sizeof(json),
+            "[{\"deviceId\": \"ok-1\"}, {\"deviceId\": \"cam-%zu\", \"authentication\": "
+            "{\"type\": \"selfSigned\", \"x509Thumbprint\": {\"primaryThumbprint\": \"%s\"}}}]",
+            i, bad[i]);
         CHECK_INT(import_text(&t, json), 2);
         {
             char want[128];
-            snprintf(want, sizeof(want), "device \"cam-%zu\" (element 1): authentication."
-                                         "x509Thumbprint.primaryThumbprint is not a SHA-1 or "
-                                         "SHA-256 thumbprint", i);
+            snprintf(want, sizeof(want),
+                     "device \"cam-%zu\" (element 1): authentication."
+                     "x509Thumbprint.primaryThumbprint is not a SHA-1 or "
+                     "SHA-256 thumbprint",
+                     i);
             CHECK_CONTAINS(t.err, want);
         }
     }
@@ -266,8 +273,9 @@ static void test_duplicate_device_rejected(void)
     struct tdb t;
 
     tdb_open(&t);
-    CHECK_INT(import_text(&t, "[{\"deviceId\": \"a\"}, {\"deviceId\": \"b\"}, {\"deviceId\": \"a\"}]"),
-              2);
+    CHECK_INT(
+        import_text(&t, "[{\"deviceId\": \"a\"}, {\"deviceId\": \"b\"}, {\"deviceId\": \"a\"}]"),
+        2);
     CHECK_CONTAINS(t.err, "device \"a\" (element 2): the device is also element 0");
     CHECK_CONTAINS(t.err, "nothing imported");
     CHECK_INT(sql_int(&t, "SELECT count(*) FROM devices", NULL), 0);
@@ -282,10 +290,11 @@ static void test_import_is_all_or_nothing(void)
     tdb_open(&t);
     CHECK_INT(import(&t, FIXTURE, NULL), 0);
     /* A valid change to sensor-01 followed by an invalid element: nothing changes. */
-    CHECK_INT(import_text(&t, "[{\"deviceId\": \"sensor-01\", \"tags\": {\"SecurityGroup\": \"x\"}},"
-                              " {\"deviceId\": \"new-1\"},"
-                              " {\"deviceId\": \"new-2\", \"tags\": {\"SecurityGroup\": \"no good\"}}]"),
-              2);
+    CHECK_INT(
+        import_text(&t, "[{\"deviceId\": \"sensor-01\", \"tags\": {\"SecurityGroup\": \"x\"}},"
+                        " {\"deviceId\": \"new-1\"},"
+                        " {\"deviceId\": \"new-2\", \"tags\": {\"SecurityGroup\": \"no good\"}}]"),
+        2);
     CHECK_CONTAINS(t.err, "device \"new-2\" (element 2): tags.SecurityGroup must be a group name");
     CHECK_STR(sql_text(&t, "SELECT security_group FROM devices WHERE device_id = ?1", "sensor-01",
                        text, sizeof(text)),
@@ -309,19 +318,21 @@ static void test_reimport_updates_in_place(void)
     CHECK_INT(import(&t, FIXTURE, NULL), 0);
     CHECK_CONTAINS(t.out, "(4 added, 1 updated)");
     CHECK_INT(sql_int(&t, "SELECT id FROM devices WHERE device_id = ?1", "sensor-01"), id);
-    CHECK_STR(sql_text(&t, "SELECT hub || '|' || security_group || '|' || os_info || '|' || "
-                           "first_seen_ms FROM devices WHERE device_id = ?1",
+    CHECK_STR(sql_text(&t,
+                       "SELECT hub || '|' || security_group || '|' || os_info || '|' || "
+                       "first_seen_ms FROM devices WHERE device_id = ?1",
                        "sensor-01", text, sizeof(text)),
               "hub-b|production|ThreadX 6.4|1000");
     /* A new export without the secondary key and the tag: both go. */
-    CHECK_INT(import_text(&t, "[{\"deviceId\": \"sensor-01\", \"authentication\": {\"type\": \"sas\","
-                              " \"symmetricKey\": {\"primaryKey\": "
-                              "\"YOalxZUui0JfxB+vJa8sGVJU0J8kM1ZKoim5UTwS8fY=\","
-                              " \"secondaryKey\": null}}}]"),
+    CHECK_INT(import_text(&t,
+                          "[{\"deviceId\": \"sensor-01\", \"authentication\": {\"type\": \"sas\","
+                          " \"symmetricKey\": {\"primaryKey\": "
+                          "\"YOalxZUui0JfxB+vJa8sGVJU0J8kM1ZKoim5UTwS8fY=\","
+                          " \"secondaryKey\": null}}}]"),
               0);
-    CHECK_INT(sql_int(&t, "SELECT count(*) FROM device_credentials WHERE device_id = ?1",
-                      "sensor-01"),
-              1);
+    CHECK_INT(
+        sql_int(&t, "SELECT count(*) FROM device_credentials WHERE device_id = ?1", "sensor-01"),
+        1);
     CHECK_STR(sql_text(&t, "SELECT security_group FROM devices WHERE device_id = ?1", "sensor-01",
                        text, sizeof(text)),
               "default");
@@ -332,9 +343,9 @@ static void test_reimport_updates_in_place(void)
                  sizeof(path));
         CHECK_INT(import(&t, path, "hub-c"), 0);
     }
-    CHECK_STR(sql_text(&t, "SELECT hub FROM devices WHERE device_id = ?1", "fresh", text,
-                       sizeof(text)),
-              "hub-c");
+    CHECK_STR(
+        sql_text(&t, "SELECT hub FROM devices WHERE device_id = ?1", "fresh", text, sizeof(text)),
+        "hub-c");
     CHECK_STR(sql_text(&t, "SELECT hub FROM devices WHERE device_id = ?1", "sensor-01", text,
                        sizeof(text)),
               "hub-c");

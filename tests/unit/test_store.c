@@ -233,6 +233,15 @@ static void retention_deletes_by_age_and_merges_old_counts(void)
     CHECK(!more);
     CHECK_INT(q(s, "SELECT count(*) FROM flow_raw"), 5);
     CHECK_INT(q(s, "SELECT count(*) FROM counts WHERE bucket_ms < 9 * 86400000"), 0);
+    /* Even when everything is old, the newest flow stays, so rowids never go back. */
+    r.raw_ms = 1;
+    for (int i = 0; i < 100 && more; i++)
+        CHECK(store_prune(s, &r, now, 7, &more) == STORE_OK);
+    more = true;
+    for (int i = 0; i < 100 && more; i++)
+        CHECK(store_prune(s, &r, now + 86400000LL, 7, &more) == STORE_OK);
+    CHECK_INT(q(s, "SELECT count(*) FROM flow_raw"), 1);
+    r.raw_ms = 2 * 86400000LL;
     CHECK_INT(q(s, "SELECT bucket_s || ':' || value FROM counts WHERE bucket_ms >= 9 * 86400000") >= -1, 1);
     CHECK_INT(q(s, "SELECT count(*) FROM counts"), 1);
     CHECK_INT(q(s, "SELECT value FROM counts"), 21);
