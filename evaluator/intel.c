@@ -338,6 +338,7 @@ static bool table_push(struct table *t, u128 start, uint32_t attr)
 /* Append the interval [lo, hi], which starts after every interval before it. */
 static bool table_add(struct table *t, u128 lo, u128 hi, uint32_t attr)
 {
+    WARDEN_ASSERT(lo <= hi && (t->n == 0 || lo > t->end));
     if (t->n > 0) {
         if (t->end + 1 == lo && table_attr(t, t->n - 1) == attr) {
             t->end = hi;
