@@ -20,7 +20,6 @@
 #include <string.h>
 
 /* Real records nest four levels (array, record, details, config) plus the config's own. */
-#define HUB_MAX_DEPTH 32
 /* Bound on category, operation, result and reason: short words people read. */
 #define HUB_MAX_LABEL 128
 /* SPEC 2.3: device ids are at most 128 bytes. */
@@ -28,84 +27,6 @@
 #define HUB_MAX_COUNT     1000000
 
 static const char hub_oom[] = "hub: out of memory";
-
-/*
- * Look at the raw bytes before Jansson does: refuse nesting deeper than
- * HUB_MAX_DEPTH (Jansson recurses up to 2048 levels), and count the elements
- * of a top-level array by its commas, so a huge array is refused before
- * Jansson builds it. Strings are skipped with their escapes. The count is an
- * upper bound only for well-formed JSON; Jansson refuses the rest.
- */
-static const char *prescan(const uint8_t *buf, size_t len, size_t max_records)
-{
-    size_t depth = 0, commas = 0, i = 0;
-    bool in_string = false, escaped = false, array;
-
-    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
-        i++;
-    array = i < len && buf[i] == '[';
-    for (; i < len; i++) {
-        uint8_t c = buf[i];
-
-        if (in_string) {
-            if (escaped)
-                escaped = false;
-            else if (c == '\\')
-                escaped = true;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > HUB_MAX_DEPTH)
-                return "hub: too deep";
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            depth--;
-        } else if (c == ',' && depth == 1 && array && ++commas >= max_records) {
-            return "hub: too many records";
-        }
-    }
-    return NULL;
-}
-
-/*
- * True when Jansson stopped at the end of the input inside a token ("fals",
- * "1e", half an escape): the payload was cut short rather than written wrong. A
- * last byte that completes a token ("[1,]", a closing quote) means it was not.
- */
-static bool cut_short(const uint8_t *buf, size_t len, const json_error_t *err)
-{
-    return json_error_code(err) == json_error_invalid_syntax && err->position >= 0 &&
-           (size_t)err->position >= len && len > 0 && strchr("]}:,\"", buf[len - 1]) == NULL;
-}
-
-/* A stable reason for a Jansson parse error (its own text quotes the payload). */
-static const char *load_reason(const uint8_t *buf, size_t len, const json_error_t *err)
-{
-    if (cut_short(buf, len, err))
-        return "hub: truncated";
-    switch (json_error_code(err)) {
-    case json_error_invalid_utf8:
-        return "hub: invalid UTF-8";
-    case json_error_premature_end_of_input:
-        return "hub: truncated";
-    case json_error_end_of_input_expected:
-        return "hub: trailing data";
-    case json_error_duplicate_key:
-        return "hub: duplicate key";
-    case json_error_numeric_overflow:
-        return "hub: number out of range";
-    case json_error_null_character:
-    case json_error_null_byte_in_key:
-        return "hub: NUL in string";
-    case json_error_stack_overflow:
-        return "hub: too deep";
-    case json_error_out_of_memory:
-        return hub_oom;
-    default:
-        return "hub: malformed";
-    }
-}
 
 /* Member key of obj, NULL when absent or JSON null. */
 static json_t *member(json_t *obj, const char *key)
@@ -365,11 +286,14 @@ bool ingest_decode_hubrecs(const uint8_t *buf, size_t len, const char *hub, int6
         *why = "hub: empty payload";
         return false;
     }
-    if ((*why = prescan(buf, len, max_records)) != NULL)
-        return false;
+    switch (ingest_json_prescan(buf, len, max_records)) {
+    case INGEST_JSON_TOO_DEEP: *why = "hub: too deep"; return false;
+    case INGEST_JSON_TOO_MANY: *why = "hub: too many records"; return false;
+    case INGEST_JSON_OK: break;
+    }
     root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
     if (root == NULL) {
-        *why = load_reason(buf, len, &err);
+        *why = ingest_json_load_reason(buf, len, &err, true);
         return false;
     }
     *why = decode_all(root, hub, recv_ms, max_records, arena, out);

@@ -25,7 +25,6 @@
  * deeper than a real message, which nests six levels (root, Events, event,
  * Payload, item, ExtraDetails).
  */
-#define JSON_MAX_DEPTH 32
 /* Event Ids are GUIDs and Names are short words; both end up as keys. */
 #define JSON_MAX_TAG 128
 
@@ -49,79 +48,6 @@ enum port_form { PORT_ABSENT, PORT_ONE, PORT_MANY, PORT_ANY };
 /* ---- parsing the bytes ------------------------------------------------------- */
 
 /*
- * True when no array or object in buf nests deeper than JSON_MAX_DEPTH.
- * Brackets inside strings do not count, so strings are skipped with their
- * escapes. For bytes that are not JSON the answer does not matter: Jansson
- * refuses them at the first error, before it could recurse past the depth
- * seen here.
- */
-static bool depth_ok(const uint8_t *buf, size_t len)
-{
-    size_t depth = 0;
-    bool in_string = false, escaped = false;
-
-    for (size_t i = 0; i < len; i++) {
-        uint8_t c = buf[i];
-
-        if (in_string) {
-            if (escaped)
-                escaped = false;
-            else if (c == '\\')
-                escaped = true;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > JSON_MAX_DEPTH)
-                return false;
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            depth--;
-        }
-    }
-    return true;
-}
-
-/*
- * True when Jansson stopped at the end of the input inside a token ("fals",
- * "1e", half an escape): the payload was cut short rather than written wrong. A
- * last byte that completes a token ("[1,]", a closing quote) means it was not.
- */
-static bool cut_short(const uint8_t *buf, size_t len, const json_error_t *err)
-{
-    return json_error_code(err) == json_error_invalid_syntax && err->position >= 0 &&
-           (size_t)err->position >= len && len > 0 && strchr("]}:,\"", buf[len - 1]) == NULL;
-}
-
-/* A stable reason for a Jansson parse error (its own text quotes the payload). */
-static const char *load_reason(const uint8_t *buf, size_t len, const json_error_t *err)
-{
-    if (cut_short(buf, len, err))
-        return "json: truncated";
-    switch (json_error_code(err)) {
-    case json_error_invalid_utf8:
-        return "json: invalid UTF-8";
-    case json_error_premature_end_of_input:
-        return "json: truncated";
-    case json_error_end_of_input_expected:
-        return "json: trailing data";
-    case json_error_duplicate_key:
-        return "json: duplicate key";
-    case json_error_numeric_overflow:
-        return "json: number out of range";
-    case json_error_null_character:
-    case json_error_null_byte_in_key:
-        return "json: NUL in string";
-    case json_error_stack_overflow:
-        return "json: too deep";
-    case json_error_out_of_memory:
-        return "json: out of memory";
-    default:
-        return "json: malformed";
-    }
-}
-
-/*
  * Duplicate keys are refused: two parsers could read {"Id":"a","Id":"b"}
  * differently, and a security monitor should not guess which one the
  * device meant.
@@ -135,13 +61,13 @@ static json_t *load(const uint8_t *buf, size_t len, struct ingest_msg *msg)
         ingest_fail(msg, "json: empty payload");
         return NULL;
     }
-    if (!depth_ok(buf, len)) {
+    if (ingest_json_prescan(buf, len, 0) != INGEST_JSON_OK) {
         ingest_fail(msg, "json: too deep");
         return NULL;
     }
     root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
     if (root == NULL)
-        ingest_fail(msg, "%s", load_reason(buf, len, &err));
+        ingest_fail(msg, "%s", ingest_json_load_reason(buf, len, &err, false));
     return root;
 }
 
