@@ -1,8 +1,9 @@
 /*
- * store/: the SQLite layer, and the only module that talks to SQLite for
- * writes. It opens the database, applies the migrations of sql/, and owns the
- * batch writer the ingester fills: rows are appended in memory and written in
- * one transaction by store_batch_commit().
+ * store/: the SQLite layer. It opens the database, applies the migrations of
+ * sql/, and owns the batch writer the ingester fills: rows are inserted as
+ * they come, inside one transaction that store_batch_commit() commits. The
+ * evaluator's configuration imports and passes write their own tables through
+ * store_sqlite(), in transactions of their own.
  *
  * Layout, chosen for a large lab (tens of thousands of rows a second):
  *   - raw time series (flow_raw, ...) are arrival ordered, keyed by rowid, with
