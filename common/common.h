@@ -39,8 +39,9 @@ void warden_assert_fail(const char *what, const char *file, int line) __attribut
 int64_t clock_now_ms(void);
 /* Pin the clock to ms (>= 0), or give it back to the system clock (ms < 0). */
 void clock_set_ms(int64_t ms);
-/* Monotonic milliseconds, for timeouts and latencies only. */
+/* Monotonic milliseconds (and microseconds), for timeouts and latencies only. */
 int64_t clock_mono_ms(void);
+int64_t clock_mono_us(void);
 
 /* ---- bounded arena ---------------------------------------------------------- */
 
@@ -162,7 +163,15 @@ struct config {
     char db_synchronous[16];        /* FULL or NORMAL */
 
     char web_listen[128];
-    char web_auth_token_file[512];
+    char web_auth_token_file[512];  /* default: warden.token beside the database */
+    int64_t web_sql_time_limit_ms;
+    int64_t web_sql_max_rows;
+    int64_t web_sql_export_time_limit_ms;
+    int64_t web_sql_export_max_bytes;
+    int64_t web_max_connections;
+    int64_t web_max_header_bytes;
+    int64_t web_max_body_bytes;
+    int64_t web_request_timeout_ms; /* a request must arrive whole within this */
 
     char hub_name[128];
 

@@ -45,6 +45,14 @@ static const struct key keys[] = {
     STR("db.synchronous", db_synchronous),
     STR("web.listen", web_listen),
     STR("web.auth.token_file", web_auth_token_file),
+    DUR("web.sql.time_limit", web_sql_time_limit_ms, 10, 3600000),
+    INT("web.sql.max_rows", web_sql_max_rows, 1, 10000000),
+    DUR("web.sql.export_time_limit", web_sql_export_time_limit_ms, 100, 86400000),
+    INT("web.sql.export_max_bytes", web_sql_export_max_bytes, 1024, INT64_MAX),
+    INT("web.max_connections", web_max_connections, 1, 100000),
+    INT("web.max_header_bytes", web_max_header_bytes, 1024, 1048576),
+    INT("web.max_body_bytes", web_max_body_bytes, 1024, 64 * 1024 * 1024),
+    DUR("web.request_timeout", web_request_timeout_ms, 100, 3600000),
     STR("hub.name", hub_name),
     INT("ingest.max_message_bytes", ingest_max_message_bytes, 1024, 64 * 1024 * 1024),
     INT("ingest.max_flows_per_message", ingest_max_flows_per_message, 1, 1000000),
@@ -83,6 +91,14 @@ void config_defaults(struct config *cfg)
     snprintf(cfg->db_path, sizeof(cfg->db_path), "warden.db");
     snprintf(cfg->db_synchronous, sizeof(cfg->db_synchronous), "FULL");
     snprintf(cfg->web_listen, sizeof(cfg->web_listen), "127.0.0.1:8080");
+    cfg->web_sql_time_limit_ms = 1000;
+    cfg->web_sql_max_rows = 1000;
+    cfg->web_sql_export_time_limit_ms = 60000;
+    cfg->web_sql_export_max_bytes = 100LL * 1000 * 1000;
+    cfg->web_max_connections = 512;
+    cfg->web_max_header_bytes = 16384;
+    cfg->web_max_body_bytes = 1048576;
+    cfg->web_request_timeout_ms = 10000;
     snprintf(cfg->hub_name, sizeof(cfg->hub_name), "lab-hub");
     cfg->ingest_max_message_bytes = 262144;
     cfg->ingest_max_flows_per_message = 4096;

@@ -25,6 +25,14 @@ void clock_set_ms(int64_t ms)
     pinned_ms = ms;
 }
 
+int64_t clock_mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int64_t clock_mono_ms(void)
 {
     struct timespec ts;

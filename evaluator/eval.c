@@ -1059,7 +1059,8 @@ static bool assess_recs(struct apply *a, char *err, size_t errlen)
     return ok;
 }
 
-static bool write_pass(struct eval *e, int64_t T, int64_t hi, char *err, size_t errlen)
+static bool write_pass(struct eval *e, int64_t T, int64_t hi, int64_t t0, char *err,
+                       size_t errlen)
 {
     struct apply a = {.e = e, .T = T};
     bool ok;
@@ -1075,7 +1076,9 @@ static bool write_pass(struct eval *e, int64_t T, int64_t hi, char *err, size_t 
          apply_silent(&a) && apply_diag(&a) && assess_recs(&a, err, errlen) &&
          state_set(e->db, "flow_cursor", e->new_flow_cursor) &&
          state_set(e->db, "hub_cursor", e->new_hub_cursor) &&
-         state_set(e->db, "last_pass_ms", T) && state_set(e->db, "overruns_total", e->overruns);
+         state_set(e->db, "last_pass_ms", T) && state_set(e->db, "overruns_total", e->overruns) &&
+         state_set(e->db, "passes_total", state_get(e->db, "passes_total", 0) + 1) &&
+         state_set(e->db, "last_pass_duration_ms", clock_mono_ms() - t0);
     if (ok)
         ok = sqlite3_exec(e->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
     if (!ok) {
@@ -1104,7 +1107,7 @@ bool eval_pass(struct eval *e, int64_t T, char *err, size_t errlen)
     ok = read_snapshot(e, hi, err, errlen);
     sqlite3_exec(e->db, "COMMIT", NULL, NULL, NULL);
     if (ok)
-        ok = write_pass(e, T, hi, err, errlen);
+        ok = write_pass(e, T, hi, t0, err, errlen);
     if (!ok)
         e->flow_last_hi = -1; /* rebuild the flow map from the database next time */
     log_debug("evaluator: pass at %lld took %lld ms", (long long)T,

@@ -86,11 +86,35 @@ static void set_error(struct ingest *in, const char *why)
 
 /* ---- batches -------------------------------------------------------------------- */
 
+/*
+ * Commit latency as a Prometheus histogram in ingest_counters (cumulative
+ * buckets, a count and a sum in microseconds). It is written with the next
+ * commit, as every counter is.
+ */
+static void count_commit_latency(struct ingest *in, int64_t us)
+{
+    static const char *const le[] = {"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05",
+                                     "0.1",   "0.25",   "0.5",   "1",    "2.5",   "+Inf"};
+    static const int64_t le_us[] = {1000,  2500,   5000,   10000,   25000,   50000,
+                                    100000, 250000, 500000, 1000000, 2500000, INT64_MAX};
+
+    for (size_t i = 0; i < sizeof(le) / sizeof(le[0]); i++) {
+        char label[32];
+        if (us > le_us[i])
+            continue;
+        snprintf(label, sizeof(label), "le=\"%s\"", le[i]);
+        store_counter_add(in->store, "warden_batch_commit_seconds_bucket", label, 1);
+    }
+    store_counter_add(in->store, "warden_batch_commit_seconds_count", "", 1);
+    store_counter_add(in->store, "warden_batch_commit_microseconds_total", "", us);
+}
+
 static void commit_batch(struct ingest *in, int64_t watermark_ms)
 {
     enum store_err e;
 
     bool counted = in->batch_msgs > 0;
+    int64_t t0;
 
     if (!store_batch_open(in->store))
         return;
@@ -102,6 +126,7 @@ static void commit_batch(struct ingest *in, int64_t watermark_ms)
                 in->commits, in->batch_msgs);
         abort();
     }
+    t0 = clock_mono_us();
     e = store_batch_commit(in->store, watermark_ms);
     if (e != STORE_OK) {
         char why[200];
@@ -117,6 +142,8 @@ static void commit_batch(struct ingest *in, int64_t watermark_ms)
                 in->commits, in->batch_msgs);
         abort();
     }
+    if (counted)
+        count_commit_latency(in, clock_mono_us() - t0);
     in->batch_msgs = 0;
     in->last_commit_ms = clock_mono_ms();
     if (in->last_error[0] != '\0' && strncmp(in->last_error, "commit", 6) == 0)
