@@ -511,12 +511,15 @@ static void evict_flow_map(struct eval *e, int64_t keep_after)
 
 /* ---- count windows ------------------------------------------------------------------------ */
 
-/* Sum every count metric per device over buckets starting in (lo, hi]. */
+/* Sum the rule metrics per device over buckets starting in (lo, hi]. */
 static bool window_counts(struct eval *e, int64_t lo, int64_t hi, int64_t window)
 {
+    /* Columns 1..7 are the metrics METRIC_D2C .. METRIC_UNAUTHORIZED, in order. */
     static const char sql[] =
-        "SELECT dev, metric, sum(value) FROM counts WHERE bucket_ms > ?1 AND bucket_ms <= ?2 "
-        "AND metric NOT IN (7, 8) GROUP BY dev, metric";
+        "SELECT dev, sum(d2c_messages), sum(c2d_messages), sum(c2d_rejected_messages), "
+        "sum(direct_method_invokes), sum(twin_updates), sum(queue_purges), "
+        "sum(unauthorized_operations) FROM counts WHERE bucket_ms > ?1 AND bucket_ms <= ?2 "
+        "GROUP BY dev";
     sqlite3_stmt *st;
     int rc;
 
@@ -525,11 +528,16 @@ static bool window_counts(struct eval *e, int64_t lo, int64_t hi, int64_t window
     sqlite3_bind_int64(st, 1, lo);
     sqlite3_bind_int64(st, 2, hi);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t key[3] = {window, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)};
-        struct map_entry *me = map_upsert(&e->window_sums, key, sizeof(key));
-        if (me == NULL)
-            fatal("out of memory");
-        me->value = sqlite3_column_int64(st, 2);
+        for (int m = METRIC_D2C; m <= METRIC_UNAUTHORIZED; m++) {
+            int64_t key[3] = {window, sqlite3_column_int64(st, 0), m};
+            int64_t v = sqlite3_column_int64(st, 1 + m);
+            struct map_entry *me;
+            if (v == 0)
+                continue;
+            if ((me = map_upsert(&e->window_sums, key, sizeof(key))) == NULL)
+                fatal("out of memory");
+            me->value = v;
+        }
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE;

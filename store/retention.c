@@ -42,8 +42,8 @@ static const char HOURLY_DELETE[] =
     "DELETE FROM flow_hourly WHERE hour_ms = "
     "(SELECT min(hour_ms) FROM flow_hourly WHERE hour_ms < ?1)";
 static const char COUNTS_DELETE[] =
-    "DELETE FROM counts WHERE (bucket_ms, dev, metric) IN "
-    "(SELECT bucket_ms, dev, metric FROM counts WHERE bucket_ms < ?1 ORDER BY bucket_ms LIMIT ?2)";
+    "DELETE FROM counts WHERE (bucket_ms, dev) IN "
+    "(SELECT bucket_ms, dev FROM counts WHERE bucket_ms < ?1 ORDER BY bucket_ms LIMIT ?2)";
 static const char RESULTS_DELETE[] =
     "DELETE FROM alerts WHERE alert_id IN (SELECT alert_id FROM alerts "
     "WHERE status = 'Resolved' AND end_ms < ?1 LIMIT ?2)";
@@ -124,12 +124,16 @@ static int64_t free_disk_bytes(sqlite3 *db)
 static enum store_err merge_minute(sqlite3 *db, int64_t fine_cutoff, bool *done)
 {
     static const char *const steps[] = {
-        "CREATE TEMP TABLE IF NOT EXISTS merge_tmp (dev INTEGER, metric INTEGER, value INTEGER)",
-        "INSERT INTO merge_tmp SELECT dev, metric, sum(value) FROM counts "
-        "WHERE bucket_ms >= ?1 AND bucket_ms < ?1 + 60000 GROUP BY dev, metric",
+        "CREATE TEMP TABLE IF NOT EXISTS merge_tmp (dev INTEGER, m0, m1, m2, m3, m4, m5, m6, m7, m8)",
+        "INSERT INTO merge_tmp SELECT dev, sum(d2c_messages), sum(c2d_messages), "
+        "sum(c2d_rejected_messages), sum(direct_method_invokes), sum(twin_updates), "
+        "sum(queue_purges), sum(unauthorized_operations), sum(security_messages), sum(flows) "
+        "FROM counts WHERE bucket_ms >= ?1 AND bucket_ms < ?1 + 60000 GROUP BY dev",
         "DELETE FROM counts WHERE bucket_ms >= ?1 AND bucket_ms < ?1 + 60000",
-        "INSERT INTO counts (bucket_ms, dev, metric, bucket_s, value) "
-        "SELECT ?1, dev, metric, 60, value FROM merge_tmp",
+        "INSERT INTO counts (bucket_ms, dev, bucket_s, d2c_messages, c2d_messages, "
+        "c2d_rejected_messages, direct_method_invokes, twin_updates, queue_purges, "
+        "unauthorized_operations, security_messages, flows) "
+        "SELECT ?1, dev, 60, m0, m1, m2, m3, m4, m5, m6, m7, m8 FROM merge_tmp",
         "DELETE FROM merge_tmp",
         "INSERT INTO store_state (key, value) VALUES ('merge_fine_ms', ?1 + 60000) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

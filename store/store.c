@@ -93,9 +93,17 @@ static const char *const stmt_sql[ST_COUNT_STMTS] = {
                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [ST_DEAD_ADD] = "INSERT INTO dead_letters (recv_ms, topic, device_id, reason, payload_size, "
                     "payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [ST_COUNT_ADD] = "INSERT INTO counts (bucket_ms, dev, metric, bucket_s, value) "
-                     "VALUES (?1, ?2, ?3, 10, ?4) "
-                     "ON CONFLICT (bucket_ms, dev, metric) DO UPDATE SET value = value + ?4",
+    [ST_COUNT_ADD] = "INSERT INTO counts (bucket_ms, dev, bucket_s, d2c_messages, c2d_messages, "
+                     "c2d_rejected_messages, direct_method_invokes, twin_updates, queue_purges, "
+                     "unauthorized_operations, security_messages, flows) "
+                     "VALUES (?1, ?2, 10, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+                     "ON CONFLICT (bucket_ms, dev) DO UPDATE SET "
+                     "d2c_messages = d2c_messages + ?3, c2d_messages = c2d_messages + ?4, "
+                     "c2d_rejected_messages = c2d_rejected_messages + ?5, "
+                     "direct_method_invokes = direct_method_invokes + ?6, "
+                     "twin_updates = twin_updates + ?7, queue_purges = queue_purges + ?8, "
+                     "unauthorized_operations = unauthorized_operations + ?9, "
+                     "security_messages = security_messages + ?10, flows = flows + ?11",
     [ST_COUNTER_ADD] = "INSERT INTO ingest_counters (name, label, value) VALUES (?1, ?2, ?3) "
                        "ON CONFLICT (name, label) DO UPDATE SET value = value + ?3",
     [ST_INGEST_COMMIT] = "UPDATE ingest_state SET last_commit_ms = ?1, "
@@ -107,12 +115,10 @@ static const char *const stmt_sql[ST_COUNT_STMTS] = {
                      "ON CONFLICT (key) DO UPDATE SET value = ?2",
 };
 
-/* Key of a per-batch count: packed so it can be a map key. */
+/* Key of a per-batch count row: packed so it can be a map key. */
 struct count_key {
     int64_t bucket_ms;
     int64_t dev;
-    int32_t metric;
-    int32_t pad;
 };
 
 struct store {
@@ -123,7 +129,9 @@ struct store {
 
     struct map devices;  /* device_id -> devices.id */
     struct map addrs;    /* 1+16 address bytes -> addrs.id */
-    struct map counts;   /* struct count_key -> value, this batch */
+    struct map counts;   /* struct count_key -> index into count_rows, this batch */
+    int64_t (*count_rows)[METRIC_COUNT];
+    size_t n_count_rows, cap_count_rows;
     struct map counters; /* "name\0label" -> value, this batch */
     struct map seen;     /* devices.id -> last seen ms, this batch */
 
@@ -368,6 +376,7 @@ void store_close(struct store *s)
     map_free(&s->devices);
     map_free(&s->addrs);
     map_free(&s->counts);
+    free(s->count_rows);
     map_free(&s->counters);
     map_free(&s->seen);
     free(s);
@@ -391,6 +400,12 @@ enum store_err store_batch_begin(struct store *s)
     return e;
 }
 
+static void clear_counts(struct store *s)
+{
+    map_clear(&s->counts);
+    s->n_count_rows = 0;
+}
+
 /*
  * Forget what was cached during a failed batch: ids handed out inside a
  * transaction that rolled back no longer exist.
@@ -402,11 +417,12 @@ void store_batch_rollback(struct store *s)
     s->in_batch = false;
     map_clear(&s->devices);
     map_clear(&s->addrs);
-    map_clear(&s->counts);
+    clear_counts(s);
     map_clear(&s->counters);
     map_clear(&s->seen);
 }
 
+/* One upsert per (bucket, device) touched in the batch, every metric at once. */
 static enum store_err flush_counts(struct store *s)
 {
     sqlite3_stmt *st = s->st[ST_COUNT_ADD];
@@ -421,8 +437,8 @@ static enum store_err flush_counts(struct store *s)
         memcpy(&k, e->key, sizeof(k));
         sqlite3_bind_int64(st, 1, k.bucket_ms);
         sqlite3_bind_int64(st, 2, k.dev);
-        sqlite3_bind_int(st, 3, k.metric);
-        sqlite3_bind_int64(st, 4, e->value);
+        for (int m = 0; m < METRIC_COUNT; m++)
+            sqlite3_bind_int64(st, 3 + m, s->count_rows[e->value][m]);
         if ((err = step_done(s, st)) != STORE_OK)
             return err;
     }
@@ -493,7 +509,7 @@ enum store_err store_batch_commit(struct store *s, int64_t watermark_ms)
     if (e != STORE_OK)
         return e;
     s->in_batch = false;
-    map_clear(&s->counts);
+    clear_counts(s);
     map_clear(&s->counters);
     map_clear(&s->seen);
     return STORE_OK;
@@ -791,12 +807,23 @@ enum store_err store_dead_letter(struct store *s, int64_t recv_ms, const char *t
 
 void store_count(struct store *s, int64_t dev, enum store_metric m, int64_t at_ms, int64_t n)
 {
-    struct count_key k = {at_ms - ((at_ms % BUCKET_MS) + BUCKET_MS) % BUCKET_MS, dev, (int32_t)m,
-                          0};
+    struct count_key k = {at_ms - ((at_ms % BUCKET_MS) + BUCKET_MS) % BUCKET_MS, dev};
+    size_t before = s->counts.len;
     struct map_entry *e = map_upsert(&s->counts, &k, sizeof(k));
 
-    WARDEN_ASSERT(e != NULL);
-    e->value += n;
+    WARDEN_ASSERT(e != NULL && m < METRIC_COUNT);
+    if (s->counts.len != before) {
+        if (s->n_count_rows == s->cap_count_rows) {
+            size_t cap = s->cap_count_rows ? s->cap_count_rows * 2 : 256;
+            void *grown = realloc(s->count_rows, cap * sizeof(*s->count_rows));
+            WARDEN_ASSERT(grown != NULL);
+            s->count_rows = grown;
+            s->cap_count_rows = cap;
+        }
+        memset(s->count_rows[s->n_count_rows], 0, sizeof(*s->count_rows));
+        e->value = (int64_t)s->n_count_rows++;
+    }
+    s->count_rows[e->value][m] += n;
 }
 
 void store_counter_add(struct store *s, const char *name, const char *label, int64_t n)
