@@ -29,6 +29,9 @@
 
 #define BUCKET_MS 10000
 #define RUN_SLACK_MS 3000   /* an ingest run is alive this long after its last commit */
+#define WRULE_METRICS 7     /* METRIC_D2C .. METRIC_UNAUTHORIZED, the metrics rules read */
+#define WDISTINCT 7         /* where a window keeps the distinct flows of a device */
+#define WSTRIDE 8
 
 /* Which count metric each time-window rule reads (METRIC_FLOWS: distinct flows instead). */
 static const enum store_metric rule_metric[GROUP_RULE_COUNT] = {
@@ -69,6 +72,24 @@ struct occurrence {
     struct alert_facts f;
 };
 
+/*
+ * Window sums are kept from pass to pass. Buckets the ingest watermark has
+ * passed are final: their sums are held in w->final and moved along with the
+ * window (buckets entering are added, buckets leaving subtracted), so a pass
+ * reads about two intervals of buckets, not the whole window. The buckets not
+ * yet final (the newest, still filling) are read afresh every pass. With
+ * evaluator.clock = "device" no bucket is ever final (late device times can
+ * land anywhere), so the whole window is read each pass.
+ */
+struct window {
+    int64_t size;       /* the window, ms */
+    bool valid, used;
+    int64_t lo, hi;     /* w->final holds the final buckets starting in (lo, hi] */
+    size_t cap;         /* devices.id < cap */
+    int64_t *final;     /* cap x WSTRIDE */
+    int64_t *value;     /* this pass: final + not yet final, and the distinct flows */
+};
+
 struct eval {
     const struct config *cfg;
     struct store *store;
@@ -96,7 +117,13 @@ struct eval {
     struct occurrence *occ;
     size_t n_occ, cap_occ;
     struct map occ_index;       /* "type\x1fkey" -> index into occ */
-    struct map window_sums;     /* (window, dev, metric) -> sum, this pass */
+    struct map verdicts;        /* (addrs.id, group, direction) -> 1 + index into verdict, this pass */
+    struct verdict *verdict;
+    size_t n_verdict, cap_verdict;
+    struct window *windows;     /* one per distinct window size of the enabled rules */
+    size_t n_windows;
+    int64_t max_dev;            /* the largest devices.id of this pass */
+    int64_t watermark;          /* the ingester's watermark at the snapshot */
 
     /* Diagnostic settings carried by hub records, applied with the pass. */
     struct diag_change {
@@ -186,6 +213,7 @@ static bool load_devices(struct eval *e)
     size_t cap = 0;
 
     free_devices(e);
+    e->max_dev = 0;
     if (sqlite3_prepare_v2(e->db, sql, -1, &st, NULL) != SQLITE_OK)
         return false;
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -207,6 +235,8 @@ static bool load_devices(struct eval *e)
         if (d->device_id == NULL || d->hub == NULL || (me = map_upsert(&e->dev_index, &d->id, 8)) == NULL)
             fatal("out of memory");
         me->value = (int64_t)e->n_devices++;
+        if (d->id > e->max_dev)
+            e->max_dev = d->id;
     }
     sqlite3_finalize(st);
     return true;
@@ -334,42 +364,84 @@ static const char *proto_name(int proto_dir)
     }
 }
 
+/*
+ * What a remote address means for a device's group and a direction: listed
+ * (and where), outside the allow list. Worked out once per (address, group,
+ * direction) and cached for the pass, since a fleet talks to few addresses.
+ */
+struct verdict {
+    const char *list, *category; /* NULL when not listed */
+    bool not_allowed;
+};
+
+static const struct verdict *judge_address(struct eval *e, int64_t raddr, size_t group, int dir,
+                                           struct ip_addr *ip)
+{
+    int64_t key[3] = {raddr, (int64_t)group, dir};
+    struct map_entry *me = map_upsert(&e->verdicts, key, sizeof(key));
+    const struct group *g = &e->groups[group];
+    const struct group_allow *allow = dir == STORE_DIR_IN ? &g->allow_in : &g->allow_out;
+    struct verdict *v;
+
+    if (me == NULL)
+        fatal("out of memory");
+    if (me->value > 0)
+        return &e->verdict[me->value - 1];
+    if (e->n_verdict == e->cap_verdict) {
+        e->cap_verdict = e->cap_verdict ? e->cap_verdict * 2 : 256;
+        e->verdict = realloc(e->verdict, e->cap_verdict * sizeof(*e->verdict));
+        if (e->verdict == NULL)
+            fatal("out of memory");
+    }
+    v = &e->verdict[e->n_verdict++];
+    me->value = (int64_t)e->n_verdict;
+    v->list = v->category = NULL;
+    if (e->intel != NULL && (e->cfg->intel_match_bogons || !intel_is_bogon(ip)))
+        intel_match(e->intel, ip, &v->list, &v->category);
+    v->not_allowed = allow->enabled && !group_allow_contains(allow, ip);
+    return v;
+}
+
+static void flow_facts(struct occurrence *o, const struct device *d, const char *remote,
+                       int rport, int proto_dir)
+{
+    int dir = proto_dir & 3;
+
+    o->f.device_id = d->device_id;
+    o->f.hub = d->hub;
+    o->f.remote_ip = remote;
+    o->f.remote_port = rport;
+    o->f.protocol = proto_name(proto_dir);
+    o->f.direction = dir == STORE_DIR_IN ? "in" : dir == STORE_DIR_OUT ? "out" : "unknown";
+}
+
 /* Threat intelligence and allow lists for one new flow. */
 static void judge_flow(struct eval *e, const struct device *d, int64_t at, int proto_dir,
                        int64_t raddr, int rport)
 {
-    const struct group *g = &e->groups[d->group];
     struct ip_addr *ip;
     const char *text = addr_of(e, raddr, &ip);
-    const char *list = NULL, *category = NULL;
-    int dir = proto_dir & 3;
+    int dir = (proto_dir & 3) == STORE_DIR_IN ? STORE_DIR_IN : STORE_DIR_OUT;
+    const struct verdict *v;
     char key[400];
 
     if (text == NULL)
         return;
+    v = judge_address(e, raddr, d->group, dir, ip);
+    if (v->list == NULL && !v->not_allowed)
+        return;
     snprintf(key, sizeof(key), "%s/%s", d->device_id, text);
-    if (e->intel != NULL && (e->cfg->intel_match_bogons || !intel_is_bogon(ip)) &&
-        intel_match(e->intel, ip, &list, &category)) {
+    if (v->list != NULL) {
         struct occurrence *o = occur(e, "IoT_TiConnection", key, at, 1);
-        o->f.device_id = d->device_id;
-        o->f.hub = d->hub;
-        o->f.remote_ip = pass_strdup(e, text);
-        o->f.remote_port = rport;
-        o->f.protocol = proto_name(proto_dir);
-        o->f.list = pass_strdup(e, list);
-        o->f.category = pass_strdup(e, category);
+        flow_facts(o, d, text, rport, proto_dir);
+        o->f.list = v->list;
+        o->f.category = v->category;
     }
-    const struct group_allow *allow = dir == STORE_DIR_IN ? &g->allow_in : &g->allow_out;
-    if (allow->enabled && !group_allow_contains(allow, ip)) {
-        const char *type = dir == STORE_DIR_IN ? "IoT_CA_ConnectionFromIpNotAllowed"
-                                               : "IoT_CA_ConnectionToIpNotAllowed";
-        struct occurrence *o = occur(e, type, key, at, 1);
-        o->f.device_id = d->device_id;
-        o->f.hub = d->hub;
-        o->f.remote_ip = pass_strdup(e, text);
-        o->f.remote_port = rport;
-        o->f.protocol = proto_name(proto_dir);
-        o->f.direction = dir == STORE_DIR_IN ? "in" : dir == STORE_DIR_OUT ? "out" : "unknown";
+    if (v->not_allowed) {
+        struct occurrence *o = occur(e, dir == STORE_DIR_IN ? "IoT_CA_ConnectionFromIpNotAllowed"
+                                                            : "IoT_CA_ConnectionToIpNotAllowed",
+                                     key, at, 1);
+        flow_facts(o, d, text, rport, proto_dir);
     }
 }
 
@@ -468,24 +540,18 @@ static bool update_flow_map(struct eval *e, int64_t hi, int64_t wmax)
     return true;
 }
 
-/* Distinct flows of dev whose last sighting is in (lo, hi]. */
-static void distinct_flows(struct eval *e, int64_t lo, int64_t hi, int64_t window)
+/* Count into w the distinct flows of each device whose last sighting is in (lo, hi]. */
+static void distinct_flows(struct eval *e, struct window *w, int64_t lo, int64_t hi)
 {
     for (size_t i = 0; i < e->flow_last.cap; i++) {
         struct map_entry *me = &e->flow_last.slots[i];
         struct flow_key k;
-        int64_t skey[3];
-        struct map_entry *sum;
 
         if (me->key == NULL || me->value <= lo || me->value > hi)
             continue;
         memcpy(&k, me->key, sizeof(k));
-        skey[0] = window;
-        skey[1] = k.dev;
-        skey[2] = METRIC_FLOWS;
-        if ((sum = map_upsert(&e->window_sums, skey, sizeof(skey))) == NULL)
-            fatal("out of memory");
-        sum->value++;
+        if (k.dev >= 0 && (size_t)k.dev < w->cap)
+            w->value[k.dev * WSTRIDE + WDISTINCT]++;
     }
 }
 
@@ -511,44 +577,107 @@ static void evict_flow_map(struct eval *e, int64_t keep_after)
 
 /* ---- count windows ------------------------------------------------------------------------ */
 
-/* Sum the rule metrics per device over buckets starting in (lo, hi]. */
-static bool window_counts(struct eval *e, int64_t lo, int64_t hi, int64_t window)
+static struct window *window_get(struct eval *e, int64_t size)
+{
+    struct window *w;
+
+    for (size_t i = 0; i < e->n_windows; i++)
+        if (e->windows[i].size == size)
+            return &e->windows[i];
+    w = realloc(e->windows, (e->n_windows + 1) * sizeof(*w));
+    if (w == NULL)
+        fatal("out of memory");
+    e->windows = w;
+    w = &e->windows[e->n_windows++];
+    memset(w, 0, sizeof(*w));
+    w->size = size;
+    return w;
+}
+
+/* Room for every device id up to max_dev; new devices start at zero. */
+static void window_fit(struct window *w, int64_t max_dev)
+{
+    size_t cap = w->cap;
+
+    if ((size_t)max_dev < cap)
+        return;
+    while (cap <= (size_t)max_dev)
+        cap = cap ? cap * 2 : 1024;
+    w->final = realloc(w->final, cap * WSTRIDE * sizeof(int64_t));
+    w->value = realloc(w->value, cap * WSTRIDE * sizeof(int64_t));
+    if (w->final == NULL || w->value == NULL)
+        fatal("out of memory");
+    memset(w->final + w->cap * WSTRIDE, 0, (cap - w->cap) * WSTRIDE * sizeof(int64_t));
+    w->cap = cap;
+}
+
+/* Add sign x the rule metrics of buckets starting in (a, b] into sums (cap x WSTRIDE). */
+static bool add_buckets(struct eval *e, int64_t a, int64_t b, int sign, int64_t *sums, size_t cap)
 {
     /* Columns 1..7 are the metrics METRIC_D2C .. METRIC_UNAUTHORIZED, in order. */
     static const char sql[] =
-        "SELECT dev, sum(d2c_messages), sum(c2d_messages), sum(c2d_rejected_messages), "
-        "sum(direct_method_invokes), sum(twin_updates), sum(queue_purges), "
-        "sum(unauthorized_operations) FROM counts WHERE bucket_ms > ?1 AND bucket_ms <= ?2 "
-        "GROUP BY dev";
+        "SELECT dev, d2c_messages, c2d_messages, c2d_rejected_messages, direct_method_invokes, "
+        "twin_updates, queue_purges, unauthorized_operations FROM counts "
+        "WHERE bucket_ms > ?1 AND bucket_ms <= ?2";
     sqlite3_stmt *st;
     int rc;
 
+    if (b <= a)
+        return true;
     if (sqlite3_prepare_v2(e->db, sql, -1, &st, NULL) != SQLITE_OK)
         return false;
-    sqlite3_bind_int64(st, 1, lo);
-    sqlite3_bind_int64(st, 2, hi);
+    sqlite3_bind_int64(st, 1, a);
+    sqlite3_bind_int64(st, 2, b);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        for (int m = METRIC_D2C; m <= METRIC_UNAUTHORIZED; m++) {
-            int64_t key[3] = {window, sqlite3_column_int64(st, 0), m};
-            int64_t v = sqlite3_column_int64(st, 1 + m);
-            struct map_entry *me;
-            if (v == 0)
-                continue;
-            if ((me = map_upsert(&e->window_sums, key, sizeof(key))) == NULL)
-                fatal("out of memory");
-            me->value = v;
-        }
+        int64_t dev = sqlite3_column_int64(st, 0);
+        if (dev < 0 || (size_t)dev >= cap)
+            continue; /* a device registered after the snapshot's device list */
+        for (int m = 0; m < WRULE_METRICS; m++)
+            sums[dev * WSTRIDE + m] += sign * sqlite3_column_int64(st, 1 + m);
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE;
 }
 
-static int64_t window_value(const struct eval *e, int64_t window, int64_t dev, enum store_metric m)
+/* Bring w to the window (hi - size, hi] of this pass. */
+static bool window_update(struct eval *e, struct window *w, int64_t hi)
 {
-    int64_t key[3] = {window, dev, m};
-    struct map_entry *me = map_get(&e->window_sums, key, sizeof(key));
+    int64_t lo = hi - w->size;
+    int64_t final = floor_bucket(e->watermark) - BUCKET_MS; /* buckets <= this are complete */
+    int64_t fh = hi < final ? hi : final;
+    bool device_clock = strcmp(e->cfg->evaluator_clock, "device") == 0;
 
-    return me ? me->value : 0;
+    window_fit(w, e->max_dev);
+    if (fh < lo || device_clock) {
+        fh = lo; /* nothing final in the window: all of it is read below */
+        w->valid = false;
+    } else if (!w->valid || fh < w->hi || lo < w->lo || lo > w->hi || fh - w->hi > w->size) {
+        memset(w->final, 0, w->cap * WSTRIDE * sizeof(int64_t));
+        if (!add_buckets(e, lo, fh, 1, w->final, w->cap))
+            return false;
+        w->valid = true;
+    } else if (!add_buckets(e, w->hi, fh, 1, w->final, w->cap) ||
+               !add_buckets(e, w->lo, lo, -1, w->final, w->cap)) {
+        w->valid = false;
+        return false;
+    }
+    w->lo = lo;
+    w->hi = fh;
+    memcpy(w->value, w->final, w->cap * WSTRIDE * sizeof(int64_t));
+    if (!add_buckets(e, fh, hi, 1, w->value, w->cap))
+        return false;
+    distinct_flows(e, w, lo, hi);
+    return true;
+}
+
+static int64_t window_value(struct eval *e, int64_t size, int64_t dev, enum store_metric m)
+{
+    struct window *w = window_get(e, size);
+    int idx = m == METRIC_FLOWS ? WDISTINCT : (int)m;
+
+    if (dev < 0 || (size_t)dev >= w->cap)
+        return 0;
+    return w->value[dev * WSTRIDE + idx];
 }
 
 /* ---- hub records ---------------------------------------------------------------------------- */
@@ -983,13 +1112,14 @@ static void reset_pass(struct eval *e)
     arena_init(&e->pass, SIZE_MAX / 2);
     e->n_occ = 0;
     map_clear(&e->occ_index);
-    map_clear(&e->window_sums);
+    map_clear(&e->verdicts);
+    e->n_verdict = 0;
     e->n_diag = 0;
 }
 
 static bool read_snapshot(struct eval *e, int64_t hi, char *err, size_t errlen)
 {
-    int64_t ver, wmax;
+    int64_t ver, wmax, t0 = clock_mono_ms();
 
     groups_free(e->groups, e->n_groups);
     e->groups = NULL;
@@ -1007,6 +1137,8 @@ static bool read_snapshot(struct eval *e, int64_t hi, char *err, size_t errlen)
             return false;
         e->intel_ver = ver;
     }
+    log_debug("evaluator: groups, devices, intel: %lld ms", (long long)(clock_mono_ms() - t0));
+    t0 = clock_mono_ms();
     e->flow_cursor = state_get(e->db, "flow_cursor", 0);
     e->hub_cursor = state_get(e->db, "hub_cursor", 0);
     e->new_flow_cursor = e->flow_cursor;
@@ -1023,25 +1155,29 @@ static bool read_snapshot(struct eval *e, int64_t hi, char *err, size_t errlen)
         e->flow_last_hi = hi;
         evict_flow_map(e, hi - wmax);
     }
+    log_debug("evaluator: flows and hub records: %lld ms", (long long)(clock_mono_ms() - t0));
+    t0 = clock_mono_ms();
+    e->watermark = eval_watermark(e);
+    for (size_t i = 0; i < e->n_windows; i++)
+        e->windows[i].used = false;
     for (size_t g = 0; g < e->n_groups; g++) {
         for (int r = 0; r < GROUP_RULE_COUNT; r++) {
             const struct group_tw_rule *rule = &e->groups[g].tw[r];
-            int64_t probe[3] = {rule->window_ms, -1, -1};
-            struct map_entry *done;
+            struct window *w;
             if (!rule->enabled)
                 continue;
-            /* Each distinct window is read once, whatever the rules sharing it. */
-            if ((done = map_get(&e->window_sums, probe, sizeof(probe))) != NULL)
+            /* Each distinct window is brought up to date once, whatever the rules sharing it. */
+            w = window_get(e, rule->window_ms);
+            if (w->used)
                 continue;
-            if (map_upsert(&e->window_sums, probe, sizeof(probe)) == NULL)
-                fatal("out of memory");
-            if (!window_counts(e, hi - rule->window_ms, hi, rule->window_ms)) {
+            w->used = true;
+            if (!window_update(e, w, hi)) {
                 snprintf(err, errlen, "reading counts: %s", sqlite3_errmsg(e->db));
                 return false;
             }
-            distinct_flows(e, hi - rule->window_ms, hi, rule->window_ms);
         }
     }
+    log_debug("evaluator: windows: %lld ms", (long long)(clock_mono_ms() - t0));
     return true;
 }
 
@@ -1142,7 +1278,7 @@ struct eval *eval_open(const struct config *cfg, char *err, size_t errlen)
     map_init(&e->flow_last);
     map_init(&e->addr_cache);
     map_init(&e->occ_index);
-    map_init(&e->window_sums);
+    map_init(&e->verdicts);
     arena_init(&e->pass, SIZE_MAX / 2);
     e->flow_last_hi = -1;
     e->overruns = state_get(e->db, "overruns_total", 0);
@@ -1168,7 +1304,13 @@ void eval_close(struct eval *e)
     map_free(&e->flow_last);
     map_free(&e->addr_cache);
     map_free(&e->occ_index);
-    map_free(&e->window_sums);
+    map_free(&e->verdicts);
+    free(e->verdict);
+    for (size_t i = 0; i < e->n_windows; i++) {
+        free(e->windows[i].final);
+        free(e->windows[i].value);
+    }
+    free(e->windows);
     store_close(e->store);
     free(e);
 }
