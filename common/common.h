@@ -110,7 +110,7 @@ void ip_unmap(struct ip_addr *ip);
 
 /* ---- hashing ------------------------------------------------------------------- */
 
-/* 64-bit FNV-1a, continued from seed (use HASH_SEED to start). */
+/* A fast 64-bit hash of p[0..n), continued from seed (use HASH_SEED to start). */
 #define HASH_SEED 0xcbf29ce484222325ULL
 uint64_t hash_bytes(uint64_t seed, const void *p, size_t n);
 
@@ -164,6 +164,7 @@ struct config {
 
     char web_listen[128];
     char web_auth_token_file[512];  /* default: warden.token beside the database */
+    bool web_auth_require_for_reads; /* every request needs the token: beyond loopback */
     int64_t web_sql_time_limit_ms;
     int64_t web_sql_max_rows;
     int64_t web_sql_export_time_limit_ms;

@@ -346,14 +346,36 @@ void ip_unmap(struct ip_addr *ip)
 
 /* ---- hashing ------------------------------------------------------------------- */
 
+/*
+ * Eight bytes at a time with a multiply-xorshift mix, and MurmurHash3's
+ * finaliser at the end: fast for the short keys of the maps (ids, addresses,
+ * flow keys) and well spread, which the dedup keys need. Not for adversaries
+ * who can choose keys to collide: map keys here are bounded in number.
+ */
+static uint64_t fmix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
 uint64_t hash_bytes(uint64_t seed, const void *p, size_t n)
 {
     const unsigned char *s = p;
-    uint64_t h = seed;
+    uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL), w;
 
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 0x100000001b3ULL;
+    for (; n >= 8; s += 8, n -= 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ fmix64(w)) * 0x9e3779b97f4a7c15ULL;
+        h ^= h >> 29;
     }
-    return h;
+    if (n > 0) {
+        w = 0;
+        memcpy(&w, s, n);
+        h = (h ^ fmix64(w)) * 0x9e3779b97f4a7c15ULL;
+    }
+    return fmix64(h);
 }
