@@ -93,7 +93,7 @@ bench: deps $(B)/warden $(BENCH_BIN)
 install: $(B)/warden
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/warden/conf $(DESTDIR)$(PREFIX)/share/warden/examples
 	install -m 0755 $(B)/warden $(DESTDIR)$(PREFIX)/bin/warden
-	install -m 0644 conf/mosquitto.conf $(DESTDIR)$(PREFIX)/share/warden/conf/
+	install -m 0644 conf/mosquitto.conf conf/demo-* $(DESTDIR)$(PREFIX)/share/warden/conf/
 	install -m 0644 sql/examples/*.sql $(DESTDIR)$(PREFIX)/share/warden/examples/
 
 clean:
