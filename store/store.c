@@ -134,6 +134,7 @@ struct store {
     size_t n_count_rows, cap_count_rows;
     struct map counters; /* "name\0label" -> value, this batch */
     struct map seen;     /* devices.id -> last seen ms, this batch */
+    struct map info;     /* devices.id -> hash of the device info last written */
 
     /* Dedup generations (see sql/001). */
     int64_t dedup_window_ms;
@@ -334,6 +335,7 @@ struct store *store_open(const char *path, char *err, size_t errlen)
     map_init(&s->counts);
     map_init(&s->counters);
     map_init(&s->seen);
+    map_init(&s->info);
     s->dedup_window_ms = 3600 * 1000;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
@@ -379,6 +381,7 @@ void store_close(struct store *s)
     free(s->count_rows);
     map_free(&s->counters);
     map_free(&s->seen);
+    map_free(&s->info);
     free(s);
 }
 
@@ -420,6 +423,7 @@ void store_batch_rollback(struct store *s)
     clear_counts(s);
     map_clear(&s->counters);
     map_clear(&s->seen);
+    map_clear(&s->info);
 }
 
 /* One upsert per (bucket, device) touched in the batch, every metric at once. */
@@ -565,7 +569,19 @@ enum store_err store_device_info(struct store *s, int64_t dev, const char *modul
                                  const char *os_info, int64_t skew_ms)
 {
     sqlite3_stmt *st = s->st[ST_DEVICE_INFO];
+    const char *parts[] = {module_id, agent_version, module_version, os_info};
+    /* Skew to the second: a device's clock does not need an UPDATE per message. */
+    int64_t skew_s = skew_ms == STORE_NO_TIME ? INT64_MIN : skew_ms / 1000;
+    uint64_t h = hash_bytes(HASH_SEED, &skew_s, sizeof(skew_s));
+    struct map_entry *e;
 
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+        h = parts[i] ? hash_bytes(h, parts[i], strlen(parts[i]) + 1) : hash_bytes(h, "", 0) + i;
+    if ((e = map_upsert(&s->info, &dev, sizeof(dev))) == NULL)
+        return STORE_ERR_IO;
+    if (e->value == (int64_t)h)
+        return STORE_OK; /* what this message says is already written */
+    e->value = (int64_t)h;
     sqlite3_bind_int64(st, 1, dev);
     bind_text(st, 2, module_id);
     bind_text(st, 3, agent_version);
