@@ -8,9 +8,11 @@
 #include "ingest/ingest.h"
 #include "sim/sim.h"
 #include "store/store.h"
+#include "web/web.h"
 
 #include <event2/event.h>
 #include <mosquitto.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,7 @@ static const char usage[] =
     "  run                 ingest, evaluate and serve in one process\n"
     "  ingest              the MQTT ingester alone\n"
     "  evaluate [--once] [--at TIME]  the evaluator alone, or one pass at TIME\n"
+    "  serve               the dashboard, API and SQL console alone\n"
     "  db migrate|check|prune  schema up to date / check it / apply retention now\n"
     "  groups import F [--name N] | export NAME | list\n"
     "  registry import F   device identities in IoT Hub's export shape\n"
@@ -138,26 +141,101 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(base);
 }
 
+/*
+ * The web server inside `warden run`: its own event loop in its own thread,
+ * so that a page or a console query never holds up ingest, which runs on
+ * the main loop. The main thread stops it through a pipe (libevent is not
+ * built here with cross-thread notification).
+ */
+struct web_thread {
+    struct event_base *base;
+    struct web *web;
+    struct event *stop;
+    int pipe[2];
+    pthread_t thread;
+};
+
+static void web_thread_on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    event_base_loopbreak(arg);
+}
+
+static void *web_thread_main(void *arg)
+{
+    struct web_thread *t = arg;
+
+    event_base_dispatch(t->base);
+    return NULL;
+}
+
+/* Start serving; NULL (having said why) when the web.* settings cannot be used. */
+static struct web_thread *web_thread_start(const struct config *cfg)
+{
+    struct web_thread *t = calloc(1, sizeof(*t));
+    char err[512];
+
+    if (t == NULL || (t->base = event_base_new()) == NULL || pipe(t->pipe) != 0)
+        fatal("web: cannot set up the server thread");
+    if ((t->web = web_start(t->base, cfg, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "warden: web: %s\n", err);
+        close(t->pipe[0]);
+        close(t->pipe[1]);
+        event_base_free(t->base);
+        free(t);
+        return NULL;
+    }
+    t->stop = event_new(t->base, t->pipe[0], EV_READ, web_thread_on_stop, t->base);
+    event_add(t->stop, NULL);
+    if (pthread_create(&t->thread, NULL, web_thread_main, t) != 0)
+        fatal("web: cannot start the server thread");
+    log_info("serving http://%s/", web_address(t->web));
+    return t;
+}
+
+static void web_thread_stop(struct web_thread *t)
+{
+    if (t == NULL)
+        return;
+    if (write(t->pipe[1], "", 1) != 1)
+        log_warn("web: cannot signal the server thread");
+    pthread_join(t->thread, NULL);
+    web_stop(t->web);
+    event_free(t->stop);
+    close(t->pipe[0]);
+    close(t->pipe[1]);
+    event_base_free(t->base);
+    free(t);
+}
+
 /* `warden run` and `warden ingest`: the long-running daemon. */
 static int cmd_run(struct cli *cli)
 {
     struct event_base *base = event_base_new();
     struct eval_thread *evaluator = NULL;
+    struct web_thread *web = NULL;
     struct store *store;
     struct ingest *in;
     struct event *sigterm, *sigint;
     char err[512];
+    bool run = strcmp(cli->command, "run") == 0;
 
     if (base == NULL)
         fatal("cannot create the event loop");
     signal(SIGPIPE, SIG_IGN);
     store = open_store(&cli->cfg);
+    /* A web.* setting that cannot be used is a configuration error (exit 2), found first. */
+    if (run && (web = web_thread_start(&cli->cfg)) == NULL) {
+        store_close(store);
+        event_base_free(base);
+        return EXIT_USAGE;
+    }
     mosquitto_lib_init();
     in = ingest_start(base, &cli->cfg, store, err, sizeof(err));
     if (in == NULL)
         fatal("ingest: %s", err);
-    if (strcmp(cli->command, "run") == 0 &&
-        (evaluator = eval_thread_start(&cli->cfg, err, sizeof(err))) == NULL)
+    if (run && (evaluator = eval_thread_start(&cli->cfg, err, sizeof(err))) == NULL)
         fatal("evaluator: %s", err);
     sigterm = evsignal_new(base, SIGTERM, on_signal, base);
     sigint = evsignal_new(base, SIGINT, on_signal, base);
@@ -166,6 +244,7 @@ static int cmd_run(struct cli *cli)
     log_info("warden %s: database %s, broker %s:%d", WARDEN_VERSION, cli->cfg.db_path,
              cli->cfg.mqtt_host, cli->cfg.mqtt_port);
     event_base_dispatch(base);
+    web_thread_stop(web);
     eval_thread_stop(evaluator);
     ingest_stop(in);
     event_free(sigterm);
@@ -173,6 +252,39 @@ static int cmd_run(struct cli *cli)
     store_close(store);
     event_base_free(base);
     mosquitto_lib_cleanup();
+    log_info("stopped");
+    return 0;
+}
+
+/* `warden serve`: the web server alone, on the database another process ingests into. */
+static int cmd_serve(struct cli *cli)
+{
+    struct event_base *base = event_base_new();
+    struct event *sigterm, *sigint;
+    struct web *web;
+    char err[512];
+
+    if (base == NULL)
+        fatal("cannot create the event loop");
+    signal(SIGPIPE, SIG_IGN);
+    /* Bring the schema up to date first; the server's own connections do not migrate. */
+    store_close(open_store(&cli->cfg));
+    if ((web = web_start(base, &cli->cfg, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "warden: web: %s\n", err);
+        event_base_free(base);
+        return EXIT_USAGE;
+    }
+    sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    sigint = evsignal_new(base, SIGINT, on_signal, base);
+    event_add(sigterm, NULL);
+    event_add(sigint, NULL);
+    log_info("warden %s: database %s", WARDEN_VERSION, cli->cfg.db_path);
+    log_info("serving http://%s/", web_address(web));
+    event_base_dispatch(base);
+    web_stop(web);
+    event_free(sigterm);
+    event_free(sigint);
+    event_base_free(base);
     log_info("stopped");
     return 0;
 }
@@ -276,6 +388,8 @@ int main(int argc, char **argv)
         rc = 0;
     } else if (strcmp(cli.command, "run") == 0 || strcmp(cli.command, "ingest") == 0) {
         rc = cmd_run(&cli);
+    } else if (strcmp(cli.command, "serve") == 0) {
+        rc = cmd_serve(&cli);
     } else if (strcmp(cli.command, "evaluate") == 0) {
         rc = eval_cmd_evaluate(cli.nargs, cli.args, &cli.cfg);
     } else if (strcmp(cli.command, "db") == 0) {

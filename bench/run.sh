@@ -67,7 +67,8 @@ FLOWS=20                 # flows per network-activity message (the issue's 20)
 WIRE_BYTES=36            # what a flow takes on the wire (FlatBuffers)
 RSS_TARGET_MIB=256
 
-for f in "$WARDEN" "$BIN/null_sub" "$BIN/json_ceiling" "$BIN/latency_pub" "$BIN/storage_fill"; do
+for f in "$WARDEN" "$BIN/null_sub" "$BIN/json_ceiling" "$BIN/sqlite_ceiling" "$BIN/latency_pub" \
+    "$BIN/storage_fill"; do
     [ -x "$f" ] || { echo "bench: $f is missing: run make B=$B bench" >&2; exit 2; }
 done
 for tool in mosquitto sqlite3 awk timeout; do
@@ -88,7 +89,7 @@ cleanup() {
     for p in $PIDS; do kill "$p" 2> /dev/null || true; done
     for p in $PIDS; do
         i=0
-        while kill -0 "$p" 2> /dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+        while alive "$p" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
     done
     if [ "$NFAIL" -eq 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "bench: kept $T" >&2; fi
 }
@@ -101,12 +102,20 @@ say() { echo "bench: $*" >&2; }
 
 track() { PIDS="$PIDS $1"; }
 
-# stop PID: SIGTERM one of ours and wait until it is gone (the broker is not
-# our child: tools/broker.sh starts it), SIGKILL after 20 s.
+# alive PID: the process exists and has not exited (a child that exited
+# stays a zombie until it is waited for, and kill -0 still finds it).
+alive() {
+    [ "$(sed -n 's/^.*) \(.\).*$/\1/p' "/proc/$1/stat" 2> /dev/null)" != "" ] &&
+        [ "$(sed -n 's/^.*) \(.\).*$/\1/p' "/proc/$1/stat" 2> /dev/null)" != Z ]
+}
+
+# stop PID: SIGTERM one of ours, SIGKILL after 20 s, and wait until it is
+# gone. The broker is not our child (tools/broker.sh starts it): `wait` does
+# not apply to it, hence the polling.
 stop() {
     kill "$1" 2> /dev/null || true
     i=0
-    while kill -0 "$1" 2> /dev/null; do
+    while alive "$1"; do
         i=$((i + 1))
         [ $i -eq 200 ] && kill -KILL "$1" 2> /dev/null
         sleep 0.1
@@ -153,7 +162,7 @@ start_broker() {
         BROKER_PORT=$(free_port)
         BROKER_PID=$(sh tools/broker.sh "$BROKER_PORT" "$1")
         track "$BROKER_PID"
-        if wait_until 10 listening "$BROKER_PORT" && kill -0 "$BROKER_PID" 2> /dev/null; then
+        if wait_until 10 listening "$BROKER_PORT" && alive "$BROKER_PID"; then
             return 0
         fi
         stop "$BROKER_PID"
@@ -191,7 +200,6 @@ jget() {
 }
 
 calc() { awk "BEGIN { printf \"%.6g\", $1 }"; }
-num() { awk -v v="$1" 'BEGIN { printf "%.1f", v }'; } # one decimal, for the JSON
 
 # Messages Warden counted, every kind but "security" (a subset of d2c).
 MSGS_SQL="SELECT coalesce(sum(value), 0) FROM ingest_counters WHERE name = 'warden_messages_total'
@@ -262,34 +270,40 @@ raw() { printf '%s\t%s\n' "$1" "$(tail -n 1 "$2")" >> "$T/raw.tsv"; }
 SIM_ARGS="--rate max --flows $FLOWS --devices $DEVICES"
 
 # ceiling_broker FORMAT COUNT DIR: the broker and `warden sim` feeding
-# null_sub, a QoS 1 subscriber that does nothing. Sets CEIL_RATE, CEIL_RECEIVED.
+# null_sub, a QoS 1 subscriber that does nothing. Sets CEIL_RATE and
+# CEIL_RECEIVED. DIR is named after the benchmark, and so are its checks.
 ceiling_broker() {
+    name=$(basename "$3")
     start_broker "$3/broker"
     "$BIN/null_sub" "$BROKER_PORT" "$2" 10 > "$3/null_sub.json" 2> "$3/null_sub.err" &
     ns=$!
     track "$ns"
-    wait_until 10 grep -q ready "$3/null_sub.err" || { fail "$3" "null_sub did not subscribe"; exit 1; }
+    wait_until 10 grep -q ready "$3/null_sub.err" || { fail "$name" "null_sub did not subscribe"; exit 1; }
     timeout 900 "$WARDEN" sim --mqtt.port="$BROKER_PORT" $SIM_ARGS --format "$1" --count "$2" \
-        > "$3/sim-ceiling.json" 2> "$3/sim-ceiling.err" || { fail "$3" "sim failed: $(tail -3 "$3/sim-ceiling.err")"; exit 1; }
+        > "$3/sim-ceiling.json" 2> "$3/sim-ceiling.err" ||
+        { fail "$name" "sim failed: $(tail -3 "$3/sim-ceiling.err")"; exit 1; }
     wait "$ns" || true
     stop "$ns"
     stop "$BROKER_PID"
     CEIL_RATE=$(jget "$3/null_sub.json" rate)
     CEIL_RECEIVED=$(jget "$3/null_sub.json" received)
+    check "$name ceiling-received" "$CEIL_RECEIVED" "$(jget "$3/sim-ceiling.json" published)" "null_sub received "
 }
 
 # ingest_warden FORMAT COUNT DIR: the same broker and sim command into `warden run`.
 # Sets W_MSGS, W_FLOWS_RATE, W_RATE, W_SECONDS, W_HWM_KIB and the sim's figures.
 ingest_warden() {
+    name=$(basename "$3")
     start_broker "$3/broker"
     start_warden "$3"
     timeout 900 "$WARDEN" sim --mqtt.port="$BROKER_PORT" $SIM_ARGS --format "$1" --count "$2" \
-        > "$3/sim.json" 2> "$3/sim.err" || { fail "$3" "sim failed: $(tail -3 "$3/sim.err")"; exit 1; }
+        > "$3/sim.json" 2> "$3/sim.err" || { fail "$name" "sim failed: $(tail -3 "$3/sim.err")"; exit 1; }
     SIM_PUBLISHED=$(jget "$3/sim.json" published)
     SIM_FLOWS=$(jget "$3/sim.json" flows)
     SIM_SECURITY=$(jget "$3/sim.json" security_messages)
     SIM_EVENTS=$(jget "$3/sim.json" events)
-    wait_stored "$3/warden.db" "$SIM_PUBLISHED" || fail "$3" "Warden stored $(sq "$3/warden.db" "$MSGS_SQL") of $SIM_PUBLISHED messages in ${WAIT_MAX}s"
+    wait_stored "$3/warden.db" "$SIM_PUBLISHED" ||
+        fail "$name" "Warden stored $(sq "$3/warden.db" "$MSGS_SQL") of $SIM_PUBLISHED messages in ${WAIT_MAX}s"
     W_HWM_KIB=$(vm_hwm "$WARDEN_PID")
     stop "$WARDEN_PID"
     stop "$BROKER_PID"
@@ -308,7 +322,7 @@ ingest_warden() {
 # check_ingest NAME DIR: Warden's rows and counters against the simulator's and null_sub's counts.
 check_ingest() {
     db=$2/warden.db
-    check "$1 ceiling-received" "$CEIL_RECEIVED" "$SIM_PUBLISHED" "null_sub received "
+    check "$1 published" "$SIM_PUBLISHED" "$CEIL_RECEIVED" "the simulator published, as for the ceiling, "
     check "$1 messages" "$W_MSGS" "$CEIL_RECEIVED" "Warden counted (d2c+c2d+method+twin+hub) "
     check "$1 flows-stored" "$W_STORED_FLOWS" "$SIM_FLOWS" "count(*) FROM flow_raw "
     check "$1 flows-counted" "$(counter "$db" warden_flows_total)" "$SIM_FLOWS" "warden_flows_total "
@@ -327,16 +341,27 @@ bench_ingest_flatbuffers() {
     FB_CEILING=$CEIL_RATE
     say "ingest, FlatBuffers: warden run"
     ingest_warden flatbuffers "$FB_COUNT" "$d"
-    FB_WARDEN=$W_RATE
+    FB_WARDEN_FLOWS=$W_FLOWS_RATE
     check_ingest ingest-flatbuffers "$d"
+    # Where the storing alone would stop: the same number of flow rows into
+    # Warden's schema with nothing else to do (bench/sqlite_ceiling.c).
+    say "ingest, FlatBuffers: ceiling (SQLite inserts alone), $SIM_FLOWS rows"
+    "$BIN/sqlite_ceiling" "$d/sqlite.db" "$SIM_FLOWS" > "$d/sqlite_ceiling.json" 2> "$d/sqlite_ceiling.err" ||
+        fail ingest-flatbuffers "sqlite_ceiling: $(tail -3 "$d/sqlite_ceiling.err")"
+    check "ingest-flatbuffers sqlite-rows" "$(sq "$d/sqlite.db" 'SELECT count(*) FROM flow_raw')" "$SIM_FLOWS" \
+        "sqlite_ceiling rows "
     per_msg=$(calc "$SIM_FLOWS / $SIM_PUBLISHED")
     figure "ingest, FlatBuffers" "messages/s" "$W_RATE" "msg/s" "broker + null subscriber" "$CEIL_RATE" "ratio>=0.8"
     figure "ingest, FlatBuffers" "flows/s" "$W_FLOWS_RATE" "flows/s" "broker + null subscriber" \
         "$(calc "$CEIL_RATE * $per_msg")" "ratio>=0.8"
+    figure "ingest, FlatBuffers" "flows/s" "$W_FLOWS_RATE" "flows/s" "SQLite inserts alone, one core" \
+        "$(jget "$d/sqlite_ceiling.json" rate)" "-"
+    rm -f "$d/sqlite.db" "$d/sqlite.db-wal" "$d/sqlite.db-shm"
     echo "$W_HWM_KIB" > "$T/hwm-flatbuffers"
     raw ingest_flatbuffers.sim "$d/sim.json"
     raw ingest_flatbuffers.null_sub "$d/null_sub.json"
     raw ingest_flatbuffers.warden "$d/warden.json"
+    raw ingest_flatbuffers.sqlite_ceiling "$d/sqlite_ceiling.json"
     FB_DB=$d/warden.db
 }
 
@@ -396,8 +421,9 @@ latency_run() {
         "$((published * FLOWS))" "count(*) FROM flow_raw "
 }
 
-# Publish-to-commit delay at half the FlatBuffers ceiling, the issue's
-# figure; and, to tell queueing from batching, at half Warden's own rate.
+# Publish-to-commit delay at half the FlatBuffers ceiling (messages a second),
+# the issue's figure; and, to tell queueing from batching, at half the flows a
+# second Warden itself reached.
 bench_ingest_latency() {
     run_bench ingest_flatbuffers
     rate=$(awk -v c="$FB_CEILING" 'BEGIN { printf "%d", c / 2 }')
@@ -411,11 +437,12 @@ bench_ingest_latency() {
         figure "ingest latency" "recv->commit p99" "$(jget "$LAT" commit_p99_ms)" "ms" "-" "-" "-"
         raw ingest_latency.ceiling_half "$LAT"
     fi
-    rate=$(awk -v c="$FB_WARDEN" 'BEGIN { printf "%d", c / 2 }')
-    say "ingest latency: $rate messages/s (half Warden's FlatBuffers rate) for ${LAT_SECONDS}s"
+    # In flows: every message here has 20, the simulator's 14 on average.
+    rate=$(awk -v c="$FB_WARDEN_FLOWS" -v n="$FLOWS" 'BEGIN { printf "%d", c / 2 / n }')
+    say "ingest latency: $rate messages/s (half Warden's FlatBuffers flows/s) for ${LAT_SECONDS}s"
     if latency_run "$rate" "$T/ingest-latency-warden"; then
         achieved=$(printf '%.0f' "$(jget "$LAT" rate)")
-        figure "ingest latency" "publish->commit p99 at $achieved msg/s (Warden / 2)" "$(jget "$LAT" p99_ms)" \
+        figure "ingest latency" "publish->commit p99 at $achieved msg/s (Warden's flows/s / 2)" "$(jget "$LAT" p99_ms)" \
             "ms" "-" "-" "-"
         figure "ingest latency" "publish->commit p50" "$(jget "$LAT" p50_ms)" "ms" "-" "-" "-"
         figure "ingest latency" "recv->commit p99" "$(jget "$LAT" commit_p99_ms)" "ms" "-" "-" "-"
@@ -498,9 +525,12 @@ bench_memory() {
 # ---- running and reporting ---------------------------------------------------------
 
 # run_bench NAME: run bench_NAME once; a benchmark that needs another's figures calls this.
+# The load average before each benchmark goes into latest.json: other work on
+# the machine lowers the figures, the ceilings' and Warden's at different times.
 run_bench() {
     grep -qx "$1" "$T/done" && return 0
     echo "$1" >> "$T/done"
+    printf 'loadavg_before.%s\t"%s"\n' "$1" "$(cut -d' ' -f1-3 /proc/loadavg)" >> "$T/raw.tsv"
     "bench_$1"
 }
 
@@ -603,6 +633,9 @@ write_md() {
 main() {
     started=$(date +%s)
     machine
+    if awk -v l="${LOAD_START%% *}" -v n="$NPROC" 'BEGIN { exit !(l > n / 2) }'; then
+        say "the machine is busy (load average $LOAD_START on $NPROC cores): expect low figures"
+    fi
     list=${SELECTED:-$BENCHES}
     for b in $list; do
         case " $BENCHES " in *" $b "*) ;; *) echo "bench: unknown benchmark $b" >&2; exit 2 ;; esac
@@ -630,4 +663,6 @@ main() {
     [ "$NFAIL" -eq 0 ] || { echo "FAIL: $NFAIL checks failed"; exit 1; }
 }
 
-main "$@"
+# On one line, so that the shell reads nothing after main returns (the file may
+# have been edited meanwhile).
+main "$@"; exit

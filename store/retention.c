@@ -123,21 +123,26 @@ static int64_t free_disk_bytes(sqlite3 *db)
  */
 static enum store_err merge_minute(sqlite3 *db, int64_t fine_cutoff, bool *done)
 {
-    static const char *const steps[] = {
-        "CREATE TEMP TABLE IF NOT EXISTS merge_tmp (dev INTEGER, m0, m1, m2, m3, m4, m5, m6, m7, m8)",
+    static const char create_tmp[] =
+        "CREATE TEMP TABLE IF NOT EXISTS merge_tmp (dev INTEGER, m0, m1, m2, m3, m4, m5, m6, m7, m8)";
+    static const char sum_minute[] =
         "INSERT INTO merge_tmp SELECT dev, sum(d2c_messages), sum(c2d_messages), "
         "sum(c2d_rejected_messages), sum(direct_method_invokes), sum(twin_updates), "
         "sum(queue_purges), sum(unauthorized_operations), sum(security_messages), sum(flows) "
-        "FROM counts WHERE bucket_ms >= ?1 AND bucket_ms < ?1 + 60000 GROUP BY dev",
-        "DELETE FROM counts WHERE bucket_ms >= ?1 AND bucket_ms < ?1 + 60000",
+        "FROM counts WHERE bucket_ms >= ?1 AND bucket_ms < ?1 + 60000 GROUP BY dev";
+    static const char delete_minute[] =
+        "DELETE FROM counts WHERE bucket_ms >= ?1 AND bucket_ms < ?1 + 60000";
+    static const char insert_minute[] =
         "INSERT INTO counts (bucket_ms, dev, bucket_s, d2c_messages, c2d_messages, "
         "c2d_rejected_messages, direct_method_invokes, twin_updates, queue_purges, "
         "unauthorized_operations, security_messages, flows) "
-        "SELECT ?1, dev, 60, m0, m1, m2, m3, m4, m5, m6, m7, m8 FROM merge_tmp",
-        "DELETE FROM merge_tmp",
+        "SELECT ?1, dev, 60, m0, m1, m2, m3, m4, m5, m6, m7, m8 FROM merge_tmp";
+    static const char empty_tmp[] = "DELETE FROM merge_tmp";
+    static const char move_cursor[] =
         "INSERT INTO store_state (key, value) VALUES ('merge_fine_ms', ?1 + 60000) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    };
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+    static const char *const steps[] = {create_tmp,    sum_minute, delete_minute,
+                                        insert_minute, empty_tmp,  move_cursor};
     int64_t cursor = query_int(db, "SELECT value FROM store_state WHERE key = 'merge_fine_ms'", 0);
     int64_t minute;
     sqlite3_stmt *st;

@@ -4,7 +4,10 @@
 set -e
 PKGS="build-essential pkg-config libsqlite3-dev sqlite3 libmosquitto-dev libjansson-dev
 libevent-dev libssl-dev mosquitto mosquitto-clients mosquitto-dev flatbuffers-compiler
-clang libclang-rt-dev"
+clang libclang-rt-dev curl openssl"
+# Only the tests need these: the browser of tests/integration/test_web_browser.sh.
+TEST_PKGS="chromium"
+PKGS="$PKGS $TEST_PKGS"
 [ -n "$WARDEN_EXTRA_PKGS" ] && PKGS="$PKGS $WARDEN_EXTRA_PKGS"
 missing=""
 for p in $PKGS; do

@@ -63,7 +63,7 @@ stop_pid() { # stop_pid PID [SIGNAL]: signal one of our processes and wait for i
 
 # launch_warden [ARGS]: warden run on $T/warden.db in the background; sets WARDEN_PID.
 launch_warden() {
-    "$WARDEN" run --db "$T/warden.db" --mqtt.port="$BROKER_PORT" \
+    "$WARDEN" run --db "$T/warden.db" --mqtt.port="$BROKER_PORT" --web.listen=127.0.0.1:0 \
         --mqtt.client_id="warden-test-$$" "$@" >> "$T/warden.log" 2>&1 &
     WARDEN_PID=$!
     PIDS+=("$WARDEN_PID")
