@@ -218,7 +218,8 @@ static void rollup(struct fill *f)
         check(f, store_batch_commit(f->s, clock_now_ms()), "commit");
         f->batch = 0;
     }
-    check(f, store_rollup(f->s, INT64_MAX / 2), "rollup");
+    bool more;
+    check(f, store_rollup(f->s, INT64_MAX / 2, &more), "rollup");
 }
 
 int main(int argc, char **argv)

@@ -32,7 +32,8 @@
 #define BACKOFF_MAX_MS 30000
 #define IDLE_COMMIT_MS 1000
 #define ROLLUP_EVERY_MS 10000
-#define ROLLUP_MAX_ROWS 200000
+#define ROLLUP_SLICE_ROWS 25000  /* a slice takes tens of ms; slices run every tick while behind */
+#define BATCH_MAX_MS 100         /* commit at least this often while the socket keeps data coming */
 #define PRUNE_EVERY_MS 10000
 #define PRUNE_BUDGET 20000
 
@@ -55,6 +56,7 @@ struct ingest {
     int64_t next_attempt_ms;   /* monotonic */
     int64_t last_commit_ms;    /* monotonic */
     int64_t last_rollup_ms;    /* monotonic */
+    bool rollup_more;          /* flows wait to be summarised: another slice next tick */
     int64_t last_prune_ms;     /* monotonic */
     bool prune_more;           /* the last prune left work: prune again next tick */
 
@@ -278,6 +280,7 @@ static bool socket_has_data(int fd)
  */
 static void read_round(struct ingest *in, int fd)
 {
+    int64_t started = clock_mono_ms();
     bool full = false;
 
     for (;;) {
@@ -286,7 +289,9 @@ static void read_round(struct ingest *in, int fd)
             ingest_lost(in, in->failed ? in->last_error : mosquitto_strerror(rc));
             return;
         }
-        if (in->batch_msgs >= (size_t)in->cfg->ingest_batch_max_messages) {
+        /* A batch ends when the socket is dry, or is full, or has read long enough. */
+        if (in->batch_msgs >= (size_t)in->cfg->ingest_batch_max_messages ||
+            (in->batch_msgs > 0 && clock_mono_ms() - started >= BATCH_MAX_MS)) {
             full = true;
             break;
         }
@@ -462,9 +467,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         if (store_batch_open(in->store))
             store_batch_rollback(in->store);
     }
-    if (now - in->last_rollup_ms >= ROLLUP_EVERY_MS) {
-        if (store_rollup(in->store, ROLLUP_MAX_ROWS) != STORE_OK)
+    if (in->rollup_more || now - in->last_rollup_ms >= ROLLUP_EVERY_MS) {
+        if (store_rollup(in->store, ROLLUP_SLICE_ROWS, &in->rollup_more) != STORE_OK) {
             log_warn("flow rollup: %s", store_errmsg(in->store));
+            in->rollup_more = false;
+        }
         in->last_rollup_ms = now;
     }
     if (in->prune_more || now - in->last_prune_ms >= PRUNE_EVERY_MS) {

@@ -863,7 +863,7 @@ void store_counter_add(struct store *s, const char *name, const char *label, int
  * Roll raw flows into flow_hourly, from the cursor kept in store_state, at
  * most max_rows rows a call so it never holds the write lock for long.
  */
-enum store_err store_rollup(struct store *s, int64_t max_rows)
+enum store_err store_rollup(struct store *s, int64_t max_rows, bool *more)
 {
     static const char sql[] =
         "INSERT INTO flow_hourly (hour_ms, dev, raddr, rport, proto_dir, laddr, lport, records, "
@@ -890,6 +890,7 @@ enum store_err store_rollup(struct store *s, int64_t max_rows)
         last = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     to = last < from + max_rows ? last : from + max_rows;
+    *more = to < last;
     if (to > from) {
         e = store_code(s, sqlite3_prepare_v2(s->db, sql, -1, &st, NULL));
         if (e == STORE_OK) {

@@ -178,8 +178,11 @@ void store_counter_add(struct store *s, const char *name, const char *label, int
 
 /* Dedup horizon: ids are remembered for at least window_ms. */
 void store_set_dedup_window(struct store *s, int64_t window_ms);
-/* Summarise new raw flows into flow_hourly; bounded work per call. */
-enum store_err store_rollup(struct store *s, int64_t max_rows);
+/*
+ * Summarise new raw flows into flow_hourly, at most max_rows a call (bounded
+ * work, a short transaction); *more says whether rows are still waiting.
+ */
+enum store_err store_rollup(struct store *s, int64_t max_rows, bool *more);
 /*
  * Retention (SPEC 3.2): delete what is past its age, merge old 10-second
  * counts into 1-minute buckets, and keep the database under its size cap by

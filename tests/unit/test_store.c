@@ -206,8 +206,9 @@ static void rollup_summarises_flows_per_hour(void)
     CHECK(store_flow_append(s, dev, 3600000 + 2, &a) == STORE_OK);
     CHECK(store_flow_append(s, dev, 3600000 + 3, &b) == STORE_OK);
     CHECK(store_batch_commit(s, 0) == STORE_OK);
-    CHECK(store_rollup(s, 2) == STORE_OK); /* in two goes: the cursor carries on */
-    CHECK(store_rollup(s, 2) == STORE_OK);
+    bool more;
+    CHECK(store_rollup(s, 2, &more) == STORE_OK && more); /* in two goes: the cursor carries on */
+    CHECK(store_rollup(s, 2, &more) == STORE_OK && !more);
     CHECK_INT(q(s, "SELECT records FROM flows_hourly WHERE remote_ip = '8.8.8.8'"), 2);
     CHECK_INT(q(s, "SELECT bytes_out FROM flows_hourly WHERE remote_ip = '8.8.8.8'"), 400);
     CHECK_INT(q(s, "SELECT count(*) FROM flows_hourly"), 2);
