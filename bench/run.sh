@@ -21,7 +21,10 @@ cd "$HERE"
 B=${B:-build}
 WARDEN=$B/warden
 BIN=$B/bench
-BENCHES="ingest_flatbuffers ingest_json ingest_latency storage memory"
+BENCHES="ingest_flatbuffers ingest_json ingest_latency storage memory evaluator intel"
+# Not in the default run (about 15 minutes on its own): the evaluator over the
+# SPEC's 1 and 7 days of history for 10,000 devices. `sh bench/run.sh evaluator_days`.
+EXTRA_BENCHES="evaluator_days"
 
 QUICK=0
 SELECTED=""
@@ -52,12 +55,22 @@ if [ "$QUICK" = 1 ]; then
     FILL_DEVICES=10      # storage_fill: devices and hours
     FILL_HOURS=1
     WAIT_MAX=60          # seconds Warden may take to store a run
+    EVAL_DEVICES=100     # eval_bench: devices, days of history (short, long), ranges
+    EVAL_DAYS="0.02 0.14"
+    EVAL_RANGES=1000
+    INTEL_RANGES=1000    # intel_bench: ranges and seconds of lookups
+    INTEL_SECONDS=0.1
 else
     DEVICES=1000
     FB_COUNT=200000
     JSON_COUNT=40000
     JSON_SAMPLE=5000
     JSON_CPU=3
+    EVAL_DEVICES=10000
+    EVAL_DAYS="0.1 0.7"
+    EVAL_RANGES=1000000
+    INTEL_RANGES=1000000
+    INTEL_SECONDS=2
     LAT_SECONDS=10
     FILL_DEVICES=1000
     FILL_HOURS=3
@@ -527,6 +540,55 @@ bench_memory() {
 # run_bench NAME: run bench_NAME once; a benchmark that needs another's figures calls this.
 # The load average before each benchmark goes into latest.json: other work on
 # the machine lowers the figures, the ceilings' and Warden's at different times.
+# ---- evaluator and threat intelligence ---------------------------------------------
+
+# eval_run DEVICES DAYS RANGES: one eval_bench run; its JSON line in $T/eval-DAYS.json.
+eval_run() {
+    say "evaluator: $1 devices, $2 days of history, $3 ranges (synthesising)"
+    "$BIN/eval_bench" "$T/eval.db" "$1" "$2" "$3" > "$T/eval-$2.json" 2> "$T/eval-$2.log" ||
+        fail "evaluator $2 days" "eval_bench failed: $(tail -2 "$T/eval-$2.log")"
+    rm -f "$T/eval.db" "$T/eval.db-wal" "$T/eval.db-shm"
+    raw "evaluator-$2d" "$T/eval-$2.json"
+    check "evaluator $2 days: no alerts from a fleet inside its rules" "$(jget "$T/eval-$2.json" alerts)" 0
+}
+
+# evaluator_figures SHORT LONG DEVICES: the pass times and their ratio.
+evaluator_figures() {
+    short=$(jget "$T/eval-$1.json" pass_ms)
+    long=$(jget "$T/eval-$2.json" pass_ms)
+    figure "evaluator" "pass, $3 devices, every rule, $EVAL_RANGES ranges, $1 days of history ($(jget "$T/eval-$1.json" count_rows) count rows)" \
+        "$short" "ms" "-" "-" "value<1000"
+    figure "evaluator" "pass, $2 days of history ($(jget "$T/eval-$2.json" count_rows) count rows), against the $1-day pass" \
+        "$long" "ms" "the $1-day pass" "$short" "value<1000"
+    check "evaluator: longer history within 1.2x" \
+        "$(awk -v a="$long" -v b="$short" 'BEGIN { print (a <= 1.2 * b + 20) ? "yes" : "no" }')" yes
+}
+
+bench_evaluator() {
+    set -- $EVAL_DAYS
+    eval_run "$EVAL_DEVICES" "$1" "$EVAL_RANGES"
+    eval_run "$EVAL_DEVICES" "$2" "$EVAL_RANGES"
+    evaluator_figures "$1" "$2" "$EVAL_DEVICES"
+}
+
+bench_evaluator_days() {
+    eval_run 10000 1 1000000
+    eval_run 10000 7 1000000
+    evaluator_figures 1 7 10000
+}
+
+bench_intel() {
+    "$BIN/intel_bench" "$INTEL_RANGES" "$INTEL_SECONDS" > "$T/intel.json" 2> "$T/intel.log" ||
+        fail "intel" "intel_bench failed: $(tail -2 "$T/intel.log")"
+    raw "intel" "$T/intel.json"
+    check "intel matcher built every range" "$(jget "$T/intel.json" ranges)" "$INTEL_RANGES"
+    figure "intel matcher" "lookups/s, $INTEL_RANGES ranges, random IPv4 and IPv6" \
+        "$(jget "$T/intel.json" lookups_per_s)" "lookups/s" "binary search over the sorted ranges" \
+        "$(jget "$T/intel.json" ceiling_lookups_per_s)" "ratio>=1"
+    figure "intel matcher" "memory for $INTEL_RANGES ranges" \
+        "$(calc "$(jget "$T/intel.json" memory_bytes) / 1048576")" "MiB" "-" "-" "-"
+}
+
 run_bench() {
     grep -qx "$1" "$T/done" && return 0
     echo "$1" >> "$T/done"
@@ -638,7 +700,7 @@ main() {
     fi
     list=${SELECTED:-$BENCHES}
     for b in $list; do
-        case " $BENCHES " in *" $b "*) ;; *) echo "bench: unknown benchmark $b" >&2; exit 2 ;; esac
+        case " $BENCHES $EXTRA_BENCHES " in *" $b "*) ;; *) echo "bench: unknown benchmark $b" >&2; exit 2 ;; esac
     done
     for b in $list; do run_bench "$b"; done
     LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
