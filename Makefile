@@ -82,10 +82,10 @@ test: deps $(B)/warden $(B)/asan/warden $(UNIT_BIN) $(FUZZ_BIN) $(BENCH_BIN)
 	B=$(B) sh tests/run.sh
 
 run: deps $(B)/warden
-	sh tools/run.sh
+	bash tools/run.sh
 
 demo: deps $(B)/warden
-	sh tools/run.sh --demo
+	bash tools/run.sh --demo
 
 bench: deps $(B)/warden $(BENCH_BIN)
 	B=$(B) sh bench/run.sh

@@ -39,17 +39,26 @@ if [ "${1:-}" = "--demo" ]; then
             echo "run: warden $step failed (see $LAB/warden.log)"
     done
     # Short intervals, so that every alert shows within a couple of minutes.
-    EXTRA=(--evaluator.interval=PT10S --evaluator.silent_after=PT5M)
+    EXTRA=(--evaluator.interval=PT10S --evaluator.silent_after=PT2M)
 fi
-build/warden run --db "$LAB/warden.db" --mqtt.port="$PORT" "${EXTRA[@]}" >> "$LAB/warden.log" 2>&1 &
-PIDS+=($!)
+build/warden run --db "$LAB/warden.db" --mqtt.port="$PORT" --web.listen="${WEB_LISTEN:-127.0.0.1:8080}" \
+    "${EXTRA[@]}" >> "$LAB/warden.log" 2>&1 &
+WARDEN_PID=$!
+PIDS+=($WARDEN_PID)
 if [ "${1:-}" = "--demo" ]; then
     sleep 1
     build/warden sim --mqtt.port="$PORT" --devices 20 --scenario demo >> "$LAB/sim.log" 2>&1 &
     PIDS+=($!)
+    # Every incident once, right away, so each alert can be seen within a
+    # couple of minutes; the demo scenario repeats them one a minute.
+    build/warden sim --mqtt.port="$PORT" --scenario incidents >> "$LAB/sim.log" 2>&1 &
+    PIDS+=($!)
     echo "run: 20 simulated devices publishing (log in $LAB/sim.log)"
 fi
+WEB=${WEB_LISTEN:-127.0.0.1:8080}
 cat << MSG
+
+Dashboard: http://$WEB/   (changes need the admin token in $LAB/warden.token)
 
 Warden is ingesting into $LAB/warden.db (log: $LAB/warden.log).
 Look at the data with sqlite3, for example:
@@ -64,4 +73,4 @@ Look at the data with sqlite3, for example:
 
 Ready-made queries are in sql/examples/. Press Ctrl-C to stop.
 MSG
-wait "${PIDS[@]}"
+wait "$WARDEN_PID"
