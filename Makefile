@@ -76,7 +76,7 @@ fuzz-build: $(FUZZ_BIN)
 # `make fuzz` runs every target for FUZZ_SECONDS each; `make test` runs them briefly.
 FUZZ_SECONDS ?= 60
 fuzz: fuzz-build
-	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+	B=$(B) sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 test: deps $(B)/warden $(B)/asan/warden $(UNIT_BIN) $(FUZZ_BIN) $(BENCH_BIN)
 	B=$(B) sh tests/run.sh

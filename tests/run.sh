@@ -37,8 +37,10 @@ for f in "$B"/fuzz/fuzz_*; do
     name=$(basename "$f")
     corpus=tests/fuzz/corpus/${name#fuzz_}
     note "== fuzz: $name for ${FUZZ_SECONDS}s"
+    # New inputs go to a scratch corpus (the first directory); the committed seeds are only read.
+    mkdir -p "$B/corpus/$name"
     if "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-        -artifact_prefix="$B/" "$corpus" > "$B/$name.log" 2>&1; then
+        -artifact_prefix="$B/" "$B/corpus/$name" "$corpus" > "$B/$name.log" 2>&1; then
         echo "ok $name ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$B/$name.log" | awk '{print $2}') runs)" >> "$out"
     else
         tail -30 "$B/$name.log" >&2
