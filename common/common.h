@@ -84,6 +84,16 @@ bool time_parse_iso(const char *s, int64_t *ms);
 /* Format unix ms as "2026-11-29T10:00:00.123Z" into out (at least 32 bytes). */
 void time_format_iso(int64_t ms, char *out, size_t outlen);
 
+/*
+ * A look at raw JSON bytes before a parser builds anything: nesting deeper
+ * than max_depth, or a top-level array with max_elems or more commas (0: no
+ * limit). Jansson recurses up to 2048 levels and builds a whole array before
+ * anyone can count it. Strings are skipped with their escapes; for bytes that
+ * are not JSON the answer does not matter, the parser refuses them.
+ */
+enum json_scan { JSON_SCAN_OK, JSON_SCAN_TOO_DEEP, JSON_SCAN_TOO_MANY };
+enum json_scan json_prescan(const void *buf, size_t len, size_t max_depth, size_t max_elems);
+
 /* ---- IP addresses -------------------------------------------------------------- */
 
 /* An address as raw network-order bytes. family 0 means "absent". */

@@ -250,6 +250,41 @@ void time_format_iso(int64_t ms, char *out, size_t outlen)
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
 }
 
+/* ---- JSON bytes ------------------------------------------------------------------ */
+
+enum json_scan json_prescan(const void *data, size_t len, size_t max_depth, size_t max_elems)
+{
+    const uint8_t *buf = data;
+    size_t depth = 0, commas = 0, i = 0;
+    bool in_string = false, escaped = false, array;
+
+    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
+        i++;
+    array = i < len && buf[i] == '[';
+    for (; i < len; i++) {
+        uint8_t c = buf[i];
+
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max_depth)
+                return JSON_SCAN_TOO_DEEP;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        } else if (c == ',' && depth == 1 && array && max_elems > 0 && ++commas >= max_elems) {
+            return JSON_SCAN_TOO_MANY;
+        }
+    }
+    return JSON_SCAN_OK;
+}
+
 /* ---- IP addresses -------------------------------------------------------------- */
 
 bool ip_parse(const char *s, struct ip_addr *out)

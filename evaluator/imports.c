@@ -60,37 +60,6 @@ fail:
     return NULL;
 }
 
-/*
- * Refuse nesting deeper than IMPORT_MAX_DEPTH before Jansson, which recurses
- * once per level, builds the tree. Strings are skipped with their escapes.
- */
-static bool depth_ok(const char *buf, size_t len)
-{
-    size_t depth = 0;
-    bool in_string = false, escaped = false;
-
-    for (size_t i = 0; i < len; i++) {
-        char c = buf[i];
-
-        if (in_string) {
-            if (escaped)
-                escaped = false;
-            else if (c == '\\')
-                escaped = true;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > IMPORT_MAX_DEPTH)
-                return false;
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            depth--;
-        }
-    }
-    return true;
-}
-
 /* Jansson's own message quotes the text near the error, which may be a key. */
 static const char *load_reason(const json_error_t *e)
 {
@@ -122,7 +91,7 @@ json_t *import_json_load(const char *buf, size_t len, char *err, size_t errlen)
     json_error_t e;
     json_t *root;
 
-    if (!depth_ok(buf, len)) {
+    if (json_prescan(buf, len, IMPORT_MAX_DEPTH, 0) != JSON_SCAN_OK) {
         snprintf(err, errlen, "invalid JSON: nested deeper than %d levels", IMPORT_MAX_DEPTH);
         return NULL;
     }

@@ -26,38 +26,6 @@ bool ingest_fail(struct ingest_msg *msg, const char *fmt, ...)
     return false;
 }
 
-enum ingest_json_scan ingest_json_prescan(const uint8_t *buf, size_t len, size_t max_elems)
-{
-    size_t depth = 0, commas = 0, i = 0;
-    bool in_string = false, escaped = false, array;
-
-    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
-        i++;
-    array = i < len && buf[i] == '[';
-    for (; i < len; i++) {
-        uint8_t c = buf[i];
-
-        if (in_string) {
-            if (escaped)
-                escaped = false;
-            else if (c == '\\')
-                escaped = true;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > INGEST_JSON_MAX_DEPTH)
-                return INGEST_JSON_TOO_DEEP;
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            depth--;
-        } else if (c == ',' && depth == 1 && array && max_elems > 0 && ++commas >= max_elems) {
-            return INGEST_JSON_TOO_MANY;
-        }
-    }
-    return INGEST_JSON_OK;
-}
-
 /*
  * True when Jansson stopped at the end of the input inside a token ("fals",
  * "1e", half an escape): the payload was cut short rather than written wrong. A

@@ -75,15 +75,9 @@ void ingest_msg_free(struct ingest_msg *msg);
 /* Record a failure reason (printf-style, truncated); returns false for `return ingest_fail(...)`. */
 bool ingest_fail(struct ingest_msg *msg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/*
- * Shared by the JSON decoders: a look at the raw bytes before Jansson parses
- * them (Jansson recurses up to 2048 levels and builds a whole array before
- * anyone can count it). Strings are skipped with their escapes.
- */
+/* Nesting the JSON decoders accept (common/json_prescan). */
 #define INGEST_JSON_MAX_DEPTH 32
-enum ingest_json_scan { INGEST_JSON_OK, INGEST_JSON_TOO_DEEP, INGEST_JSON_TOO_MANY };
-/* Nesting deeper than INGEST_JSON_MAX_DEPTH, or a top-level array with max_elems or more commas (0: no limit). */
-enum ingest_json_scan ingest_json_prescan(const uint8_t *buf, size_t len, size_t max_elems);
+
 /*
  * A stable reason for a Jansson load error (Jansson's own text quotes the
  * payload), with the decoder's prefix: hub false gives "json: ...", true

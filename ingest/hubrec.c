@@ -286,10 +286,10 @@ bool ingest_decode_hubrecs(const uint8_t *buf, size_t len, const char *hub, int6
         *why = "hub: empty payload";
         return false;
     }
-    switch (ingest_json_prescan(buf, len, max_records)) {
-    case INGEST_JSON_TOO_DEEP: *why = "hub: too deep"; return false;
-    case INGEST_JSON_TOO_MANY: *why = "hub: too many records"; return false;
-    case INGEST_JSON_OK: break;
+    switch (json_prescan(buf, len, INGEST_JSON_MAX_DEPTH, max_records)) {
+    case JSON_SCAN_TOO_DEEP: *why = "hub: too deep"; return false;
+    case JSON_SCAN_TOO_MANY: *why = "hub: too many records"; return false;
+    case JSON_SCAN_OK: break;
     }
     root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
     if (root == NULL) {

@@ -61,7 +61,7 @@ static json_t *load(const uint8_t *buf, size_t len, struct ingest_msg *msg)
         ingest_fail(msg, "json: empty payload");
         return NULL;
     }
-    if (ingest_json_prescan(buf, len, 0) != INGEST_JSON_OK) {
+    if (json_prescan(buf, len, INGEST_JSON_MAX_DEPTH, 0) != JSON_SCAN_OK) {
         ingest_fail(msg, "json: too deep");
         return NULL;
     }
