@@ -80,24 +80,6 @@ HELPER void tdb_file(struct tdb *t, const char *name, const char *text, char *pa
     }
 }
 
-/* A whole file (a fixture, run from the repository root), NUL-terminated; the caller frees. */
-HELPER char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-        fseek(f, 0, SEEK_SET) != 0 || (buf = malloc((size_t)n + 1)) == NULL ||
-        fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        fprintf(stderr, "cannot read %s (run from the repository root)\n", path);
-        exit(2);
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *len = (size_t)n;
-    return buf;
-}
 
 /* Send stdout and stderr to files until capture_end(), which reads them into t->out, t->err. */
 HELPER void capture_begin(struct tdb *t)

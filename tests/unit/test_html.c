@@ -234,27 +234,6 @@ static void html_begin_escapes_title_and_token(void)
     evbuffer_free(b);
 }
 
-/* The whole of a file, or NULL. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *s = NULL;
-    long n;
-
-    if (f == NULL)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (s = malloc((size_t)n + 1)) != NULL) {
-        if (fread(s, 1, (size_t)n, f) != (size_t)n) {
-            free(s);
-            s = NULL;
-        } else {
-            s[n] = '\0';
-        }
-    }
-    fclose(f);
-    return s;
-}
 
 static void sql_examples_match_the_files(void)
 {
@@ -274,7 +253,8 @@ static void sql_examples_match_the_files(void)
             continue;
         files++;
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        text = slurp(path);
+        size_t len;
+        text = slurp(path, &len);
         for (x = web_sql_examples; x->file != NULL; x++)
             if (strcmp(x->file, e->d_name) == 0)
                 break;
