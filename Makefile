@@ -23,7 +23,7 @@ FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
 SQL_SRC  = $(sort $(wildcard sql/[0-9]*.sql))
 
-.PHONY: all deps test unit fuzz fuzz-build run demo bench install clean help check-long
+.PHONY: all deps deps-test test unit fuzz fuzz-build run demo bench install clean help check-long
 
 all: $(B)/warden
 
@@ -69,6 +69,9 @@ $(B)/bench/%: bench/%.c $(LIB_OBJ)
 deps:
 	@sh tools/deps.sh
 
+deps-test:
+	@sh tools/deps.sh --test
+
 unit: $(UNIT_BIN)
 
 fuzz-build: $(FUZZ_BIN)
@@ -78,7 +81,7 @@ FUZZ_SECONDS ?= 60
 fuzz: fuzz-build
 	B=$(B) sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-test: deps $(B)/warden $(B)/asan/warden $(UNIT_BIN) $(FUZZ_BIN) $(BENCH_BIN)
+test: deps-test $(B)/warden $(B)/asan/warden $(UNIT_BIN) $(FUZZ_BIN) $(BENCH_BIN)
 	B=$(B) sh tests/run.sh
 
 run: deps $(B)/warden

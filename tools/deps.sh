@@ -1,13 +1,14 @@
 #!/bin/sh
 # Install the Debian packages Warden builds, runs and tests with, when missing.
-# Run by `make deps` (and so by `make test`, `make run` and `make demo`).
+# Run by `make deps` (and so by `make run` and `make demo`); `make test` runs it
+# with --test, which adds what only the tests need.
 set -e
 PKGS="build-essential pkg-config libsqlite3-dev sqlite3 libmosquitto-dev libjansson-dev
 libevent-dev libssl-dev mosquitto mosquitto-clients mosquitto-dev flatbuffers-compiler
 clang libclang-rt-dev curl openssl"
 # Only the tests need these: the browser of tests/integration/test_web_browser.sh.
 TEST_PKGS="chromium"
-PKGS="$PKGS $TEST_PKGS"
+[ "${1:-}" = "--test" ] && PKGS="$PKGS $TEST_PKGS"
 [ -n "$WARDEN_EXTRA_PKGS" ] && PKGS="$PKGS $WARDEN_EXTRA_PKGS"
 missing=""
 for p in $PKGS; do
