@@ -9,12 +9,14 @@ WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-proto
            -Wno-unused-parameter -Wno-format-truncation -Werror
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN)
-LDLIBS   = -lmosquitto -ljansson -levent -lsqlite3 -lssl -lcrypto -lm
+LDLIBS   = -lmosquitto -ljansson -levent_openssl -levent -lsqlite3 -lssl -lcrypto -lm
 
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-MODULES  = common store ingest evaluator web sim
-LIB_SRC  = $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
+MODULES  = common store ingest evaluator web sim broker
+# broker/plugin.c is the Mosquitto plugin: it runs inside the broker, not in warden.
+PLUGIN_SRC = broker/plugin.c
+LIB_SRC  = $(filter-out $(PLUGIN_SRC),$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJ  = $(LIB_SRC:%.c=$(B)/obj/%.o)
 ASAN_OBJ = $(LIB_SRC:%.c=$(B)/asan/obj/%.o)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
@@ -25,7 +27,20 @@ SQL_SRC  = $(sort $(wildcard sql/[0-9]*.sql))
 
 .PHONY: all deps deps-test test unit fuzz fuzz-build run demo bench install clean help check-long
 
-all: $(B)/warden
+all: $(B)/warden $(B)/warden_hub.so
+
+# The lab hub plugin, loaded by Mosquitto (conf/lab-hub.conf). It takes only
+# the pieces of Warden it needs, compiled position-independent.
+PLUGIN_DEPS = broker/hubkeys.c broker/sas.c common/text.c
+$(B)/warden_hub.so: $(PLUGIN_SRC) $(PLUGIN_DEPS) $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -shared -fvisibility=hidden -o $@ $(PLUGIN_SRC) $(PLUGIN_DEPS) -lssl -lcrypto
+
+# The same plugin sanitized, for the tests (the broker is started with the
+# sanitizer runtime preloaded).
+$(B)/asan/warden_hub.so: $(PLUGIN_SRC) $(PLUGIN_DEPS) $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -O1 $(SAN) -fPIC -shared -o $@ $(PLUGIN_SRC) $(PLUGIN_DEPS) -lssl -lcrypto
 
 $(B)/warden: $(B)/obj/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -81,7 +96,7 @@ FUZZ_SECONDS ?= 60
 fuzz: fuzz-build
 	B=$(B) sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-test: deps-test $(B)/warden $(B)/asan/warden $(UNIT_BIN) $(FUZZ_BIN) $(BENCH_BIN)
+test: deps-test $(B)/warden $(B)/asan/warden $(B)/warden_hub.so $(B)/asan/warden_hub.so $(UNIT_BIN) $(FUZZ_BIN) $(BENCH_BIN)
 	B=$(B) sh tests/run.sh
 
 run: deps $(B)/warden
@@ -93,7 +108,7 @@ demo: deps $(B)/warden
 bench: deps $(B)/warden $(BENCH_BIN)
 	B=$(B) sh bench/run.sh
 
-install: $(B)/warden
+install: $(B)/warden $(B)/warden_hub.so
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/warden/conf $(DESTDIR)$(PREFIX)/share/warden/examples
 	install -m 0755 $(B)/warden $(DESTDIR)$(PREFIX)/bin/warden
 	install -m 0644 conf/mosquitto.conf conf/demo-* $(DESTDIR)$(PREFIX)/share/warden/conf/

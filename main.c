@@ -3,9 +3,11 @@
  * warden.json or --config, then flags) and hands over to the module that does
  * the work. Exit codes: 0 success, 1 runtime failure, 2 usage or configuration.
  */
+#include "broker/front.h"
 #include "common/common.h"
 #include "evaluator/evaluator.h"
 #include "ingest/ingest.h"
+#include "broker/hubkeys.h"
 #include "sim/sim.h"
 #include "store/store.h"
 #include "web/web.h"
@@ -32,7 +34,12 @@ static const char usage[] =
     "  db migrate|check|prune  schema up to date / check it / apply retention now\n"
     "  groups import F [--name N] | export NAME | list\n"
     "  registry import F   device identities in IoT Hub's export shape\n"
+    "  registry add|rm D   one device (keys go to the lab hub's key store)\n"
+    "  registry token D    a SAS token for a device, from the key store\n"
     "  hub import F        the hub's IP filter and diagnostic settings\n"
+    "  hub cert add NAME F | cert delete NAME   a hub (CA) certificate, recorded as the hub would\n"
+    "  hub diag set NAME F | diag delete NAME   one diagnostic setting, likewise\n"
+    "  hub tls             the lab hub's TLS front end (hub.tls.*), forwarding to the broker\n"
     "  intel load F [--name N] | list | drop N\n"
     "  sim [OPTIONS]       simulated devices (see README: warden sim --help)\n"
     "  config              print the effective configuration\n"
@@ -349,7 +356,7 @@ static int cmd_config_import(struct cli *cli)
     if (strcmp(c, "groups") == 0)
         rc = eval_cmd_groups(cli->nargs, cli->args, s);
     else if (strcmp(c, "registry") == 0)
-        rc = eval_cmd_registry(cli->nargs, cli->args, s);
+        rc = eval_cmd_registry(cli->nargs, cli->args, s, &cli->cfg);
     else if (strcmp(c, "hub") == 0)
         rc = eval_cmd_hub(cli->nargs, cli->args, s, &cli->cfg);
     else
@@ -360,8 +367,21 @@ static int cmd_config_import(struct cli *cli)
 
 static int cmd_sim(struct cli *cli)
 {
-    struct sim_target t = {cli->cfg.mqtt_host, cli->cfg.mqtt_port, cli->cfg.hub_name};
+    struct sim_target t = {cli->cfg.mqtt_host, cli->cfg.mqtt_port, cli->cfg.hub_name,
+                           cli->cfg.mqtt_username, NULL, NULL};
+    char password[256] = "", keystore[1024], err[512];
     int rc;
+
+    if (cli->cfg.mqtt_password_file[0] != '\0') {
+        if (!hub_keys_read_password(cli->cfg.mqtt_password_file, password, sizeof(password), err,
+                                    sizeof(err))) {
+            fprintf(stderr, "warden sim: mqtt.password_file: %s\n", err);
+            return 2;
+        }
+        t.password = password;
+    }
+    hub_keys_default_path(cli->cfg.hub_keystore, cli->cfg.db_path, keystore, sizeof(keystore));
+    t.keystore = keystore;
 
     mosquitto_lib_init();
     rc = sim_main(cli->nargs, cli->args, &t);
@@ -394,6 +414,8 @@ int main(int argc, char **argv)
         rc = eval_cmd_evaluate(cli.nargs, cli.args, &cli.cfg);
     } else if (strcmp(cli.command, "db") == 0) {
         rc = cmd_db(&cli);
+    } else if (strcmp(cli.command, "hub") == 0 && cli.nargs > 1 && strcmp(cli.args[1], "tls") == 0) {
+        rc = front_main(&cli.cfg); /* needs no database */
     } else if (strcmp(cli.command, "groups") == 0 || strcmp(cli.command, "registry") == 0 ||
                strcmp(cli.command, "hub") == 0 || strcmp(cli.command, "intel") == 0) {
         rc = cmd_config_import(&cli);

@@ -21,7 +21,7 @@ cd "$HERE"
 B=${B:-build}
 WARDEN=$B/warden
 BIN=$B/bench
-BENCHES="ingest_flatbuffers ingest_json ingest_latency storage memory evaluator intel"
+BENCHES="ingest_flatbuffers ingest_json ingest_latency storage memory evaluator intel web"
 # Not in the default run (about 15 minutes on its own): the evaluator over the
 # SPEC's 1 and 7 days of history for 10,000 devices. `sh bench/run.sh evaluator_days`.
 EXTRA_BENCHES="evaluator_days"
@@ -60,6 +60,12 @@ if [ "$QUICK" = 1 ]; then
     EVAL_RANGES=1000
     INTEL_RANGES=1000    # intel_bench: ranges and seconds of lookups
     INTEL_SECONDS=0.1
+    MEM_DEVICES=100      # memory: devices, messages, threat-list ranges
+    MEM_COUNT=3000
+    MEM_RANGES=1000
+    WEB_ALERTS=2000      # web: alerts and devices stored, seconds of each wrk run
+    WEB_DEVICES=100
+    WRK_SECONDS=1
 else
     DEVICES=1000
     FB_COUNT=200000
@@ -71,6 +77,12 @@ else
     EVAL_RANGES=1000000
     INTEL_RANGES=1000000
     INTEL_SECONDS=2
+    MEM_DEVICES=10000
+    MEM_COUNT=200000
+    MEM_RANGES=1000000
+    WEB_ALERTS=1000000
+    WEB_DEVICES=10000
+    WRK_SECONDS=10
     LAT_SECONDS=10
     FILL_DEVICES=1000
     FILL_HOURS=3
@@ -81,10 +93,10 @@ WIRE_BYTES=36            # what a flow takes on the wire (FlatBuffers)
 RSS_TARGET_MIB=256
 
 for f in "$WARDEN" "$BIN/null_sub" "$BIN/json_ceiling" "$BIN/sqlite_ceiling" "$BIN/latency_pub" \
-    "$BIN/storage_fill"; do
+    "$BIN/storage_fill" "$BIN/http_ceiling"; do
     [ -x "$f" ] || { echo "bench: $f is missing: run make B=$B bench" >&2; exit 2; }
 done
-for tool in mosquitto sqlite3 awk timeout; do
+for tool in mosquitto sqlite3 awk timeout wrk curl; do
     command -v "$tool" > /dev/null || { echo "bench: $tool is not installed" >&2; exit 2; }
 done
 
@@ -188,11 +200,13 @@ sq() { sqlite3 -batch -noheader "$1" "$2"; }
 
 connected() { [ "$(sq "$1" 'SELECT connected FROM ingest_state' 2> /dev/null)" = 1 ]; }
 
-# start_warden DIR: `warden run` on a fresh DIR/warden.db against the current
-# broker, the web on a free port of its own; waits until it is connected.
+# start_warden DIR: `warden run` on DIR/warden.db (fresh, unless a benchmark
+# filled it) against the current broker, the web on a free port of its own
+# (WEB_PORT); waits until it is connected.
 start_warden() {
+    WEB_PORT=$(free_port)
     "$WARDEN" run --db "$1/warden.db" --mqtt.port="$BROKER_PORT" --mqtt.client_id=bench \
-        --web.listen="127.0.0.1:$(free_port)" >> "$1/warden.log" 2>&1 &
+        --web.listen="127.0.0.1:$WEB_PORT" >> "$1/warden.log" 2>&1 &
     WARDEN_PID=$!
     track "$WARDEN_PID"
     if ! wait_until 20 connected "$1/warden.db"; then
@@ -523,16 +537,192 @@ bench_storage() {
 
 # ---- memory ------------------------------------------------------------------------
 
+# intel_list N: N distinct ranges, three IPv4 /24 to one IPv6 /48, one a line
+# (the format `warden intel load` reads).
+intel_list() {
+    awk -v n="$1" 'BEGIN {
+        for (i = 0; i < n; i++) {
+            if (i % 4 == 3) { printf "2a%02x:%x::/48\n", int(i / 65536) % 256, i % 65536; continue }
+            a = (i * 2654435761) % 16777216
+            printf "%d.%d.%d.0/24\n", int(a / 65536), int(a / 256) % 256, a % 256
+        }
+    }'
+}
+
+evaluated() { [ "$(sq "$1" "SELECT value FROM evaluator_state WHERE key = 'passes_total'" 2> /dev/null)" -ge 1 ] 2> /dev/null; }
+
+# Peak memory of `warden run` with the issue's fleet: MEM_DEVICES devices and
+# a threat list of MEM_RANGES ranges loaded (the evaluator builds its matcher
+# before the load starts), through a FlatBuffers ingest run of its own; and,
+# for context, the VmHWM of the two ingest benchmarks (1,000 devices, no list).
 bench_memory() {
-    run_bench ingest_flatbuffers
-    hwm=$(cat "$T/hwm-flatbuffers")
-    check "memory vm-hwm" "$([ "${hwm:-0}" -gt 0 ] && echo read)" read "VmHWM of warden run $hwm KiB: "
-    figure "memory" "peak RSS of warden run, FlatBuffers ingest" "$(calc "$(cat "$T/hwm-flatbuffers") / 1024")" \
-        "MiB" "-" "-" "value<$RSS_TARGET_MIB"
-    if [ -s "$T/hwm-json" ]; then
-        figure "memory" "peak RSS of warden run, JSON ingest" "$(calc "$(cat "$T/hwm-json") / 1024")" \
-            "MiB" "-" "-" "value<$RSS_TARGET_MIB"
+    d=$T/memory
+    mkdir -p "$d"
+    say "memory: $MEM_DEVICES devices, a threat list of $MEM_RANGES ranges, $MEM_COUNT FlatBuffers messages"
+    intel_list "$MEM_RANGES" > "$d/intel.txt"
+    "$WARDEN" db migrate --db "$d/warden.db" > "$d/intel.log" 2>&1 &&
+        "$WARDEN" intel load "$d/intel.txt" --name bench --db "$d/warden.db" >> "$d/intel.log" 2>&1 ||
+        { fail memory "intel load: $(tail -3 "$d/intel.log")"; return; }
+    check "memory ranges-loaded" "$(sq "$d/warden.db" 'SELECT count(*) FROM intel_ranges')" "$MEM_RANGES" \
+        "intel_ranges rows "
+    start_broker "$d/broker"
+    start_warden "$d"
+    # The first pass comes at once; it builds the matcher from the list.
+    wait_until 120 evaluated "$d/warden.db" || fail memory "no evaluator pass in 120 s: $(tail -3 "$d/warden.log")"
+    before=$(vm_hwm "$WARDEN_PID")
+    timeout 900 "$WARDEN" sim --mqtt.port="$BROKER_PORT" --rate max --flows "$FLOWS" --devices "$MEM_DEVICES" \
+        --format flatbuffers --count "$MEM_COUNT" > "$d/sim.json" 2> "$d/sim.err" ||
+        { fail memory "sim failed: $(tail -3 "$d/sim.err")"; exit 1; }
+    published=$(jget "$d/sim.json" published)
+    wait_stored "$d/warden.db" "$published" ||
+        fail memory "Warden stored $(sq "$d/warden.db" "$MSGS_SQL") of $published messages in ${WAIT_MAX}s"
+    hwm=$(vm_hwm "$WARDEN_PID")
+    stop "$WARDEN_PID"
+    stop "$BROKER_PID"
+    check "memory messages" "$(sq "$d/warden.db" "$MSGS_SQL")" "$published" "Warden counted "
+    check "memory devices" "$(sq "$d/warden.db" 'SELECT count(*) FROM devices')" "$MEM_DEVICES" "devices rows "
+    check "memory flows-stored" "$(sq "$d/warden.db" 'SELECT count(*) FROM flow_raw')" "$(jget "$d/sim.json" flows)" \
+        "count(*) FROM flow_raw "
+    printf '{"devices": %s, "ranges": %s, "messages": %s, "vm_hwm_kib_before_load": %s, "vm_hwm_kib": %s}\n' \
+        "$MEM_DEVICES" "$MEM_RANGES" "$published" "$before" "$hwm" > "$d/memory.json"
+    raw memory "$d/memory.json"
+    figure "memory" "peak RSS of warden run, $MEM_DEVICES devices, $MEM_RANGES-range list, FlatBuffers ingest" \
+        "$(calc "$hwm / 1024")" "MiB" "-" "-" "value<$RSS_TARGET_MIB"
+    figure "memory" "the same before the ingest (list loaded, matcher built)" "$(calc "$before / 1024")" \
+        "MiB" "-" "-" "-"
+    rm -f "$d/warden.db" "$d/warden.db-wal" "$d/warden.db-shm" "$d/intel.txt"
+    if [ -s "$T/hwm-flatbuffers" ]; then
+        figure "memory" "peak RSS of warden run, FlatBuffers ingest ($DEVICES devices, no list)" \
+            "$(calc "$(cat "$T/hwm-flatbuffers") / 1024")" "MiB" "-" "-" "-"
     fi
+    if [ -s "$T/hwm-json" ]; then
+        figure "memory" "peak RSS of warden run, JSON ingest ($DEVICES devices, no list)" \
+            "$(calc "$(cat "$T/hwm-json") / 1024")" "MiB" "-" "-" "-"
+    fi
+}
+
+# ---- web ---------------------------------------------------------------------------
+
+# to_ms VALUE: a wrk duration (12.5us, 3.2ms, 1.1s, 2m) in milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        if (v ~ /us$/) printf "%.4g", substr(v, 1, length(v) - 2) / 1000
+        else if (v ~ /ms$/) printf "%.4g", substr(v, 1, length(v) - 2)
+        else if (v ~ /m$/) printf "%.4g", substr(v, 1, length(v) - 1) * 60000
+        else if (v ~ /s$/) printf "%.4g", substr(v, 1, length(v) - 1) * 1000
+        else printf "0"
+    }'
+}
+
+# wrk_run NAME URL: the issue's wrk settings (32 connections) for WRK_SECONDS.
+# Sets RPS, P50, P99 (ms); checks that every answer was a 2xx and no socket
+# failed; keeps the summary as JSON for latest.json.
+wrk_run() {
+    wrk -c 32 -t 2 -d "${WRK_SECONDS}s" --latency "$2" > "$d/$1.wrk" 2>&1 ||
+        fail "web $1" "wrk failed: $(tail -3 "$d/$1.wrk")"
+    RPS=$(awk '/^Requests\/sec:/ { print $2 }' "$d/$1.wrk")
+    P50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$d/$1.wrk")")
+    P99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$d/$1.wrk")")
+    n=$(awk '/requests in/ { print $1 }' "$d/$1.wrk")
+    bad=$(awk '/Non-2xx/ { n += $NF } /Socket errors/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' \
+        "$d/$1.wrk")
+    check "web $1" "$bad" 0 "$n requests, failed or not 2xx: "
+    RPS=${RPS:-0}
+    printf '{"url": "%s", "requests": %s, "rps": %s, "p50_ms": %s, "p99_ms": %s}\n' "$2" "${n:-0}" "$RPS" \
+        "${P50:-0}" "${P99:-0}" > "$d/$1.json"
+    raw "web.$1" "$d/$1.json"
+}
+
+# ceiling_run NAME FILE URL_PATH: wrk against bench/http_ceiling serving FILE.
+ceiling_run() {
+    port=$(free_port)
+    "$BIN/http_ceiling" "$port" "$2" > "$d/$1.out" 2> "$d/$1.err" &
+    hc=$!
+    track "$hc"
+    wait_until 10 listening "$port" || { fail "web $1" "http_ceiling did not listen"; return; }
+    wrk_run "$1" "http://127.0.0.1:$port$3"
+    stop "$hc"
+}
+
+# GET /api/v1/alerts?limit=100 and / with WEB_ALERTS alerts stored, under wrk
+# -c 32, alone and while `warden sim` publishes at half the FlatBuffers
+# ceiling; beside a bare evhttp server answering with the same bytes.
+bench_web() {
+    run_bench ingest_flatbuffers
+    d=$T/web
+    mkdir -p "$d"
+    say "web: $WEB_ALERTS alerts of $WEB_DEVICES devices, written into Warden's tables"
+    "$WARDEN" db migrate --db "$d/warden.db" > "$d/fill.log" 2>&1 &&
+        sqlite3 -batch "$d/warden.db" ".parameter set @n $WEB_ALERTS" ".parameter set @devices $WEB_DEVICES" \
+            ".parameter set @active 500" ".parameter set @now $(date +%s)000" ".read bench/web_fill.sql" \
+            >> "$d/fill.log" 2>&1 || { fail web "fill: $(tail -3 "$d/fill.log")"; return; }
+    check "web alerts-stored" "$(sq "$d/warden.db" 'SELECT count(*) FROM alerts')" "$WEB_ALERTS" "alerts rows "
+    start_broker "$d/broker"
+    start_warden "$d"
+    wait_until 20 listening "$WEB_PORT" || { fail web "the web server did not listen"; return; }
+    base="http://127.0.0.1:$WEB_PORT"
+    api="$base/api/v1/alerts?limit=100"
+    curl -sf "$api" > "$d/api.json" || fail web "GET $api failed"
+    curl -sf "$base/" > "$d/overview.html" || fail web "GET / failed"
+    # The answer is what it claims: 100 alerts, the newest first, and a next page.
+    check "web api-items" "$(sq "$d/warden.db" "SELECT json_array_length(readfile('$d/api.json'), '\$.items')")" 100 \
+        "alerts in the API's answer "
+    check "web api-newest" \
+        "$(sq "$d/warden.db" "SELECT json_extract(readfile('$d/api.json'), '\$.items[0].alert_id')")" \
+        "$(sq "$d/warden.db" 'SELECT max(alert_id) FROM alerts')" "first alert_id "
+    check "web api-cursor" \
+        "$(sq "$d/warden.db" "SELECT json_extract(readfile('$d/api.json'), '\$.next_cursor') IS NOT NULL")" 1 \
+        "next_cursor set "
+    check "web overview-page" "$(grep -c '<h1>Overview</h1>' "$d/overview.html")" 1 "overview heading "
+    api_bytes=$(wc -c < "$d/api.json")
+    page_bytes=$(wc -c < "$d/overview.html")
+
+    say "web: the ceiling (bare evhttp, the same $api_bytes and $page_bytes bytes), wrk -c 32 ${WRK_SECONDS}s each"
+    ceiling_run ceiling-api "$d/api.json" /api/v1/alerts
+    C_API_RPS=$RPS C_API_P50=$P50 C_API_P99=$P99
+    ceiling_run ceiling-overview "$d/overview.html" /
+    C_PAGE_RPS=$RPS C_PAGE_P50=$P50
+
+    say "web: Warden alone"
+    wrk_run api-alone "$api"
+    figure "web" "GET /api/v1/alerts?limit=100 ($api_bytes bytes), alone" "$RPS" "req/s" "bare evhttp" "$C_API_RPS" "-"
+    figure "web" "the same, p50" "$P50" "ms" "bare evhttp" "$C_API_P50" "-"
+    figure "web" "the same, p99" "$P99" "ms" "bare evhttp" "$C_API_P99" "-"
+    wrk_run overview-alone "$base/"
+    figure "web" "GET / (overview, $page_bytes bytes), alone" "$RPS" "req/s" "bare evhttp" "$C_PAGE_RPS" "-"
+    figure "web" "the same, p50" "$P50" "ms" "bare evhttp" "$C_PAGE_P50" "value<50"
+
+    rate=$(awk -v c="$FB_CEILING" 'BEGIN { printf "%d", c / 2 }')
+    secs=$((2 * WRK_SECONDS + 4))
+    say "web: Warden while ingesting $rate msg/s (half the FlatBuffers ceiling) for ${secs}s"
+    before=$(sq "$d/warden.db" "$MSGS_SQL")
+    timeout 900 "$WARDEN" sim --mqtt.port="$BROKER_PORT" --rate "$rate" --flows "$FLOWS" --devices "$DEVICES" \
+        --format flatbuffers --duration "$secs" > "$d/sim.json" 2> "$d/sim.err" &
+    sp=$!
+    track "$sp"
+    sleep 2
+    wrk_run api-ingest "$api"
+    API_RPS=$RPS API_P99=$P99 API_P50=$P50
+    wrk_run overview-ingest "$base/"
+    PAGE_RPS=$RPS PAGE_P50=$P50
+    wait "$sp" || fail web "sim failed: $(tail -3 "$d/sim.err")"
+    stop "$sp"
+    published=$(jget "$d/sim.json" published)
+    wait_stored "$d/warden.db" $((before + published)) ||
+        fail web "Warden stored $(sq "$d/warden.db" "$MSGS_SQL") of $published messages"
+    stop "$WARDEN_PID"
+    stop "$BROKER_PID"
+    check "web ingest-stored" "$(($(sq "$d/warden.db" "$MSGS_SQL") - before))" "$published" \
+        "messages Warden counted during the load "
+    load=$(printf '%.0f' "$(jget "$d/sim.json" rate)")
+    figure "web" "GET /api/v1/alerts?limit=100, while ingesting $load msg/s" "$API_RPS" "req/s" "bare evhttp" \
+        "$C_API_RPS" "value>=3000"
+    figure "web" "the same, p50" "$API_P50" "ms" "bare evhttp" "$C_API_P50" "-"
+    figure "web" "the same, p99" "$API_P99" "ms" "bare evhttp" "$C_API_P99" "value<50"
+    figure "web" "GET / (overview), while ingesting" "$PAGE_RPS" "req/s" "bare evhttp" "$C_PAGE_RPS" "-"
+    figure "web" "the same, p50" "$PAGE_P50" "ms" "bare evhttp" "$C_PAGE_P50" "value<50"
+    raw web.sim "$d/sim.json"
+    rm -f "$d/warden.db" "$d/warden.db-wal" "$d/warden.db-shm"
 }
 
 # ---- running and reporting ---------------------------------------------------------

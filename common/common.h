@@ -185,6 +185,11 @@ struct config {
     int64_t web_request_timeout_ms; /* a request must arrive whole within this */
 
     char hub_name[128];
+    char hub_keystore[512]; /* the lab hub's key store; "" = warden-hub.keys beside the db */
+    char hub_tls_listen[128];     /* `warden hub tls`: the TLS front end's address */
+    char hub_tls_cert_file[512];  /* its server certificate (PEM, chain allowed) */
+    char hub_tls_key_file[512];   /* and key */
+    int64_t hub_tls_max_connections;
 
     int64_t ingest_max_message_bytes;
     int64_t ingest_max_flows_per_message;

@@ -55,6 +55,11 @@ static const struct key keys[] = {
     INT("web.max_body_bytes", web_max_body_bytes, 1024, 64 * 1024 * 1024),
     DUR("web.request_timeout", web_request_timeout_ms, 100, 3600000),
     STR("hub.name", hub_name),
+    STR("hub.keystore", hub_keystore),
+    STR("hub.tls.listen", hub_tls_listen),
+    STR("hub.tls.cert_file", hub_tls_cert_file),
+    STR("hub.tls.key_file", hub_tls_key_file),
+    INT("hub.tls.max_connections", hub_tls_max_connections, 1, 1000000),
     INT("ingest.max_message_bytes", ingest_max_message_bytes, 1024, 64 * 1024 * 1024),
     INT("ingest.max_flows_per_message", ingest_max_flows_per_message, 1, 1000000),
     DUR("ingest.dedup_window", ingest_dedup_window_ms, 1000, 30 * DAY_MS),
@@ -101,6 +106,8 @@ void config_defaults(struct config *cfg)
     cfg->web_max_body_bytes = 1048576;
     cfg->web_request_timeout_ms = 10000;
     snprintf(cfg->hub_name, sizeof(cfg->hub_name), "lab-hub");
+    snprintf(cfg->hub_tls_listen, sizeof(cfg->hub_tls_listen), "0.0.0.0:8883");
+    cfg->hub_tls_max_connections = 10000;
     cfg->ingest_max_message_bytes = 262144;
     cfg->ingest_max_flows_per_message = 4096;
     cfg->ingest_dedup_window_ms = 3600 * 1000;

@@ -10,6 +10,7 @@
  * connection strings among them) never reach the database.
  */
 #include "evaluator.h"
+#include "hubctl.h"
 #include "imports.h"
 
 #include <sqlite3.h>
@@ -612,7 +613,61 @@ static void hubconf_summary(const struct hub_doc *doc)
     printf(" imported\n");
 }
 
-static const char hub_usage[] = "usage: warden hub import FILE\n";
+/*
+ * The lab broker's plugin applies the hub's IP filter to connections: give it
+ * the rules just imported. networkRuleSets win over the older ipFilterRules,
+ * as on IoT Hub when both are present.
+ */
+static bool keystore_ip_filter(const struct config *cfg, const struct hub_doc *doc, char *err,
+                               size_t errlen)
+{
+    const struct hub_props *p = &doc->props;
+    const struct hub_ip_rule *rules = NULL;
+    char path[1024];
+    struct hub_keys k;
+    size_t n = 0;
+    bool ok = true;
+
+    hub_keys_default_path(cfg->hub_keystore, cfg->db_path, path, sizeof(path));
+    if (!hub_keys_load(path, &k, err, errlen))
+        return false;
+    if (strcmp(doc->hub, k.hub[0] ? k.hub : cfg->hub_name) != 0) {
+        /* The key store serves one hub, the lab's own; another hub's rules are not its. */
+        hub_keys_free(&k);
+        return true;
+    }
+    snprintf(k.hub, sizeof(k.hub), "%s", doc->hub);
+    k.ip_mode = HUB_KEYS_IP_NONE;
+    k.default_allow = true;
+    if (p->has_network_rule_sets) {
+        k.ip_mode = HUB_KEYS_IP_RULES;
+        k.default_allow = !p->default_deny;
+        rules = p->ip_rules, n = p->n_ip_rules;
+    } else if (p->has_ip_filter_rules) {
+        k.ip_mode = HUB_KEYS_IP_LEGACY;
+        rules = p->ip_filter_rules, n = p->n_ip_filter_rules;
+    }
+    free(k.rules);
+    k.rules = n ? calloc(n, sizeof(*k.rules)) : NULL;
+    k.nrules = 0;
+    if (n != 0 && k.rules == NULL)
+        ok = false;
+    for (size_t i = 0; ok && i < n; i++) {
+        struct hub_keys_rule *r = &k.rules[k.nrules++];
+        snprintf(r->name, sizeof(r->name), "%s", rules[i].name);
+        r->allow = rules[i].allow;
+        r->net = rules[i].net;
+        r->prefix = rules[i].prefix;
+    }
+    ok = ok && hub_keys_ensure_service(&k) && hub_keys_save(path, &k, err, errlen);
+    hub_keys_free(&k);
+    return ok;
+}
+
+static const char hub_usage[] =
+    "usage: warden hub import FILE\n"
+    "       warden hub cert add NAME FILE | cert delete NAME\n"
+    "       warden hub diag set NAME FILE | diag delete NAME\n";
 
 int eval_cmd_hub(int argc, char **argv, struct store *s, const struct config *cfg)
 {
@@ -620,6 +675,9 @@ int eval_cmd_hub(int argc, char **argv, struct store *s, const struct config *cf
     char err[512], *buf;
     size_t len;
 
+    /* Changes to single certificates and settings, each recorded as the hub would: hubctl.c. */
+    if (argc >= 2 && (strcmp(argv[1], "cert") == 0 || strcmp(argv[1], "diag") == 0))
+        return hubctl_cmd(argc, argv, s, cfg);
     if (argc != 3 || strcmp(argv[1], "import") != 0 || argv[2][0] == '-') {
         fputs(hub_usage, stderr);
         return EXIT_INVALID;
@@ -637,6 +695,12 @@ int eval_cmd_hub(int argc, char **argv, struct store *s, const struct config *cf
     if (!hubconf_write(store_sqlite(s), &doc, clock_now_ms(), err, sizeof(err))) {
         hubconf_free(&doc);
         fprintf(stderr, "warden hub: %s (nothing imported)\n", err);
+        return EXIT_RUNTIME;
+    }
+    if (doc.has_props && !keystore_ip_filter(cfg, &doc, err, sizeof(err))) {
+        hubconf_free(&doc);
+        fprintf(stderr, "warden hub: imported, but the lab hub's key store is not updated: %s\n",
+                err);
         return EXIT_RUNTIME;
     }
     hubconf_summary(&doc);

@@ -16,6 +16,8 @@
 #include "../common/common.h"
 
 #include <jansson.h>
+
+#include "../broker/hubkeys.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -72,9 +74,10 @@ const char *cred_kind_name(enum cred_kind k);
 #define REGISTRY_MAX_DEVICES 200000
 
 /*
- * One device identity, validated. A symmetric key is kept only as its
- * fingerprint: the lower-case hex SHA-256 of the key's decoded bytes, so two
- * spellings of one key (with or without '=' padding) fingerprint alike. A
+ * One device identity, validated. The database keeps a symmetric key only as
+ * its fingerprint: the lower-case hex SHA-256 of the key's decoded bytes, so
+ * two spellings of one key (with or without '=' padding) fingerprint alike;
+ * the key itself goes only to the lab hub's key store (broker/hubkeys.h). A
  * thumbprint is kept normalised: lower-case hex, separators removed, 40
  * (SHA-1) or 64 (SHA-256) digits.
  */
@@ -84,6 +87,7 @@ struct reg_identity {
     char security_group[129]; /* tags.SecurityGroup, "default" when absent */
     bool has_cred[CRED_KIND_COUNT];
     char fingerprint[CRED_KIND_COUNT][65];
+    char key[2][HUB_KEYS_KEY_MAX + 1]; /* the symmetric keys as given (secret: cleanse) */
 };
 
 /*

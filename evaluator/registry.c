@@ -12,6 +12,7 @@
 #include "evaluator.h"
 #include "groups.h"
 #include "imports.h"
+#include "../broker/sas.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -19,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #define EXIT_RUNTIME 1
 #define EXIT_INVALID 2
@@ -227,9 +230,12 @@ static bool take_credential(json_t *auth, enum cred_kind k, size_t i, struct reg
              name);
         return false;
     }
-    if (k == CRED_SAS_PRIMARY || k == CRED_SAS_SECONDARY)
-        ok = key_fingerprint(json_string_value(v), json_string_length(v), id->fingerprint[k]);
-    else
+    if (k == CRED_SAS_PRIMARY || k == CRED_SAS_SECONDARY) {
+        ok = json_string_length(v) <= HUB_KEYS_KEY_MAX &&
+             key_fingerprint(json_string_value(v), json_string_length(v), id->fingerprint[k]);
+        if (ok)
+            memcpy(id->key[k - CRED_SAS_PRIMARY], json_string_value(v), json_string_length(v) + 1);
+    } else
         ok = thumbprint_normalise(json_string_value(v), json_string_length(v), id->fingerprint[k]);
     if (!ok) {
         /* The value is not quoted: it may be a key pasted into the wrong place. */
@@ -474,19 +480,267 @@ static bool registry_write(struct reg_tx *tx, const struct reg_identity *ids, si
     return ok;
 }
 
+/* ---- the lab hub's key store ------------------------------------------------------------- */
+
+/* What a device without a stated type authenticates with. */
+static const char *effective_auth(const struct reg_identity *id)
+{
+    if (id->auth_type[0] != '\0')
+        return id->auth_type;
+    if (id->has_cred[CRED_X509_PRIMARY] || id->has_cred[CRED_X509_SECONDARY])
+        return "selfSigned";
+    return "sas";
+}
+
+/*
+ * Puts the identities into the key store the lab broker's plugin reads, so a
+ * device imported here can connect there. Runs after the database commit: a
+ * failure leaves the database right and says so; importing again repairs it.
+ */
+static bool keystore_put(const struct config *cfg, const struct reg_identity *ids, size_t n,
+                         const char *hub, char *err, size_t errlen)
+{
+    char path[1024];
+    struct hub_keys k;
+    bool ok = true;
+
+    hub_keys_default_path(cfg->hub_keystore, cfg->db_path, path, sizeof(path));
+    if (!hub_keys_load(path, &k, err, errlen))
+        return false;
+    if (k.hub[0] == '\0')
+        snprintf(k.hub, sizeof(k.hub), "%s", hub ? hub : cfg->hub_name);
+    ok = hub_keys_ensure_service(&k);
+    for (size_t i = 0; ok && i < n; i++) {
+        struct hub_keys_device d;
+        memset(&d, 0, sizeof(d));
+        snprintf(d.id, sizeof(d.id), "%s", ids[i].device_id);
+        snprintf(d.auth, sizeof(d.auth), "%s", effective_auth(&ids[i]));
+        memcpy(d.primary, ids[i].key[0], sizeof(d.primary));
+        memcpy(d.secondary, ids[i].key[1], sizeof(d.secondary));
+        memcpy(d.thumb[0], ids[i].fingerprint[CRED_X509_PRIMARY], sizeof(d.thumb[0]));
+        memcpy(d.thumb[1], ids[i].fingerprint[CRED_X509_SECONDARY], sizeof(d.thumb[1]));
+        ok = hub_keys_put_device(&k, &d);
+        OPENSSL_cleanse(&d, sizeof(d));
+    }
+    if (!ok)
+        snprintf(err, errlen, "%s: out of memory or no random bytes", path);
+    else
+        ok = hub_keys_save(path, &k, err, errlen);
+    for (size_t i = 0; i < k.ndevices; i++)
+        OPENSSL_cleanse(&k.devices[i], sizeof(k.devices[i]));
+    hub_keys_free(&k);
+    return ok;
+}
+
+static void identities_free(struct reg_identity *ids, size_t n)
+{
+    if (ids != NULL)
+        OPENSSL_cleanse(ids, n * sizeof(*ids));
+    free(ids);
+}
+
+/* Imports a validated registry document: database first, then the key store. */
+static int registry_import_text(const struct config *cfg, struct reg_tx *tx, const char *what,
+                                char *buf, size_t len)
+{
+    struct reg_identity *ids;
+    char err[512];
+    size_t n;
+
+    bool parsed = registry_parse(buf, len, &ids, &n, err, sizeof(err));
+    /* The text holds keys: wipe it from memory now that they are taken. */
+    OPENSSL_cleanse(buf, len);
+    if (!parsed) {
+        fprintf(stderr, "warden registry: %s: %s (nothing imported)\n", what, err);
+        return EXIT_INVALID;
+    }
+    if (!registry_write(tx, ids, n, err, sizeof(err))) {
+        identities_free(ids, n);
+        fprintf(stderr, "warden registry: %s (nothing imported)\n", err);
+        return EXIT_RUNTIME;
+    }
+    if (!keystore_put(cfg, ids, n, tx->hub, err, sizeof(err))) {
+        identities_free(ids, n);
+        fprintf(stderr, "warden registry: the database is updated but the lab hub's key store "
+                        "is not: %s\n", err);
+        return EXIT_RUNTIME;
+    }
+    identities_free(ids, n);
+    printf("registry: %zu devices imported (%zu added, %zu updated), %zu credentials "
+           "fingerprinted\n",
+           n, tx->added, tx->updated, tx->creds);
+    return 0;
+}
+
+/* A new symmetric key, as IoT Hub makes them: 32 random bytes in base64. */
+static bool new_key(char out[64])
+{
+    uint8_t raw[32];
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+        return false;
+    bool ok = sas_b64_encode(raw, sizeof(raw), out, 64) > 0;
+    OPENSSL_cleanse(raw, sizeof(raw));
+    return ok;
+}
+
+/*
+ * warden registry add DEVICE [--auth T] [--primary-key K] [--secondary-key K]
+ *                             [--thumbprint T] [--secondary-thumbprint T] [--group G]
+ * Builds the one-element document an export would hold and imports it, so a
+ * device added by hand is checked exactly like one imported.
+ */
+static int registry_add(const struct config *cfg, struct reg_tx *tx, int argc, char **argv)
+{
+    const char *opt[6] = {NULL, NULL, NULL, NULL, NULL, "default"};
+    static const char *const names[6] = {"--auth", "--primary-key", "--secondary-key",
+                                         "--thumbprint", "--secondary-thumbprint", "--group"};
+    char pk[64], sk[64];
+
+    for (int i = 3; i < argc; i++) {
+        int j = 0;
+        while (j < 6 && strcmp(argv[i], names[j]) != 0)
+            j++;
+        if (j == 6 || i + 1 >= argc) {
+            fprintf(stderr, "warden registry add: unknown or incomplete option %s\n", argv[i]);
+            return EXIT_INVALID;
+        }
+        opt[j] = argv[++i];
+    }
+    if (opt[0] == NULL)
+        opt[0] = opt[3] != NULL ? "selfSigned" : "sas";
+    bool x509 = strcmp(opt[0], "sas") != 0;
+    if (!x509 && opt[1] == NULL) {
+        /* Like IoT Hub: a SAS device created without keys gets two new ones. */
+        if (!new_key(pk) || !new_key(sk)) {
+            fprintf(stderr, "warden registry add: no random bytes for the keys\n");
+            return EXIT_RUNTIME;
+        }
+        opt[1] = pk, opt[2] = sk;
+        printf("registry: new keys for %s\n  primary   %s\n  secondary %s\n", argv[2], pk, sk);
+    }
+    json_t *doc = json_pack("[{s:s, s:{s:s, s:{s:s?, s:s?}, s:{s:s?, s:s?}}, s:{s:s}}]",
+                            "deviceId", argv[2], "authentication", "type", opt[0],
+                            "symmetricKey", "primaryKey", opt[1], "secondaryKey", opt[2],
+                            "x509Thumbprint", "primaryThumbprint", opt[3], "secondaryThumbprint",
+                            opt[4], "tags", "SecurityGroup", opt[5]);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    OPENSSL_cleanse(pk, sizeof(pk));
+    OPENSSL_cleanse(sk, sizeof(sk));
+    if (text == NULL) {
+        fprintf(stderr, "warden registry add: not a valid device id or option value\n");
+        return EXIT_INVALID;
+    }
+    int rc = registry_import_text(cfg, tx, argv[2], text, strlen(text));
+    free(text);
+    return rc;
+}
+
+/* warden registry rm DEVICE: its credentials go from the database and the key
+ * store; its history stays. */
+static int registry_rm(const struct config *cfg, struct reg_tx *tx, const char *device)
+{
+    char path[1024], err[512];
+    struct hub_keys k;
+    sqlite3_stmt *st = NULL;
+    int changed = 0;
+
+    if (sqlite3_prepare_v2(tx->db, "DELETE FROM device_credentials WHERE device_id = ?1", -1, &st,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_DONE)
+            changed = sqlite3_changes(tx->db);
+    }
+    sqlite3_finalize(st);
+    hub_keys_default_path(cfg->hub_keystore, cfg->db_path, path, sizeof(path));
+    if (!hub_keys_load(path, &k, err, sizeof(err))) {
+        fprintf(stderr, "warden registry rm: %s\n", err);
+        return EXIT_RUNTIME;
+    }
+    bool had = hub_keys_remove_device(&k, device);
+    bool ok = !had || hub_keys_save(path, &k, err, sizeof(err));
+    hub_keys_free(&k);
+    if (!ok) {
+        fprintf(stderr, "warden registry rm: %s\n", err);
+        return EXIT_RUNTIME;
+    }
+    if (!had && changed == 0) {
+        fprintf(stderr, "warden registry rm: no device %s in the registry\n", device);
+        return EXIT_INVALID;
+    }
+    printf("registry: %s removed from the lab hub (%d credentials dropped; its history stays)\n",
+           device, changed);
+    return 0;
+}
+
+/*
+ * warden registry token DEVICE [--host H] [--expiry SECONDS] [--secondary]
+ * Prints a SAS token for the device from the key store (what `az iot hub
+ * generate-sas-token` does for a real hub); a negative expiry makes an expired one.
+ */
+static int registry_token(const struct config *cfg, int argc, char **argv)
+{
+    const char *host = cfg->hub_name, *device = argv[2];
+    long long expiry = 3600;
+    bool secondary = false;
+    char path[1024], err[512], token[2048];
+    struct hub_keys k;
+
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--host") == 0 && i + 1 < argc)
+            host = argv[++i];
+        else if (strcmp(argv[i], "--expiry") == 0 && i + 1 < argc)
+            expiry = strtoll(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--secondary") == 0)
+            secondary = true;
+        else {
+            fprintf(stderr, "warden registry token: unknown option %s\n", argv[i]);
+            return EXIT_INVALID;
+        }
+    }
+    hub_keys_default_path(cfg->hub_keystore, cfg->db_path, path, sizeof(path));
+    if (!hub_keys_load(path, &k, err, sizeof(err))) {
+        fprintf(stderr, "warden registry token: %s\n", err);
+        return EXIT_RUNTIME;
+    }
+    const struct hub_keys_device *d = hub_keys_find(&k, device);
+    const char *key = d ? (secondary ? d->secondary : d->primary) : "";
+    bool ok = key[0] != '\0' &&
+              sas_make(host, device, key, (int64_t)time(NULL) + expiry, token, sizeof(token));
+    hub_keys_free(&k);
+    if (!ok) {
+        fprintf(stderr, "warden registry token: %s has no %s key in %s\n", device,
+                secondary ? "secondary" : "primary", path);
+        return EXIT_INVALID;
+    }
+    printf("%s\n", token);
+    return 0;
+}
+
 /* ---- warden registry ---------------------------------------------------------------------- */
 
-static const char registry_usage[] = "usage: warden registry import FILE [--hub NAME]\n";
+static const char registry_usage[] =
+    "usage: warden registry import FILE [--hub NAME]\n"
+    "       warden registry add DEVICE [--auth sas|selfSigned|certificateAuthority]\n"
+    "                               [--primary-key K] [--secondary-key K] [--thumbprint T]\n"
+    "                               [--secondary-thumbprint T] [--group G]\n"
+    "       warden registry rm DEVICE\n"
+    "       warden registry token DEVICE [--host HOST] [--expiry SECONDS] [--secondary]\n";
 
-int eval_cmd_registry(int argc, char **argv, struct store *s)
+int eval_cmd_registry(int argc, char **argv, struct store *s, const struct config *cfg)
 {
     struct reg_tx tx = {.db = store_sqlite(s), .now_ms = clock_now_ms()};
     const char *path = NULL;
-    struct reg_identity *ids;
-    bool usage = argc < 3 || strcmp(argv[1], "import") != 0;
     char err[512], *buf;
-    size_t len, n;
+    size_t len;
 
+    if (argc >= 3 && strcmp(argv[1], "add") == 0 && argv[2][0] != '-')
+        return registry_add(cfg, &tx, argc, argv);
+    if (argc == 3 && strcmp(argv[1], "rm") == 0)
+        return registry_rm(cfg, &tx, argv[2]);
+    if (argc >= 3 && strcmp(argv[1], "token") == 0)
+        return registry_token(cfg, argc, argv);
+    bool usage = argc < 3 || strcmp(argv[1], "import") != 0;
     for (int i = 2; !usage && i < argc; i++) {
         if (strcmp(argv[i], "--hub") == 0 && i + 1 < argc && tx.hub == NULL)
             tx.hub = argv[++i];
@@ -509,23 +763,7 @@ int eval_cmd_registry(int argc, char **argv, struct store *s)
         fprintf(stderr, "warden registry: %s\n", err);
         return EXIT_RUNTIME;
     }
-    if (!registry_parse(buf, len, &ids, &n, err, sizeof(err))) {
-        OPENSSL_cleanse(buf, len);
-        free(buf);
-        fprintf(stderr, "warden registry: %s: %s (nothing imported)\n", path, err);
-        return EXIT_INVALID;
-    }
-    /* The file holds keys: wipe it from memory now that they are fingerprinted. */
-    OPENSSL_cleanse(buf, len);
+    int rc = registry_import_text(cfg, &tx, path, buf, len);
     free(buf);
-    if (!registry_write(&tx, ids, n, err, sizeof(err))) {
-        free(ids);
-        fprintf(stderr, "warden registry: %s (nothing imported)\n", err);
-        return EXIT_RUNTIME;
-    }
-    free(ids);
-    printf("registry: %zu devices imported (%zu added, %zu updated), %zu credentials "
-           "fingerprinted\n",
-           n, tx.added, tx.updated, tx.creds);
-    return 0;
+    return rc;
 }

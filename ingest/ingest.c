@@ -13,8 +13,17 @@
  * handle is destroyed (closing the socket without writing) and a new one
  * connects later with the same client id, so the broker re-delivers.
  * libmosquitto does not reconnect in an external loop, so the backoff is ours.
+ *
+ * A database that refuses writes (disk full, I/O error) is the same case held
+ * longer: every attempt rolls back and drops the connection, nothing is
+ * acknowledged, and the broker keeps the queue. The ingester reconnects every
+ * STORE_RETRY_MS and tries the real batch again, since only a real write
+ * shows whether space came back. The log says so once when the store goes
+ * down and once when it comes back; /healthz and /metrics read the state from
+ * store_health, because a full database cannot record that it is full.
  */
 #include "ingest.h"
+#include "../broker/hubkeys.h"
 
 #include "route.h"
 
@@ -36,6 +45,8 @@
 #define BATCH_MAX_MS 100         /* commit at least this often while the socket keeps data coming */
 #define PRUNE_EVERY_MS 10000
 #define PRUNE_BUDGET 20000
+#define STORE_RETRY_MS 2000      /* reconnect this often while the database refuses writes */
+#define STORE_PROBE_MS 2000      /* connected this long with nothing failing: writable again */
 
 struct ingest {
     struct event_base *base;
@@ -74,8 +85,23 @@ struct ingest {
     int64_t *outbox_acked;      /* acknowledged, to delete at the next tick */
     size_t n_acked, cap_acked;
 
+    /*
+     * The database refused a batch: held until a batch commits again.
+     * Failures are counted in ingest_counters with the first commit that
+     * succeeds (unsaved_failures, by SQLite result name).
+     */
+    bool store_down;
+    int64_t store_down_ms;     /* monotonic */
+    long store_retries;
+    int64_t connected_ms;      /* monotonic, when the broker accepted us */
+    struct {
+        const char *name;
+        int64_t n;
+    } unsaved_failures[4];
+
     /* Test hooks (WARDEN_TEST_ABORT): abort at the n-th commit, before or after it. */
     long abort_before, abort_after, commits;
+    const char *max_pages_file; /* WARDEN_TEST_MAX_PAGES, see store_test_max_pages() */
 };
 
 static void ingest_lost(struct ingest *in, const char *why);
@@ -84,6 +110,72 @@ static void set_error(struct ingest *in, const char *why)
 {
     snprintf(in->last_error, sizeof(in->last_error), "%s", why ? why : "");
     in->status_dirty = true;
+}
+
+/* ---- the database refusing writes ---------------------------------------------------- */
+
+/*
+ * The database refused a write of the current batch. The caller drops the
+ * connection, so nothing of the batch is acknowledged. Logged once per
+ * outage, not per attempt.
+ */
+static void store_trouble(struct ingest *in)
+{
+    const char *name = store_errname(in->store);
+    char why[200];
+    size_t i;
+
+    store_health_failed(in->store);
+    for (i = 0; i < sizeof(in->unsaved_failures) / sizeof(in->unsaved_failures[0]) - 1 &&
+                in->unsaved_failures[i].name != NULL && in->unsaved_failures[i].name != name;
+         i++)
+        ;
+    in->unsaved_failures[i].name = name;
+    in->unsaved_failures[i].n++;
+    snprintf(why, sizeof(why), "commit failed: %s (%s); holding, nothing acknowledged",
+             store_errmsg(in->store), name);
+    set_error(in, why);
+    if (in->store_down) {
+        in->store_retries++;
+        return;
+    }
+    in->store_down = true;
+    in->store_down_ms = clock_mono_ms();
+    in->store_retries = 0;
+    log_warn("database not writable: %s (%s); holding: nothing more is acknowledged and the "
+             "broker keeps the messages; retrying every %d s",
+             store_errmsg(in->store), name, STORE_RETRY_MS / 1000);
+}
+
+/* A batch committed: the outage, if any, is over. */
+static void store_back(struct ingest *in)
+{
+    store_health_ok();
+    if (!in->store_down)
+        return;
+    in->store_down = false;
+    log_info("database writable again after %.1f s and %ld failed retries; resuming",
+             (double)(clock_mono_ms() - in->store_down_ms) / 1000, in->store_retries);
+    set_error(in, NULL);
+}
+
+/* Test hook: re-read the page cap before every batch, so a test can give space back. */
+static void test_max_pages(struct ingest *in)
+{
+    char buf[32];
+    FILE *f;
+
+    if (in->max_pages_file == NULL || (f = fopen(in->max_pages_file, "r")) == NULL)
+        return;
+    if (fgets(buf, sizeof(buf), f) != NULL && strtoll(buf, NULL, 10) > 0)
+        store_test_max_pages(in->store, strtoll(buf, NULL, 10));
+    fclose(f);
+}
+
+static enum store_err batch_begin(struct ingest *in)
+{
+    test_max_pages(in);
+    return store_batch_begin(in->store);
 }
 
 /* ---- batches -------------------------------------------------------------------- */
@@ -128,17 +220,24 @@ static void commit_batch(struct ingest *in, int64_t watermark_ms)
                 in->commits, in->batch_msgs);
         abort();
     }
+    for (size_t i = 0; i < sizeof(in->unsaved_failures) / sizeof(in->unsaved_failures[0]); i++) {
+        char label[48];
+        if (in->unsaved_failures[i].name == NULL)
+            break;
+        snprintf(label, sizeof(label), "error=\"%s\"", in->unsaved_failures[i].name);
+        store_counter_add(in->store, "warden_store_write_failures_total", label,
+                          in->unsaved_failures[i].n);
+    }
     t0 = clock_mono_us();
     e = store_batch_commit(in->store, watermark_ms);
     if (e != STORE_OK) {
-        char why[200];
-        snprintf(why, sizeof(why), "commit failed: %s", store_errmsg(in->store));
-        log_warn("%s; dropping the connection, the broker keeps the messages", why);
+        /* The connection is dropped, so the broker keeps the messages of the batch. */
+        store_trouble(in);
         store_batch_rollback(in->store);
         in->failed = true;
-        set_error(in, why);
         return;
     }
+    memset(in->unsaved_failures, 0, sizeof(in->unsaved_failures));
     if (counted && in->abort_after == in->commits) {
         fprintf(stderr, "warden: WARDEN_TEST_ABORT after commit %ld holding %zu messages\n",
                 in->commits, in->batch_msgs);
@@ -148,8 +247,14 @@ static void commit_batch(struct ingest *in, int64_t watermark_ms)
         count_commit_latency(in, clock_mono_us() - t0);
     in->batch_msgs = 0;
     in->last_commit_ms = clock_mono_ms();
-    if (in->last_error[0] != '\0' && strncmp(in->last_error, "commit", 6) == 0)
-        set_error(in, NULL);
+    /*
+     * An empty commit may succeed on a full disk (it rewrites pages it has),
+     * so only a batch of messages, or a quiet connection that the broker had
+     * time to fill, shows the store writable again.
+     */
+    if (counted || !in->store_down ||
+        (in->connected && in->last_commit_ms - in->connected_ms >= STORE_PROBE_MS))
+        store_back(in);
 }
 
 static void on_message(struct mosquitto *m, void *arg, const struct mosquitto_message *msg)
@@ -161,15 +266,15 @@ static void on_message(struct mosquitto *m, void *arg, const struct mosquitto_me
     (void)m;
     if (in->failed)
         return;
-    if (!store_batch_open(in->store) && store_batch_begin(in->store) != STORE_OK) {
+    if (!store_batch_open(in->store) && batch_begin(in) != STORE_OK) {
         in->failed = true;
-        set_error(in, store_errmsg(in->store));
+        store_trouble(in);
         return;
     }
     e = ingest_route(&in->route, msg->topic, msg->payload, (size_t)msg->payloadlen, recv_ms);
     if (e != STORE_OK) {
         in->failed = true;
-        set_error(in, store_errmsg(in->store));
+        store_trouble(in);
         return;
     }
     in->batch_msgs++;
@@ -346,7 +451,14 @@ static void on_connect(struct mosquitto *m, void *arg, int rc)
             in->failed = true;
     }
     in->connected = true;
+    in->connected_ms = clock_mono_ms();
     in->backoff_ms = BACKOFF_MIN_MS;
+    if (in->store_down) {
+        /* A retry of the outage: its error stays, and the log has said it once. */
+        log_debug("connected to %s:%d to retry the held batch", in->cfg->mqtt_host,
+                  in->cfg->mqtt_port);
+        return;
+    }
     set_error(in, NULL);
     log_info("connected to %s:%d as %s", in->cfg->mqtt_host, in->cfg->mqtt_port,
              in->cfg->mqtt_client_id);
@@ -424,12 +536,17 @@ static void ingest_lost(struct ingest *in, const char *why)
         mosquitto_destroy(in->mosq);
         in->mosq = NULL;
     }
-    if (in->connected)
+    if (in->connected && !in->store_down)
         log_warn("disconnected from the broker: %s", why ? why : "unknown reason");
     in->connected = false;
     /* What was in flight goes again on the next connection. */
     map_clear(&in->outbox_inflight);
     in->outbox_after = 0;
+    if (in->store_down) {
+        /* Keep the store's error, and retry at a steady pace: space may come back any time. */
+        in->next_attempt_ms = clock_mono_ms() + STORE_RETRY_MS;
+        return;
+    }
     set_error(in, why);
     in->next_attempt_ms = clock_mono_ms() + in->backoff_ms;
     in->backoff_ms = in->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : in->backoff_ms * 2;
@@ -461,7 +578,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
             in->status_dirty = false;
     }
     /* An empty commit keeps the heartbeat and watermark fresh while idle. */
-    if (now - in->last_commit_ms >= IDLE_COMMIT_MS && store_batch_begin(in->store) == STORE_OK) {
+    if (now - in->last_commit_ms >= IDLE_COMMIT_MS && batch_begin(in) == STORE_OK) {
         commit_batch(in, clock_now_ms());
         in->last_commit_ms = now;
         if (store_batch_open(in->store))
@@ -469,7 +586,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     }
     if (in->rollup_more || now - in->last_rollup_ms >= ROLLUP_EVERY_MS) {
         if (store_rollup(in->store, ROLLUP_SLICE_ROWS, &in->rollup_more) != STORE_OK) {
-            log_warn("flow rollup: %s", store_errmsg(in->store));
+            if (!in->store_down) /* the outage is logged once */
+                log_warn("flow rollup: %s", store_errmsg(in->store));
             in->rollup_more = false;
         }
         in->last_rollup_ms = now;
@@ -478,7 +596,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         struct store_retention r;
         config_retention(in->cfg, &r);
         if (store_prune(in->store, &r, clock_now_ms(), PRUNE_BUDGET, &in->prune_more) != STORE_OK) {
-            log_warn("retention: %s", store_errmsg(in->store));
+            if (!in->store_down)
+                log_warn("retention: %s", store_errmsg(in->store));
             in->prune_more = false;
         }
         in->last_prune_ms = now;
@@ -494,21 +613,6 @@ static long abort_hook(const char *spec, const char *which)
     if (spec == NULL || strncmp(spec, which, n) != 0 || spec[n] != ':')
         return 0;
     return strtol(spec + n + 1, NULL, 10);
-}
-
-static bool read_password(const char *path, char *out, size_t outlen, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "r");
-
-    if (f == NULL) {
-        snprintf(err, errlen, "mqtt.password_file: %s: %s", path, strerror(errno));
-        return false;
-    }
-    if (fgets(out, (int)outlen, f) == NULL)
-        out[0] = '\0';
-    fclose(f);
-    out[strcspn(out, "\r\n")] = '\0';
-    return true;
 }
 
 struct ingest *ingest_start(struct event_base *base, const struct config *cfg,
@@ -530,6 +634,7 @@ struct ingest *ingest_start(struct event_base *base, const struct config *cfg,
     in->backoff_ms = BACKOFF_MIN_MS;
     in->abort_before = abort_hook(hook, "before_commit");
     in->abort_after = abort_hook(hook, "after_commit");
+    in->max_pages_file = getenv("WARDEN_TEST_MAX_PAGES");
     in->last_rollup_ms = clock_mono_ms();
     map_init(&in->outbox_inflight);
     store_set_dedup_window(store, cfg->ingest_dedup_window_ms);
@@ -539,7 +644,8 @@ struct ingest *ingest_start(struct event_base *base, const struct config *cfg,
         return NULL;
     }
     if (cfg->mqtt_password_file[0] != '\0' &&
-        !read_password(cfg->mqtt_password_file, in->password, sizeof(in->password), err, errlen)) {
+        !hub_keys_read_password(cfg->mqtt_password_file, in->password, sizeof(in->password), err,
+                                errlen)) {
         free(in);
         return NULL;
     }

@@ -136,8 +136,8 @@ static int start_loop(struct mosquitto *mosq)
     return rc;
 }
 
-struct sim_pub *sim_pub_open(const char *host, int port, int qos,
-                             const volatile sig_atomic_t *stop)
+struct sim_pub *sim_pub_open(const char *host, int port, const char *username,
+                             const char *password, int qos, const volatile sig_atomic_t *stop)
 {
     struct sim_pub *p;
     char client_id[64];
@@ -167,6 +167,8 @@ struct sim_pub *sim_pub_open(const char *host, int port, int qos,
     mosquitto_connect_callback_set(p->mosq, on_connect);
     mosquitto_disconnect_callback_set(p->mosq, on_disconnect);
     mosquitto_publish_callback_set(p->mosq, on_publish);
+    if (username != NULL && username[0] != '\0')
+        mosquitto_username_pw_set(p->mosq, username, password);
 
     rc = mosquitto_connect(p->mosq, host, port, 30);
     if (rc != MOSQ_ERR_SUCCESS) {

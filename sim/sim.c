@@ -35,8 +35,10 @@ static void on_signal(int sig)
 
 static const char sim_usage[] =
     "usage: warden sim [--devices N] [--rate R|max] [--flows N]\n"
-    "                  [--format flatbuffers|json|mixed] [--scenario demo|incidents|silent]\n"
+    "                  [--format flatbuffers|json|mixed]\n"
+    "                  [--scenario demo|incidents|silent|hub-auth]\n"
     "                  [--duration D] [--count N] [--prefix P] [--seed S] [--qos 0|1]\n"
+    "                  [--hub-host H] [--cert-dir DIR --cafile CA --tls-port P]\n"
     "  --devices N    simulated devices (default 10)\n"
     "  --rate R|max   messages a second over all devices, or as fast as the broker\n"
     "                 takes them (default: each device at its own cadence)\n"
@@ -45,12 +47,18 @@ static const char sim_usage[] =
     "  --scenario S   normal (default): the fleet's traffic; demo: that plus an incident\n"
     "                 a minute; incidents: the incident set once, as fast as the broker\n"
     "                 takes it unless --rate is given, then exit; silent: each device\n"
-    "                 sends once, then the run ends\n"
+    "                 sends once, then the run ends; hub-auth: the key store's devices\n"
+    "                 log in to the lab hub themselves, with valid, expired and forged\n"
+    "                 SAS tokens (and the certificates of --cert-dir), then exit\n"
     "  --duration D   stop after D (ISO 8601 like PT30S, or seconds)\n"
     "  --count N      stop after N messages\n"
     "  --prefix P     device id prefix (default \"sim-\")\n"
     "  --seed S       shape of the traffic (default 1); event ids differ on every run\n"
-    "  --qos Q        MQTT QoS of every publish (default 1)\n";
+    "  --qos Q        MQTT QoS of every publish (default 1)\n"
+    "  --hub-host H   the host name devices put in SAS tokens (default: hub.name)\n"
+    "  --cert-dir DIR device certificates DIR/{id}*.pem with .key (hub-auth, over TLS)\n"
+    "  --cafile CA    the CA of the TLS front end's certificate (hub-auth)\n"
+    "  --tls-port P   the TLS front end's port, `warden hub tls` (hub-auth)\n";
 
 /* ---- arguments ------------------------------------------------------------------ */
 
@@ -156,7 +164,8 @@ static bool parse_choice(const char *s, const char *const *names, int *out)
 
 /* The order matches enum sim_format and enum sim_scenario. */
 static const char *const format_names[] = {"mixed", "flatbuffers", "json", NULL};
-static const char *const scenario_names[] = {"normal", "demo", "incidents", "silent", NULL};
+static const char *const scenario_names[] = {"normal", "demo", "incidents", "silent", "hub-auth",
+                                             NULL};
 
 static bool set_option(struct sim_opts *o, const char *name, const char *v)
 {
@@ -180,7 +189,8 @@ static bool set_option(struct sim_opts *o, const char *name, const char *v)
         o->format = (enum sim_format)choice;
     } else if (strcmp(name, "scenario") == 0) {
         if (!parse_choice(v, scenario_names, &choice))
-            return usage_error("--scenario wants demo, incidents or silent, not \"%s\"", v);
+            return usage_error("--scenario wants demo, incidents, silent or hub-auth, not \"%s\"",
+                               v);
         o->scenario = (enum sim_scenario)choice;
     } else if (strcmp(name, "duration") == 0) {
         if (!parse_duration(v, &o->duration_ms))
@@ -200,6 +210,16 @@ static bool set_option(struct sim_opts *o, const char *name, const char *v)
         if (!parse_long(v, 0, 1, &n))
             return usage_error("--qos wants 0 or 1, not \"%s\"", v);
         o->qos = (int)n;
+    } else if (strcmp(name, "hub-host") == 0) {
+        o->hub_host = v;
+    } else if (strcmp(name, "cert-dir") == 0) {
+        o->cert_dir = v;
+    } else if (strcmp(name, "cafile") == 0) {
+        o->cafile = v;
+    } else if (strcmp(name, "tls-port") == 0) {
+        if (!parse_long(v, 1, 65535, &n))
+            return usage_error("--tls-port wants 1 to 65535, not \"%s\"", v);
+        o->tls_port = (long)n;
     } else {
         return usage_error("unknown option --%s", name);
     }
@@ -410,7 +430,10 @@ static int run(struct sim_run *r, const struct sim_target *target)
     int port = target != NULL && target->port > 0 ? target->port : 1883;
     int status;
 
-    r->pub = sim_pub_open(host, port, r->opt->qos, &sim_stop);
+    if (r->opt->scenario == SIM_SCEN_HUB_AUTH)
+        return sim_hub_auth(r, target);
+    r->pub = sim_pub_open(host, port, target ? target->username : NULL,
+                          target ? target->password : NULL, r->opt->qos, &sim_stop);
     if (r->pub == NULL) {
         print_summary(r, 0);
         return 1;

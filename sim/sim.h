@@ -17,6 +17,9 @@ struct sim_target {
     const char *host;
     int port;
     const char *hub;        /* hub name used in hub/{hub}/operations */
+    const char *username;   /* the broker login (mqtt.username), NULL for none */
+    const char *password;
+    const char *keystore;   /* the lab hub's key store, for --scenario hub-auth */
 };
 
 /*
@@ -69,7 +72,13 @@ size_t sim_fb_heartbeat_sysinfo(uint8_t *out, size_t cap, const uint8_t id_hb[16
 #define SIM_PAYLOAD_MAX   65536 /* scratch for one encoded FlatBuffers payload */
 
 enum sim_format { SIM_FMT_MIXED, SIM_FMT_FLATBUFFERS, SIM_FMT_JSON };
-enum sim_scenario { SIM_SCEN_NORMAL, SIM_SCEN_DEMO, SIM_SCEN_INCIDENTS, SIM_SCEN_SILENT };
+enum sim_scenario {
+    SIM_SCEN_NORMAL,
+    SIM_SCEN_DEMO,
+    SIM_SCEN_INCIDENTS,
+    SIM_SCEN_SILENT,
+    SIM_SCEN_HUB_AUTH,
+};
 
 struct sim_opts {
     long devices;           /* --devices, default 10 */
@@ -83,6 +92,10 @@ struct sim_opts {
     const char *prefix;     /* --prefix, default "sim-" */
     uint64_t seed;          /* --seed: the shape of the traffic, not the event ids */
     int qos;                /* --qos, default 1 */
+    const char *hub_host;   /* --hub-host: the host devices name in SAS tokens (hub-auth) */
+    const char *cert_dir;   /* --cert-dir: device certificates (hub-auth) */
+    const char *cafile;     /* --cafile: the TLS front end's CA (hub-auth) */
+    long tls_port;          /* --tls-port: the TLS front end (hub-auth) */
 };
 
 /* What was published; the figures of the summary line. */
@@ -96,8 +109,8 @@ struct sim_pub;
  * Connect (MQTT 3.1.1, clean session) and start libmosquitto's network
  * thread. Returns NULL after logging why. stop is polled while waiting.
  */
-struct sim_pub *sim_pub_open(const char *host, int port, int qos,
-                             const volatile sig_atomic_t *stop);
+struct sim_pub *sim_pub_open(const char *host, int port, const char *username,
+                             const char *password, int qos, const volatile sig_atomic_t *stop);
 /*
  * Publish a copy of payload. Waits while SIM_MAX_INFLIGHT messages are
  * unacknowledged. Returns false when the message could not be handed over.
@@ -190,6 +203,9 @@ bool sim_send_twin(struct sim_run *r, const char *device_id);
  */
 size_t sim_incident_count(void);
 bool sim_incident_run(struct sim_run *r, size_t k);
+
+/* Devices logging in to the lab hub one connection each. sim/hubdev.c */
+int sim_hub_auth(struct sim_run *r, const struct sim_target *t);
 
 /* The fleet's own traffic at its cadence (normal, demo, silent). sim/fleet.c */
 bool sim_fleet_run(struct sim_run *r);

@@ -10,6 +10,7 @@
  */
 #include "store.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +127,7 @@ struct store {
     sqlite3_stmt *st[ST_COUNT_STMTS];
     bool in_batch;
     char errbuf[256];
+    int last_rc;              /* SQLite's result behind errbuf */
 
     struct map devices;  /* device_id -> devices.id */
     struct map addrs;    /* 1+16 address bytes -> addrs.id */
@@ -162,6 +164,7 @@ static enum store_err store_code(struct store *s, int rc)
     if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW)
         return STORE_OK;
     snprintf(s->errbuf, sizeof(s->errbuf), "%s", sqlite3_errmsg(s->db));
+    s->last_rc = rc;
     switch (rc & 0xff) {
     case SQLITE_FULL: return STORE_ERR_FULL;
     case SQLITE_CONSTRAINT:
@@ -784,10 +787,8 @@ enum store_err store_other_append(struct store *s, const char *device_id, const 
     return step_done(s, st);
 }
 
-enum store_err store_hubop_append(struct store *s, int64_t recv_ms, const struct store_hubop *op)
+static void bind_hubop(sqlite3_stmt *st, int64_t recv_ms, const struct store_hubop *op)
 {
-    sqlite3_stmt *st = s->st[ST_HUBOP_ADD];
-
     bind_text(st, 1, op->hub);
     sqlite3_bind_int64(st, 2, recv_ms);
     sqlite3_bind_int64(st, 3, op->time_ms);
@@ -799,7 +800,29 @@ enum store_err store_hubop_append(struct store *s, int64_t recv_ms, const struct
     bind_text(st, 9, op->source_ip);
     sqlite3_bind_int64(st, 10, op->count);
     bind_text(st, 11, op->details);
+}
+
+enum store_err store_hubop_append(struct store *s, int64_t recv_ms, const struct store_hubop *op)
+{
+    sqlite3_stmt *st = s->st[ST_HUBOP_ADD];
+
+    bind_hubop(st, recv_ms, op);
     return step_done(s, st);
+}
+
+enum store_err store_hubop_insert(sqlite3 *db, int64_t recv_ms, const struct store_hubop *op)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if ((rc = sqlite3_prepare_v2(db, stmt_sql[ST_HUBOP_ADD], -1, &st, NULL)) == SQLITE_OK) {
+        bind_hubop(st, recv_ms, op);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+    }
+    if (rc == SQLITE_DONE)
+        return STORE_OK;
+    return (rc & 0xff) == SQLITE_FULL ? STORE_ERR_FULL : STORE_ERR_IO;
 }
 
 enum store_err store_dead_letter(struct store *s, int64_t recv_ms, const char *topic,
@@ -973,4 +996,74 @@ enum store_err store_ingest_status(struct store *s, bool connected, const char *
     e = store_code(s, sqlite3_step(st));
     sqlite3_finalize(st);
     return e;
+}
+
+/* ---- health of the write path ------------------------------------------------------------- */
+
+static pthread_mutex_t health_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct store_health health;
+
+const char *store_errname(struct store *s)
+{
+    static const struct {
+        int rc;
+        const char *name;
+    } names[] = {
+        {SQLITE_FULL, "SQLITE_FULL"},       {SQLITE_IOERR, "SQLITE_IOERR"},
+        {SQLITE_BUSY, "SQLITE_BUSY"},       {SQLITE_LOCKED, "SQLITE_LOCKED"},
+        {SQLITE_CORRUPT, "SQLITE_CORRUPT"}, {SQLITE_READONLY, "SQLITE_READONLY"},
+        {SQLITE_NOMEM, "SQLITE_NOMEM"},
+    };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if ((s->last_rc & 0xff) == names[i].rc)
+            return names[i].name;
+    return "other";
+}
+
+void store_health_get(struct store_health *h)
+{
+    pthread_mutex_lock(&health_lock);
+    *h = health;
+    pthread_mutex_unlock(&health_lock);
+}
+
+void store_health_failed(struct store *s)
+{
+    const char *name = store_errname(s);
+    size_t i;
+
+    pthread_mutex_lock(&health_lock);
+    /* The names are static strings, so a pointer compare finds the slot. */
+    for (i = 0; i < STORE_HEALTH_ERRORS - 1 && health.failures[i].name != NULL &&
+                health.failures[i].name != name;
+         i++)
+        ;
+    health.failures[i].name = name;
+    health.failures[i].n++;
+    if (health.writable || !health.known)
+        health.since_ms = clock_now_ms();
+    health.known = true;
+    health.writable = false;
+    snprintf(health.error, sizeof(health.error), "%s (%s)", s->errbuf, name);
+    pthread_mutex_unlock(&health_lock);
+}
+
+void store_health_ok(void)
+{
+    pthread_mutex_lock(&health_lock);
+    if (!health.writable || !health.known)
+        health.since_ms = clock_now_ms();
+    health.known = true;
+    health.writable = true;
+    health.error[0] = '\0';
+    pthread_mutex_unlock(&health_lock);
+}
+
+void store_test_max_pages(struct store *s, int64_t n)
+{
+    char sql[64];
+
+    snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld", (long long)n);
+    sqlite3_exec(s->db, sql, NULL, NULL, NULL);
 }

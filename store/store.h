@@ -164,6 +164,12 @@ enum store_err store_heartbeat_append(struct store *s, const char *device_id, co
 enum store_err store_other_append(struct store *s, const char *device_id, const char *hub,
                                   int64_t recv_ms, const struct store_event_other *o);
 enum store_err store_hubop_append(struct store *s, int64_t recv_ms, const struct store_hubop *op);
+/*
+ * The same row written on db, outside the batch writer: for the hub's
+ * control plane (evaluator/hubctl.c), which writes its record in the
+ * transaction of the change it records, on whichever connection that is.
+ */
+enum store_err store_hubop_insert(struct sqlite3 *db, int64_t recv_ms, const struct store_hubop *op);
 /* payload is truncated to 64 KiB; device_id may be NULL. */
 enum store_err store_dead_letter(struct store *s, int64_t recv_ms, const char *topic,
                                  const char *device_id, const char *reason, const void *payload,
@@ -217,5 +223,38 @@ enum store_err store_outbox_done(struct store *s, int64_t id);
 enum store_err store_ingest_run_begin(struct store *s);
 /* Record the ingester's connection state and error in ingest_state. */
 enum store_err store_ingest_status(struct store *s, bool connected, const char *last_error);
+
+/* ---- whether the write path works (for /healthz and /metrics) ------------------------ */
+
+/*
+ * The ingester's view of the database, kept in memory for this whole process:
+ * when the disk is full the database cannot record that it is full, and the
+ * web thread of `warden run` must still be able to say so. Thread-safe.
+ */
+#define STORE_HEALTH_ERRORS 8
+struct store_health {
+    bool known;               /* an ingester in this process has reported */
+    bool writable;
+    int64_t since_ms;         /* unix ms when `writable` last changed */
+    char error[200];          /* why not writable (SQLite's message and code) */
+    /* Failed batch writes by SQLite result ("SQLITE_FULL", "SQLITE_IOERR", ...). */
+    struct {
+        const char *name;     /* NULL past the last */
+        int64_t n;
+    } failures[STORE_HEALTH_ERRORS];
+};
+void store_health_get(struct store_health *h);
+/* A batch of s failed: count it under SQLite's last result and mark the store not writable. */
+void store_health_failed(struct store *s);
+/* A batch committed: the store is writable. */
+void store_health_ok(void);
+/* The name of the primary SQLite result of s's last error ("SQLITE_FULL", ...). */
+const char *store_errname(struct store *s);
+/*
+ * Test hook: the database may hold at most n pages (PRAGMA max_page_count on
+ * the write connection), so a test can fill it where it cannot mount a small
+ * filesystem, and raise n again to give space back.
+ */
+void store_test_max_pages(struct store *s, int64_t n);
 
 #endif

@@ -11,6 +11,7 @@
  * row inserted meanwhile shifts nothing.
  */
 #include "internal.h"
+#include "jsonw.h"
 
 #include "../evaluator/evaluator.h"
 #include "../evaluator/groups.h"
@@ -498,6 +499,146 @@ static bool param_limit(struct web_req *r, int64_t *limit)
     return web_param_int(r, "limit", 1, LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT, limit);
 }
 
+/* ---- lists streamed as JSON ------------------------------------------------------------------ */
+
+/*
+ * The JSON of a list is written row by row from SQLite with the streaming
+ * writer (jsonw.h) rather than built as a Jansson tree: building and
+ * dumping the tree was most of a 100-alert page's time, nearly all of it
+ * allocations. The document is the same as row_object()'s, twins and
+ * stored objects included.
+ */
+#define LIST_MAX_BYTES   (64u << 20) /* a page of LIST_LIMIT_MAX rows of long texts stays far below */
+#define LIST_MAX_COLUMNS 32
+
+/* How each column of a statement is written, worked out once per request rather than per row. */
+struct list_shape {
+    int n;
+    struct {
+        const char *name;
+        bool json;     /* stored JSON text, written as the value it holds */
+        char twin[40]; /* "start_time" for start_ms, or "" */
+    } col[LIST_MAX_COLUMNS];
+};
+
+static bool list_shape_of(sqlite3_stmt *st, struct list_shape *shape)
+{
+    shape->n = sqlite3_column_count(st);
+    if (shape->n > LIST_MAX_COLUMNS)
+        return false;
+    for (int i = 0; i < shape->n; i++) {
+        const char *name = sqlite3_column_name(st, i);
+        size_t len = strlen(name);
+
+        shape->col[i].name = name;
+        shape->col[i].json = in_list(json_columns, name);
+        shape->col[i].twin[0] = '\0';
+        if (in_list(time_columns, name))
+            snprintf(shape->col[i].twin, sizeof(shape->col[i].twin), "%.*s_time", (int)(len - 3),
+                     name);
+    }
+    return true;
+}
+
+/* A column's value as web_column_json() gives it. */
+static void column_write(struct jsonw *w, sqlite3_stmt *st, int i)
+{
+    switch (sqlite3_column_type(st, i)) {
+    case SQLITE_INTEGER: jsonw_int(w, sqlite3_column_int64(st, i)); break;
+    case SQLITE_FLOAT: jsonw_real(w, sqlite3_column_double(st, i)); break;
+    case SQLITE_TEXT:
+        jsonw_string(w, (const char *)sqlite3_column_text(st, i),
+                     (size_t)sqlite3_column_bytes(st, i));
+        break;
+    case SQLITE_BLOB: {
+        json_t *j = web_column_json(st, i); /* rare: the x'..' form, written once */
+        jsonw_cstring(w, json_string_value(j));
+        json_decref(j);
+        break;
+    }
+    default: jsonw_null(w);
+    }
+}
+
+static void row_write(struct jsonw *w, sqlite3_stmt *st, const struct list_shape *shape)
+{
+    jsonw_object(w);
+    for (int i = 0; i < shape->n; i++) {
+        int type = sqlite3_column_type(st, i);
+
+        jsonw_key(w, shape->col[i].name);
+        if (!shape->col[i].json || type != SQLITE_TEXT ||
+            !jsonw_json(w, (const char *)sqlite3_column_text(st, i),
+                        (size_t)sqlite3_column_bytes(st, i)))
+            column_write(w, st, i);
+        if (shape->col[i].twin[0] != '\0') {
+            jsonw_key(w, shape->col[i].twin);
+            if (type == SQLITE_INTEGER)
+                jsonw_time(w, sqlite3_column_int64(st, i));
+            else
+                jsonw_null(w);
+        }
+    }
+    jsonw_object_end(w);
+}
+
+/* The next page's cursor from the current row of a list's statement. */
+typedef void (*list_cursor)(sqlite3_stmt *st, char *out, size_t outlen);
+
+/*
+ * Answer {"items": [...], "next_cursor": ...} from st's rows, at most limit
+ * of them; st was bound to return limit + 1, and a row past limit means a
+ * next page, whose cursor comes from the last row written. The reply is
+ * sent whole at the end, so a step that fails midway still answers 500.
+ */
+static void list_send(struct web_req *r, sqlite3_stmt *st, int64_t limit, list_cursor cursor)
+{
+    struct evbuffer *out = evbuffer_new();
+    struct list_shape shape;
+    struct jsonw *w = malloc(sizeof(*w));
+    char cur[400] = "";
+    int64_t rows = 0;
+    int rc = SQLITE_DONE;
+    bool more = false;
+
+    if (out == NULL || w == NULL || !list_shape_of(st, &shape)) {
+        if (out != NULL)
+            evbuffer_free(out);
+        free(w);
+        web_error(r, 500, "internal error", "cannot write the list");
+        return;
+    }
+    jsonw_init(w, out, LIST_MAX_BYTES);
+    jsonw_object(w);
+    jsonw_key(w, "items");
+    jsonw_array(w);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (rows++ == limit) {
+            more = true;
+            break;
+        }
+        row_write(w, st, &shape);
+        cursor(st, cur, sizeof(cur));
+    }
+    jsonw_array_end(w);
+    jsonw_key(w, "next_cursor");
+    if (more && cur[0] != '\0')
+        jsonw_cstring(w, cur);
+    else
+        jsonw_null(w);
+    jsonw_object_end(w);
+    if (!step_done(r, st, rc)) {
+        evbuffer_free(out);
+    } else if (!jsonw_finish(w)) {
+        evbuffer_free(out);
+        web_error(r, 500, "internal error", "the list is too large to answer");
+    } else {
+        evbuffer_add(out, "\n", 1);
+        web_send(r, 200, "application/json", out);
+    }
+    free(w);
+}
+
 /* ---- alerts ---------------------------------------------------------------------------------- */
 
 #define ALERT_COLUMNS                                                                              \
@@ -557,6 +698,12 @@ static bool alert_filter_parse(struct web_req *r, struct alert_filter *f)
     return true;
 }
 
+/* Columns 8 and 0 of ALERT_COLUMNS: start_ms, alert_id. */
+static void alert_cursor(sqlite3_stmt *st, char *out, size_t outlen)
+{
+    web_cursor_alert(sqlite3_column_int64(st, 8), sqlite3_column_int64(st, 0), out, outlen);
+}
+
 static void api_alerts(struct web_req *r)
 {
     struct alert_filter f = {0};
@@ -576,6 +723,11 @@ static void api_alerts(struct web_req *r)
     sqlite3_bind_int64(st, 7, f.cur_start);
     sqlite3_bind_int64(st, 8, f.cur_id);
     sqlite3_bind_int64(st, 9, f.limit + 1); /* one more tells whether there is a next page */
+    if (!r->wants_csv) {
+        list_send(r, st, f.limit, alert_cursor);
+        sqlite3_finalize(st);
+        goto out;
+    }
     items = json_array();
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n++ == f.limit) {
@@ -864,6 +1016,15 @@ static const char *const device_csv[] = {
     "os_info", "agent_version", "module_version", "module_id", "clock_skew_ms", "open_alerts",
     NULL};
 
+/* Column 0 of DEVICE_COLUMNS, the device id, base64url (an id may hold anything). */
+static void device_cursor(sqlite3_stmt *st, char *out, size_t outlen)
+{
+    const char *id = (const char *)sqlite3_column_text(st, 0);
+
+    if (id == NULL || !web_b64url_encode(id, (size_t)sqlite3_column_bytes(st, 0), out, outlen))
+        out[0] = '\0';
+}
+
 static void api_devices(struct web_req *r)
 {
     const char *cursor = param(r, "cursor"), *group;
@@ -885,6 +1046,11 @@ static void api_devices(struct web_req *r)
     sqlite3_bind_text(st, 1, after, -1, SQLITE_TRANSIENT);
     bind_text_or_null(st, 2, group);
     sqlite3_bind_int64(st, 3, limit + 1);
+    if (!r->wants_csv) {
+        list_send(r, st, limit, device_cursor);
+        sqlite3_finalize(st);
+        return;
+    }
     items = json_array();
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (rows++ == limit) {
@@ -1137,6 +1303,12 @@ static const char *const rec_csv[] = {
     "rec_id", "rec_type", "display_name", "severity", "device_id", "hub", "state",
     "discovered_time", "resolved_time", "additional_data", NULL};
 
+/* Column 0 of sql_recs: rec_id. */
+static void rec_cursor(sqlite3_stmt *st, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%lld", (long long)sqlite3_column_int64(st, 0));
+}
+
 static void api_recommendations(struct web_req *r)
 {
     const char *state = param(r, "state"), *cursor = param(r, "cursor"), *type, *device, *hub;
@@ -1164,6 +1336,11 @@ static void api_recommendations(struct web_req *r)
     bind_text_or_null(st, 4, hub);
     sqlite3_bind_int64(st, 5, after);
     sqlite3_bind_int64(st, 6, limit + 1);
+    if (!r->wants_csv) {
+        list_send(r, st, limit, rec_cursor);
+        sqlite3_finalize(st);
+        return;
+    }
     items = json_array();
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (rows++ == limit) {
@@ -1319,6 +1496,10 @@ const struct web_route web_api_routes[] = {
     {"GET", "/api/v1/security-groups", false, false, api_groups},
     {"GET", "/api/v1/security-groups/", true, false, api_group},
     {"PUT", "/api/v1/security-groups/", true, true, api_group_put},
+    {"POST", "/api/v1/hub/certificates", false, true, web_hub_cert_add},
+    {"DELETE", "/api/v1/hub/certificates/", true, true, web_hub_cert_delete},
+    {"PUT", "/api/v1/hub/diagnostic-settings/", true, true, web_hub_diag_put},
+    {"DELETE", "/api/v1/hub/diagnostic-settings/", true, true, web_hub_diag_delete},
     {"GET", "/api/v1/sql", false, false, web_sql_handler},
     {"POST", "/api/v1/sql", false, false, web_sql_handler},
     {"GET", "/metrics", false, false, web_metrics},

@@ -138,6 +138,18 @@ void web_security_headers(struct web_req *r);
 /* Count a reply's status for /metrics (web_send does it; a streamed reply calls it). */
 void web_count_status(struct web_req *r, int status);
 
+/*
+ * hubapi.c: the hub's control plane, routed from api.c's table:
+ * POST /api/v1/hub/certificates, DELETE /api/v1/hub/certificates/{name},
+ * PUT and DELETE /api/v1/hub/diagnostic-settings/{name}.
+ */
+void web_hub_cert_add(struct web_req *r);
+void web_hub_cert_delete(struct web_req *r);
+void web_hub_diag_put(struct web_req *r);
+void web_hub_diag_delete(struct web_req *r);
+/* The server refuses r for want of credentials: when r was a hub change, record it (Unauthorized). */
+void web_hub_refused(struct web_req *r);
+
 /* api.c: JSON of SQLite values. Text that is not UTF-8 is repaired (U+FFFD). */
 json_t *web_json_text(const char *s, size_t n);
 json_t *web_column_json(sqlite3_stmt *st, int i);

@@ -9,6 +9,8 @@
  */
 #include "internal.h"
 
+#include "../store/store.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +30,11 @@ static const struct {
     {"warden_dead_letters_total", "Payloads refused into dead_letters, by reason."},
     {"warden_hub_records_total", "Hub operation records stored."},
     {"warden_devices_registered_total", "Devices registered on first sight."},
+    {"warden_store_write_failures_total",
+     "Ingest batches the database refused, by SQLite result (SQLITE_FULL: disk or database full)."},
 };
+
+#define STORE_FAILURES "warden_store_write_failures_total"
 
 /* The batch commit latency histogram, stored by the ingester as counters. */
 #define HIST         "warden_batch_commit_seconds"
@@ -124,7 +130,12 @@ static void histogram(struct evbuffer *out, struct bucket *b, size_t nb, int64_t
 static const char sql_counters[] =
     "SELECT name, label, value FROM ingest_counters ORDER BY name, label";
 
-static bool ingest_counters(sqlite3 *db, struct evbuffer *out)
+/*
+ * The ingester's counters. store_write_failures is this process's own count
+ * of refused batches, or NULL when no ingester runs here: a full disk cannot
+ * update the stored counter, so the live one replaces it.
+ */
+static bool ingest_counters(sqlite3 *db, struct evbuffer *out, const struct store_health *h)
 {
     sqlite3_stmt *st;
     struct bucket b[HIST_BUCKETS];
@@ -140,7 +151,7 @@ static bool ingest_counters(sqlite3 *db, struct evbuffer *out)
         const char *label = (const char *)sqlite3_column_text(st, 1);
         int64_t v = sqlite3_column_int64(st, 2);
 
-        if (!name_ok(name) || !label_ok(label))
+        if (!name_ok(name) || !label_ok(label) || (h->known && strcmp(name, STORE_FAILURES) == 0))
             continue;
         if (strcmp(name, HIST_BUCKET) == 0) {
             if (nb < HIST_BUCKETS && strncmp(label, "le=\"", 4) == 0) {
@@ -169,6 +180,14 @@ static bool ingest_counters(sqlite3 *db, struct evbuffer *out)
     }
     sqlite3_finalize(st);
     histogram(out, b, nb, count, sum_us);
+    if (h->known) {
+        family(out, STORE_FAILURES, "counter",
+               "Ingest batches the database refused, by SQLite result (SQLITE_FULL: disk or "
+               "database full).");
+        for (size_t i = 0; i < STORE_HEALTH_ERRORS && h->failures[i].name != NULL; i++)
+            evbuffer_add_printf(out, STORE_FAILURES "{error=\"%s\"} %lld\n", h->failures[i].name,
+                                (long long)h->failures[i].n);
+    }
     return rc == SQLITE_DONE;
 }
 
@@ -243,7 +262,7 @@ static const char sql_ingest[] =
     "SELECT connected, last_commit_ms, watermark_ms, last_error, "
     "(SELECT count(*) FROM devices) FROM ingest_state WHERE id = 1";
 
-static bool ingest_state(sqlite3 *db, struct evbuffer *out)
+static bool ingest_state(sqlite3 *db, struct evbuffer *out, const struct store_health *h)
 {
     sqlite3_stmt *st;
     int64_t now = clock_now_ms();
@@ -267,6 +286,18 @@ static bool ingest_state(sqlite3 *db, struct evbuffer *out)
     evbuffer_add_printf(out, "warden_ingest_error %d\n",
                         sqlite3_column_type(st, 3) != SQLITE_NULL &&
                             sqlite3_column_bytes(st, 3) > 0);
+    /*
+     * Without an ingester in this process, the one elsewhere says it through
+     * its last error, when the database still had room to record it.
+     */
+    family(out, "warden_store_writable", "gauge",
+           "0 while the database refuses the ingester's writes (disk full, I/O error): "
+           "nothing is acknowledged and the broker keeps the messages.");
+    evbuffer_add_printf(out, "warden_store_writable %d\n",
+                        h->known ? h->writable
+                                 : !(sqlite3_column_type(st, 3) == SQLITE_TEXT &&
+                                     strncmp((const char *)sqlite3_column_text(st, 3), "commit",
+                                             6) == 0));
     family(out, "warden_devices", "gauge", "Registered devices.");
     evbuffer_add_printf(out, "warden_devices %lld\n", (long long)sqlite3_column_int64(st, 4));
     sqlite3_finalize(st);
@@ -277,15 +308,17 @@ void web_metrics(struct web_req *r)
 {
     sqlite3 *db = r->ctx->db;
     struct evbuffer *out = evbuffer_new();
+    struct store_health h;
 
+    store_health_get(&h);
     /* One read transaction, so that the numbers agree with each other. */
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-    if (!ingest_counters(db, out) || !evaluator(db, out) ||
+    if (!ingest_counters(db, out, &h) || !evaluator(db, out) ||
         !grouped(db, out, sql_alerts, "warden_alerts", "Alerts stored, by type and status.",
                  "type", "status") ||
         !grouped(db, out, sql_recs, "warden_recommendations",
                  "Recommendations stored, by type and state.", "type", "state") ||
-        !ingest_state(db, out)) {
+        !ingest_state(db, out, &h)) {
         char why[256];
         snprintf(why, sizeof(why), "%s", sqlite3_errmsg(db));
         sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
@@ -321,10 +354,19 @@ void web_healthz(struct web_req *r)
     json_t *o = json_object(), *whys = json_array(), *ingest = json_object();
     sqlite3_stmt *st = NULL;
     int64_t now = clock_now_ms();
+    struct store_health h;
     char why[300];
 
+    store_health_get(&h);
     if (!db_writable(r->ctx->db_rw, why, sizeof(why)))
         json_array_append_new(whys, json_string(why));
+    if (h.known && !h.writable) {
+        snprintf(why, sizeof(why),
+                 "the database refuses the ingester's writes for %lld s: %s; nothing is "
+                 "acknowledged, the broker keeps the messages",
+                 (long long)((now - h.since_ms) / 1000), h.error);
+        json_array_append_new(whys, json_string(why));
+    }
     json_object_set_new(o, "database",
                         json_string(json_array_size(whys) ? "not writable" : "writable"));
     if (sqlite3_prepare_v2(r->ctx->db, sql_health, -1, &st, NULL) != SQLITE_OK ||

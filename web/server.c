@@ -536,6 +536,7 @@ static void deny(struct web_req *r, int status)
     struct evbuffer *next;
     char *loc;
 
+    web_hub_refused(r); /* a refused change of the hub is itself a hub record */
     if (status == 403) {
         if (is_api_path(r->path))
             web_error(r, 403, "forbidden",

@@ -26,6 +26,7 @@ struct tdb {
     char path[128];
     struct store *s;
     sqlite3 *db;
+    struct config cfg; /* defaults, with db.path the test's database */
     int saved_out, saved_err;
     char out[65536]; /* the last captured stdout */
     char err[8192];  /* the last captured stderr */
@@ -42,6 +43,8 @@ HELPER void tdb_open(struct tdb *t)
         exit(2);
     }
     snprintf(t->path, sizeof(t->path), "%s/warden.db", t->dir);
+    config_defaults(&t->cfg);
+    snprintf(t->cfg.db_path, sizeof(t->cfg.db_path), "%s", t->path);
     if ((t->s = store_open(t->path, why, sizeof(why))) == NULL) {
         fprintf(stderr, "store_open: %s\n", why);
         exit(2);

@@ -30,6 +30,7 @@ static int hub_import(struct tdb *t, const char *path)
 
     config_defaults(&cfg);
     snprintf(cfg.hub_name, sizeof(cfg.hub_name), "configured-hub");
+    snprintf(cfg.db_path, sizeof(cfg.db_path), "%s", t->path);
     capture_begin(t);
     rc = eval_cmd_hub(3, argv, t->s, &cfg);
     capture_end(t);

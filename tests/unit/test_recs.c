@@ -66,6 +66,7 @@ static void hub_doc(struct tdb *t, const char *json)
     int rc;
 
     config_defaults(&cfg);
+    snprintf(cfg.db_path, sizeof(cfg.db_path), "%s", t->path);
     tdb_file(t, "hub.json", json, path, sizeof(path));
     capture_begin(t);
     rc = eval_cmd_hub(3, argv, t->s, &cfg);
@@ -143,7 +144,7 @@ static void test_shared_key_flags_both_devices(void)
 
     tdb_open(&t);
     capture_begin(&t);
-    CHECK_INT(eval_cmd_registry(3, argv, t.s), 0);
+    CHECK_INT(eval_cmd_registry(3, argv, t.s, &t.cfg), 0);
     capture_end(&t);
     assess(&t, &a);
     CHECK_INT(count_type(&a, REC_SHARED_CREDENTIALS), 2);

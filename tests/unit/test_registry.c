@@ -30,7 +30,7 @@ static int import(struct tdb *t, const char *path, const char *hub)
     int rc;
 
     capture_begin(t);
-    rc = eval_cmd_registry(hub ? 5 : 3, argv, t->s);
+    rc = eval_cmd_registry(hub ? 5 : 3, argv, t->s, &t->cfg);
     capture_end(t);
     return rc;
 }

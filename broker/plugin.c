@@ -1,0 +1,860 @@
+/*
+ * broker/plugin.c: the lab hub, a Mosquitto 2.0 plugin (build/warden_hub.so).
+ *
+ * It makes the lab broker behave like IoT Hub's MQTT endpoint towards devices,
+ * and reports what only a hub can see as hub operation records (SPEC 2.4) on
+ * hub/{hub}/operations, where Warden's ingest picks them up:
+ *
+ *   - authentication: user name "{host}/{device id}/?api-version=...", client id
+ *     = device id, password a SAS token checked against the device's keys, or a
+ *     client certificate (seen by Warden's TLS front end, `warden hub tls`, which
+ *     passes it on in a signed attestation) checked against the registry's
+ *     thumbprints or the hub's CA certificates; the hub's IP filter;
+ *   - authorization: a device publishes and subscribes only within its own
+ *     topics and the $iothub topics a device uses; $iothub is one namespace in
+ *     Mosquitto, so nothing is routed there: the plugin delivers each method
+ *     call and desired-property update to the one client it is for;
+ *   - counts: reported twin updates (which only the hub sees) and C2D messages
+ *     the hub could not deliver, aggregated into records with a `count`.
+ *
+ * Everything the plugin decides with is in memory (the key store, reloaded when
+ * its file changes), so no event blocks the broker. Any failure inside an
+ * event denies rather than crashes.
+ *
+ * mosquitto.conf:
+ *   plugin /path/to/warden_hub.so
+ *   plugin_opt_keystore /path/to/warden-hub.keys    (required)
+ *   plugin_opt_hub lab-hub                          (default: the key store's hub, else lab-hub)
+ *   plugin_opt_hostname lab-hub.example             (optional: the host devices must name)
+ *   plugin_opt_service_user warden-service          (Warden's own login; its password is
+ *                                                    the key store's service secret)
+ *   plugin_opt_flush_ms 1000                        (how often records are published)
+ */
+#include "hubkeys.h"
+#include "sas.h"
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+#define ATTEST_PREFIX   "WardenFront1;"
+#define ATTEST_MAX_AGE  120   /* seconds an attestation stays valid */
+#define PASSWORD_MAX    8192  /* a device's own password, inside an attestation */
+#define CERT_DER_MAX    16384
+#define RECORDS_MAX     2048  /* distinct records held between flushes */
+#define CLIENT_BUCKETS  4096
+#define DETAIL_MAX      256
+
+/* ---- state ------------------------------------------------------------------------------ */
+
+/* What the plugin remembers of a device client between events. */
+struct client {
+    struct client *next;
+    char id[HUB_KEYS_ID_MAX + 1];
+    bool connected;
+    bool persistent;     /* clean session off: the broker queues for it while away */
+    bool c2d_subscribed; /* it subscribed to its devicebound topic */
+};
+
+/* One aggregated hub record. */
+struct record {
+    char category[24], operation[24], result[16], reason[48];
+    char device[HUB_KEYS_ID_MAX + 1];
+    char source_ip[64];
+    char detail_key[16], detail[DETAIL_MAX];
+    int64_t first_ms;
+    long count;
+};
+
+static struct {
+    mosquitto_plugin_id_t *id;
+    char keystore[1024];
+    char hub[HUB_KEYS_NAME_MAX + 1];
+    char hostname[256];
+    char service_user[64];
+    long flush_ms;
+    struct hub_keys keys;
+    struct timespec keys_mtime;
+    long keys_size;
+    time_t last_check;
+    struct client *clients[CLIENT_BUCKETS];
+    struct record records[RECORDS_MAX];
+    size_t nrecords;
+    int64_t last_flush_ms;
+} hub;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void copy(char *out, size_t outlen, const char *s)
+{
+    snprintf(out, outlen, "%s", s != NULL ? s : "");
+}
+
+static struct client *client_get(const char *id, bool create)
+{
+    size_t b = (size_t)(hash_bytes(0, id, strlen(id)) % CLIENT_BUCKETS);
+
+    for (struct client *c = hub.clients[b]; c != NULL; c = c->next)
+        if (strcmp(c->id, id) == 0)
+            return c;
+    if (!create)
+        return NULL;
+    struct client *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    copy(c->id, sizeof(c->id), id);
+    c->next = hub.clients[b];
+    hub.clients[b] = c;
+    return c;
+}
+
+/* ---- the key store ---------------------------------------------------------------------- */
+
+/* Reloads the key store when its file changed; a bad file keeps the old keys. */
+static void keys_refresh(bool force)
+{
+    struct stat st;
+    struct hub_keys fresh;
+    char err[512];
+
+    if (stat(hub.keystore, &st) != 0) {
+        if (force)
+            mosquitto_log_printf(MOSQ_LOG_WARNING, "warden_hub: no key store at %s yet: every "
+                                 "device is refused until `warden registry import` writes it",
+                                 hub.keystore);
+        return;
+    }
+    if (!force && st.st_mtim.tv_sec == hub.keys_mtime.tv_sec &&
+        st.st_mtim.tv_nsec == hub.keys_mtime.tv_nsec && st.st_size == hub.keys_size)
+        return;
+    if (!hub_keys_load(hub.keystore, &fresh, err, sizeof(err))) {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "warden_hub: %s (keeping the keys loaded before)", err);
+        return;
+    }
+    hub_keys_free(&hub.keys);
+    hub.keys = fresh;
+    hub.keys_mtime = st.st_mtim;
+    hub.keys_size = (long)st.st_size;
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "warden_hub: key store loaded: %zu devices, %zu IP rules, "
+                         "%zu hub certificates", hub.keys.ndevices, hub.keys.nrules, hub.keys.ncerts);
+}
+
+/* ---- records ---------------------------------------------------------------------------- */
+
+static void json_str(char *out, size_t outlen, size_t *o, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    if (*o + 1 < outlen)
+        out[(*o)++] = '"';
+    for (; *s != '\0' && *o + 7 < outlen; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[(*o)++] = '\\';
+            out[(*o)++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            memcpy(&out[*o], "\\u00", 4);
+            out[*o + 4] = hex[c >> 4];
+            out[*o + 5] = hex[c & 15];
+            *o += 6;
+        } else {
+            out[(*o)++] = (char)c;
+        }
+    }
+    if (*o + 1 < outlen)
+        out[(*o)++] = '"';
+}
+
+static void json_member(char *out, size_t outlen, size_t *o, const char *key, const char *value)
+{
+    if (value[0] == '\0')
+        return;
+    *o += (size_t)snprintf(out + *o, *o < outlen ? outlen - *o : 0, ",\"%s\":", key);
+    if (*o < outlen)
+        json_str(out, outlen, o, value);
+}
+
+/* Publishes every held record as one JSON array on hub/{hub}/operations. */
+static void records_flush(void)
+{
+    size_t cap = 512 + hub.nrecords * (4 * DETAIL_MAX + 2 * HUB_KEYS_ID_MAX * 6 + 256);
+    char *out;
+    size_t o = 0;
+    char topic[HUB_KEYS_NAME_MAX + 32], when[40];
+
+    hub.last_flush_ms = now_ms();
+    if (hub.nrecords == 0)
+        return;
+    if ((out = malloc(cap)) == NULL) {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "warden_hub: out of memory: %zu records dropped",
+                             hub.nrecords);
+        hub.nrecords = 0;
+        return;
+    }
+    out[o++] = '[';
+    for (size_t i = 0; i < hub.nrecords; i++) {
+        const struct record *r = &hub.records[i];
+        time_format_iso(r->first_ms, when, sizeof(when));
+        o += (size_t)snprintf(out + o, cap - o, "%s{\"time\":\"%s\",\"count\":%ld", i ? "," : "",
+                              when, r->count);
+        json_member(out, cap, &o, "category", r->category);
+        json_member(out, cap, &o, "operation", r->operation);
+        json_member(out, cap, &o, "result", r->result);
+        json_member(out, cap, &o, "reason", r->reason);
+        json_member(out, cap, &o, "deviceId", r->device);
+        json_member(out, cap, &o, "sourceIp", r->source_ip);
+        if (r->detail_key[0] != '\0') {
+            o += (size_t)snprintf(out + o, cap - o, ",\"details\":{");
+            json_str(out, cap, &o, r->detail_key);
+            out[o++] = ':';
+            json_str(out, cap, &o, r->detail);
+            out[o++] = '}';
+        }
+        out[o++] = '}';
+    }
+    out[o++] = ']';
+    snprintf(topic, sizeof(topic), "hub/%s/operations", hub.hub);
+    if (mosquitto_broker_publish_copy(NULL, topic, (int)o, out, 1, false, NULL) != MOSQ_ERR_SUCCESS)
+        mosquitto_log_printf(MOSQ_LOG_ERR, "warden_hub: could not publish %zu records", hub.nrecords);
+    free(out);
+    hub.nrecords = 0;
+}
+
+/*
+ * Counts one occurrence. Identical records (same device, operation, result,
+ * reason and detail) between two flushes become one record with a count, so a
+ * device retrying a bad token every 100 ms costs one record a second.
+ */
+static void record(const char *category, const char *operation, const char *result,
+                   const char *reason, const char *device, const char *ip, const char *detail_key,
+                   const char *detail)
+{
+    struct record r;
+
+    memset(&r, 0, sizeof(r));
+    copy(r.category, sizeof(r.category), category);
+    copy(r.operation, sizeof(r.operation), operation);
+    copy(r.result, sizeof(r.result), result);
+    copy(r.reason, sizeof(r.reason), reason);
+    copy(r.device, sizeof(r.device), device);
+    copy(r.source_ip, sizeof(r.source_ip), ip);
+    copy(r.detail_key, sizeof(r.detail_key), detail_key);
+    copy(r.detail, sizeof(r.detail), detail);
+    for (size_t i = 0; i < hub.nrecords; i++) {
+        struct record *h = &hub.records[i];
+        if (strcmp(h->category, r.category) == 0 && strcmp(h->operation, r.operation) == 0 &&
+            strcmp(h->result, r.result) == 0 && strcmp(h->reason, r.reason) == 0 &&
+            strcmp(h->device, r.device) == 0 && strcmp(h->detail, r.detail) == 0) {
+            h->count++;
+            return;
+        }
+    }
+    if (hub.nrecords == RECORDS_MAX)
+        records_flush();
+    r.first_ms = now_ms();
+    r.count = 1;
+    hub.records[hub.nrecords++] = r;
+}
+
+static void refuse(const char *reason, const char *device, const char *ip)
+{
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "warden_hub: refused %s from %s: %s",
+                         device[0] ? device : "(no client id)", ip, reason);
+    record("Connections", "deviceConnect", "Failed", reason, device, ip, "", "");
+}
+
+/* ---- certificates ----------------------------------------------------------------------- */
+
+static void thumbprint(X509 *cert, const EVP_MD *md, char *out, size_t outlen)
+{
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+
+    out[0] = '\0';
+    if (X509_digest(cert, md, d, &n) != 1)
+        return;
+    for (unsigned int i = 0; i < n && 2 * i + 2 < outlen; i++)
+        snprintf(&out[2 * i], 3, "%02x", d[i]);
+}
+
+/* Whether the certificate is outside its validity period now. */
+static const char *cert_time_problem(X509 *cert)
+{
+    if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0)
+        return "X509CertificateExpired";
+    if (X509_cmp_current_time(X509_get0_notBefore(cert)) >= 0)
+        return "X509CertificateNotYetValid";
+    return NULL;
+}
+
+static const char *check_self_signed(X509 *cert, const struct hub_keys_device *d)
+{
+    char sha1[41], sha256[65];
+
+    thumbprint(cert, EVP_sha1(), sha1, sizeof(sha1));
+    thumbprint(cert, EVP_sha256(), sha256, sizeof(sha256));
+    bool match = false;
+    for (int i = 0; i < 2; i++) {
+        const char *t = d->thumb[i];
+        if (t[0] != '\0' && (strcasecmp(t, sha1) == 0 || strcasecmp(t, sha256) == 0))
+            match = true;
+    }
+    if (!match)
+        return "X509ThumbprintMismatch";
+    return cert_time_problem(cert);
+}
+
+/* A certificateAuthority device: the chain must end in a hub certificate, the
+ * subject's CN must be the device id. */
+static const char *check_ca_signed(X509 *cert, const char *device)
+{
+    X509_STORE *store = X509_STORE_new();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    const char *reason = "X509CertificateUntrusted";
+    char cn[HUB_KEYS_ID_MAX + 2];
+
+    if (store == NULL || ctx == NULL)
+        goto out;
+    for (size_t i = 0; i < hub.keys.ncerts; i++) {
+        uint8_t der[CERT_DER_MAX];
+        const char *b64 = hub.keys.certs[i].der_b64;
+        long n = sas_b64_decode(b64, strlen(b64), der, sizeof(der));
+        const unsigned char *p = der;
+        X509 *ca = n > 0 ? d2i_X509(NULL, &p, n) : NULL;
+        if (ca != NULL) {
+            X509_STORE_add_cert(store, ca);
+            X509_free(ca);
+        }
+    }
+    if (X509_STORE_CTX_init(ctx, store, cert, NULL) != 1)
+        goto out;
+    if (X509_verify_cert(ctx) != 1) {
+        int e = X509_STORE_CTX_get_error(ctx);
+        if (e == X509_V_ERR_CERT_HAS_EXPIRED)
+            reason = "X509CertificateExpired";
+        else if (e == X509_V_ERR_CERT_NOT_YET_VALID)
+            reason = "X509CertificateNotYetValid";
+        goto out;
+    }
+    int len = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
+    reason = len > 0 && strcmp(cn, device) == 0 ? NULL : "X509SubjectMismatch";
+out:
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(store);
+    return reason;
+}
+
+/* ---- authentication --------------------------------------------------------------------- */
+
+/* What one CONNECT presents, after the front end's attestation is unwrapped. */
+struct attempt {
+    char ip[64];
+    char password[PASSWORD_MAX + 1];
+    bool has_password;
+    X509 *cert; /* owned */
+};
+
+static long take_field(const char *s, const char *name, const char **v)
+{
+    char key[16];
+    snprintf(key, sizeof(key), ";%s=", name);
+    const char *p = strstr(s, key);
+    if (p == NULL)
+        return -1;
+    *v = p + strlen(key);
+    const char *end = strchr(*v, ';');
+    return end ? (long)(end - *v) : (long)strlen(*v);
+}
+
+/* Checks and unwraps `warden hub tls`'s attestation; false when it is not genuine. */
+static bool attestation_open(const char *pw, struct attempt *a)
+{
+    const char *sig = strstr(pw, ";sig="), *v;
+    uint8_t mac[32], want[32];
+    long n;
+
+    if (hub.keys.service[0] == '\0' || sig == NULL || strlen(sig + 5) != 64)
+        return false;
+    for (int i = 0; i < 32; i++) {
+        unsigned int byte;
+        if (sscanf(sig + 5 + 2 * i, "%2x", &byte) != 1)
+            return false;
+        want[i] = (uint8_t)byte;
+    }
+    sas_hmac(hub.keys.service, strlen(hub.keys.service), pw, (size_t)(sig - pw), mac);
+    if (!sas_equal(mac, want, sizeof(mac)))
+        return false;
+    /* Genuine from here on: the fields were written by the front end. */
+    if ((n = take_field(pw, "ts", &v)) <= 0 || llabs(atoll(v) - (long long)time(NULL)) > ATTEST_MAX_AGE)
+        return false;
+    if ((n = take_field(pw, "ip", &v)) <= 0 || (size_t)n >= sizeof(a->ip))
+        return false;
+    memcpy(a->ip, v, (size_t)n);
+    a->ip[n] = '\0';
+    if ((n = take_field(pw, "pw", &v)) < 0)
+        return false;
+    if (n > 0) {
+        long m = sas_b64_decode(v, (size_t)n, (uint8_t *)a->password, PASSWORD_MAX);
+        if (m < 0)
+            return false;
+        a->password[m] = '\0';
+        a->has_password = true;
+    }
+    if ((n = take_field(pw, "cert", &v)) < 0)
+        return false;
+    if (n > 0) {
+        static uint8_t der[CERT_DER_MAX];
+        long m = sas_b64_decode(v, (size_t)n, der, sizeof(der));
+        const unsigned char *p = der;
+        if (m <= 0 || (a->cert = d2i_X509(NULL, &p, m)) == NULL)
+            return false;
+    }
+    return true;
+}
+
+/* The device id must be safe as a topic level: no wildcards, no separators. */
+static bool device_id_valid(const char *id)
+{
+    size_t n = strlen(id);
+    return n > 0 && n <= HUB_KEYS_ID_MAX && utf8_valid(id, n) && text_printable(id, n) &&
+           strpbrk(id, "/+#") == NULL;
+}
+
+/* "{host}/{device}/?api-version=..." (the part after the device id is not checked). */
+static const char *check_username(const char *username, const char *device)
+{
+    const char *slash = username ? strchr(username, '/') : NULL;
+
+    if (slash == NULL || slash == username)
+        return "InvalidUsername";
+    size_t dl = strlen(device);
+    if (strncmp(slash + 1, device, dl) != 0 || (slash[1 + dl] != '/' && slash[1 + dl] != '\0'))
+        return "UsernameDeviceMismatch";
+    if (hub.hostname[0] != '\0' && ((size_t)(slash - username) != strlen(hub.hostname) ||
+                                    strncasecmp(username, hub.hostname, strlen(hub.hostname)) != 0))
+        return "HostNameMismatch";
+    return NULL;
+}
+
+static const char *check_sas(const struct attempt *a, const char *username,
+                             const struct hub_keys_device *d)
+{
+    struct sas_token t;
+    char host[256];
+    const char *keys[2] = {d->primary, d->secondary};
+    const char *slash = strchr(username, '/');
+
+    if (!a->has_password)
+        return "CredentialsMissing";
+    if (sas_parse(a->password, strlen(a->password), &t) != SAS_OK)
+        return "SasTokenMalformed";
+    snprintf(host, sizeof(host), "%.*s", (int)(slash - username), username);
+    switch (sas_check(&t, host, d->id, keys, 2, (int64_t)time(NULL))) {
+    case SAS_OK:
+        return NULL;
+    case SAS_EXPIRED:
+        return "SasTokenExpired";
+    case SAS_BAD_SIGNATURE:
+        return "SasTokenInvalidSignature";
+    case SAS_WRONG_RESOURCE:
+        return "SasTokenWrongResource";
+    default:
+        return "SasTokenMalformed";
+    }
+}
+
+/* Decides one device connection; NULL admits it, else the refusal's reason. */
+static const char *authenticate(struct mosquitto *client, const char *username, struct attempt *a,
+                                const char *device)
+{
+    const struct hub_keys_device *d;
+    const struct hub_keys_rule *rule;
+    struct ip_addr addr;
+    const char *why;
+
+    if (!device_id_valid(device))
+        return "InvalidClientId";
+    if ((why = check_username(username, device)) != NULL)
+        return why;
+    if (!ip_parse(a->ip, &addr))
+        return "InvalidSourceAddress";
+    if (!hub_keys_ip_allowed(&hub.keys, &addr, &rule))
+        return "IpFilterRejected";
+    if ((d = hub_keys_find(&hub.keys, device)) == NULL)
+        return "DeviceNotFound";
+    if (strcmp(d->auth, "selfSigned") == 0)
+        return a->cert ? check_self_signed(a->cert, d) : "X509CertificateMissing";
+    if (strcmp(d->auth, "certificateAuthority") == 0)
+        return a->cert ? check_ca_signed(a->cert, device) : "X509CertificateMissing";
+    if (strcmp(d->auth, "none") == 0)
+        return "AuthenticationDisabled";
+    return check_sas(a, username, d);
+}
+
+static bool is_service(const char *username)
+{
+    return username != NULL && strcmp(username, hub.service_user) == 0;
+}
+
+static int on_basic_auth(int event, void *event_data, void *userdata)
+{
+    struct mosquitto_evt_basic_auth *ed = event_data;
+    const char *device = mosquitto_client_id(ed->client);
+    const char *addr = mosquitto_client_address(ed->client);
+    static struct attempt a;
+    const char *why = NULL;
+
+    (void)event, (void)userdata;
+    device = device ? device : "";
+    memset(&a, 0, sizeof(a));
+    copy(a.ip, sizeof(a.ip), addr ? addr : "");
+
+    if (is_service(ed->username)) {
+        bool ok = hub.keys.service[0] != '\0' && ed->password != NULL &&
+                  strlen(ed->password) == strlen(hub.keys.service) &&
+                  sas_equal(ed->password, hub.keys.service, strlen(hub.keys.service));
+        if (!ok)
+            record("Connections", "serviceConnect", "Failed", "InvalidServiceCredentials", "",
+                   a.ip, "", "");
+        return ok ? MOSQ_ERR_SUCCESS : MOSQ_ERR_AUTH;
+    }
+    if (ed->password != NULL && strncmp(ed->password, ATTEST_PREFIX, strlen(ATTEST_PREFIX)) == 0) {
+        if (!attestation_open(ed->password, &a))
+            why = "AttestationInvalid";
+    } else {
+        a.cert = mosquitto_client_certificate(ed->client);
+        if (ed->password != NULL) {
+            copy(a.password, sizeof(a.password), ed->password);
+            a.has_password = true;
+        }
+    }
+    if (why == NULL)
+        why = authenticate(ed->client, ed->username, &a, device);
+    if (a.cert != NULL)
+        X509_free(a.cert);
+
+    const char *shown = device_id_valid(device) ? device : "";
+    if (why != NULL) {
+        refuse(why, shown, a.ip);
+        return MOSQ_ERR_AUTH;
+    }
+    struct client *c = client_get(device, true);
+    if (c == NULL) {
+        refuse("HubOutOfMemory", shown, a.ip);
+        return MOSQ_ERR_AUTH;
+    }
+    c->connected = true;
+    c->persistent = !mosquitto_client_clean_session(ed->client);
+    if (!c->persistent)
+        c->c2d_subscribed = false;
+    record("Connections", "deviceConnect", "Succeeded", "", device, a.ip, "", "");
+    return MOSQ_ERR_SUCCESS;
+}
+
+/* ---- authorization ---------------------------------------------------------------------- */
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Topic filter F lies within the subtree PREFIX (which ends in '/'), or is PREFIX + '#'. */
+static bool within(const char *f, const char *prefix)
+{
+    return has_prefix(f, prefix);
+}
+
+static bool own_topic(const char *topic, const char *device, const char *tail)
+{
+    char prefix[HUB_KEYS_ID_MAX + 64];
+    snprintf(prefix, sizeof(prefix), "devices/%s/%s", device, tail);
+    return has_prefix(topic, prefix);
+}
+
+static bool may_publish(const char *topic, const char *device)
+{
+    char mod[HUB_KEYS_ID_MAX + 32];
+
+    if (own_topic(topic, device, "messages/events/") ||
+        (own_topic(topic, device, "messages/events") &&
+         strlen(topic) == strlen(device) + strlen("devices//messages/events")))
+        return true;
+    /* devices/{id}/modules/{module}/messages/events/... */
+    snprintf(mod, sizeof(mod), "devices/%s/modules/", device);
+    if (has_prefix(topic, mod)) {
+        const char *m = topic + strlen(mod), *slash = strchr(m, '/');
+        if (slash != NULL && slash > m && has_prefix(slash, "/messages/events"))
+            return strpbrk(m, "+#") == NULL;
+    }
+    return has_prefix(topic, "$iothub/twin/PATCH/properties/reported/") ||
+           has_prefix(topic, "$iothub/twin/GET/") || has_prefix(topic, "$iothub/methods/res/");
+}
+
+static bool may_subscribe(const char *filter, const char *device)
+{
+    char own[HUB_KEYS_ID_MAX + 48];
+
+    snprintf(own, sizeof(own), "devices/%s/messages/devicebound/", device);
+    return within(filter, own) || within(filter, "$iothub/methods/POST/") ||
+           within(filter, "$iothub/twin/res/") ||
+           within(filter, "$iothub/twin/PATCH/properties/desired/");
+}
+
+static int on_acl_check(int event, void *event_data, void *userdata)
+{
+    struct mosquitto_evt_acl_check *ed = event_data;
+    const char *device = mosquitto_client_id(ed->client);
+    const char *addr = mosquitto_client_address(ed->client);
+    char own[HUB_KEYS_ID_MAX + 48];
+
+    (void)event, (void)userdata;
+    if (is_service(mosquitto_client_username(ed->client)))
+        return MOSQ_ERR_SUCCESS;
+    if (device == NULL || !device_id_valid(device) || ed->topic == NULL)
+        return MOSQ_ERR_ACL_DENIED;
+    switch (ed->access) {
+    case MOSQ_ACL_READ:
+        /* Routed deliveries: a device's own C2D only. $iothub messages reach a
+         * device only through the plugin's per-client publish. */
+        snprintf(own, sizeof(own), "devices/%s/messages/devicebound/", device);
+        return has_prefix(ed->topic, own) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
+    case MOSQ_ACL_UNSUBSCRIBE:
+        return MOSQ_ERR_SUCCESS;
+    case MOSQ_ACL_SUBSCRIBE:
+        if (may_subscribe(ed->topic, device)) {
+            snprintf(own, sizeof(own), "devices/%s/messages/devicebound/", device);
+            struct client *c = client_get(device, false);
+            if (c != NULL && has_prefix(ed->topic, own))
+                c->c2d_subscribed = true;
+            return MOSQ_ERR_SUCCESS;
+        }
+        record("Authorization", "subscribe", "Unauthorized", "Unauthorized", device, addr ? addr : "",
+               "topic", ed->topic);
+        return MOSQ_ERR_ACL_DENIED;
+    case MOSQ_ACL_WRITE:
+        if (may_publish(ed->topic, device))
+            return MOSQ_ERR_SUCCESS;
+        record("Authorization", "publish", "Unauthorized", "Unauthorized", device, addr ? addr : "",
+               "topic", ed->topic);
+        return MOSQ_ERR_ACL_DENIED;
+    default:
+        return MOSQ_ERR_ACL_DENIED;
+    }
+}
+
+/* ---- messages --------------------------------------------------------------------------- */
+
+/* The "$rid=" value of a topic's property bag, or "0". */
+static void request_id(const char *topic, char *out, size_t outlen)
+{
+    const char *p = strstr(topic, "$rid=");
+    size_t n = 0;
+
+    copy(out, outlen, "0");
+    if (p == NULL)
+        return;
+    p += 5;
+    while (p[n] != '\0' && p[n] != '&' && n + 1 < outlen)
+        n++;
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+static void deliver(const char *device, const char *topic, const void *payload, uint32_t len)
+{
+    mosquitto_broker_publish_copy(device, topic, (int)len, payload, 1, false, NULL);
+}
+
+/* A device's own $iothub traffic: twin reads and reported updates, answered as IoT Hub does. */
+static void on_device_message(const char *device, struct mosquitto_evt_message *ed)
+{
+    char rid[64], topic[160];
+
+    if (has_prefix(ed->topic, "$iothub/twin/PATCH/properties/reported/")) {
+        request_id(ed->topic, rid, sizeof(rid));
+        record("TwinOperations", "update", "Succeeded", "", device,
+               mosquitto_client_address(ed->client), "direction", "reported");
+        snprintf(topic, sizeof(topic), "$iothub/twin/res/204/?$rid=%s", rid);
+        deliver(device, topic, "", 0);
+    } else if (has_prefix(ed->topic, "$iothub/twin/GET/")) {
+        static const char empty_twin[] = "{\"desired\":{\"$version\":1},\"reported\":{\"$version\":1}}";
+        request_id(ed->topic, rid, sizeof(rid));
+        snprintf(topic, sizeof(topic), "$iothub/twin/res/200/?$rid=%s", rid);
+        deliver(device, topic, empty_twin, sizeof(empty_twin) - 1);
+    }
+}
+
+/* The service's lab topics that address one device: devices/{id}/{rest}. */
+static void on_service_message(struct mosquitto_evt_message *ed)
+{
+    const char *p = ed->topic + strlen("devices/");
+    const char *slash = strchr(p, '/');
+    char device[HUB_KEYS_ID_MAX + 1], topic[1024];
+
+    if (!has_prefix(ed->topic, "devices/") || slash == NULL || (size_t)(slash - p) > HUB_KEYS_ID_MAX)
+        return;
+    memcpy(device, p, (size_t)(slash - p));
+    device[slash - p] = '\0';
+    struct client *c = client_get(device, false);
+
+    if (has_prefix(slash, "/methods/POST/")) {
+        /* devices/{id}/methods/POST/{name}/?$rid=N -> $iothub/methods/POST/{name}/?$rid=N */
+        snprintf(topic, sizeof(topic), "$iothub/methods/POST/%s", slash + strlen("/methods/POST/"));
+        deliver(device, topic, ed->payload, ed->payloadlen);
+    } else if (has_prefix(slash, "/twin/PATCH/properties/desired")) {
+        snprintf(topic, sizeof(topic), "$iothub/twin/PATCH/properties/desired%s",
+                 slash + strlen("/twin/PATCH/properties/desired"));
+        deliver(device, topic, ed->payload, ed->payloadlen);
+    } else if (has_prefix(slash, "/messages/devicebound")) {
+        /* MQTT has no way to reject a message: in the lab a rejected C2D
+         * message is one the hub cannot deliver or keep for the device. */
+        const char *why = NULL;
+        if (c == NULL || (!c->connected && !c->persistent))
+            why = "DeviceNotConnected";
+        else if (!c->c2d_subscribed)
+            why = "DeviceNotSubscribed";
+        if (why != NULL)
+            record("C2DCommands", "reject", "Failed", why, device, "", "", "");
+    }
+}
+
+static int on_message(int event, void *event_data, void *userdata)
+{
+    struct mosquitto_evt_message *ed = event_data;
+    const char *id = mosquitto_client_id(ed->client);
+
+    (void)event, (void)userdata;
+    if (ed->topic == NULL)
+        return MOSQ_ERR_SUCCESS;
+    if (is_service(mosquitto_client_username(ed->client)))
+        on_service_message(ed);
+    else if (id != NULL && device_id_valid(id))
+        on_device_message(id, ed);
+    return MOSQ_ERR_SUCCESS;
+}
+
+static int on_disconnect(int event, void *event_data, void *userdata)
+{
+    struct mosquitto_evt_disconnect *ed = event_data;
+    const char *id = mosquitto_client_id(ed->client);
+    struct client *c = id ? client_get(id, false) : NULL;
+
+    (void)event, (void)userdata;
+    if (c != NULL && !is_service(mosquitto_client_username(ed->client))) {
+        c->connected = false;
+        if (!c->persistent)
+            c->c2d_subscribed = false;
+    }
+    return MOSQ_ERR_SUCCESS;
+}
+
+static int on_tick(int event, void *event_data, void *userdata)
+{
+    time_t now = time(NULL);
+
+    (void)event, (void)event_data, (void)userdata;
+    if (now != hub.last_check) {
+        hub.last_check = now;
+        keys_refresh(false);
+    }
+    if (now_ms() - hub.last_flush_ms >= hub.flush_ms)
+        records_flush();
+    return MOSQ_ERR_SUCCESS;
+}
+
+static int on_reload(int event, void *event_data, void *userdata)
+{
+    (void)event, (void)event_data, (void)userdata;
+    keys_refresh(true);
+    return MOSQ_ERR_SUCCESS;
+}
+
+/* ---- plugin entry points ---------------------------------------------------------------- */
+
+EXPORT int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
+{
+    for (int i = 0; i < supported_version_count; i++)
+        if (supported_versions[i] == 5)
+            return 5;
+    return -1;
+}
+
+EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
+                                 struct mosquitto_opt *opts, int opt_count)
+{
+    (void)userdata;
+    memset(&hub, 0, sizeof(hub));
+    hub.id = identifier;
+    hub.flush_ms = 1000;
+    copy(hub.service_user, sizeof(hub.service_user), "warden-service");
+    for (int i = 0; i < opt_count; i++) {
+        const char *k = opts[i].key, *v = opts[i].value;
+        if (strcmp(k, "keystore") == 0)
+            copy(hub.keystore, sizeof(hub.keystore), v);
+        else if (strcmp(k, "hub") == 0)
+            copy(hub.hub, sizeof(hub.hub), v);
+        else if (strcmp(k, "hostname") == 0)
+            copy(hub.hostname, sizeof(hub.hostname), v);
+        else if (strcmp(k, "service_user") == 0)
+            copy(hub.service_user, sizeof(hub.service_user), v);
+        else if (strcmp(k, "flush_ms") == 0)
+            hub.flush_ms = atol(v) > 0 ? atol(v) : 1000;
+        else
+            mosquitto_log_printf(MOSQ_LOG_WARNING, "warden_hub: unknown option plugin_opt_%s", k);
+    }
+    if (hub.keystore[0] == '\0') {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "warden_hub: plugin_opt_keystore is required");
+        return MOSQ_ERR_INVAL;
+    }
+    hub_keys_free(&hub.keys);
+    keys_refresh(true);
+    if (hub.hub[0] == '\0')
+        copy(hub.hub, sizeof(hub.hub), hub.keys.hub[0] ? hub.keys.hub : "lab-hub");
+    hub.last_flush_ms = now_ms();
+
+    int rc = mosquitto_callback_register(hub.id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL, NULL);
+    rc = rc ? rc : mosquitto_callback_register(hub.id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, NULL);
+    rc = rc ? rc : mosquitto_callback_register(hub.id, MOSQ_EVT_MESSAGE, on_message, NULL, NULL);
+    rc = rc ? rc : mosquitto_callback_register(hub.id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, NULL);
+    rc = rc ? rc : mosquitto_callback_register(hub.id, MOSQ_EVT_TICK, on_tick, NULL, NULL);
+    rc = rc ? rc : mosquitto_callback_register(hub.id, MOSQ_EVT_RELOAD, on_reload, NULL, NULL);
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "warden_hub: lab hub %s, key store %s", hub.hub,
+                         hub.keystore);
+    return rc;
+}
+
+EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *opts, int opt_count)
+{
+    (void)userdata, (void)opts, (void)opt_count;
+    records_flush();
+    mosquitto_callback_unregister(hub.id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL);
+    mosquitto_callback_unregister(hub.id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL);
+    mosquitto_callback_unregister(hub.id, MOSQ_EVT_MESSAGE, on_message, NULL);
+    mosquitto_callback_unregister(hub.id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
+    mosquitto_callback_unregister(hub.id, MOSQ_EVT_TICK, on_tick, NULL);
+    mosquitto_callback_unregister(hub.id, MOSQ_EVT_RELOAD, on_reload, NULL);
+    for (size_t b = 0; b < CLIENT_BUCKETS; b++)
+        while (hub.clients[b] != NULL) {
+            struct client *c = hub.clients[b];
+            hub.clients[b] = c->next;
+            free(c);
+        }
+    hub_keys_free(&hub.keys);
+    return MOSQ_ERR_SUCCESS;
+}

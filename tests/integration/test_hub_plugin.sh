@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# The lab hub: a real Mosquitto with the warden_hub.so plugin (sanitized) and
+# Warden logged in as its service. Devices log in as on IoT Hub: the records
+# the hub writes (and so the alerts) must come from what happened at the
+# broker. The same steps against a broker without the plugin must not produce
+# them, which is checked at the end.
+. "$(dirname "$0")/lib.sh"
+
+PLUGIN=${HUB_PLUGIN_SO:-build/asan/warden_hub.so}
+KEYS="$T/warden-hub.keys"
+HOST=lab.example
+WARDEN_HUB="$WARDEN"
+w() { "$WARDEN_HUB" "$@" --db "$T/warden.db" 2>>"$T/cli.err"; }
+
+# ---- the registry: two SAS devices and one certificate device --------------------
+cat > "$T/registry.json" <<'EOF'
+[{"deviceId": "rtos-1", "authentication": {"type": "sas", "symmetricKey": {
+   "primaryKey": "cnRvcy0xLXByaW1hcnkta2V5LWZvci10ZXN0cy0wMQ==",
+   "secondaryKey": "cnRvcy0xLXNlY29uZGFyeS1rZXktZm9yLXRlc3RzLTE="}}},
+ {"deviceId": "rtos-2", "authentication": {"type": "sas", "symmetricKey": {
+   "primaryKey": "cnRvcy0yLXByaW1hcnkta2V5LWZvci10ZXN0cy0wMg=="}}}]
+EOF
+w registry import "$T/registry.json" > /dev/null || fail registry-import
+check keystore-mode "$(stat -c %a "$KEYS")" 640
+check keystore-devices "$(grep -c '^device' "$KEYS")" 2
+grep -q "cnRvcy0xLXByaW1hcnkta2V5" "$T/warden.db" && fail key-in-database "a secret reached the database"
+
+# ---- the broker with the plugin, Warden as its service ------------------------------
+PRELOAD=""
+case "$PLUGIN" in *asan*) PRELOAD=$(gcc -print-file-name=libasan.so) ;; esac
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 # leaks of the broker itself are not ours
+HUB_PLUGIN="$HERE/$PLUGIN" HUB_KEYS="$KEYS" HUB_FLUSH_MS=200 HUB_PRELOAD="$PRELOAD" start_broker
+unset ASAN_OPTIONS
+start_warden --mqtt.username=warden-service --mqtt.password_file="$KEYS"
+pass warden-logs-in-as-service
+
+# ---- valid, expired and forged SAS tokens; outside the device's topics -------------
+out=$("$WARDEN_HUB" sim --scenario hub-auth --hub-host "$HOST" --db "$T/warden.db" \
+      --mqtt.port="$BROKER_PORT" 2>"$T/sim.err")
+echo "sim: $out"
+check sim-decisions-as-iot-hub "$(echo "$out" | grep -o '"unexpected":[0-9]*')" '"unexpected":0'
+check sim-connected "$(echo "$out" | grep -o '"connected":[0-9]*')" '"connected":2'
+check sim-twin-acks "$(echo "$out" | grep -o '"twin_acks":[0-9]*')" '"twin_acks":2'
+
+q_op() { sql "SELECT COALESCE(SUM(count),0) FROM hub_operations WHERE $1"; }
+wait_sql "SELECT COUNT(*) FROM hub_operations WHERE reason='SasTokenExpired'" 2 10
+check record-expired "$(q_op "reason='SasTokenExpired' AND device_id IN ('rtos-1','rtos-2')")" 2
+check record-forged "$(q_op "reason='SasTokenInvalidSignature'")" 2
+wait_sql "SELECT SUM(count) FROM hub_operations WHERE result='Unauthorized'" 4 5
+check record-unauthorized "$(q_op "result='Unauthorized' AND device_id='rtos-1'")" 2
+check record-twin-reported "$(q_op "category='TwinOperations' AND device_id='rtos-2'")" 1
+check record-source-ip "$(sql "SELECT DISTINCT source_ip FROM hub_operations WHERE reason='SasTokenExpired'")" 127.0.0.1
+# The device's own security message went through the hub.
+wait_sql "SELECT COUNT(*) FROM heartbeats WHERE device_id IN ('rtos-1','rtos-2')" 2 10 ||
+    fail heartbeats-through-hub "$(sql "SELECT COUNT(*) FROM heartbeats")"
+
+# ---- a device that is not registered, a wrong user name, an anonymous client ---------
+tok1=$(w registry token rtos-1 --host "$HOST")
+mosquitto_pub -p "$BROKER_PORT" -i ghost -u "$HOST/ghost/?api-version=1" -P "$tok1" -t x -m x 2>/dev/null &&
+    fail unknown-device-admitted
+mosquitto_pub -p "$BROKER_PORT" -i rtos-1 -u "$HOST/rtos-2/?api-version=1" -P "$tok1" -t x -m x 2>/dev/null &&
+    fail username-mismatch-admitted
+mosquitto_pub -p "$BROKER_PORT" -t devices/rtos-1/messages/events/ -m x 2>/dev/null &&
+    fail anonymous-admitted
+mosquitto_pub -p "$BROKER_PORT" -u warden-service -P wrong -t x -m x 2>/dev/null &&
+    fail wrong-service-secret-admitted
+wait_sql "SELECT COUNT(*) FROM hub_operations WHERE reason='DeviceNotFound' AND device_id='ghost'" 1 5 ||
+    fail record-device-not-found
+wait_sql "SELECT COUNT(*) FROM hub_operations WHERE reason='UsernameDeviceMismatch'" 1 5 ||
+    fail record-username-mismatch
+pass refusals-recorded
+
+# ---- a method call reaches only its device; C2D to an absent device is rejected -------
+tok2=$(w registry token rtos-2 --host "$HOST")
+SECRET=$(awk -F'\t' '$1=="service"{print $2}' "$KEYS")
+mosquitto_sub -p "$BROKER_PORT" -i rtos-1 -u "$HOST/rtos-1/?api-version=1" -P "$tok1" \
+    -t '$iothub/methods/POST/#' -v -C 1 -W 8 > "$T/rtos1.out" 2>/dev/null &
+S1=$!
+mosquitto_sub -p "$BROKER_PORT" -i rtos-2 -u "$HOST/rtos-2/?api-version=1" -P "$tok2" \
+    -t '$iothub/methods/POST/#' -v -W 4 > "$T/rtos2.out" 2>/dev/null &
+S2=$!
+sleep 1
+mosquitto_pub -p "$BROKER_PORT" -u warden-service -P "$SECRET" -q 1 \
+    -t 'devices/rtos-1/methods/POST/reboot/?$rid=42' -m '{"delay":5}'
+mosquitto_pub -p "$BROKER_PORT" -u warden-service -P "$SECRET" -q 1 \
+    -t 'devices/rtos-9/messages/devicebound/' -m 'hello'
+wait $S1 $S2 2>/dev/null
+check method-delivered "$(cat "$T/rtos1.out")" '$iothub/methods/POST/reboot/?$rid=42 {"delay":5}'
+check method-not-leaked "$(grep -v '^Timed out' "$T/rtos2.out")" ""
+wait_sql "SELECT SUM(count) FROM hub_operations WHERE category='C2DCommands' AND operation='reject' AND device_id='rtos-9'" 1 5 ||
+    fail record-c2d-reject
+
+# ---- the hub's IP filter -------------------------------------------------------------
+cat > "$T/hub-deny.json" <<'EOF'
+{"name": "lab-hub", "properties": {"networkRuleSets": {"defaultAction": "Deny",
+  "ipRules": [{"filterName": "lab-lan", "action": "Allow", "ipMask": "10.20.0.0/16"}]}}}
+EOF
+w hub import "$T/hub-deny.json" > /dev/null || fail hub-import
+sleep 1.2 # the plugin looks at the key store once a second
+mosquitto_pub -p "$BROKER_PORT" -i rtos-1 -u "$HOST/rtos-1/?api-version=1" -P "$tok1" -t x -m x 2>/dev/null &&
+    fail ip-filter-admitted
+wait_sql "SELECT COUNT(*) FROM hub_operations WHERE reason='IpFilterRejected' AND device_id='rtos-1'" 1 5 ||
+    fail record-ip-filter
+sed -i 's#10.20.0.0/16#127.0.0.0/8#' "$T/hub-deny.json"
+w hub import "$T/hub-deny.json" > /dev/null
+sleep 1.2
+mosquitto_pub -p "$BROKER_PORT" -i rtos-1 -u "$HOST/rtos-1/?api-version=1" -P "$tok1" -q 1 \
+    -t devices/rtos-1/messages/events/ -m ok || fail ip-filter-allow-rule
+pass ip-filter
+
+# ---- hostile CONNECT packets: the broker (and its plugin, sanitized) stays up ---------
+python3 - "$BROKER_PORT" > "$T/hostile.out" 2>&1 <<'EOF'
+import socket, struct, sys
+port = int(sys.argv[1])
+def s(b): return struct.pack(">H", len(b)) + b
+def connect(cid, user=None, pw=None, level=4):
+    flags = 0x02 | (0x80 if user is not None else 0) | (0x40 if pw is not None else 0)
+    vh = s(b"MQTT") + bytes([level, flags]) + struct.pack(">H", 30)
+    pl = s(cid) + (s(user) if user is not None else b"") + (s(pw) if pw is not None else b"")
+    body = vh + pl
+    n, rl = len(body), b""
+    while True:
+        d = n % 128; n //= 128
+        rl += bytes([d | (0x80 if n else 0)])
+        if not n: break
+    return b"\x10" + rl + body
+cases = [
+    (b"rtos-1", b"lab.example/rtos-1/?api-version=1", b"A" * 65000),
+    (b"rtos-1", b"/" * 3000, b"SharedAccessSignature "),
+    (b"rtos-1", b"lab.example/rtos-1/", b"SharedAccessSignature sr=&sig=&se="),
+    (b"rtos-1", b"lab.example/rtos-1/", b"SharedAccessSignature sr=%zz&sig=%&se=-1"),
+    (b"rtos-1", b"lab.example/rtos-1/", b"SharedAccessSignature sr=a&sig=" + b"=" * 4000 + b"&se=99999999999999999999"),
+    (b"rtos-1", b"lab.example/rtos-1/", b"WardenFront1;ip=1.2.3.4;sig=" + b"0" * 64),
+    (b"rtos-1", b"lab.example/rtos-1/", b"WardenFront1;" + b";" * 5000),
+    (b"+", b"lab.example/+/", b"x"),
+    (b"#", b"lab.example/#/", b"x"),
+    (b"\xff\xfe", b"lab.example/\xff\xfe/", b"x"),
+    (b"a\x00b", b"lab.example/a\x00b/", b"x"),
+    (b"", b"lab.example//", b"x"),
+    (b"rtos-1", None, None),
+    (b"rtos-1", b"", b""),
+    (b"x" * 60000, b"y", b"z"),
+]
+for cid, user, pw in cases:
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    c.sendall(connect(cid, user, pw))
+    try: r = c.recv(4)
+    except Exception as e: r = repr(e).encode()
+    print(r.hex() if r else "closed")
+    c.close()
+print("sent", len(cases))
+EOF
+kill -0 "$BROKER_PID" 2>/dev/null && pass broker-survives-hostile-connects || fail broker-died "$(tail -5 "$T/broker/mosquitto.log")"
+check hostile-all-refused "$(grep -c '^20020005$\|^20020002$\|^closed$' "$T/hostile.out")" 15
+mosquitto_pub -p "$BROKER_PORT" -i rtos-2 -u "$HOST/rtos-2/?api-version=1" -P "$tok2" -q 1 \
+    -t devices/rtos-2/messages/events/ -m still-here || fail valid-device-after-hostile
+grep -q 'ERROR: AddressSanitizer\|runtime error' "$T/broker/mosquitto.log" &&
+    fail sanitizer-in-plugin "$(grep -m3 'AddressSanitizer\|runtime error' "$T/broker/mosquitto.log")"
+
+# ---- the alerts, from the hub's records -----------------------------------------------
+"$WARDEN_HUB" evaluate --once --db "$T/warden.db" > /dev/null 2>&1
+alerts=$(sql "SELECT alert_type || ' ' || alert_key FROM alerts WHERE alert_type IN
+  ('IoT_Expired_SAS_Token','IoT_Invalid_SAS_Token') ORDER BY 1")
+check alerts-from-hub "$(echo $alerts)" "IoT_Expired_SAS_Token rtos-1 IoT_Expired_SAS_Token rtos-2 IoT_Invalid_SAS_Token rtos-1 IoT_Invalid_SAS_Token rtos-2"
+check unauthorized-counted "$(sql "SELECT SUM(unauthorized_operations) FROM counts c JOIN devices d ON d.id = c.dev WHERE d.device_id='rtos-1'")" 2
+
+# ---- without the plugin, the same devices produce none of it ---------------------------
+stop_pid "$WARDEN_PID"
+stop_pid "$BROKER_PID"
+unset BROKER_PORT
+start_broker
+out=$("$WARDEN_HUB" sim --scenario hub-auth --hub-host "$HOST" --db "$T/warden.db" \
+      --mqtt.port="$BROKER_PORT" 2>/dev/null)
+echo "without the plugin: $out"
+case "$out" in *'"unexpected":0'*) fail plugin-not-needed "$out" ;; *) pass without-plugin-tokens-not-judged ;; esac
+
+exit $NFAIL
