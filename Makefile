@@ -25,7 +25,7 @@ FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
 SQL_SRC  = $(sort $(wildcard sql/[0-9]*.sql))
 
-.PHONY: all deps deps-test test unit fuzz fuzz-build run demo bench install clean help check-long
+.PHONY: all deps deps-test deps-bench test unit fuzz fuzz-build run demo bench install clean help check-long
 
 all: $(B)/warden $(B)/warden_hub.so
 
@@ -87,6 +87,9 @@ deps:
 deps-test:
 	@sh tools/deps.sh --test
 
+deps-bench:
+	@sh tools/deps.sh --bench
+
 unit: $(UNIT_BIN)
 
 fuzz-build: $(FUZZ_BIN)
@@ -99,18 +102,24 @@ fuzz: fuzz-build
 test: deps-test $(B)/warden $(B)/asan/warden $(B)/warden_hub.so $(B)/asan/warden_hub.so $(UNIT_BIN) $(FUZZ_BIN) $(BENCH_BIN)
 	B=$(B) sh tests/run.sh
 
+# The long versions (about an hour): tests/long/run.sh says what each part does.
+check-long: deps-test $(B)/warden $(B)/asan/warden $(B)/warden_hub.so $(B)/asan/warden_hub.so $(BENCH_BIN)
+	B=$(B) bash tests/long/run.sh
+
 run: deps $(B)/warden
 	bash tools/run.sh
 
 demo: deps $(B)/warden
 	bash tools/run.sh --demo
 
-bench: deps $(B)/warden $(BENCH_BIN)
+bench: deps-bench $(B)/warden $(B)/warden_hub.so $(BENCH_BIN)
 	B=$(B) sh bench/run.sh
 
 install: $(B)/warden $(B)/warden_hub.so
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/warden/conf $(DESTDIR)$(PREFIX)/share/warden/examples
 	install -m 0755 $(B)/warden $(DESTDIR)$(PREFIX)/bin/warden
+	install -d $(DESTDIR)$(PREFIX)/lib/warden
+	install -m 0644 $(B)/warden_hub.so $(DESTDIR)$(PREFIX)/lib/warden/warden_hub.so
 	install -m 0644 conf/mosquitto.conf conf/demo-* $(DESTDIR)$(PREFIX)/share/warden/conf/
 	install -m 0644 sql/examples/*.sql $(DESTDIR)$(PREFIX)/share/warden/examples/
 

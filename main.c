@@ -34,6 +34,7 @@ static const char usage[] =
     "  db migrate|check|prune  schema up to date / check it / apply retention now\n"
     "  groups import F [--name N] | export NAME | list\n"
     "  registry import F   device identities in IoT Hub's export shape\n"
+    "  registry init       make the lab hub's key store (Warden's service secret)\n"
     "  registry add|rm D   one device (keys go to the lab hub's key store)\n"
     "  registry token D    a SAS token for a device, from the key store\n"
     "  hub import F        the hub's IP filter and diagnostic settings\n"

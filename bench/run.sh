@@ -21,7 +21,7 @@ cd "$HERE"
 B=${B:-build}
 WARDEN=$B/warden
 BIN=$B/bench
-BENCHES="ingest_flatbuffers ingest_json ingest_latency storage memory evaluator intel web"
+BENCHES="ingest_flatbuffers ingest_json ingest_latency storage memory evaluator intel web hub_plugin"
 # Not in the default run (about 15 minutes on its own): the evaluator over the
 # SPEC's 1 and 7 days of history for 10,000 devices. `sh bench/run.sh evaluator_days`.
 EXTRA_BENCHES="evaluator_days"
@@ -777,6 +777,95 @@ bench_intel() {
         "$(jget "$T/intel.json" ceiling_lookups_per_s)" "ratio>=1"
     figure "intel matcher" "memory for $INTEL_RANGES ranges" \
         "$(calc "$(jget "$T/intel.json" memory_bytes) / 1048576")" "MiB" "-" "-" "-"
+}
+
+# ---- the lab hub plugin ------------------------------------------------------------
+
+# What the lab hub plugin (broker/plugin.c) costs the broker: bench/hub_bench.c
+# (devices logged in as on IoT Hub, publishing QoS 1 to a service subscriber)
+# against a fresh broker with the plugin and one without it, the same
+# credentials sent to both, in HUB_ROUNDS rounds of alternating order.
+if [ "$QUICK" = 1 ]; then
+    HUB_DEVICES=4 HUB_PER_DEVICE=500 HUB_ROUNDS=1
+else
+    HUB_DEVICES=8 HUB_PER_DEVICE=20000 HUB_ROUNDS=5
+fi
+HUB_BYTES=600            # about a FlatBuffers security message
+HUB_WINDOW=100           # unacknowledged messages a device may have
+
+# cpu_ticks PID: user + system clock ticks a process has used so far.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# median: of the numbers on stdin, one a line.
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# hub_run plugin|none ROUND DIR: one hub_bench run against a fresh broker; its
+# JSON line, with the broker's CPU microseconds per message, in DIR/MODE-ROUND.json.
+hub_run() {
+    hr=$3/$1-$2
+    if [ "$1" = plugin ]; then
+        HUB_PLUGIN=$HUB_SO HUB_KEYS=$3/warden-hub.keys
+        export HUB_PLUGIN HUB_KEYS
+        start_broker "$hr"
+        unset HUB_PLUGIN HUB_KEYS
+    else
+        start_broker "$hr"
+    fi
+    before=$(cpu_ticks "$BROKER_PID")
+    "$BIN/hub_bench" "$BROKER_PORT" "$3/warden-hub.keys" "$HUB_DEVICES" "$HUB_PER_DEVICE" "$HUB_BYTES" \
+        "$HUB_WINDOW" > "$hr.out" 2> "$hr.err" || fail "hub-plugin $1-$2" "hub_bench: $(tail -3 "$hr.err")"
+    ticks=$(($(cpu_ticks "$BROKER_PID") - before))
+    stop "$BROKER_PID"
+    want=$((HUB_DEVICES * HUB_PER_DEVICE))
+    received=$(jget "$hr.out" received) || received=0
+    check "hub-plugin $1-$2 received" "$received/$(jget "$hr.out" duplicates)" "$want/0" \
+        "the service subscriber received/duplicates "
+    if [ "$1" = plugin ]; then
+        # The plugin decided every login: it loaded the key store and refused nobody.
+        check "hub-plugin $1-$2 plugin-loaded" "$(grep -c 'warden_hub: key store loaded' "$hr/mosquitto.log")" 1 \
+            "key store loads in the broker's log "
+        check "hub-plugin $1-$2 refusals" "$(grep -c 'warden_hub: refused' "$hr/mosquitto.log")" 0 \
+            "refusals in the broker's log "
+    fi
+    [ -s "$hr.out" ] || return 0
+    sed "s/}\$/, \"broker_cpu_us_per_msg\": $(calc "$ticks * 1000000 / $(getconf CLK_TCK) / $want")}/" \
+        "$hr.out" > "$hr.json"
+    raw "hub_plugin.$1-$2" "$hr.json"
+}
+
+bench_hub_plugin() {
+    d=$T/hub-plugin
+    mkdir -p "$d"
+    case $B in /*) HUB_SO=$B/warden_hub.so ;; *) HUB_SO=$HERE/$B/warden_hub.so ;; esac
+    for f in "$HUB_SO" "$BIN/hub_bench"; do
+        [ -e "$f" ] || { fail hub-plugin "$f is missing: run make B=$B all bench"; return; }
+    done
+    # The devices, registered as `warden registry import` registers them; the
+    # key store it writes beside the database is what the plugin reads.
+    awk -v n="$HUB_DEVICES" 'BEGIN { printf "[" }
+        { printf "%s{\"deviceId\": \"bench-%03d\", \"authentication\": {\"type\": \"sas\", \"symmetricKey\": {\"primaryKey\": \"%s\"}}}\n",
+            (NR > 1 ? "," : ""), NR, $1 } END { print "]" }' <<KEYS > "$d/registry.json"
+$(i=0; while [ $i -lt "$HUB_DEVICES" ]; do head -c 32 /dev/urandom | base64 -w 0; echo; i=$((i + 1)); done)
+KEYS
+    "$WARDEN" registry import "$d/registry.json" --db "$d/warden.db" > "$d/registry.log" 2>&1 ||
+        { fail hub-plugin "registry import: $(tail -3 "$d/registry.log")"; return; }
+    check "hub-plugin registered" "$(grep -c '^device' "$d/warden-hub.keys")" "$HUB_DEVICES" "devices in the key store "
+    say "hub plugin: $HUB_DEVICES devices x $HUB_PER_DEVICE QoS 1 messages of $HUB_BYTES bytes, with and without the plugin, $HUB_ROUNDS rounds"
+    r=1
+    while [ $r -le "$HUB_ROUNDS" ]; do
+        if [ $((r % 2)) = 1 ]; then order="plugin none"; else order="none plugin"; fi
+        for mode in $order; do hub_run "$mode" "$r" "$d"; done
+        r=$((r + 1))
+    done
+    for mode in plugin none; do
+        eval "HUB_RATE_$mode=\$(for f in \"\$d\"/$mode-*.json; do jget \"\$f\" rate; done | median)"
+        eval "HUB_CPU_$mode=\$(for f in \"\$d\"/$mode-*.json; do jget \"\$f\" broker_cpu_us_per_msg; done | median)"
+    done
+    what="$HUB_DEVICES devices x $HUB_PER_DEVICE msgs of $HUB_BYTES bytes, QoS 1, median of $HUB_ROUNDS"
+    figure "hub plugin" "messages/s through the lab hub plugin, $what" "$HUB_RATE_plugin" "msg/s" \
+        "the same broker without the plugin" "$HUB_RATE_none" "ratio>=0.9"
+    figure "hub plugin" "broker CPU per message with the plugin" "$HUB_CPU_plugin" "us" \
+        "without the plugin" "$HUB_CPU_none" "-"
 }
 
 run_bench() {

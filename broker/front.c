@@ -26,9 +26,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
@@ -47,12 +47,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FRONT_DEADLINE_MS  10000          /* handshake + CONNECT */
-#define FRONT_LINGER_MS    10000          /* for the last bytes after one side closed */
-#define FRONT_PIPE_MAX     (256 * 1024)   /* bytes waiting toward one side */
-#define FRONT_FD_RESERVE   32             /* descriptors kept for the key store, logs */
-#define FRONT_NOTES_PER_S  20             /* per-connection log lines a second, at most */
-#define FRONT_EXIT_USAGE   2
+#define FRONT_DEADLINE_MS 10000        /* handshake + CONNECT */
+#define FRONT_LINGER_MS   10000        /* for the last bytes after one side closed */
+#define FRONT_PIPE_MAX    (256 * 1024) /* bytes waiting toward one side */
+#define FRONT_FD_RESERVE  32           /* descriptors kept for the key store, logs */
+#define FRONT_NOTES_PER_S 20           /* per-connection log lines a second, at most */
+#define FRONT_EXIT_USAGE  2
 
 enum conn_state { CONN_HELLO, CONN_PIPE, CONN_DRAIN };
 
@@ -75,7 +75,7 @@ struct front {
     struct event_base *base;
     SSL_CTX *ssl;
     struct evconnlistener *listener;
-    struct event *resume;       /* accepting again after running out of descriptors */
+    struct event *resume; /* accepting again after running out of descriptors */
     struct sockaddr_storage broker;
     int broker_len;
     struct front_conn_list conns;
@@ -110,7 +110,7 @@ static void conn_note(struct front_conn *c, const char *what)
         f->suppressed++;
 }
 
-/* ---- the key store ------------------------------------------------------------------------------ */
+/* ---- the key store --------------------------------------------------------------------------- */
 
 /* hub.keystore, or warden-hub.keys in the directory of the database (as web/auth.c's token). */
 static void keys_path(const struct config *cfg, char *out, size_t outlen)
@@ -176,7 +176,7 @@ static void keys_refresh(struct front *f)
         log_warn("hub tls: %s; keeping the secret in use", err);
 }
 
-/* ---- connections -------------------------------------------------------------------------------- */
+/* ---- connections ----------------------------------------------------------------------------- */
 
 static void conn_free(struct front_conn *c)
 {
@@ -285,9 +285,10 @@ static void conn_on_event(struct bufferevent *bev, short what, void *arg)
         return; /* the handshake, or the broker connection, is done */
     if (c->state == CONN_HELLO && (what & BEV_EVENT_ERROR)) {
         unsigned long e = bufferevent_get_openssl_error(bev);
+        const char *why = e ? ERR_reason_error_string(e) : NULL;
         char msg[160];
 
-        snprintf(msg, sizeof(msg), "TLS: %s; closed", e ? ERR_reason_error_string(e) : "reset");
+        snprintf(msg, sizeof(msg), "TLS: %s; closed", why ? why : "connection ended");
         conn_note(c, msg);
     } else if (bev == c->broker && (what & BEV_EVENT_ERROR) && c->state == CONN_PIPE) {
         conn_note(c, "the broker connection failed; closed");
@@ -331,7 +332,7 @@ static bool conn_forward(struct front_conn *c, const struct mqttconn *m, int n)
     char *att;
     uint8_t *pkt = NULL;
 
-    (void)keys_refresh;
+    keys_refresh(f);
     der = conn_cert_der(c, &derlen);
     att = mqttconn_attestation(c->ip, c->port, clock_now_ms() / 1000, m->password.p,
                                m->password.len, der, derlen, f->secret, &alen);
@@ -344,9 +345,10 @@ static bool conn_forward(struct front_conn *c, const struct mqttconn *m, int n)
         conn_note(c, "password and certificate do not fit in an attestation; closed");
         return false;
     }
-    c->broker = bufferevent_socket_new(f->base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-    if (c->broker == NULL || bufferevent_socket_connect(c->broker, (struct sockaddr *)&f->broker,
-                                                        f->broker_len) != 0) {
+    c->broker =
+        bufferevent_socket_new(f->base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (c->broker == NULL ||
+        bufferevent_socket_connect(c->broker, (struct sockaddr *)&f->broker, f->broker_len) != 0) {
         free(pkt);
         conn_note(c, "cannot connect to the broker; closed");
         return false;
@@ -479,7 +481,7 @@ static void front_on_resume(evutil_socket_t fd, short what, void *arg)
     evconnlistener_enable(f->listener);
 }
 
-/* ---- set-up ------------------------------------------------------------------------------------- */
+/* ---- set-up ---------------------------------------------------------------------------------- */
 
 /* Any certificate, or none, passes the handshake: the plugin judges it from the attestation. */
 static int front_verify_any(int preverify_ok, X509_STORE_CTX *store)
@@ -554,8 +556,9 @@ static int64_t front_fit_cap(int64_t cap)
     }
     fit = rl.rlim_cur == RLIM_INFINITY ? cap : ((int64_t)rl.rlim_cur - FRONT_FD_RESERVE) / 2;
     if (fit < cap) {
-        log_warn("hub tls: %lld open files allow %lld connections, not hub.tls.max_connections %lld",
-                 (long long)rl.rlim_cur, (long long)fit, (long long)cap);
+        log_warn(
+            "hub tls: %lld open files allow %lld connections, not hub.tls.max_connections %lld",
+            (long long)rl.rlim_cur, (long long)fit, (long long)cap);
         cap = fit > 1 ? fit : 1;
     }
     return cap;
@@ -564,7 +567,8 @@ static int64_t front_fit_cap(int64_t cap)
 /* ADDRESS:PORT or [IPv6]:PORT, numeric, port 0 meaning any free one (what tests use). */
 static bool front_parse_listen(const char *text, struct sockaddr_storage *ss, int *sslen)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE};
     const char *colon = strrchr(text, ':');
     char host[INET6_ADDRSTRLEN + 2];
@@ -600,10 +604,10 @@ static bool front_listen(struct front *f, const struct config *cfg, char *err, s
         snprintf(err, errlen, "hub.tls.listen: \"%s\" is not ADDRESS:PORT", cfg->hub_tls_listen);
         return false;
     }
-    f->listener = evconnlistener_new_bind(f->base, front_on_accept, f,
-                                          LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-                                              LEV_OPT_CLOSE_ON_EXEC,
-                                          1024, (struct sockaddr *)&ss, sslen);
+    f->listener =
+        evconnlistener_new_bind(f->base, front_on_accept, f,
+                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+                                1024, (struct sockaddr *)&ss, sslen);
     if (f->listener == NULL) {
         snprintf(err, errlen, "hub.tls.listen: cannot listen on %s: %s", cfg->hub_tls_listen,
                  strerror(errno));
@@ -654,8 +658,8 @@ int front_main(const struct config *cfg)
     }
     f.keys_seen = stat(f.keys_path, &f.keys_st) == 0;
     f.cap = front_fit_cap(cfg->hub_tls_max_connections);
-    if ((f.base = event_base_new()) == NULL || (f.resume = evtimer_new(f.base, front_on_resume,
-                                                                      &f)) == NULL)
+    if ((f.base = event_base_new()) == NULL ||
+        (f.resume = evtimer_new(f.base, front_on_resume, &f)) == NULL)
         fatal("hub tls: cannot create the event loop");
     if (!front_listen(&f, cfg, err, sizeof(err))) {
         fprintf(stderr, "warden hub tls: %s\n", err);
@@ -666,7 +670,8 @@ int front_main(const struct config *cfg)
         event_add(sigterm, NULL);
         event_add(sigint, NULL);
         log_info("hub tls: forwarding to the broker at %s:%d, key store %s, at most %lld "
-                 "connections", cfg->mqtt_host, cfg->mqtt_port, f.keys_path, (long long)f.cap);
+                 "connections",
+                 cfg->mqtt_host, cfg->mqtt_port, f.keys_path, (long long)f.cap);
         event_base_dispatch(f.base);
         event_free(sigterm);
         event_free(sigint);

@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MQTT_CONNECT      0x10u /* packet type 1, flags 0 */
-#define MQTT_VARINT_MAX   268435455u
-#define ATTEST_MAGIC      "WardenFront1"
+#define MQTT_CONNECT    0x10u /* packet type 1, flags 0 */
+#define MQTT_VARINT_MAX 268435455u
+#define ATTEST_MAGIC    "WardenFront1"
 
 /* A cursor over the packet body; every read checks what is left. */
 struct reader {
@@ -174,7 +174,7 @@ int mqttconn_parse(const uint8_t *buf, size_t len, struct mqttconn *out)
     return (int)out->packet_len;
 }
 
-/* ---- the rewrite ------------------------------------------------------------------------------ */
+/* ---- the rewrite ----------------------------------------------------------------------------- */
 
 /* A writer into a buffer sized beforehand; the sizes are computed, so it cannot overflow. */
 struct writer {
@@ -251,7 +251,7 @@ uint8_t *mqttconn_rewrite(const struct mqttconn *c, const uint8_t *password, siz
     return w.p;
 }
 
-/* ---- the attestation -------------------------------------------------------------------------- */
+/* ---- the attestation ------------------------------------------------------------------------- */
 
 static size_t b64_len(size_t n)
 {
@@ -275,15 +275,13 @@ char *mqttconn_attestation(const char *ip, unsigned port, int64_t ts, const uint
     char *out;
     int hn;
 
-    if (pwlen > MQTTCONN_FIELD_MAX || derlen > MQTTCONN_FIELD_MAX ||
-        strlen(secret) != 64)
+    if (pwlen > MQTTCONN_FIELD_MAX || derlen > MQTTCONN_FIELD_MAX || strlen(secret) != 64)
         return NULL;
     hn = snprintf(head, sizeof(head), ATTEST_MAGIC ";ip=%s;port=%u;ts=%lld;pw=", ip, port,
                   (long long)ts);
     if (hn < 0 || (size_t)hn >= sizeof(head))
         return NULL;
-    total = (size_t)hn + b64_len(pwlen) + strlen(";cert=") + b64_len(derlen) +
-            strlen(";sig=") + 64;
+    total = (size_t)hn + b64_len(pwlen) + strlen(";cert=") + b64_len(derlen) + strlen(";sig=") + 64;
     if (total > MQTTCONN_FIELD_MAX || (out = malloc(total + 1)) == NULL)
         return NULL;
     memcpy(out, head, (size_t)hn);

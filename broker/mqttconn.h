@@ -45,12 +45,12 @@ struct mqttconn_field {
  * length included, so a rewrite copies them without understanding them.
  */
 struct mqttconn {
-    size_t packet_len;      /* fixed header + remaining length */
+    size_t packet_len;                /* fixed header + remaining length */
     struct mqttconn_field proto_name; /* "MQTT" or "MQIsdp" */
-    uint8_t level;          /* 3 (3.1), 4 (3.1.1) or 5 */
-    uint8_t flags;          /* connect flags */
+    uint8_t level;                    /* 3 (3.1), 4 (3.1.1) or 5 */
+    uint8_t flags;                    /* connect flags */
     uint16_t keepalive;
-    struct mqttconn_field props;      /* v5 only: length + properties */
+    struct mqttconn_field props; /* v5 only: length + properties */
     struct mqttconn_field client_id;
     struct mqttconn_field will_props; /* v5 with a will only */
     struct mqttconn_field will_topic;

@@ -725,6 +725,8 @@ static void on_service_message(struct mosquitto_evt_message *ed)
         /* MQTT has no way to reject a message: in the lab a rejected C2D
          * message is one the hub cannot deliver or keep for the device. */
         const char *why = NULL;
+        if (hub_keys_find(&hub.keys, device) == NULL)
+            return; /* no such device: the sender's error, not a message the hub holds */
         if (c == NULL || (!c->connected && !c->persistent))
             why = "DeviceNotConnected";
         else if (!c->c2d_subscribed)

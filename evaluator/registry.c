@@ -717,10 +717,35 @@ static int registry_token(const struct config *cfg, int argc, char **argv)
     return 0;
 }
 
+/* warden registry init: the key store with its service secret, made if missing. */
+static int registry_init(const struct config *cfg)
+{
+    char path[1024], err[512];
+    struct hub_keys k;
+
+    hub_keys_default_path(cfg->hub_keystore, cfg->db_path, path, sizeof(path));
+    if (!hub_keys_load(path, &k, err, sizeof(err))) {
+        fprintf(stderr, "warden registry init: %s\n", err);
+        return EXIT_RUNTIME;
+    }
+    bool made = k.service[0] == '\0';
+    if (k.hub[0] == '\0')
+        snprintf(k.hub, sizeof(k.hub), "%s", cfg->hub_name);
+    bool ok = !made || (hub_keys_ensure_service(&k) && hub_keys_save(path, &k, err, sizeof(err)));
+    hub_keys_free(&k);
+    if (!ok) {
+        fprintf(stderr, "warden registry init: %s\n", err);
+        return EXIT_RUNTIME;
+    }
+    printf("registry: the lab hub's key store is %s%s\n", path, made ? " (made now)" : "");
+    return 0;
+}
+
 /* ---- warden registry ---------------------------------------------------------------------- */
 
 static const char registry_usage[] =
     "usage: warden registry import FILE [--hub NAME]\n"
+    "       warden registry init\n"
     "       warden registry add DEVICE [--auth sas|selfSigned|certificateAuthority]\n"
     "                               [--primary-key K] [--secondary-key K] [--thumbprint T]\n"
     "                               [--secondary-thumbprint T] [--group G]\n"
@@ -734,6 +759,8 @@ int eval_cmd_registry(int argc, char **argv, struct store *s, const struct confi
     char err[512], *buf;
     size_t len;
 
+    if (argc == 2 && strcmp(argv[1], "init") == 0)
+        return registry_init(cfg);
     if (argc >= 3 && strcmp(argv[1], "add") == 0 && argv[2][0] != '-')
         return registry_add(cfg, &tx, argc, argv);
     if (argc == 3 && strcmp(argv[1], "rm") == 0)

@@ -1,14 +1,19 @@
 #!/bin/sh
 # Install the Debian packages Warden builds, runs and tests with, when missing.
-# Run by `make deps` (and so by `make run` and `make demo`); `make test` runs it
-# with --test, which adds what only the tests need.
+# Run by `make deps` (and so by `make run` and `make demo`); `make bench` runs it
+# with --bench, which adds what only the benchmarks need, and `make test` with
+# --test, which adds what only the tests need (the benchmarks' too: the tests
+# run a tiny version of every benchmark).
 set -e
 PKGS="build-essential pkg-config libsqlite3-dev sqlite3 libmosquitto-dev libjansson-dev
 libevent-dev libssl-dev mosquitto mosquitto-clients mosquitto-dev flatbuffers-compiler
 clang libclang-rt-dev curl openssl"
 # Only the tests need these: the browser of tests/integration/test_web_browser.sh.
 TEST_PKGS="chromium"
-[ "${1:-}" = "--test" ] && PKGS="$PKGS $TEST_PKGS"
+# Only the benchmarks need these: the HTTP load generator of the web benchmark.
+BENCH_PKGS="wrk"
+[ "${1:-}" = "--test" ] && PKGS="$PKGS $TEST_PKGS $BENCH_PKGS"
+[ "${1:-}" = "--bench" ] && PKGS="$PKGS $BENCH_PKGS"
 [ -n "$WARDEN_EXTRA_PKGS" ] && PKGS="$PKGS $WARDEN_EXTRA_PKGS"
 missing=""
 for p in $PKGS; do

@@ -2,12 +2,16 @@
 # `make run` and `make demo`: the lab broker on 127.0.0.1:1883 (or the one
 # already listening there), and `warden run` in the foreground. With --demo,
 # simulated devices too. Everything lives in ./lab/ (database, broker state,
-# logs); Ctrl-C stops what this script started.
+# the hub's key store, logs); Ctrl-C stops what this script started.
+#
+# The broker is the lab hub: it loads build/warden_hub.so, so devices log in as
+# they would to IoT Hub (HUB=0 starts a broker that takes anyone instead).
 set -u
 cd "$(dirname "$0")/.."
 PORT=${MQTT_PORT:-1883}
 LAB=${LAB_DIR:-lab}
 mkdir -p "$LAB"
+LAB=$(cd "$LAB" && pwd)
 PIDS=()
 stop() {
     for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null; done
@@ -16,10 +20,18 @@ stop() {
 trap stop EXIT
 trap 'exit 0' INT TERM
 
+# Warden and the simulator log in to the lab hub as its service; the key store
+# holds the service secret (and is made here if no import has made it yet).
+build/warden registry init --db "$LAB/warden.db" >> "$LAB/warden.log" 2>&1
+LOGIN=(--mqtt.username=warden-service --mqtt.password_file="$LAB/warden-hub.keys")
+
 if (exec 3<> "/dev/tcp/127.0.0.1/$PORT") 2> /dev/null; then
     echo "run: using the broker already listening on 127.0.0.1:$PORT"
 else
-    PIDS+=("$(sh tools/broker.sh "$PORT" "$PWD/$LAB/broker")")
+    if [ "${HUB:-1}" != 0 ]; then
+        export HUB_PLUGIN="$PWD/build/warden_hub.so" HUB_KEYS="$LAB/warden-hub.keys"
+    fi
+    PIDS+=("$(sh tools/broker.sh "$PORT" "$LAB/broker")")
     for _ in $(seq 1 100); do
         (exec 3<> "/dev/tcp/127.0.0.1/$PORT") 2> /dev/null && break
         sleep 0.05
@@ -42,16 +54,23 @@ if [ "${1:-}" = "--demo" ]; then
     EXTRA=(--evaluator.interval=PT10S --evaluator.silent_after=PT2M)
 fi
 build/warden run --db "$LAB/warden.db" --mqtt.port="$PORT" --web.listen="${WEB_LISTEN:-127.0.0.1:8080}" \
-    "${EXTRA[@]}" >> "$LAB/warden.log" 2>&1 &
+    "${LOGIN[@]}" "${EXTRA[@]}" >> "$LAB/warden.log" 2>&1 &
 WARDEN_PID=$!
 PIDS+=($WARDEN_PID)
 if [ "${1:-}" = "--demo" ]; then
     sleep 1
-    build/warden sim --mqtt.port="$PORT" --devices 20 --scenario demo >> "$LAB/sim.log" 2>&1 &
+    build/warden sim --mqtt.port="$PORT" "${LOGIN[@]}" --devices 20 --scenario demo >> "$LAB/sim.log" 2>&1 &
     PIDS+=($!)
     # Every incident once, right away, so each alert can be seen within a
     # couple of minutes; the demo scenario repeats them one a minute.
-    build/warden sim --mqtt.port="$PORT" --scenario incidents >> "$LAB/sim.log" 2>&1 &
+    build/warden sim --mqtt.port="$PORT" "${LOGIN[@]}" --scenario incidents >> "$LAB/sim.log" 2>&1 &
+    PIDS+=($!)
+    # The registry's devices log in to the lab hub themselves, with valid,
+    # expired and forged tokens: the authentication alerts come from the hub.
+    (while :; do
+        build/warden sim --mqtt.port="$PORT" --db "$LAB/warden.db" --scenario hub-auth
+        sleep 60
+    done) >> "$LAB/sim.log" 2>&1 &
     PIDS+=($!)
     echo "run: 20 simulated devices publishing (log in $LAB/sim.log)"
 fi

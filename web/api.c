@@ -540,10 +540,10 @@ static bool list_shape_of(sqlite3_stmt *st, struct list_shape *shape)
     return true;
 }
 
-/* A column's value as web_column_json() gives it. */
-static void column_write(struct jsonw *w, sqlite3_stmt *st, int i)
+/* A column's value (of SQLite type type) as web_column_json() gives it. */
+static void column_write(struct jsonw *w, sqlite3_stmt *st, int i, int type)
 {
-    switch (sqlite3_column_type(st, i)) {
+    switch (type) {
     case SQLITE_INTEGER: jsonw_int(w, sqlite3_column_int64(st, i)); break;
     case SQLITE_FLOAT: jsonw_real(w, sqlite3_column_double(st, i)); break;
     case SQLITE_TEXT:
@@ -570,7 +570,7 @@ static void row_write(struct jsonw *w, sqlite3_stmt *st, const struct list_shape
         if (!shape->col[i].json || type != SQLITE_TEXT ||
             !jsonw_json(w, (const char *)sqlite3_column_text(st, i),
                         (size_t)sqlite3_column_bytes(st, i)))
-            column_write(w, st, i);
+            column_write(w, st, i, type);
         if (shape->col[i].twin[0] != '\0') {
             jsonw_key(w, shape->col[i].twin);
             if (type == SQLITE_INTEGER)

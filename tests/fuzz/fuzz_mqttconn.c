@@ -56,7 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     WARDEN_ASSERT(same(r.client_id, c.client_id) && same(r.props, c.props));
     WARDEN_ASSERT(same(r.will_props, c.will_props) && same(r.will_topic, c.will_topic));
     WARDEN_ASSERT(same(r.will_payload, c.will_payload) && same(r.username, c.username));
-    WARDEN_ASSERT(r.password.len == sizeof(pw) - 1 && memcmp(r.password.p, pw, r.password.len) == 0);
+    WARDEN_ASSERT(r.password.len == sizeof(pw) - 1 &&
+                  memcmp(r.password.p, pw, r.password.len) == 0);
     free(out);
     return 0;
 }

@@ -9,11 +9,33 @@
 # How "exactly once" is counted: event_ids_* hold one key per stored event,
 # so their count is the number of distinct events stored; flow_raw holds a row
 # per stored flow, duplicates included, and must equal the flows published.
+#
+# `make check-long` (tests/long/run.sh) runs it longer through these: more
+# messages and kills, CRASH_TERM_MIX=1 (each kill SIGTERM or SIGKILL at
+# random), CRASH_BROKER_MID=1 (the broker restarted with SIGTERM halfway
+# through the kills, while the stream runs), CRASH_BROKER_KILL=1 (at the end,
+# a stream queued in the broker, the broker killed with SIGKILL: what it loses
+# is reported as the broker's), and CRASH_ALERTS=1 (the demo security group
+# and a 1-second evaluator, so alerts open and resolve across the kills).
 . "$(dirname "$0")/lib.sh"
 MESSAGES=${CRASH_MESSAGES:-50000}
 RATE=${CRASH_RATE:-5000}
 KILLS=${CRASH_KILLS:-4}
+TERM_MIX=${CRASH_TERM_MIX:-0}
+BROKER_MID=${CRASH_BROKER_MID:-0}
+BROKER_KILL=${CRASH_BROKER_KILL:-0}
+EVAL_ARGS=()
+if [ "${CRASH_ALERTS:-0}" = 1 ]; then
+    "$WARDEN" groups import conf/demo-group.json --db "$T/warden.db" > /dev/null 2>&1 || fail crash-group-import
+    EVAL_ARGS=(--evaluator.interval=PT1S)
+fi
 start_broker
+restart_broker() { # restart_broker SIGNAL
+    stop_pid "$BROKER_PID" "$1"
+    BROKER_PID=$(sh tools/broker.sh "$BROKER_PORT" "$T/broker")
+    PIDS+=("$BROKER_PID")
+    wait_port "$BROKER_PORT" || fail "broker-restart-after-$1"
+}
 
 events_stored() { sql "SELECT (SELECT count(*) FROM event_ids_0) + (SELECT count(*) FROM event_ids_1)"; }
 counter() { sql "SELECT coalesce(sum(value), 0) FROM ingest_counters WHERE name = '$1'"; }
@@ -46,18 +68,25 @@ wait "$WARDEN_PID" 2>/dev/null
 b=$(aborted_batch after)
 echo "abort: $b" >&2
 [ -n "$b" ] && pass crash-abort-after-commit-mid-batch || fail crash-abort-after-commit-mid-batch
-# 3. SIGKILL at random moments while the stream runs.
-kills=0
+# 3. SIGKILL (or, mixed in, SIGTERM) at random moments while the stream runs.
+kills=0 terms=0
 for i in $(seq 1 "$KILLS"); do
-    start_warden
+    start_warden "${EVAL_ARGS[@]}"
     sleep "$((RANDOM % 2)).$((RANDOM % 9 + 1))"
     before=$(events_stored)
-    stop_pid "$WARDEN_PID" KILL && kills=$((kills + 1))
-    echo "kill $i: $before events stored when killed" >&2
+    sig=KILL
+    [ "$TERM_MIX" = 1 ] && [ $((RANDOM % 2)) = 0 ] && sig=TERM && terms=$((terms + 1))
+    stop_pid "$WARDEN_PID" "$sig" && kills=$((kills + 1))
+    echo "kill $i: SIG$sig with $before events stored" >&2
+    if [ "$BROKER_MID" = 1 ] && [ "$i" = $((KILLS / 2)) ]; then
+        restart_broker TERM
+        echo "broker restarted with SIGTERM during the stream, $(events_stored) events stored" >&2
+    fi
 done
+echo "warden stopped $kills times: $((kills - terms)) SIGKILL, $terms SIGTERM" >&2
 check crash-sigkills-done "$kills" "$KILLS"
 # Re-deliveries after the kills show as duplicates dropped on the next start.
-start_warden
+start_warden "${EVAL_ARGS[@]}"
 sleep 1
 dups1=$(counter warden_events_duplicate_total)
 echo "duplicates dropped after the aborts and kills: $((dups1 - dups0))" >&2
@@ -74,8 +103,8 @@ stop_pid "$BROKER_PID" TERM
 BROKER_PID=$(sh tools/broker.sh "$BROKER_PORT" "$T/broker")
 PIDS+=("$BROKER_PID")
 wait_port "$BROKER_PORT" || fail broker-restart
-start_warden
-wait_sql "SELECT (SELECT count(*) FROM event_ids_0) + (SELECT count(*) FROM event_ids_1)" "$published" 120
+start_warden "${EVAL_ARGS[@]}"
+wait_sql "SELECT (SELECT count(*) FROM event_ids_0) + (SELECT count(*) FROM event_ids_1)" "$published" $((120 + MESSAGES / 2000))
 
 # 5. The broker restarted while Warden is connected: Warden reconnects by itself.
 stop_pid "$BROKER_PID" TERM
@@ -93,5 +122,31 @@ echo "published $published events / $flows flows; stored $stored distinct events
     "lost $((published - stored)), stored twice $((rows - flows)) flows" >&2
 check crash-zero-lost "$stored" "$published"
 check crash-zero-stored-twice "$rows" "$flows"
+open_twice=$(sql "SELECT count(*) FROM (SELECT alert_key FROM alerts WHERE status IN ('Active', 'Dismissed')
+                  GROUP BY alert_key HAVING count(*) > 1)")
+echo "alerts: $(sql "SELECT count(*) FROM alerts") raised, $(sql "SELECT count(DISTINCT alert_key) FROM alerts") keys;" \
+    "keys open twice: $open_twice" >&2
+check crash-no-alert-key-open-twice "$open_twice" 0
+
+# 6. The broker killed with SIGKILL while Warden's queue waits in it: Mosquitto
+# keeps only what it last saved (autosave_interval in conf/mosquitto.conf), so
+# what it loses is the broker's loss, counted apart from Warden's.
+if [ "$BROKER_KILL" = 1 ]; then
+    stop_pid "$WARDEN_PID"
+    before=$(events_stored)
+    "$WARDEN_PLAIN" sim --mqtt.port="$BROKER_PORT" --devices 100 --rate "$RATE" --format flatbuffers \
+        --flows 2 --count $((RATE * 8)) --prefix late- > "$T/sim2.json" 2> "$T/sim2.log"
+    sleep "$((RANDOM % 5)).$((RANDOM % 9 + 1))"
+    restart_broker KILL
+    start_warden "${EVAL_ARGS[@]}"
+    late=$(grep -o '"events": *[0-9]*' "$T/sim2.json" | grep -o '[0-9]*$')
+    # Settled when the count stops moving.
+    prev=-1
+    while [ "$(events_stored)" != "$prev" ]; do prev=$(events_stored); sleep 2; done
+    got=$(( $(events_stored) - before ))
+    echo "broker SIGKILL: $late events queued in it, $got stored after its restart;" \
+        "the broker lost $((late - got)) ($(( (late - got) * 100 / late ))%)" >&2
+    [ "$got" -le "$late" ] && pass crash-broker-sigkill-loss-reported || fail crash-broker-sigkill-loss-reported
+fi
 stop_pid "$WARDEN_PID"
 exit $NFAIL

@@ -32,10 +32,7 @@ cat > "$T/group.json" <<'EOF'
 EOF
 "$WARDEN" groups import "$T/group.json" --db "$T/warden.db" > /dev/null 2>&1 || fail flood-group-import
 
-d2c_of() { # d2c_of LIKE: D2C messages counted for the devices whose id is LIKE the pattern
-    sql "SELECT coalesce(sum(value), 0) FROM device_counts WHERE metric = 'd2c_messages' AND device_id LIKE '$1'"
-}
-all_of() { # every message counted for those devices, whatever its kind
+all_of() { # all_of LIKE: every message counted for the devices whose id is LIKE the pattern
     sql "SELECT coalesce(sum(value), 0) FROM device_counts WHERE device_id LIKE '$1'
          AND metric IN ('d2c_messages', 'c2d_messages', 'direct_method_invokes', 'twin_updates')"
 }

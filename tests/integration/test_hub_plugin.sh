@@ -56,6 +56,7 @@ wait_sql "SELECT COUNT(*) FROM heartbeats WHERE device_id IN ('rtos-1','rtos-2')
 
 # ---- a device that is not registered, a wrong user name, an anonymous client ---------
 tok1=$(w registry token rtos-1 --host "$HOST")
+mosquitto_pub -p "$BROKER_PORT" -u warden-service -P "$(awk -F"\t" '$1=="service"{print $2}' "$KEYS")" -q 1 -t devices/ghost-unregistered/messages/devicebound/ -m x
 mosquitto_pub -p "$BROKER_PORT" -i ghost -u "$HOST/ghost/?api-version=1" -P "$tok1" -t x -m x 2>/dev/null &&
     fail unknown-device-admitted
 mosquitto_pub -p "$BROKER_PORT" -i rtos-1 -u "$HOST/rtos-2/?api-version=1" -P "$tok1" -t x -m x 2>/dev/null &&
@@ -85,10 +86,14 @@ mosquitto_pub -p "$BROKER_PORT" -u warden-service -P "$SECRET" -q 1 \
 mosquitto_pub -p "$BROKER_PORT" -u warden-service -P "$SECRET" -q 1 \
     -t 'devices/rtos-9/messages/devicebound/' -m 'hello'
 wait $S1 $S2 2>/dev/null
+# rtos-2 is registered but gone (clean session): the hub cannot deliver to it.
+mosquitto_pub -p "$BROKER_PORT" -u warden-service -P "$SECRET" -q 1 \
+    -t 'devices/rtos-2/messages/devicebound/' -m 'hello'
 check method-delivered "$(cat "$T/rtos1.out")" '$iothub/methods/POST/reboot/?$rid=42 {"delay":5}'
 check method-not-leaked "$(grep -v '^Timed out' "$T/rtos2.out")" ""
-wait_sql "SELECT SUM(count) FROM hub_operations WHERE category='C2DCommands' AND operation='reject' AND device_id='rtos-9'" 1 5 ||
+wait_sql "SELECT SUM(count) FROM hub_operations WHERE category='C2DCommands' AND operation='reject' AND device_id='rtos-2'" 1 5 ||
     fail record-c2d-reject
+check c2d-unregistered-not-rejected "$(q_op "category='C2DCommands' AND device_id IN ('rtos-9','ghost-unregistered')")" 0
 
 # ---- the hub's IP filter -------------------------------------------------------------
 cat > "$T/hub-deny.json" <<'EOF'

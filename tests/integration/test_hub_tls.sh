@@ -56,7 +56,7 @@ fi
 
 # ---- a recording broker: stores each CONNECT and what follows it, answers CONNACK ----
 cat > "$T/fakebroker.py" <<'EOF'
-import socket, sys, threading
+import socket, sys, threading, time
 port, out = int(sys.argv[1]), sys.argv[2]
 srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(("127.0.0.1", port)); srv.listen(16)
@@ -82,6 +82,8 @@ def serve(s):
         if p is None: return  # wait_port's probe, or a connection that sent nothing
         with lock:
             n += 1; i = n  # files are numbered by CONNECT received
+        if b"stall" in p[1]:  # a broker that never reads again: back-pressure
+            s.sendall(b"\x20\x02\x00\x00"); time.sleep(60); return
         open("%s/connect.%d" % (out, i), "wb").write(p[1])
         level = p[1][2 + p[1][1]]
         s.sendall(b"\x20\x03\x00\x00\x00" if level == 5 else b"\x20\x02\x00\x00")
@@ -151,11 +153,11 @@ except (ConnectionResetError, ssl.SSLError):
     print("closed", "%.1f" % (time.time() - t0))
 EOF
 
-start_front() { # start_front BROKER_PORT: sets FRONT_PID and FRONT_PORT
+start_front() { # start_front BROKER_PORT [ARGS]: sets FRONT_PID and FRONT_PORT
     : > "$T/front.out"
     "$WARDEN" hub tls --db "$T/warden.db" --hub.tls.listen=127.0.0.1:0 \
         --hub.tls.cert_file="$C/server.pem" --hub.tls.key_file="$C/server.key" \
-        --mqtt.port="$1" > "$T/front.out" 2>> "$T/front.log" &
+        --mqtt.port="$1" "${@:2}" > "$T/front.out" 2>> "$T/front.log" &
     FRONT_PID=$!
     PIDS+=("$FRONT_PID")
     local i
@@ -187,7 +189,8 @@ python3 "$T/rawtls.py" "$FRONT_PORT" "" 20 "$C/ca.pem" > "$T/idle.out" 2>&1 &
 IDLE_PID=$!
 
 TLS=(-h 127.0.0.1 -p "$FRONT_PORT" --cafile "$C/ca.pem")
-mosquitto_pub "${TLS[@]}" --cert "$C/dev1.pem" --key "$C/dev1.key" -i dev-1 -u 'lab-hub/dev-1/?api-version=2021-04-12' \
+# TLS 1.2 with a client certificate: what an Azure RTOS device does.
+mosquitto_pub "${TLS[@]}" --tls-version tlsv1.2 --cert "$C/dev1.pem" --key "$C/dev1.key" -i dev-1 -u 'lab-hub/dev-1/?api-version=2021-04-12' \
     -P 'SharedAccessSignature sr=x&sig=y&se=1' -t devices/dev-1/messages/events/ -m hello 2> "$T/pub1.log"
 check hub-tls-v311-with-cert-and-password-connects "$?" 0
 out=$(python3 "$T/verify.py" "$T/fake/connect.1" "$SECRET1" 'SharedAccessSignature sr=x&sig=y&se=1' \
@@ -219,6 +222,34 @@ check hub-tls-non-connect-first-packet-is-closed "${out%% *} $(ls "$T/fake" | gr
 out=$(python3 "$T/rawtls.py" "$FRONT_PORT" 10ffff7f 5 "$C/ca.pem" 2>&1)
 check hub-tls-oversized-connect-is-closed "${out%% *}" closed
 
+# Back-pressure: behind a CONNECT, 64 MiB toward a broker that stopped reading. The
+# front end stops reading from the client instead of buffering: the client cannot send
+# it all, and the front end's memory stays flat.
+cat > "$T/flood.py" <<'EOF'
+import socket, ssl, sys, time
+port = int(sys.argv[1])
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+s.sendall(bytes([0x10, 17, 0, 4]) + b"MQTT" + bytes([4, 2, 0, 60, 0, 5]) + b"stall")
+s.settimeout(3); chunk = b"\0" * 65536; sent = 0; t0 = time.time()
+try:
+    while sent < 64 << 20 and time.time() - t0 < 3:
+        s.sendall(chunk); sent += len(chunk)
+except (socket.timeout, TimeoutError):
+    pass
+print(sent >> 20)
+EOF
+rss() { awk '/^VmRSS/ { print int($2 / 1024) }' "/proc/$FRONT_PID/status"; }
+rss0=$(rss)
+sent=$(python3 "$T/flood.py" "$FRONT_PORT" "$C/ca.pem" 2>&1)
+rss1=$(rss)
+if [ "${sent:-99}" -lt 48 ] 2>/dev/null && [ $((rss1 - rss0)) -lt 32 ]; then
+    pass hub-tls-back-pressure-holds-a-flood-to-a-stalled-broker
+else
+    fail hub-tls-back-pressure-holds-a-flood-to-a-stalled-broker "sent ${sent} MiB, RSS ${rss0} -> ${rss1} MiB"
+fi
+echo "back-pressure: client sent ${sent} MiB of 64; front RSS ${rss0} -> ${rss1} MiB" >&2
+
 wait "$IDLE_PID"
 read -r state secs < "$T/idle.out"
 if [ "$state" = closed ] && awk -v s="$secs" 'BEGIN { exit !(s >= 9 && s <= 14) }'; then
@@ -233,14 +264,15 @@ wait "$FRONT_PID"
 rc=$?
 stop_pid "$FRONT_PID"
 check hub-tls-sigterm-stops-cleanly "$rc $(grep -o 'stopped: [0-9]* accepted, [0-9]* forwarded' "$T/front.log")" \
-    "0 stopped: 7 accepted, 4 forwarded"
+    "0 stopped: 8 accepted, 5 forwarded"
 
 # ---- part 2: the real lab broker behind the front end ----
 start_broker
 start_front "$BROKER_PORT"
 TLS=(-h 127.0.0.1 -p "$FRONT_PORT" --cafile "$C/ca.pem")
-# -d prints the SUBACK, so the publishers start only once the subscription is in place.
-mosquitto_sub -d "${TLS[@]}" --cert "$C/dev1.pem" --key "$C/dev1.key" -i sub-tls -t 'lab/#' -C 4 -W 20 -v \
+# -d prints the SUBACK (line-buffered by stdbuf), so the publishers start once the
+# subscription is in place.
+stdbuf -oL mosquitto_sub -d "${TLS[@]}" --cert "$C/dev1.pem" --key "$C/dev1.key" -i sub-tls -t 'lab/#' -C 4 -W 20 -v \
     > "$T/sub.out" 2> "$T/sub.log" &
 SUB_PID=$!
 PIDS+=("$SUB_PID")
@@ -266,5 +298,17 @@ check hub-tls-large-message-passes-intact "$(cmp -s "$T/big.txt" <(tr -d '\n' < 
 kill -TERM "$FRONT_PID"
 wait "$FRONT_PID"
 check hub-tls-sigterm-after-traffic "$?" 0
+stop_pid "$FRONT_PID"
+
+# The connection cap: with room for one, a second client is closed while the first holds on.
+start_front "$BROKER_PORT" --hub.tls.max_connections=1
+python3 "$T/rawtls.py" "$FRONT_PORT" "" 3 "$C/ca.pem" > "$T/hold.out" 2>&1 &
+HOLD_PID=$!
+sleep 0.5
+mosquitto_pub -h 127.0.0.1 -p "$FRONT_PORT" --cafile "$C/ca.pem" -i over-cap -t lab/x -m x 2> /dev/null
+over=$?
+wait "$HOLD_PID"
+check hub-tls-connection-cap-refuses-the-one-too-many \
+    "$([ "$over" -ne 0 ] && echo refused) $(cut -d' ' -f1 "$T/hold.out")" "refused open"
 stop_pid "$FRONT_PID"
 exit "$NFAIL"

@@ -18,13 +18,17 @@ struct spec {
     int level;
     uint8_t extra_flags; /* clean session, will QoS and retain, reserved */
     uint16_t keepalive;
-    const uint8_t *props; size_t props_len;   /* v5: the block, its length included */
+    const uint8_t *props;
+    size_t props_len; /* v5: the block, its length included */
     const char *cid;
-    const uint8_t *wprops; size_t wprops_len; /* v5 will properties, likewise */
-    const char *wtopic;                       /* non-NULL: a will */
-    const uint8_t *wpay; size_t wpay_len;
-    const char *user;                         /* non-NULL: the user name flag */
-    const uint8_t *pass; size_t pass_len;     /* non-NULL: the password flag */
+    const uint8_t *wprops;
+    size_t wprops_len;  /* v5 will properties, likewise */
+    const char *wtopic; /* non-NULL: a will */
+    const uint8_t *wpay;
+    size_t wpay_len;
+    const char *user; /* non-NULL: the user name flag */
+    const uint8_t *pass;
+    size_t pass_len; /* non-NULL: the password flag */
 };
 
 struct pkt {
@@ -66,8 +70,7 @@ static void encode(const struct spec *s, struct pkt *out)
     const char *proto = s->proto ? s->proto : s->level == 3 ? "MQIsdp" : "MQTT";
     uint8_t flags = s->extra_flags;
     uint8_t hdr[5];
-    uint8_t v[4] = {(uint8_t)s->level, 0, (uint8_t)(s->keepalive >> 8),
-                            (uint8_t)s->keepalive};
+    uint8_t v[4] = {(uint8_t)s->level, 0, (uint8_t)(s->keepalive >> 8), (uint8_t)s->keepalive};
 
     flags |= s->wtopic ? 0x04 : 0;
     flags |= s->user ? 0x80 : 0;
@@ -114,19 +117,27 @@ static struct spec full_spec(int level)
 {
     static const uint8_t pass[] = {'p', 0, 'w', 0xff};
     static const uint8_t wpay[] = {'b', 'y', 'e'};
-    struct spec s = {.level = level, .extra_flags = 0x02 | 0x08 | 0x20, .keepalive = 60,
-                     .props = CONN_PROPS, .props_len = sizeof(CONN_PROPS), .cid = "dev-1",
-                     .wprops = WILL_PROPS, .wprops_len = sizeof(WILL_PROPS),
-                     .wtopic = "devices/dev-1/gone", .wpay = wpay, .wpay_len = sizeof(wpay),
-                     .user = "hub/dev-1/?api-version=2021-04-12", .pass = pass,
+    struct spec s = {.level = level,
+                     .extra_flags = 0x02 | 0x08 | 0x20,
+                     .keepalive = 60,
+                     .props = CONN_PROPS,
+                     .props_len = sizeof(CONN_PROPS),
+                     .cid = "dev-1",
+                     .wprops = WILL_PROPS,
+                     .wprops_len = sizeof(WILL_PROPS),
+                     .wtopic = "devices/dev-1/gone",
+                     .wpay = wpay,
+                     .wpay_len = sizeof(wpay),
+                     .user = "hub/dev-1/?api-version=2021-04-12",
+                     .pass = pass,
                      .pass_len = sizeof(pass)};
     return s;
 }
 
 static struct spec bare_spec(int level)
 {
-    struct spec s = {.level = level, .keepalive = 30, .props = NO_PROPS, .props_len = 1,
-                     .cid = "dev-2"};
+    struct spec s = {
+        .level = level, .keepalive = 30, .props = NO_PROPS, .props_len = 1, .cid = "dev-2"};
     return s;
 }
 
@@ -352,8 +363,8 @@ static void lengths_that_lie_are_refused(void)
                 nfail += parse_altered(p.b, p.n, len_offset(p.b, strs[i], false), true, d) == -1;
             if (level == 5) {
                 nfail += parse_altered(p.b, p.n, len_offset(p.b, c.props, true), false, d) == -1;
-                nfail += parse_altered(p.b, p.n, len_offset(p.b, c.will_props, true), false, d) ==
-                         -1;
+                nfail +=
+                    parse_altered(p.b, p.n, len_offset(p.b, c.will_props, true), false, d) == -1;
                 ntried += 2;
             }
         }
@@ -380,8 +391,8 @@ static void v5_property_lengths_are_checked(void)
     /* Property length 100 in a packet with 1 byte of properties. */
     static const uint8_t past[] = {0x10, 14, 0, 4, 'M', 'Q', 'T', 'T', 5, 2, 0, 60, 100, 0, 0, 0};
     /* A property length of five continuation bytes. */
-    static const uint8_t longvar[] = {0x10, 17, 0, 4, 'M', 'Q', 'T', 'T', 5, 2, 0, 60,
-                                      0x80, 0x80, 0x80, 0x80, 0x01, 0, 0};
+    static const uint8_t longvar[] = {0x10, 17, 0,    4,    'M',  'Q',  'T',  'T', 5, 2,
+                                      0,    60, 0x80, 0x80, 0x80, 0x80, 0x01, 0,   0};
     struct mqttconn c;
 
     CHECK_INT(mqttconn_parse(past, sizeof(past), &c), -1);
@@ -421,21 +432,21 @@ static void bad_protocol_names_levels_and_flags_are_refused(void)
     s = bare_spec(4), s.proto = "MQTX", expect_refused(&s);
     s = bare_spec(4), s.level = 6, expect_refused(&s);
     s = bare_spec(4), s.level = 2, expect_refused(&s);
-    s = bare_spec(4), s.extra_flags = 0x01, expect_refused(&s);          /* reserved */
-    s = bare_spec(4), s.extra_flags = 0x08, expect_refused(&s);          /* will QoS, no will */
-    s = bare_spec(4), s.extra_flags = 0x20, expect_refused(&s);          /* retain, no will */
-    s = full_spec(4), s.extra_flags = 0x18, expect_refused(&s);          /* will QoS 3 */
+    s = bare_spec(4), s.extra_flags = 0x01, expect_refused(&s); /* reserved */
+    s = bare_spec(4), s.extra_flags = 0x08, expect_refused(&s); /* will QoS, no will */
+    s = bare_spec(4), s.extra_flags = 0x20, expect_refused(&s); /* retain, no will */
+    s = full_spec(4), s.extra_flags = 0x18, expect_refused(&s); /* will QoS 3 */
     s = bare_spec(4), s.pass = (const uint8_t *)"x", s.pass_len = 1;
-    expect_refused(&s);                                                  /* password, no user */
+    expect_refused(&s); /* password, no user */
     s.level = 3, expect_refused(&s);
 }
 
 static void oversized_remaining_lengths_are_refused_at_once(void)
 {
-    static const uint8_t over[] = {0x10, 0x81, 0x80, 0x04};      /* 65537 */
-    static const uint8_t three[] = {0x10, 0xff, 0xff, 0x80};     /* a third byte that continues */
+    static const uint8_t over[] = {0x10, 0x81, 0x80, 0x04};  /* 65537 */
+    static const uint8_t three[] = {0x10, 0xff, 0xff, 0x80}; /* a third byte that continues */
     static const uint8_t five[] = {0x10, 0xff, 0xff, 0xff, 0xff, 0x7f};
-    static const uint8_t two_pending[] = {0x10, 0xff, 0xff};     /* could still be <= 2 MiB */
+    static const uint8_t two_pending[] = {0x10, 0xff, 0xff}; /* could still be <= 2 MiB */
     struct mqttconn c;
 
     CHECK_INT(mqttconn_parse(over, sizeof(over), &c), -1);
@@ -466,17 +477,17 @@ static void attestation_matches_independent_vectors(void)
     char *a;
     size_t n = 0;
 
-    a = mqttconn_attestation("192.0.2.10", 51234, 1795946400, (const uint8_t *)"secret-pw", 9,
-                             der, sizeof(der),
-                             "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-                             &n);
+    a = mqttconn_attestation(
+        "192.0.2.10", 51234, 1795946400, (const uint8_t *)"secret-pw", 9, der, sizeof(der),
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", &n);
     CHECK_STR(a, "WardenFront1;ip=192.0.2.10;port=51234;ts=1795946400;pw=c2VjcmV0LXB3;"
                  "cert=AAECAwQFBgcICQ==;"
                  "sig=21ac077af5da1cdb1aff33b513ace72848a3dbc9e88e9805af0198a82bdfe954");
     CHECK_INT(n, a ? strlen(a) : 0);
     free(a);
     a = mqttconn_attestation("2001:db8::1", 1, 0, NULL, 0, NULL, 0,
-                             "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", &n);
+                             "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+                             &n);
     CHECK_STR(a, "WardenFront1;ip=2001:db8::1;port=1;ts=0;pw=;cert=;"
                  "sig=88f02dca95094b319394d0bcebadd3b827d8c9e760335c41f7f440ef6b8a21f3");
     free(a);
