@@ -39,6 +39,38 @@ else
     echo "run: lab broker on 127.0.0.1:$PORT (state in $LAB/broker/)"
 fi
 
+# The demo's certificates: a lab CA and the front end's server certificate,
+# and a camera (sim-cam) with its own, an expired and an unregistered one.
+TLS_PORT=${TLS_PORT:-8883}
+lab_pki() {
+    local P="$LAB/pki" D="$LAB/pki/devices" k=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+    if (exec 3<> "/dev/tcp/127.0.0.1/$TLS_PORT") 2> /dev/null; then
+        echo "run: port $TLS_PORT is taken: no TLS front end in this demo"
+        return 1
+    fi
+    [ -f "$P/server.pem" ] && return 0
+    mkdir -p "$D" "$P/db"
+    (
+        cd "$P" || exit 1
+        openssl req -x509 "${k[@]}" -keyout lab-ca.key -out lab-ca.pem -days 3650 -subj /CN=warden-lab-ca
+        openssl req "${k[@]}" -keyout server.key -out server.csr -subj /CN=localhost
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > server.ext
+        openssl x509 -req -in server.csr -CA lab-ca.pem -CAkey lab-ca.key -CAcreateserial -days 3650 \
+            -extfile server.ext -out server.pem
+        openssl req -x509 "${k[@]}" -keyout devices/sim-cam.key -out devices/sim-cam.pem -days 3650 -subj /CN=sim-cam
+        openssl req -x509 "${k[@]}" -keyout devices/sim-cam-wrong.key -out devices/sim-cam-wrong.pem -days 3650 -subj /CN=sim-cam
+        : > db/index.txt
+        echo 1000 > db/serial
+        printf '[ca]\ndefault_ca=t\n[t]\ndatabase=db/index.txt\nserial=db/serial\nnew_certs_dir=db\ndefault_md=sha256\npolicy=p\n[p]\ncommonName=supplied\n' > ca.cnf
+        openssl req "${k[@]}" -keyout devices/sim-cam-expired.key -out old.csr -subj /CN=sim-cam
+        openssl ca -batch -config ca.cnf -selfsign -keyfile devices/sim-cam-expired.key -in old.csr \
+            -out devices/sim-cam-expired.pem -startdate 20200101000000Z -enddate 20200201000000Z -notext
+    ) >> "$LAB/pki.log" 2>&1 || { echo "run: could not make the demo certificates (see $LAB/pki.log)"; return 1; }
+    fp() { openssl x509 -in "$1" -noout -fingerprint -"$2" | sed 's/.*=//'; }
+    build/warden registry add sim-cam --thumbprint "$(fp "$D/sim-cam.pem" sha1)" \
+        --secondary-thumbprint "$(fp "$D/sim-cam-expired.pem" sha256)" --db "$LAB/warden.db" >> "$LAB/warden.log" 2>&1
+}
+
 EXTRA=()
 if [ "${1:-}" = "--demo" ]; then
     # The demo's configuration, as a user would bring it from Azure: a
@@ -66,9 +98,20 @@ if [ "${1:-}" = "--demo" ]; then
     build/warden sim --mqtt.port="$PORT" "${LOGIN[@]}" --scenario incidents >> "$LAB/sim.log" 2>&1 &
     PIDS+=($!)
     # The registry's devices log in to the lab hub themselves, with valid,
-    # expired and forged tokens: the authentication alerts come from the hub.
+    # expired and forged tokens, and a camera with its certificate, an
+    # expired one and one the registry does not know, through Warden's TLS
+    # front end: the authentication alerts come from the hub.
+    CERTS=()
+    if lab_pki && [ "${HUB:-1}" != 0 ]; then
+        build/warden hub tls --db "$LAB/warden.db" --mqtt.port="$PORT" \
+            --hub.tls.listen="127.0.0.1:$TLS_PORT" --hub.tls.cert_file="$LAB/pki/server.pem" \
+            --hub.tls.key_file="$LAB/pki/server.key" >> "$LAB/hub-tls.log" 2>&1 &
+        PIDS+=($!)
+        CERTS=(--cert-dir "$LAB/pki/devices" --cafile "$LAB/pki/lab-ca.pem" --tls-port "$TLS_PORT")
+        echo "run: TLS front end of the lab hub on 127.0.0.1:$TLS_PORT (CA: $LAB/pki/lab-ca.pem)"
+    fi
     (while :; do
-        build/warden sim --mqtt.port="$PORT" --db "$LAB/warden.db" --scenario hub-auth
+        build/warden sim --mqtt.port="$PORT" --db "$LAB/warden.db" --scenario hub-auth "${CERTS[@]}"
         sleep 60
     done) >> "$LAB/sim.log" 2>&1 &
     PIDS+=($!)
