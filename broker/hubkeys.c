@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -269,6 +270,30 @@ static void write_all(FILE *f, const struct hub_keys *k)
         fprintf(f, "device\t%s\t%s\t%s\t%s\t%s\t%s\n", d->id, dash(d->auth), dash(d->primary),
                 dash(d->secondary), dash(d->thumb[0]), dash(d->thumb[1]));
     }
+}
+
+int hub_keys_lock(const char *path, char *err, size_t errlen)
+{
+    char lock[1024];
+    int fd;
+
+    if ((size_t)snprintf(lock, sizeof(lock), "%s.lock", path) >= sizeof(lock)) {
+        snprintf(err, errlen, "%s: path too long", path);
+        return -1;
+    }
+    if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) < 0 || flock(fd, LOCK_EX) != 0) {
+        snprintf(err, errlen, "%s: %s", lock, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+void hub_keys_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* closing the descriptor releases the flock */
 }
 
 bool hub_keys_save(const char *path, const struct hub_keys *k, char *err, size_t errlen)

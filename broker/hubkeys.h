@@ -82,6 +82,15 @@ bool hub_keys_load(const char *path, struct hub_keys *k, char *err, size_t errle
 /* Parses a store from memory; what hub_keys_load does after reading. */
 bool hub_keys_parse(const char *buf, size_t len, struct hub_keys *k, char *err, size_t errlen);
 
+/*
+ * Writers hold this lock (flock on PATH.lock) from their load to their save, so
+ * two commands editing the store at once cannot lose one another's change.
+ * Returns a descriptor for hub_keys_unlock, or -1 with *err set. Readers (the
+ * plugin, the TLS front end) need no lock: a save replaces the file whole.
+ */
+int hub_keys_lock(const char *path, char *err, size_t errlen);
+void hub_keys_unlock(int fd);
+
 /* Writes *k to PATH atomically (temporary file, fsync, rename), mode 0640. */
 bool hub_keys_save(const char *path, const struct hub_keys *k, char *err, size_t errlen);
 

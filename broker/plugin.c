@@ -193,7 +193,8 @@ static void json_member(char *out, size_t outlen, size_t *o, const char *key, co
 /* Publishes every held record as one JSON array on hub/{hub}/operations. */
 static void records_flush(void)
 {
-    size_t cap = 512 + hub.nrecords * (4 * DETAIL_MAX + 2 * HUB_KEYS_ID_MAX * 6 + 256);
+    /* Each string escaped at worst six bytes a byte, plus the JSON around them. */
+    size_t cap = 512 + hub.nrecords * (6 * sizeof(struct record) + 256);
     char *out;
     size_t o = 0;
     char topic[HUB_KEYS_NAME_MAX + 32], when[40];

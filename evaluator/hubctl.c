@@ -301,13 +301,17 @@ static bool keystore_cert(const struct eval_hubctl *c, const char *name, const c
 
     if (old != NULL)
         *old = NULL;
-    if (!hub_keys_load(c->keystore, &k, why, sizeof(why))) {
-        hub_keys_free(&k);
+    int lock = hub_keys_lock(c->keystore, why, sizeof(why));
+    if (lock < 0 || !hub_keys_load(c->keystore, &k, why, sizeof(why))) {
+        hub_keys_unlock(lock);
+        if (lock >= 0)
+            hub_keys_free(&k);
         snprintf(err, errlen, "key store: %s", why);
         return false;
     }
     for (size_t i = 0; old != NULL && i < k.ncerts; i++)
         if (strcmp(k.certs[i].name, name) == 0 && (*old = strdup(k.certs[i].der_b64)) == NULL) {
+            hub_keys_unlock(lock);
             hub_keys_free(&k);
             snprintf(err, errlen, "key store: out of memory");
             return false;
@@ -322,6 +326,7 @@ static bool keystore_cert(const struct eval_hubctl *c, const char *name, const c
     if (!ok)
         snprintf(why, sizeof(why), "out of memory");
     ok = ok && hub_keys_save(c->keystore, &k, why, sizeof(why));
+    hub_keys_unlock(lock);
     hub_keys_free(&k);
     if (!ok) {
         snprintf(err, errlen, "key store: %s", why);

@@ -505,8 +505,13 @@ static bool keystore_put(const struct config *cfg, const struct reg_identity *id
     bool ok = true;
 
     hub_keys_default_path(cfg->hub_keystore, cfg->db_path, path, sizeof(path));
-    if (!hub_keys_load(path, &k, err, errlen))
+    int lock = hub_keys_lock(path, err, errlen);
+    if (lock < 0)
         return false;
+    if (!hub_keys_load(path, &k, err, errlen)) {
+        hub_keys_unlock(lock);
+        return false;
+    }
     if (k.hub[0] == '\0')
         snprintf(k.hub, sizeof(k.hub), "%s", hub ? hub : cfg->hub_name);
     ok = hub_keys_ensure_service(&k);
@@ -526,6 +531,7 @@ static bool keystore_put(const struct config *cfg, const struct reg_identity *id
         snprintf(err, errlen, "%s: out of memory or no random bytes", path);
     else
         ok = hub_keys_save(path, &k, err, errlen);
+    hub_keys_unlock(lock);
     for (size_t i = 0; i < k.ndevices; i++)
         OPENSSL_cleanse(&k.devices[i], sizeof(k.devices[i]));
     hub_keys_free(&k);
@@ -653,12 +659,15 @@ static int registry_rm(const struct config *cfg, struct reg_tx *tx, const char *
     }
     sqlite3_finalize(st);
     hub_keys_default_path(cfg->hub_keystore, cfg->db_path, path, sizeof(path));
-    if (!hub_keys_load(path, &k, err, sizeof(err))) {
+    int lock = hub_keys_lock(path, err, sizeof(err));
+    if (lock < 0 || !hub_keys_load(path, &k, err, sizeof(err))) {
+        hub_keys_unlock(lock);
         fprintf(stderr, "warden registry rm: %s\n", err);
         return EXIT_RUNTIME;
     }
     bool had = hub_keys_remove_device(&k, device);
     bool ok = !had || hub_keys_save(path, &k, err, sizeof(err));
+    hub_keys_unlock(lock);
     hub_keys_free(&k);
     if (!ok) {
         fprintf(stderr, "warden registry rm: %s\n", err);
@@ -724,7 +733,9 @@ static int registry_init(const struct config *cfg)
     struct hub_keys k;
 
     hub_keys_default_path(cfg->hub_keystore, cfg->db_path, path, sizeof(path));
-    if (!hub_keys_load(path, &k, err, sizeof(err))) {
+    int lock = hub_keys_lock(path, err, sizeof(err));
+    if (lock < 0 || !hub_keys_load(path, &k, err, sizeof(err))) {
+        hub_keys_unlock(lock);
         fprintf(stderr, "warden registry init: %s\n", err);
         return EXIT_RUNTIME;
     }
@@ -732,6 +743,7 @@ static int registry_init(const struct config *cfg)
     if (k.hub[0] == '\0')
         snprintf(k.hub, sizeof(k.hub), "%s", cfg->hub_name);
     bool ok = !made || (hub_keys_ensure_service(&k) && hub_keys_save(path, &k, err, sizeof(err)));
+    hub_keys_unlock(lock);
     hub_keys_free(&k);
     if (!ok) {
         fprintf(stderr, "warden registry init: %s\n", err);
