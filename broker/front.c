@@ -112,19 +112,6 @@ static void conn_note(struct front_conn *c, const char *what)
 
 /* ---- the key store --------------------------------------------------------------------------- */
 
-/* hub.keystore, or warden-hub.keys in the directory of the database (as web/auth.c's token). */
-static void keys_path(const struct config *cfg, char *out, size_t outlen)
-{
-    const char *slash = strrchr(cfg->db_path, '/');
-
-    if (cfg->hub_keystore[0] != '\0')
-        snprintf(out, outlen, "%s", cfg->hub_keystore);
-    else if (slash == NULL)
-        snprintf(out, outlen, "warden-hub.keys");
-    else
-        snprintf(out, outlen, "%.*s/warden-hub.keys", (int)(slash - cfg->db_path), cfg->db_path);
-}
-
 /* Reads the service secret into f->secret; false (err set) when there is none to use. */
 static bool keys_read(struct front *f, char *err, size_t errlen)
 {
@@ -646,7 +633,7 @@ int front_main(const struct config *cfg)
 
     TAILQ_INIT(&f.conns);
     signal(SIGPIPE, SIG_IGN);
-    keys_path(cfg, f.keys_path, sizeof(f.keys_path));
+    hub_keys_default_path(cfg->hub_keystore, cfg->db_path, f.keys_path, sizeof(f.keys_path));
     if (cfg->hub_tls_cert_file[0] == '\0' || cfg->hub_tls_key_file[0] == '\0') {
         fprintf(stderr, "warden hub tls: hub.tls.cert_file and hub.tls.key_file are required\n");
         return FRONT_EXIT_USAGE;

@@ -272,11 +272,12 @@ static void write_all(FILE *f, const struct hub_keys *k)
     }
 }
 
-int hub_keys_lock(const char *path, char *err, size_t errlen)
+int hub_keys_begin(const char *path, struct hub_keys *k, char *err, size_t errlen)
 {
     char lock[1024];
     int fd;
 
+    memset(k, 0, sizeof(*k));
     if ((size_t)snprintf(lock, sizeof(lock), "%s.lock", path) >= sizeof(lock)) {
         snprintf(err, errlen, "%s: path too long", path);
         return -1;
@@ -287,13 +288,21 @@ int hub_keys_lock(const char *path, char *err, size_t errlen)
             close(fd);
         return -1;
     }
+    if (!hub_keys_load(path, k, err, errlen)) {
+        close(fd);
+        return -1;
+    }
     return fd;
 }
 
-void hub_keys_unlock(int fd)
+bool hub_keys_end(int lock, const char *path, struct hub_keys *k, bool save, char *err,
+                  size_t errlen)
 {
-    if (fd >= 0)
-        close(fd); /* closing the descriptor releases the flock */
+    bool ok = !save || hub_keys_save(path, k, err, errlen);
+
+    close(lock); /* closing the descriptor releases the flock */
+    hub_keys_free(k);
+    return ok;
 }
 
 bool hub_keys_save(const char *path, const struct hub_keys *k, char *err, size_t errlen)

@@ -83,13 +83,16 @@ bool hub_keys_load(const char *path, struct hub_keys *k, char *err, size_t errle
 bool hub_keys_parse(const char *buf, size_t len, struct hub_keys *k, char *err, size_t errlen);
 
 /*
- * Writers hold this lock (flock on PATH.lock) from their load to their save, so
- * two commands editing the store at once cannot lose one another's change.
- * Returns a descriptor for hub_keys_unlock, or -1 with *err set. Readers (the
- * plugin, the TLS front end) need no lock: a save replaces the file whole.
+ * An edit of the store: hub_keys_begin takes the writers' lock (flock on
+ * PATH.lock) and loads the store into *k; hub_keys_end saves *k when SAVE,
+ * then unlocks and frees it. Holding the lock from load to save keeps two
+ * commands editing the store at once from losing one another's change.
+ * Readers (the plugin, the TLS front end) need no lock: a save replaces the
+ * file whole. begin returns the lock for end, or -1 with *err set (nothing held).
  */
-int hub_keys_lock(const char *path, char *err, size_t errlen);
-void hub_keys_unlock(int fd);
+int hub_keys_begin(const char *path, struct hub_keys *k, char *err, size_t errlen);
+bool hub_keys_end(int lock, const char *path, struct hub_keys *k, bool save, char *err,
+                  size_t errlen);
 
 /* Writes *k to PATH atomically (temporary file, fsync, rename), mode 0640. */
 bool hub_keys_save(const char *path, const struct hub_keys *k, char *err, size_t errlen);

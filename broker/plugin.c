@@ -575,31 +575,25 @@ static bool has_prefix(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* Topic filter F lies within the subtree PREFIX (which ends in '/'), or is PREFIX + '#'. */
-static bool within(const char *f, const char *prefix)
-{
-    return has_prefix(f, prefix);
-}
-
+/* TOPIC begins "devices/{device}/" followed by TAIL; no formatting on this path (every publish). */
 static bool own_topic(const char *topic, const char *device, const char *tail)
 {
-    char prefix[HUB_KEYS_ID_MAX + 64];
-    snprintf(prefix, sizeof(prefix), "devices/%s/%s", device, tail);
-    return has_prefix(topic, prefix);
+    size_t dl = strlen(device);
+
+    return has_prefix(topic, "devices/") && strncmp(topic + 8, device, dl) == 0 &&
+           topic[8 + dl] == '/' && has_prefix(topic + 9 + dl, tail);
 }
 
 static bool may_publish(const char *topic, const char *device)
 {
-    char mod[HUB_KEYS_ID_MAX + 32];
-
     if (own_topic(topic, device, "messages/events/") ||
         (own_topic(topic, device, "messages/events") &&
          strlen(topic) == strlen(device) + strlen("devices//messages/events")))
         return true;
     /* devices/{id}/modules/{module}/messages/events/... */
-    snprintf(mod, sizeof(mod), "devices/%s/modules/", device);
-    if (has_prefix(topic, mod)) {
-        const char *m = topic + strlen(mod), *slash = strchr(m, '/');
+    if (own_topic(topic, device, "modules/")) {
+        const char *m = topic + strlen("devices//modules/") + strlen(device);
+        const char *slash = strchr(m, '/');
         if (slash != NULL && slash > m && has_prefix(slash, "/messages/events"))
             return strpbrk(m, "+#") == NULL;
     }
@@ -609,12 +603,9 @@ static bool may_publish(const char *topic, const char *device)
 
 static bool may_subscribe(const char *filter, const char *device)
 {
-    char own[HUB_KEYS_ID_MAX + 48];
-
-    snprintf(own, sizeof(own), "devices/%s/messages/devicebound/", device);
-    return within(filter, own) || within(filter, "$iothub/methods/POST/") ||
-           within(filter, "$iothub/twin/res/") ||
-           within(filter, "$iothub/twin/PATCH/properties/desired/");
+    return own_topic(filter, device, "messages/devicebound/") ||
+           has_prefix(filter, "$iothub/methods/POST/") || has_prefix(filter, "$iothub/twin/res/") ||
+           has_prefix(filter, "$iothub/twin/PATCH/properties/desired/");
 }
 
 static int on_acl_check(int event, void *event_data, void *userdata)
@@ -622,26 +613,25 @@ static int on_acl_check(int event, void *event_data, void *userdata)
     struct mosquitto_evt_acl_check *ed = event_data;
     const char *device = mosquitto_client_id(ed->client);
     const char *addr = mosquitto_client_address(ed->client);
-    char own[HUB_KEYS_ID_MAX + 48];
 
     (void)event, (void)userdata;
     if (is_service(mosquitto_client_username(ed->client)))
         return MOSQ_ERR_SUCCESS;
-    if (device == NULL || !device_id_valid(device) || ed->topic == NULL)
+    /* Every other client passed on_basic_auth, which checked its id: no recheck per message. */
+    if (device == NULL || ed->topic == NULL)
         return MOSQ_ERR_ACL_DENIED;
     switch (ed->access) {
     case MOSQ_ACL_READ:
         /* Routed deliveries: a device's own C2D only. $iothub messages reach a
          * device only through the plugin's per-client publish. */
-        snprintf(own, sizeof(own), "devices/%s/messages/devicebound/", device);
-        return has_prefix(ed->topic, own) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
+        return own_topic(ed->topic, device, "messages/devicebound/") ? MOSQ_ERR_SUCCESS
+                                                                      : MOSQ_ERR_ACL_DENIED;
     case MOSQ_ACL_UNSUBSCRIBE:
         return MOSQ_ERR_SUCCESS;
     case MOSQ_ACL_SUBSCRIBE:
         if (may_subscribe(ed->topic, device)) {
-            snprintf(own, sizeof(own), "devices/%s/messages/devicebound/", device);
             struct client *c = client_get(device, false);
-            if (c != NULL && has_prefix(ed->topic, own))
+            if (c != NULL && own_topic(ed->topic, device, "messages/devicebound/"))
                 c->c2d_subscribed = true;
             return MOSQ_ERR_SUCCESS;
         }
@@ -745,10 +735,14 @@ static int on_message(int event, void *event_data, void *userdata)
     (void)event, (void)userdata;
     if (ed->topic == NULL)
         return MOSQ_ERR_SUCCESS;
-    if (is_service(mosquitto_client_username(ed->client)))
+    /* A device's events (nearly every message) need nothing from the plugin: return first. */
+    if (has_prefix(ed->topic, "$iothub/")) {
+        if (id != NULL && !is_service(mosquitto_client_username(ed->client)))
+            on_device_message(id, ed);
+    } else if (has_prefix(ed->topic, "devices/") &&
+               is_service(mosquitto_client_username(ed->client))) {
         on_service_message(ed);
-    else if (id != NULL && device_id_valid(id))
-        on_device_message(id, ed);
+    }
     return MOSQ_ERR_SUCCESS;
 }
 

@@ -629,18 +629,12 @@ static bool keystore_ip_filter(const struct config *cfg, const struct hub_doc *d
     bool ok = true;
 
     hub_keys_default_path(cfg->hub_keystore, cfg->db_path, path, sizeof(path));
-    int lock = hub_keys_lock(path, err, errlen);
+    int lock = hub_keys_begin(path, &k, err, errlen);
     if (lock < 0)
         return false;
-    if (!hub_keys_load(path, &k, err, errlen)) {
-        hub_keys_unlock(lock);
-        return false;
-    }
     if (strcmp(doc->hub, k.hub[0] ? k.hub : cfg->hub_name) != 0) {
         /* The key store serves one hub, the lab's own; another hub's rules are not its. */
-        hub_keys_unlock(lock);
-        hub_keys_free(&k);
-        return true;
+        return hub_keys_end(lock, path, &k, false, err, errlen);
     }
     snprintf(k.hub, sizeof(k.hub), "%s", doc->hub);
     k.ip_mode = HUB_KEYS_IP_NONE;
@@ -665,10 +659,10 @@ static bool keystore_ip_filter(const struct config *cfg, const struct hub_doc *d
         r->net = rules[i].net;
         r->prefix = rules[i].prefix;
     }
-    ok = ok && hub_keys_ensure_service(&k) && hub_keys_save(path, &k, err, errlen);
-    hub_keys_unlock(lock);
-    hub_keys_free(&k);
-    return ok;
+    ok = ok && hub_keys_ensure_service(&k);
+    if (!ok)
+        snprintf(err, errlen, "out of memory or no random bytes");
+    return hub_keys_end(lock, path, &k, ok, err, errlen) && ok;
 }
 
 static const char hub_usage[] =

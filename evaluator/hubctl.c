@@ -301,18 +301,14 @@ static bool keystore_cert(const struct eval_hubctl *c, const char *name, const c
 
     if (old != NULL)
         *old = NULL;
-    int lock = hub_keys_lock(c->keystore, why, sizeof(why));
-    if (lock < 0 || !hub_keys_load(c->keystore, &k, why, sizeof(why))) {
-        hub_keys_unlock(lock);
-        if (lock >= 0)
-            hub_keys_free(&k);
+    int lock = hub_keys_begin(c->keystore, &k, why, sizeof(why));
+    if (lock < 0) {
         snprintf(err, errlen, "key store: %s", why);
         return false;
     }
     for (size_t i = 0; old != NULL && i < k.ncerts; i++)
         if (strcmp(k.certs[i].name, name) == 0 && (*old = strdup(k.certs[i].der_b64)) == NULL) {
-            hub_keys_unlock(lock);
-            hub_keys_free(&k);
+            hub_keys_end(lock, c->keystore, &k, false, why, sizeof(why));
             snprintf(err, errlen, "key store: out of memory");
             return false;
         }
@@ -325,9 +321,7 @@ static bool keystore_cert(const struct eval_hubctl *c, const char *name, const c
         (void)hub_keys_remove_cert(&k, name); /* absent already: nothing to take away */
     if (!ok)
         snprintf(why, sizeof(why), "out of memory");
-    ok = ok && hub_keys_save(c->keystore, &k, why, sizeof(why));
-    hub_keys_unlock(lock);
-    hub_keys_free(&k);
+    ok = hub_keys_end(lock, c->keystore, &k, ok, why, sizeof(why)) && ok;
     if (!ok) {
         snprintf(err, errlen, "key store: %s", why);
         if (old != NULL) {

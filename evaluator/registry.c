@@ -505,13 +505,9 @@ static bool keystore_put(const struct config *cfg, const struct reg_identity *id
     bool ok = true;
 
     hub_keys_default_path(cfg->hub_keystore, cfg->db_path, path, sizeof(path));
-    int lock = hub_keys_lock(path, err, errlen);
+    int lock = hub_keys_begin(path, &k, err, errlen);
     if (lock < 0)
         return false;
-    if (!hub_keys_load(path, &k, err, errlen)) {
-        hub_keys_unlock(lock);
-        return false;
-    }
     if (k.hub[0] == '\0')
         snprintf(k.hub, sizeof(k.hub), "%s", hub ? hub : cfg->hub_name);
     ok = hub_keys_ensure_service(&k);
@@ -529,12 +525,7 @@ static bool keystore_put(const struct config *cfg, const struct reg_identity *id
     }
     if (!ok)
         snprintf(err, errlen, "%s: out of memory or no random bytes", path);
-    else
-        ok = hub_keys_save(path, &k, err, errlen);
-    hub_keys_unlock(lock);
-    for (size_t i = 0; i < k.ndevices; i++)
-        OPENSSL_cleanse(&k.devices[i], sizeof(k.devices[i]));
-    hub_keys_free(&k);
+    ok = hub_keys_end(lock, path, &k, ok, err, errlen) && ok;
     return ok;
 }
 
@@ -659,16 +650,13 @@ static int registry_rm(const struct config *cfg, struct reg_tx *tx, const char *
     }
     sqlite3_finalize(st);
     hub_keys_default_path(cfg->hub_keystore, cfg->db_path, path, sizeof(path));
-    int lock = hub_keys_lock(path, err, sizeof(err));
-    if (lock < 0 || !hub_keys_load(path, &k, err, sizeof(err))) {
-        hub_keys_unlock(lock);
+    int lock = hub_keys_begin(path, &k, err, sizeof(err));
+    if (lock < 0) {
         fprintf(stderr, "warden registry rm: %s\n", err);
         return EXIT_RUNTIME;
     }
     bool had = hub_keys_remove_device(&k, device);
-    bool ok = !had || hub_keys_save(path, &k, err, sizeof(err));
-    hub_keys_unlock(lock);
-    hub_keys_free(&k);
+    bool ok = hub_keys_end(lock, path, &k, had, err, sizeof(err));
     if (!ok) {
         fprintf(stderr, "warden registry rm: %s\n", err);
         return EXIT_RUNTIME;
@@ -733,18 +721,18 @@ static int registry_init(const struct config *cfg)
     struct hub_keys k;
 
     hub_keys_default_path(cfg->hub_keystore, cfg->db_path, path, sizeof(path));
-    int lock = hub_keys_lock(path, err, sizeof(err));
-    if (lock < 0 || !hub_keys_load(path, &k, err, sizeof(err))) {
-        hub_keys_unlock(lock);
+    int lock = hub_keys_begin(path, &k, err, sizeof(err));
+    if (lock < 0) {
         fprintf(stderr, "warden registry init: %s\n", err);
         return EXIT_RUNTIME;
     }
     bool made = k.service[0] == '\0';
     if (k.hub[0] == '\0')
         snprintf(k.hub, sizeof(k.hub), "%s", cfg->hub_name);
-    bool ok = !made || (hub_keys_ensure_service(&k) && hub_keys_save(path, &k, err, sizeof(err)));
-    hub_keys_unlock(lock);
-    hub_keys_free(&k);
+    bool ok = !made || hub_keys_ensure_service(&k);
+    if (!ok)
+        snprintf(err, sizeof(err), "no random bytes for the service secret");
+    ok = hub_keys_end(lock, path, &k, made && ok, err, sizeof(err)) && ok;
     if (!ok) {
         fprintf(stderr, "warden registry init: %s\n", err);
         return EXIT_RUNTIME;
