@@ -10,6 +10,7 @@ mkdir -p "$B"
 : > "$out"
 export WARDEN="$B/asan/warden"
 export WARDEN_PLAIN="$B/warden"
+export HUB_PLUGIN_SO="$B/asan/warden_hub.so"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
