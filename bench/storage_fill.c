@@ -219,7 +219,7 @@ static void rollup(struct fill *f)
         f->batch = 0;
     }
     bool more;
-    check(f, store_rollup(f->s, INT64_MAX / 2, &more), "rollup");
+    check(f, store_rollup(f->s, STORE_ROLLUP_ALL, &more), "rollup");
 }
 
 int main(int argc, char **argv)

@@ -676,6 +676,9 @@ void ingest_stop(struct ingest *in)
     }
     in->connected = false;
     store_ingest_status(in->store, false, "stopped");
+    /* The hourly sums held in memory: written now rather than rebuilt at the next start. */
+    bool more;
+    store_rollup(in->store, STORE_ROLLUP_ALL, &more);
     event_free(in->ev_tick);
     map_free(&in->outbox_inflight);
     free(in->outbox_acked);

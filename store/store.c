@@ -122,6 +122,21 @@ struct count_key {
     int64_t dev;
 };
 
+/* One flow_hourly row being summed: its key, then its sums. */
+struct roll_key {
+    int64_t hour_ms, dev, laddr, raddr;
+    int32_t lport, rport, proto_dir, zero; /* zero: no padding bytes in the map key */
+};
+struct roll_row {
+    struct roll_key k;
+    int64_t records, bytes_in, bytes_out, first_ms, last_ms;
+};
+struct roll_set {
+    struct map idx; /* struct roll_key -> index into rows */
+    struct roll_row *rows;
+    size_t n, cap;
+};
+
 struct store {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT_STMTS];
@@ -144,6 +159,19 @@ struct store {
     int64_t dedup_gen_start;  /* when the current generation started */
 
     int64_t run_id;           /* this ingester's ingest_runs row, 0 when not ingesting */
+
+    /*
+     * The hourly rollup, summed in memory: flows of the open batch in
+     * roll_batch, moved into roll when it commits; roll holds the flow ids
+     * (roll_from, roll_to] and goes to flow_hourly in one transaction that
+     * also moves the rollup cursor (store_rollup). A crash loses only the
+     * memory: the cursor has not moved, and the rows are rolled up from
+     * flow_raw again.
+     */
+    struct roll_set roll_batch, roll;
+    int64_t roll_from, roll_to;
+    int64_t batch_flow_min, batch_flow_max; /* flow ids of the open batch, 0: none */
+    int64_t roll_started_ms;
 };
 
 static const char *const metric_names[METRIC_COUNT] = {
@@ -339,9 +367,18 @@ struct store *store_open(const char *path, char *err, size_t errlen)
     map_init(&s->counters);
     map_init(&s->seen);
     map_init(&s->info);
+    map_init(&s->roll_batch.idx);
+    map_init(&s->roll.idx);
     s->dedup_window_ms = 3600 * 1000;
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
+    /*
+     * A store is used by one thread at a time (ingest, the evaluator and the
+     * web each open their own), so SQLite's per-call connection mutex buys
+     * nothing: without it a row's dozen binds and its step cost no locking.
+     * Memory statistics would take a global mutex on every allocation.
+     */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); /* refused once SQLite is running: harmless */
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
         store_close(s);
         return NULL;
@@ -369,6 +406,72 @@ struct store *store_open(const char *path, char *err, size_t errlen)
     return s;
 }
 
+/* ---- the hourly rollup in memory ----------------------------------------------------- */
+
+static void roll_clear(struct roll_set *r)
+{
+    map_clear(&r->idx);
+    r->n = 0;
+}
+
+static void roll_free(struct roll_set *r)
+{
+    map_free(&r->idx);
+    free(r->rows);
+}
+
+/* Adds ROW's sums to its key's row in R; false when out of memory. */
+static bool roll_add(struct roll_set *r, const struct roll_row *row)
+{
+    struct map_entry *e = map_upsert(&r->idx, &row->k, sizeof(row->k));
+
+    if (e == NULL)
+        return false;
+    if (e->value == 0) { /* new: values are index + 1, so 0 means just made */
+        if (r->n == r->cap) {
+            size_t cap = r->cap ? r->cap * 2 : 1024;
+            struct roll_row *p = realloc(r->rows, cap * sizeof(*p));
+            if (p == NULL)
+                return false;
+            r->rows = p;
+            r->cap = cap;
+        }
+        r->rows[r->n] = *row;
+        e->value = (int64_t)++r->n;
+        return true;
+    }
+    struct roll_row *t = &r->rows[e->value - 1];
+    t->records += row->records;
+    t->bytes_in += row->bytes_in;
+    t->bytes_out += row->bytes_out;
+    t->first_ms = row->first_ms < t->first_ms ? row->first_ms : t->first_ms;
+    t->last_ms = row->last_ms > t->last_ms ? row->last_ms : t->last_ms;
+    return true;
+}
+
+/* A committed batch's flows join the sums; the first batch after a flush says where they start. */
+static bool roll_commit_batch(struct store *s)
+{
+    bool ok = true;
+
+    if (s->batch_flow_max == 0)
+        return true;
+    if (s->roll.n == 0) {
+        s->roll_from = s->batch_flow_min - 1;
+        s->roll_started_ms = clock_mono_ms();
+    }
+    for (size_t i = 0; ok && i < s->roll_batch.n; i++)
+        ok = roll_add(&s->roll, &s->roll_batch.rows[i]);
+    s->roll_to = s->batch_flow_max;
+    roll_clear(&s->roll_batch);
+    s->batch_flow_min = s->batch_flow_max = 0;
+    if (!ok) {
+        /* Out of memory: forget the sums; the rows are rolled up from flow_raw instead. */
+        roll_clear(&s->roll);
+    }
+    return ok;
+}
+
 void store_close(struct store *s)
 {
     if (s == NULL)
@@ -385,6 +488,8 @@ void store_close(struct store *s)
     map_free(&s->counters);
     map_free(&s->seen);
     map_free(&s->info);
+    roll_free(&s->roll_batch);
+    roll_free(&s->roll);
     free(s);
 }
 
@@ -427,6 +532,8 @@ void store_batch_rollback(struct store *s)
     map_clear(&s->counters);
     map_clear(&s->seen);
     map_clear(&s->info);
+    roll_clear(&s->roll_batch);
+    s->batch_flow_min = s->batch_flow_max = 0;
 }
 
 /* One upsert per (bucket, device) touched in the batch, every metric at once. */
@@ -519,6 +626,7 @@ enum store_err store_batch_commit(struct store *s, int64_t watermark_ms)
     clear_counts(s);
     map_clear(&s->counters);
     map_clear(&s->seen);
+    roll_commit_batch(s);
     return STORE_OK;
 }
 
@@ -716,7 +824,21 @@ enum store_err store_flow_append(struct store *s, int64_t dev, int64_t recv_ms,
     bind_text(st, 13, f->executable);
     bind_text(st, 14, f->commandline);
     bind_text(st, 15, f->details);
-    return step_done(s, st);
+    if ((e = step_done(s, st)) != STORE_OK)
+        return e;
+
+    int64_t id = sqlite3_last_insert_rowid(s->db);
+    struct roll_row row = {
+        .k = {.hour_ms = recv_ms - recv_ms % 3600000, .dev = dev, .laddr = laddr, .raddr = raddr,
+              .lport = f->local_port, .rport = f->remote_port,
+              .proto_dir = f->protocol * 4 + f->direction},
+        .records = 1, .bytes_in = f->bytes_in, .bytes_out = f->bytes_out,
+        .first_ms = recv_ms, .last_ms = recv_ms,
+    };
+    if (s->batch_flow_min == 0)
+        s->batch_flow_min = id;
+    s->batch_flow_max = id;
+    return roll_add(&s->roll_batch, &row) ? STORE_OK : STORE_ERR_IO;
 }
 
 static const char *proto_name(uint8_t p)
@@ -882,54 +1004,124 @@ void store_counter_add(struct store *s, const char *name, const char *label, int
 
 /* ---- housekeeping ----------------------------------------------------------------------- */
 
+#define ROLL_FLUSH_AGE_MS 60000 /* how long sums gather before they go to flow_hourly */
+#define ROLL_FLUSH_ROWS   50000 /* or this many flow_hourly rows, whichever comes first */
+
+static const char sql_roll_upsert_tail[] =
+    "ON CONFLICT (hour_ms, dev, raddr, rport, proto_dir, laddr, lport) DO UPDATE SET "
+    "records = records + excluded.records, bytes_in = bytes_in + excluded.bytes_in, "
+    "bytes_out = bytes_out + excluded.bytes_out, first_ms = min(first_ms, excluded.first_ms), "
+    "last_ms = max(last_ms, excluded.last_ms)";
+
+/* Rolls flow_raw rows (from, to] up with SQL: what memory does not hold (after a restart). */
+static enum store_err roll_sql(struct store *s, int64_t from, int64_t to)
+{
+    char sql[1024];
+    sqlite3_stmt *st;
+    enum store_err e;
+
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO flow_hourly (hour_ms, dev, raddr, rport, proto_dir, laddr, lport, records, "
+             "bytes_in, bytes_out, first_ms, last_ms) "
+             "SELECT recv_ms - recv_ms %% 3600000, dev, raddr, rport, proto_dir, laddr, lport, "
+             "count(*), sum(bytes_in), sum(bytes_out), min(recv_ms), max(recv_ms) "
+             "FROM flow_raw WHERE id > ?1 AND id <= ?2 "
+             "GROUP BY 1, dev, raddr, rport, proto_dir, laddr, lport %s",
+             sql_roll_upsert_tail);
+    if ((e = store_code(s, sqlite3_prepare_v2(s->db, sql, -1, &st, NULL))) != STORE_OK)
+        return e;
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, to);
+    e = store_code(s, sqlite3_step(st));
+    sqlite3_finalize(st);
+    return e;
+}
+
+/* Writes the sums in memory: one upsert per flow_hourly row. */
+static enum store_err roll_flush(struct store *s)
+{
+    char sql[1024];
+    sqlite3_stmt *st;
+    enum store_err e;
+
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO flow_hourly (hour_ms, dev, raddr, rport, proto_dir, laddr, lport, records, "
+             "bytes_in, bytes_out, first_ms, last_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+             "?10, ?11, ?12) %s",
+             sql_roll_upsert_tail);
+    if ((e = store_code(s, sqlite3_prepare_v2(s->db, sql, -1, &st, NULL))) != STORE_OK)
+        return e;
+    for (size_t i = 0; e == STORE_OK && i < s->roll.n; i++) {
+        const struct roll_row *r = &s->roll.rows[i];
+        sqlite3_bind_int64(st, 1, r->k.hour_ms);
+        sqlite3_bind_int64(st, 2, r->k.dev);
+        sqlite3_bind_int64(st, 3, r->k.raddr);
+        sqlite3_bind_int(st, 4, r->k.rport);
+        sqlite3_bind_int(st, 5, r->k.proto_dir);
+        sqlite3_bind_int64(st, 6, r->k.laddr);
+        sqlite3_bind_int(st, 7, r->k.lport);
+        sqlite3_bind_int64(st, 8, r->records);
+        sqlite3_bind_int64(st, 9, r->bytes_in);
+        sqlite3_bind_int64(st, 10, r->bytes_out);
+        sqlite3_bind_int64(st, 11, r->first_ms);
+        sqlite3_bind_int64(st, 12, r->last_ms);
+        e = step_done(s, st);
+    }
+    sqlite3_finalize(st);
+    return e;
+}
+
 /*
- * Roll raw flows into flow_hourly, from the cursor kept in store_state, at
- * most max_rows rows a call so it never holds the write lock for long.
+ * Moves the rollup cursor (store_state rollup_flow_id) on: first, with SQL,
+ * over raw rows the sums in memory do not hold (at most max_rows a call, so
+ * the write lock is never held for long; *more says it is still behind);
+ * then, once the cursor reaches them, the sums themselves, when they are a
+ * minute old or large (or when the caller asks for everything now).
  */
 enum store_err store_rollup(struct store *s, int64_t max_rows, bool *more)
 {
-    static const char sql[] =
-        "INSERT INTO flow_hourly (hour_ms, dev, raddr, rport, proto_dir, laddr, lport, records, "
-        "bytes_in, bytes_out, first_ms, last_ms) "
-        "SELECT recv_ms - recv_ms % 3600000, dev, raddr, rport, proto_dir, laddr, lport, "
-        "count(*), sum(bytes_in), sum(bytes_out), min(recv_ms), max(recv_ms) "
-        "FROM flow_raw WHERE id > ?1 AND id <= ?2 "
-        "GROUP BY 1, dev, raddr, rport, proto_dir, laddr, lport "
-        "ON CONFLICT (hour_ms, dev, raddr, rport, proto_dir, laddr, lport) DO UPDATE SET "
-        "records = records + excluded.records, bytes_in = bytes_in + excluded.bytes_in, "
-        "bytes_out = bytes_out + excluded.bytes_out, first_ms = min(first_ms, excluded.first_ms), "
-        "last_ms = max(last_ms, excluded.last_ms)";
     sqlite3_stmt *st = NULL;
     int64_t from, to, last = 0;
     enum store_err e;
+    bool flush;
 
     WARDEN_ASSERT(!s->in_batch);
+    *more = false;
     if ((e = store_code(s, sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL))) != STORE_OK)
         return e;
     from = state_get(s, "rollup_flow_id", 0);
-    if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(id), 0) FROM flow_raw", -1, &st, NULL) ==
-            SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
+    if (s->roll.n > 0 && from > s->roll_from) {
+        /* Someone else rolled these rows up (another process on this database): the
+         * sums would count them twice. Forget them; SQL carries on from the cursor. */
+        roll_clear(&s->roll);
+    }
+    if (s->roll.n > 0) {
+        last = s->roll_from;
+    } else if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(id), 0) FROM flow_raw", -1, &st,
+                                  NULL) == SQLITE_OK &&
+               sqlite3_step(st) == SQLITE_ROW) {
         last = sqlite3_column_int64(st, 0);
+    }
     sqlite3_finalize(st);
     to = last < from + max_rows ? last : from + max_rows;
+    if (to > from && (e = roll_sql(s, from, to)) == STORE_OK)
+        e = state_set(s, "rollup_flow_id", to);
     *more = to < last;
-    if (to > from) {
-        e = store_code(s, sqlite3_prepare_v2(s->db, sql, -1, &st, NULL));
-        if (e == STORE_OK) {
-            sqlite3_bind_int64(st, 1, from);
-            sqlite3_bind_int64(st, 2, to);
-            e = store_code(s, sqlite3_step(st));
-            sqlite3_finalize(st);
-        }
-        if (e == STORE_OK)
-            e = state_set(s, "rollup_flow_id", to);
-    }
+    flush = e == STORE_OK && !*more && s->roll.n > 0 && to >= s->roll_from &&
+            (clock_mono_ms() - s->roll_started_ms >= ROLL_FLUSH_AGE_MS ||
+             s->roll.n >= ROLL_FLUSH_ROWS || max_rows >= STORE_ROLLUP_ALL);
+    if (flush && (e = roll_flush(s)) == STORE_OK)
+        e = state_set(s, "rollup_flow_id", s->roll_to);
     if (e == STORE_OK)
         e = store_code(s, sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL));
-    if (e != STORE_OK)
+    if (e != STORE_OK) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    return e;
+        /* The sums stay: the cursor did not move, so they still fit it. */
+        return e;
+    }
+    if (flush)
+        roll_clear(&s->roll);
+    return STORE_OK;
 }
 
 enum store_err store_outbox_next(struct store *s, int64_t after, int limit,

@@ -185,9 +185,14 @@ void store_counter_add(struct store *s, const char *name, const char *label, int
 /* Dedup horizon: ids are remembered for at least window_ms. */
 void store_set_dedup_window(struct store *s, int64_t window_ms);
 /*
- * Summarise new raw flows into flow_hourly, at most max_rows a call (bounded
- * work, a short transaction); *more says whether rows are still waiting.
+ * Summarise new raw flows into flow_hourly. Flows of committed batches are
+ * summed in memory and written once the sums are a minute old (or large), in
+ * one transaction that moves the cursor; raw rows the memory does not hold
+ * (after a restart) are rolled up with SQL, at most max_rows a call (bounded
+ * work, a short transaction); *more says whether such rows are still waiting.
+ * max_rows of STORE_ROLLUP_ALL or more also writes the sums now.
  */
+#define STORE_ROLLUP_ALL (INT64_MAX / 4)
 enum store_err store_rollup(struct store *s, int64_t max_rows, bool *more);
 /*
  * Retention (SPEC 3.2): delete what is past its age, merge old 10-second

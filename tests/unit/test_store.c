@@ -206,12 +206,58 @@ static void rollup_summarises_flows_per_hour(void)
     CHECK(store_flow_append(s, dev, 3600000 + 2, &a) == STORE_OK);
     CHECK(store_flow_append(s, dev, 3600000 + 3, &b) == STORE_OK);
     CHECK(store_batch_commit(s, 0) == STORE_OK);
+    /* A batch that fails leaves nothing in the sums. */
+    CHECK(store_batch_begin(s) == STORE_OK);
+    CHECK(store_flow_append(s, dev, 3600000 + 4, &b) == STORE_OK);
+    store_batch_rollback(s);
     bool more;
-    CHECK(store_rollup(s, 2, &more) == STORE_OK && more); /* in two goes: the cursor carries on */
+    /* Summed in memory: a slice-sized call leaves them until they are a minute old. */
     CHECK(store_rollup(s, 2, &more) == STORE_OK && !more);
+    CHECK_INT(q(s, "SELECT count(*) FROM flows_hourly"), 0);
+    /* "Everything now" writes them, in one transaction with the cursor. */
+    CHECK(store_rollup(s, STORE_ROLLUP_ALL, &more) == STORE_OK && !more);
     CHECK_INT(q(s, "SELECT records FROM flows_hourly WHERE remote_ip = '8.8.8.8'"), 2);
     CHECK_INT(q(s, "SELECT bytes_out FROM flows_hourly WHERE remote_ip = '8.8.8.8'"), 400);
+    CHECK_INT(q(s, "SELECT records FROM flows_hourly WHERE remote_ip = '1.1.1.1'"), 1);
     CHECK_INT(q(s, "SELECT count(*) FROM flows_hourly"), 2);
+    CHECK_INT(q(s, "SELECT value FROM store_state WHERE key = 'rollup_flow_id'"), 3);
+    gone(s);
+}
+
+/* After a crash the sums in memory are gone: the rows are rolled up from flow_raw, once. */
+static void rollup_after_a_restart_reads_flow_raw(void)
+{
+    struct store *s = fresh();
+    struct store_flow a = flow("8.8.8.8", 53), b = flow("1.1.1.1", 443);
+    char err[256];
+    int64_t dev;
+    bool more;
+
+    CHECK(store_batch_begin(s) == STORE_OK);
+    CHECK(store_device(s, "dev-a", "lab-hub", 1000, &dev) == STORE_OK);
+    CHECK(store_flow_append(s, dev, 3600000 + 1, &a) == STORE_OK);
+    CHECK(store_flow_append(s, dev, 3600000 + 2, &a) == STORE_OK);
+    CHECK(store_batch_commit(s, 0) == STORE_OK);
+    CHECK(store_rollup(s, STORE_ROLLUP_ALL, &more) == STORE_OK); /* rows 1-2 from memory */
+    CHECK(store_batch_begin(s) == STORE_OK);
+    CHECK(store_flow_append(s, dev, 3600000 + 3, &b) == STORE_OK);
+    CHECK(store_flow_append(s, dev, 3600000 + 4, &a) == STORE_OK);
+    CHECK(store_batch_commit(s, 0) == STORE_OK);
+    store_close(s); /* rows 3-4 were only summed in memory */
+    s = store_open(dbpath, err, sizeof(err));
+    CHECK(s != NULL);
+    CHECK(store_rollup(s, 1, &more) == STORE_OK && more); /* in two goes: the cursor carries on */
+    CHECK(store_rollup(s, 1, &more) == STORE_OK && !more);
+    CHECK_INT(q(s, "SELECT records FROM flows_hourly WHERE remote_ip = '8.8.8.8'"), 3);
+    CHECK_INT(q(s, "SELECT records FROM flows_hourly WHERE remote_ip = '1.1.1.1'"), 1);
+    /* New flows after the restart are summed in memory again, from where SQL stopped. */
+    CHECK(store_batch_begin(s) == STORE_OK);
+    CHECK(store_device(s, "dev-a", "lab-hub", 1000, &dev) == STORE_OK);
+    CHECK(store_flow_append(s, dev, 3600000 + 5, &b) == STORE_OK);
+    CHECK(store_batch_commit(s, 0) == STORE_OK);
+    CHECK(store_rollup(s, STORE_ROLLUP_ALL, &more) == STORE_OK && !more);
+    CHECK_INT(q(s, "SELECT records FROM flows_hourly WHERE remote_ip = '1.1.1.1'"), 2);
+    CHECK_INT(q(s, "SELECT sum(records) FROM flows_hourly"), 5);
     gone(s);
 }
 
@@ -292,6 +338,7 @@ int main(void)
     RUN(dedup_remembers_ids_for_one_to_two_windows);
     RUN(counts_aggregate_per_10s_bucket);
     RUN(rollup_summarises_flows_per_hour);
+    RUN(rollup_after_a_restart_reads_flow_raw);
     RUN(retention_deletes_by_age_and_merges_old_counts);
     RUN(size_cap_deletes_oldest_raw_flows_first);
     return CHECK_DONE();
