@@ -516,6 +516,7 @@ struct list_shape {
     int n;
     struct {
         const char *name;
+        size_t name_len, twin_len;
         bool json;     /* stored JSON text, written as the value it holds */
         char twin[40]; /* "start_time" for start_ms, or "" */
     } col[LIST_MAX_COLUMNS];
@@ -531,11 +532,13 @@ static bool list_shape_of(sqlite3_stmt *st, struct list_shape *shape)
         size_t len = strlen(name);
 
         shape->col[i].name = name;
+        shape->col[i].name_len = len;
         shape->col[i].json = in_list(json_columns, name);
         shape->col[i].twin[0] = '\0';
         if (in_list(time_columns, name))
             snprintf(shape->col[i].twin, sizeof(shape->col[i].twin), "%.*s_time", (int)(len - 3),
                      name);
+        shape->col[i].twin_len = strlen(shape->col[i].twin);
     }
     return true;
 }
@@ -566,13 +569,13 @@ static void row_write(struct jsonw *w, sqlite3_stmt *st, const struct list_shape
     for (int i = 0; i < shape->n; i++) {
         int type = sqlite3_column_type(st, i);
 
-        jsonw_key(w, shape->col[i].name);
+        jsonw_keyn(w, shape->col[i].name, shape->col[i].name_len);
         if (!shape->col[i].json || type != SQLITE_TEXT ||
             !jsonw_json(w, (const char *)sqlite3_column_text(st, i),
                         (size_t)sqlite3_column_bytes(st, i)))
             column_write(w, st, i, type);
         if (shape->col[i].twin[0] != '\0') {
-            jsonw_key(w, shape->col[i].twin);
+            jsonw_keyn(w, shape->col[i].twin, shape->col[i].twin_len);
             if (type == SQLITE_INTEGER)
                 jsonw_time(w, sqlite3_column_int64(st, i));
             else
@@ -618,7 +621,8 @@ static void list_send(struct web_req *r, sqlite3_stmt *st, int64_t limit, list_c
             break;
         }
         row_write(w, st, &shape);
-        cursor(st, cur, sizeof(cur));
+        if (rows == limit) /* the last row of the page: the next one starts after it */
+            cursor(st, cur, sizeof(cur));
     }
     jsonw_array_end(w);
     jsonw_key(w, "next_cursor");

@@ -57,6 +57,8 @@ struct web_route {
 };
 extern const struct web_route web_api_routes[];   /* api.c, sql.c: /api/v1/..., /metrics, /healthz */
 extern const struct web_route web_page_routes[];  /* pages.c: /, /alerts, /devices, ... /sql */
+/* Drops the overview's cached body: a change made through the web shows at once. */
+void web_overview_stale(void);
 
 /* ---- responses (server.c) ------------------------------------------------------------ */
 

@@ -239,6 +239,11 @@ void jsonw_cstring(struct jsonw *w, const char *s)
 
 void jsonw_key(struct jsonw *w, const char *key)
 {
+    jsonw_keyn(w, key, strlen(key));
+}
+
+void jsonw_keyn(struct jsonw *w, const char *key, size_t n)
+{
     if (w->failed)
         return;
     if (!w->in_object[w->depth] || w->after_key) {
@@ -249,7 +254,7 @@ void jsonw_key(struct jsonw *w, const char *key)
         put_c(w, ',');
     w->has_member[w->depth] = true;
     put_c(w, '"');
-    string_body(w, (const unsigned char *)key, strlen(key));
+    string_body(w, (const unsigned char *)key, n);
     put(w, "\":", 2);
     w->after_key = true;
 }
@@ -370,6 +375,7 @@ void jsonw_null(struct jsonw *w)
 struct scan {
     const unsigned char *s;
     size_t n, i;
+    bool separator; /* a string holds U+2028 or U+2029 */
 };
 
 static void skip_ws(struct scan *sc)
@@ -419,6 +425,8 @@ static bool scan_string(struct scan *sc)
             size_t k = utf8_seq(sc->s + sc->i, sc->n - sc->i);
             if (k == 0)
                 return false;
+            if (k == 3 && c == 0xe2 && sc->s[sc->i + 1] == 0x80 && (sc->s[sc->i + 2] & 0xfe) == 0xa8)
+                sc->separator = true;
             sc->i += k;
         }
     }
@@ -522,23 +530,33 @@ static bool scan_value(struct scan *sc, unsigned depth)
     return scan_number(sc);
 }
 
+static bool scan_all(struct scan *sc)
+{
+    if (!scan_value(sc, 0))
+        return false;
+    skip_ws(sc);
+    return sc->i == sc->n;
+}
+
 bool jsonw_valid(const char *s, size_t n)
 {
-    struct scan sc = {(const unsigned char *)s, n, 0};
+    struct scan sc = {(const unsigned char *)s, n, 0, false};
 
-    if (!scan_value(&sc, 0))
-        return false;
-    skip_ws(&sc);
-    return sc.i == n;
+    return scan_all(&sc);
 }
 
 bool jsonw_json(struct jsonw *w, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
+    struct scan sc = {u, n, 0, false};
     size_t from = 0;
 
-    if (w->failed || !jsonw_valid(s, n) || !value_due(w))
+    if (w->failed || !scan_all(&sc) || !value_due(w))
         return false;
+    if (!sc.separator) {
+        put(w, s, n);
+        return true;
+    }
     /*
      * Valid JSON holds U+2028 and U+2029 only inside strings, where their
      * escapes mean the same: escape them, as jsonw_string does.

@@ -47,8 +47,9 @@ void jsonw_object(struct jsonw *w);
 void jsonw_object_end(struct jsonw *w);
 void jsonw_array(struct jsonw *w);
 void jsonw_array_end(struct jsonw *w);
-/* A member's name, NUL-terminated (escaped like any string). */
+/* A member's name, NUL-terminated or of n bytes (escaped like any string). */
 void jsonw_key(struct jsonw *w, const char *key);
+void jsonw_keyn(struct jsonw *w, const char *key, size_t n);
 
 /* s[0..n), escaped; s may hold NULs and anything else. */
 void jsonw_string(struct jsonw *w, const char *s, size_t n);

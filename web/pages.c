@@ -995,12 +995,15 @@ static void overview_ingest(struct web_req *r, struct evbuffer *out, int64_t now
 }
 
 /*
- * The history cards of the overview (alerts per day, most prevalent types,
- * most alerted devices) read every alert of the last month, a few tenths of
- * a second with a million alerts stored. They are kept for a few seconds, so
- * a wall screen or a crowd of browsers costs one such read per interval; the
- * counts of what is active now are read at every request. The server runs
- * one event loop in one thread, so this needs no lock.
+ * The overview reads every alert of the last month for its history cards (a
+ * few tenths of a second with a million alerts stored) and every device for
+ * the unhealthy ones (milliseconds with ten thousand). Its body is therefore
+ * kept for a few seconds, so a wall screen or a crowd of browsers costs one
+ * such read per interval; a change made through the web (web_overview_stale)
+ * drops it at once, so a user sees their own dismissal. The evaluator writes
+ * alerts once a pass, a minute apart by default: a body five seconds old
+ * shows them a little later, never wrongly. The server runs one event loop
+ * in one thread, so this needs no lock.
  */
 #define OVERVIEW_CACHE_MS 5000
 
@@ -1009,7 +1012,12 @@ static struct {
     struct evbuffer *html;
 } overview_cache;
 
-static void overview_history(struct web_req *r, struct evbuffer *out, int64_t now)
+void web_overview_stale(void)
+{
+    overview_cache.at_ms = INT64_MIN / 2;
+}
+
+static void overview_body(struct web_req *r, struct evbuffer *out, int64_t now)
 {
     struct evbuffer *fresh;
 
@@ -1021,10 +1029,16 @@ static void overview_history(struct web_req *r, struct evbuffer *out, int64_t no
     }
     if ((fresh = evbuffer_new()) == NULL)
         fatal("out of memory");
+    overview_tiles(r, fresh);
     overview_chart(r, fresh, now);
     evbuffer_add_printf(fresh, "<div class=\"grid\">");
     overview_top_types(r, fresh);
     overview_top_devices(r, fresh, now);
+    overview_unhealthy(r, fresh, now);
+    overview_recs(r, fresh, now);
+    overview_ingest(r, fresh, now);
+    ingest_counters(r, fresh);
+    evbuffer_add_printf(fresh, "</div>");
     evbuffer_add(out, evbuffer_pullup(fresh, -1), evbuffer_get_length(fresh));
     if (overview_cache.html != NULL)
         evbuffer_free(overview_cache.html);
@@ -1041,13 +1055,7 @@ static void page_overview(struct web_req *r)
                         "<h1>Overview</h1><p class=\"lead\">What Warden has found in the device "
                         "fleet: alerts are suspicious activity of a device or of the hub; "
                         "recommendations are weaknesses in their configuration.</p>");
-    overview_tiles(r, out);
-    overview_history(r, out, now);
-    overview_unhealthy(r, out, now);
-    overview_recs(r, out, now);
-    overview_ingest(r, out, now);
-    ingest_counters(r, out);
-    evbuffer_add_printf(out, "</div>");
+    overview_body(r, out, now);
     page_send(r, out, 200);
 }
 
