@@ -568,12 +568,90 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
     return MOSQ_ERR_SUCCESS;
 }
 
-/* ---- authorization ---------------------------------------------------------------------- */
-
 static bool has_prefix(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
+
+/* ---- messages the hub acts on --------------------------------------------------------------------------- */
+
+/* The "$rid=" value of a topic's property bag, or "0". */
+static void request_id(const char *topic, char *out, size_t outlen)
+{
+    const char *p = strstr(topic, "$rid=");
+    size_t n = 0;
+
+    copy(out, outlen, "0");
+    if (p == NULL)
+        return;
+    p += 5;
+    while (p[n] != '\0' && p[n] != '&' && n + 1 < outlen)
+        n++;
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+static void deliver(const char *device, const char *topic, const void *payload, uint32_t len)
+{
+    mosquitto_broker_publish_copy(device, topic, (int)len, payload, 1, false, NULL);
+}
+
+/* A device's own $iothub traffic: twin reads and reported updates, answered as IoT Hub does. */
+static void on_device_message(const char *device, struct mosquitto_evt_acl_check *ed)
+{
+    char rid[64], topic[160];
+
+    if (has_prefix(ed->topic, "$iothub/twin/PATCH/properties/reported/")) {
+        request_id(ed->topic, rid, sizeof(rid));
+        record("TwinOperations", "update", "Succeeded", "", device,
+               mosquitto_client_address(ed->client), "direction", "reported");
+        snprintf(topic, sizeof(topic), "$iothub/twin/res/204/?$rid=%s", rid);
+        deliver(device, topic, "", 0);
+    } else if (has_prefix(ed->topic, "$iothub/twin/GET/")) {
+        static const char empty_twin[] = "{\"desired\":{\"$version\":1},\"reported\":{\"$version\":1}}";
+        request_id(ed->topic, rid, sizeof(rid));
+        snprintf(topic, sizeof(topic), "$iothub/twin/res/200/?$rid=%s", rid);
+        deliver(device, topic, empty_twin, sizeof(empty_twin) - 1);
+    }
+}
+
+/* The service's lab topics that address one device: devices/{id}/{rest}. */
+static void on_service_message(struct mosquitto_evt_acl_check *ed)
+{
+    const char *p = ed->topic + strlen("devices/");
+    const char *slash = strchr(p, '/');
+    char device[HUB_KEYS_ID_MAX + 1], topic[1024];
+
+    if (!has_prefix(ed->topic, "devices/") || slash == NULL || (size_t)(slash - p) > HUB_KEYS_ID_MAX)
+        return;
+    memcpy(device, p, (size_t)(slash - p));
+    device[slash - p] = '\0';
+    struct client *c = client_get(device, false);
+
+    if (has_prefix(slash, "/methods/POST/")) {
+        /* devices/{id}/methods/POST/{name}/?$rid=N -> $iothub/methods/POST/{name}/?$rid=N */
+        snprintf(topic, sizeof(topic), "$iothub/methods/POST/%s", slash + strlen("/methods/POST/"));
+        deliver(device, topic, ed->payload, ed->payloadlen);
+    } else if (has_prefix(slash, "/twin/PATCH/properties/desired")) {
+        snprintf(topic, sizeof(topic), "$iothub/twin/PATCH/properties/desired%s",
+                 slash + strlen("/twin/PATCH/properties/desired"));
+        deliver(device, topic, ed->payload, ed->payloadlen);
+    } else if (has_prefix(slash, "/messages/devicebound")) {
+        /* MQTT has no way to reject a message: in the lab a rejected C2D
+         * message is one the hub cannot deliver or keep for the device. */
+        const char *why = NULL;
+        if (hub_keys_find(&hub.keys, device) == NULL)
+            return; /* no such device: the sender's error, not a message the hub holds */
+        if (c == NULL || (!c->connected && !c->persistent))
+            why = "DeviceNotConnected";
+        else if (!c->c2d_subscribed)
+            why = "DeviceNotSubscribed";
+        if (why != NULL)
+            record("C2DCommands", "reject", "Failed", why, device, "", "", "");
+    }
+}
+
+/* ---- authorization ---------------------------------------------------------------------- */
 
 /* TOPIC begins "devices/{device}/" followed by TAIL; no formatting on this path (every publish). */
 static bool own_topic(const char *topic, const char *device, const char *tail)
@@ -615,8 +693,17 @@ static int on_acl_check(int event, void *event_data, void *userdata)
     const char *addr = mosquitto_client_address(ed->client);
 
     (void)event, (void)userdata;
-    if (is_service(mosquitto_client_username(ed->client)))
+    /*
+     * What the hub does with a message (a method call to deliver, a twin
+     * update to answer) is done here, on the WRITE check that admits it:
+     * the check has the topic and payload, and a MESSAGE callback as well
+     * would cost the broker a second plugin call on every publish.
+     */
+    if (is_service(mosquitto_client_username(ed->client))) {
+        if (ed->access == MOSQ_ACL_WRITE && ed->topic != NULL && has_prefix(ed->topic, "devices/"))
+            on_service_message(ed);
         return MOSQ_ERR_SUCCESS;
+    }
     /* Every other client passed on_basic_auth, which checked its id: no recheck per message. */
     if (device == NULL || ed->topic == NULL)
         return MOSQ_ERR_ACL_DENIED;
@@ -639,111 +726,17 @@ static int on_acl_check(int event, void *event_data, void *userdata)
                "topic", ed->topic);
         return MOSQ_ERR_ACL_DENIED;
     case MOSQ_ACL_WRITE:
-        if (may_publish(ed->topic, device))
+        if (may_publish(ed->topic, device)) {
+            if (has_prefix(ed->topic, "$iothub/"))
+                on_device_message(device, ed);
             return MOSQ_ERR_SUCCESS;
+        }
         record("Authorization", "publish", "Unauthorized", "Unauthorized", device, addr ? addr : "",
                "topic", ed->topic);
         return MOSQ_ERR_ACL_DENIED;
     default:
         return MOSQ_ERR_ACL_DENIED;
     }
-}
-
-/* ---- messages --------------------------------------------------------------------------- */
-
-/* The "$rid=" value of a topic's property bag, or "0". */
-static void request_id(const char *topic, char *out, size_t outlen)
-{
-    const char *p = strstr(topic, "$rid=");
-    size_t n = 0;
-
-    copy(out, outlen, "0");
-    if (p == NULL)
-        return;
-    p += 5;
-    while (p[n] != '\0' && p[n] != '&' && n + 1 < outlen)
-        n++;
-    memcpy(out, p, n);
-    out[n] = '\0';
-}
-
-static void deliver(const char *device, const char *topic, const void *payload, uint32_t len)
-{
-    mosquitto_broker_publish_copy(device, topic, (int)len, payload, 1, false, NULL);
-}
-
-/* A device's own $iothub traffic: twin reads and reported updates, answered as IoT Hub does. */
-static void on_device_message(const char *device, struct mosquitto_evt_message *ed)
-{
-    char rid[64], topic[160];
-
-    if (has_prefix(ed->topic, "$iothub/twin/PATCH/properties/reported/")) {
-        request_id(ed->topic, rid, sizeof(rid));
-        record("TwinOperations", "update", "Succeeded", "", device,
-               mosquitto_client_address(ed->client), "direction", "reported");
-        snprintf(topic, sizeof(topic), "$iothub/twin/res/204/?$rid=%s", rid);
-        deliver(device, topic, "", 0);
-    } else if (has_prefix(ed->topic, "$iothub/twin/GET/")) {
-        static const char empty_twin[] = "{\"desired\":{\"$version\":1},\"reported\":{\"$version\":1}}";
-        request_id(ed->topic, rid, sizeof(rid));
-        snprintf(topic, sizeof(topic), "$iothub/twin/res/200/?$rid=%s", rid);
-        deliver(device, topic, empty_twin, sizeof(empty_twin) - 1);
-    }
-}
-
-/* The service's lab topics that address one device: devices/{id}/{rest}. */
-static void on_service_message(struct mosquitto_evt_message *ed)
-{
-    const char *p = ed->topic + strlen("devices/");
-    const char *slash = strchr(p, '/');
-    char device[HUB_KEYS_ID_MAX + 1], topic[1024];
-
-    if (!has_prefix(ed->topic, "devices/") || slash == NULL || (size_t)(slash - p) > HUB_KEYS_ID_MAX)
-        return;
-    memcpy(device, p, (size_t)(slash - p));
-    device[slash - p] = '\0';
-    struct client *c = client_get(device, false);
-
-    if (has_prefix(slash, "/methods/POST/")) {
-        /* devices/{id}/methods/POST/{name}/?$rid=N -> $iothub/methods/POST/{name}/?$rid=N */
-        snprintf(topic, sizeof(topic), "$iothub/methods/POST/%s", slash + strlen("/methods/POST/"));
-        deliver(device, topic, ed->payload, ed->payloadlen);
-    } else if (has_prefix(slash, "/twin/PATCH/properties/desired")) {
-        snprintf(topic, sizeof(topic), "$iothub/twin/PATCH/properties/desired%s",
-                 slash + strlen("/twin/PATCH/properties/desired"));
-        deliver(device, topic, ed->payload, ed->payloadlen);
-    } else if (has_prefix(slash, "/messages/devicebound")) {
-        /* MQTT has no way to reject a message: in the lab a rejected C2D
-         * message is one the hub cannot deliver or keep for the device. */
-        const char *why = NULL;
-        if (hub_keys_find(&hub.keys, device) == NULL)
-            return; /* no such device: the sender's error, not a message the hub holds */
-        if (c == NULL || (!c->connected && !c->persistent))
-            why = "DeviceNotConnected";
-        else if (!c->c2d_subscribed)
-            why = "DeviceNotSubscribed";
-        if (why != NULL)
-            record("C2DCommands", "reject", "Failed", why, device, "", "", "");
-    }
-}
-
-static int on_message(int event, void *event_data, void *userdata)
-{
-    struct mosquitto_evt_message *ed = event_data;
-    const char *id = mosquitto_client_id(ed->client);
-
-    (void)event, (void)userdata;
-    if (ed->topic == NULL)
-        return MOSQ_ERR_SUCCESS;
-    /* A device's events (nearly every message) need nothing from the plugin: return first. */
-    if (has_prefix(ed->topic, "$iothub/")) {
-        if (id != NULL && !is_service(mosquitto_client_username(ed->client)))
-            on_device_message(id, ed);
-    } else if (has_prefix(ed->topic, "devices/") &&
-               is_service(mosquitto_client_username(ed->client))) {
-        on_service_message(ed);
-    }
-    return MOSQ_ERR_SUCCESS;
 }
 
 static int on_disconnect(int event, void *event_data, void *userdata)
@@ -827,7 +820,6 @@ EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userd
 
     int rc = mosquitto_callback_register(hub.id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL, NULL);
     rc = rc ? rc : mosquitto_callback_register(hub.id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, NULL);
-    rc = rc ? rc : mosquitto_callback_register(hub.id, MOSQ_EVT_MESSAGE, on_message, NULL, NULL);
     rc = rc ? rc : mosquitto_callback_register(hub.id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, NULL);
     rc = rc ? rc : mosquitto_callback_register(hub.id, MOSQ_EVT_TICK, on_tick, NULL, NULL);
     rc = rc ? rc : mosquitto_callback_register(hub.id, MOSQ_EVT_RELOAD, on_reload, NULL, NULL);
@@ -842,7 +834,6 @@ EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *opts, 
     records_flush();
     mosquitto_callback_unregister(hub.id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL);
     mosquitto_callback_unregister(hub.id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL);
-    mosquitto_callback_unregister(hub.id, MOSQ_EVT_MESSAGE, on_message, NULL);
     mosquitto_callback_unregister(hub.id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
     mosquitto_callback_unregister(hub.id, MOSQ_EVT_TICK, on_tick, NULL);
     mosquitto_callback_unregister(hub.id, MOSQ_EVT_RELOAD, on_reload, NULL);
