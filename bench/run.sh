@@ -154,7 +154,8 @@ stop() {
 # A TCP port on 127.0.0.1 that no socket uses, from the kernel's own tables.
 free_port() {
     while :; do
-        p=$(($(od -An -N2 -tu2 /dev/urandom) % 40000 + 20000))
+        # Below the ephemeral range (32768-60999), which outgoing connections take from.
+        p=$(($(od -An -N2 -tu2 /dev/urandom) % 12000 + 20000))
         if ! awk -v port=":$(printf '%04X' "$p")" 'substr($2, length($2) - 4) == port { found = 1 }
                 END { exit !found }' /proc/net/tcp /proc/net/tcp6 2> /dev/null; then
             echo "$p"

@@ -29,7 +29,9 @@ trap cleanup EXIT
 free_port() {
     local p
     while :; do
-        p=$((20000 + RANDOM % 40000))
+        # Below Linux's ephemeral range (32768-60999): a port the kernel may
+        # give an outgoing connection at any moment is no port to listen on.
+        p=$((20000 + RANDOM % 12000))
         (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
     done
 }
