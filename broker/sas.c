@@ -107,8 +107,7 @@ long sas_url_decode(const char *s, size_t n, char *out, size_t outlen)
     return (long)o;
 }
 
-/* Encodes what URL-encoding must (IoT Hub SDKs encode all but unreserved). */
-static bool url_encode(const char *s, char *out, size_t outlen)
+bool sas_url_encode(const char *s, char *out, size_t outlen)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;
@@ -117,8 +116,10 @@ static bool url_encode(const char *s, char *out, size_t outlen)
         unsigned char c = (unsigned char)*s;
         bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                      c == '-' || c == '_' || c == '.' || c == '~';
-        if (o + (plain ? 1 : 3) >= outlen)
+        if (o + (plain ? 1 : 3) >= outlen) {
+            out[o] = '\0'; /* what fit, still a string */
             return false;
+        }
         if (plain) {
             out[o++] = (char)c;
         } else {
@@ -244,7 +245,7 @@ bool sas_make(const char *host, const char *device, const char *key_b64, int64_t
 
     if ((size_t)snprintf(resource, sizeof(resource), "%s/devices/%s", host, device) >=
             sizeof(resource) ||
-        !url_encode(resource, sr, sizeof(sr)) || strlen(sr) > SAS_FIELD_MAX)
+        !sas_url_encode(resource, sr, sizeof(sr)) || strlen(sr) > SAS_FIELD_MAX)
         return false;
     if ((klen = sas_b64_decode(key_b64, strlen(key_b64), key, sizeof(key))) <= 0)
         return false;
@@ -252,7 +253,7 @@ bool sas_make(const char *host, const char *device, const char *key_b64, int64_t
     sas_hmac(key, (size_t)klen, msg, (size_t)mlen, mac);
     OPENSSL_cleanse(key, sizeof(key));
     if (sas_b64_encode(mac, sizeof(mac), sig_b64, sizeof(sig_b64)) < 0 ||
-        !url_encode(sig_b64, sig, sizeof(sig)))
+        !sas_url_encode(sig_b64, sig, sizeof(sig)))
         return false;
     int n = snprintf(out, outlen, PREFIX "sr=%s&sig=%s&se=%lld", sr, sig, (long long)expiry);
     return n > 0 && (size_t)n < outlen;

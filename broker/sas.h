@@ -52,6 +52,10 @@ bool sas_make(const char *host, const char *device, const char *key_b64, int64_t
 long sas_b64_decode(const char *s, size_t n, uint8_t *out, size_t outlen);
 long sas_b64_encode(const uint8_t *p, size_t n, char *out, size_t outlen);
 
+/* Percent-encoding of all but RFC 3986's unreserved characters, as IoT Hub SDKs do;
+ * false when OUT is too small. */
+bool sas_url_encode(const char *s, char *out, size_t outlen);
+
 /* Percent-decoding ('+' is a space); -1 on a malformed escape or no room. NUL-terminates. */
 long sas_url_decode(const char *s, size_t n, char *out, size_t outlen);
 

@@ -7,6 +7,8 @@
  */
 #include "sim.h"
 
+#include "../broker/sas.h"
+
 #include "../common/common.h"
 
 #include <jansson.h>
@@ -375,32 +377,11 @@ bool sim_send_telemetry(struct sim_run *r, const char *device_id)
                          NULL);
 }
 
-/* Percent-encode what is not unreserved in a URL (RFC 3986), for the property bag. */
-static void url_encode(const char *s, char *out, size_t cap)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-
-    for (; *s != '\0' && o + 4 <= cap; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            out[o++] = (char)c;
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        }
-    }
-    out[o] = '\0';
-}
-
 bool sim_send_c2d(struct sim_run *r, const char *device_id)
 {
     char topic[SIM_TOPIC_MAX], enc[3 * SIM_ID_MAX + 1];
 
-    url_encode(device_id, enc, sizeof(enc));
+    sas_url_encode(device_id, enc, sizeof(enc));
     snprintf(topic, sizeof(topic),
              "devices/%s/messages/devicebound/%%24.to=%%2Fdevices%%2F%s%%2Fmessages%%2Fdevicebound",
              device_id, enc);

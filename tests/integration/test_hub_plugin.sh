@@ -6,7 +6,6 @@
 # them, which is checked at the end.
 . "$(dirname "$0")/lib.sh"
 
-PLUGIN=${HUB_PLUGIN_SO:-build/asan/warden_hub.so}
 KEYS="$T/warden-hub.keys"
 HOST=lab.example
 WARDEN_HUB="$WARDEN"
@@ -26,13 +25,7 @@ check keystore-devices "$(grep -c '^device' "$KEYS")" 2
 grep -q "cnRvcy0xLXByaW1hcnkta2V5" "$T/warden.db" && fail key-in-database "a secret reached the database"
 
 # ---- the broker with the plugin, Warden as its service ------------------------------
-PRELOAD=""
-case "$PLUGIN" in *asan*) PRELOAD=$(gcc -print-file-name=libasan.so) ;; esac
-SAVED_ASAN=${ASAN_OPTIONS:-}
-# Leaks of the broker itself are not ours to report; the plugin is checked by the fuzzers.
-export ASAN_OPTIONS=detect_leaks=0
-HUB_PLUGIN="$HERE/$PLUGIN" HUB_KEYS="$KEYS" HUB_FLUSH_MS=200 HUB_PRELOAD="$PRELOAD" start_broker
-export ASAN_OPTIONS=$SAVED_ASAN
+start_hub_broker "$KEYS"
 start_warden --mqtt.username=warden-service --mqtt.password_file="$KEYS"
 pass warden-logs-in-as-service
 

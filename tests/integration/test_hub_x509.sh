@@ -7,7 +7,6 @@
 # records and alerts must come from the hub.
 . "$(dirname "$0")/lib.sh"
 
-PLUGIN=${HUB_PLUGIN_SO:-build/asan/warden_hub.so}
 KEYS="$T/warden-hub.keys"
 w() { "$WARDEN" "$@" --db "$T/warden.db" 2>>"$T/cli.err"; }
 
@@ -57,13 +56,7 @@ w hub cert add device-ca "$C/devca.pem" > /dev/null || fail hub-cert-add
 check keystore-has-ca "$(grep -c '^cert	device-ca' "$KEYS")" 1
 
 # ---- broker with the plugin, the front end, Warden ---------------------------------------
-PRELOAD=""
-case "$PLUGIN" in *asan*) PRELOAD=$(gcc -print-file-name=libasan.so) ;; esac
-SAVED_ASAN=${ASAN_OPTIONS:-}
-# Leaks of the broker itself are not ours to report; the plugin is checked by the fuzzers.
-export ASAN_OPTIONS=detect_leaks=0
-HUB_PLUGIN="$HERE/$PLUGIN" HUB_KEYS="$KEYS" HUB_FLUSH_MS=200 HUB_PRELOAD="$PRELOAD" start_broker
-export ASAN_OPTIONS=$SAVED_ASAN
+start_hub_broker "$KEYS"
 "$WARDEN" hub tls --db "$T/warden.db" --hub.tls.listen=127.0.0.1:0 \
     --hub.tls.cert_file="$C/server.pem" --hub.tls.key_file="$C/server.key" \
     --mqtt.port="$BROKER_PORT" > "$T/front.out" 2>> "$T/front.log" &
