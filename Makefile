@@ -67,12 +67,17 @@ $(B)/asan/tests/%: tests/unit/%.c tests/unit/check.h $(ASAN_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -O1 $(SAN) -I$(B)/obj -o $@ $< $(ASAN_OBJ) $(LDLIBS)
 
-# libFuzzer targets need clang.
+# libFuzzer targets need clang. Warden's code is compiled once with coverage
+# and the sanitizers (fuzzer-no-link); each target links it with its own main.
 FUZZ_CC    = clang
-FUZZ_FLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -fsanitize=fuzzer,address,undefined -I$(B)/obj
-$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard */*.h) $(B)/obj/store/schema.inc
+FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -I$(B)/obj
+FUZZ_OBJ   = $(LIB_SRC:%.c=$(B)/fuzz/obj/%.o)
+$(B)/fuzz/obj/%.o: %.c $(wildcard */*.h) $(B)/obj/store/schema.inc
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
 
 # Benchmark ceilings: small programs that do the least possible.
 BENCH_SRC = $(wildcard bench/*.c)
