@@ -132,10 +132,11 @@ clean:
 	rm -rf build
 
 help:
-	@echo "make            build $(B)/warden"
+	@echo "make            build $(B)/warden and $(B)/warden_hub.so (the lab hub plugin)"
 	@echo "make deps       install the Debian packages Warden needs (apt-get)"
 	@echo "make test       build, then run unit, fuzz, integration tests (sanitized)"
-	@echo "make run        start the lab broker and warden run"
+	@echo "make check-long the long reliability tests (crash, 30-minute soak, leaks)"
+	@echo "make run        start the lab hub (broker + plugin) and warden run"
 	@echo "make demo       make run plus simulated devices"
 	@echo "make fuzz       run every fuzz target for FUZZ_SECONDS (default 60)"
 	@echo "make bench      benchmarks with their ceilings"
