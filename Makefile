@@ -72,6 +72,7 @@ $(B)/asan/tests/%: tests/unit/%.c tests/unit/check.h $(ASAN_OBJ)
 FUZZ_CC    = clang
 FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -I$(B)/obj
 FUZZ_OBJ   = $(LIB_SRC:%.c=$(B)/fuzz/obj/%.o)
+.SECONDARY: $(FUZZ_OBJ)
 $(B)/fuzz/obj/%.o: %.c $(wildcard */*.h) $(B)/obj/store/schema.inc
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
