@@ -62,6 +62,7 @@
 struct client {
     struct client *next;
     char id[HUB_KEYS_ID_MAX + 1];
+    char ip[64];         /* where it logged in from (through the TLS front end: the device's own) */
     bool connected;
     bool persistent;     /* clean session off: the broker queues for it while away */
     bool c2d_subscribed; /* it subscribed to its devicebound topic */
@@ -122,6 +123,18 @@ static struct client *client_get(const char *id, bool create)
     c->next = hub.clients[b];
     hub.clients[b] = c;
     return c;
+}
+
+/* The address a device logged in from: the one the TLS front end attested, else the socket's. */
+static const char *client_ip(const char *device, const struct mosquitto *client)
+{
+    const struct client *c = client_get(device, false);
+    const char *addr;
+
+    if (c != NULL && c->ip[0] != '\0')
+        return c->ip;
+    addr = mosquitto_client_address(client);
+    return addr ? addr : "";
 }
 
 /* ---- the key store ---------------------------------------------------------------------- */
@@ -561,6 +574,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
         return MOSQ_ERR_AUTH;
     }
     c->connected = true;
+    copy(c->ip, sizeof(c->ip), a.ip);
     c->persistent = !mosquitto_client_clean_session(ed->client);
     if (!c->persistent)
         c->c2d_subscribed = false;
@@ -604,7 +618,7 @@ static void on_device_message(const char *device, struct mosquitto_evt_acl_check
     if (has_prefix(ed->topic, "$iothub/twin/PATCH/properties/reported/")) {
         request_id(ed->topic, rid, sizeof(rid));
         record("TwinOperations", "update", "Succeeded", "", device,
-               mosquitto_client_address(ed->client), "direction", "reported");
+               client_ip(device, ed->client), "direction", "reported");
         snprintf(topic, sizeof(topic), "$iothub/twin/res/204/?$rid=%s", rid);
         deliver(device, topic, "", 0);
     } else if (has_prefix(ed->topic, "$iothub/twin/GET/")) {
@@ -690,7 +704,6 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 {
     struct mosquitto_evt_acl_check *ed = event_data;
     const char *device = mosquitto_client_id(ed->client);
-    const char *addr = mosquitto_client_address(ed->client);
 
     (void)event, (void)userdata;
     /*
@@ -722,8 +735,8 @@ static int on_acl_check(int event, void *event_data, void *userdata)
                 c->c2d_subscribed = true;
             return MOSQ_ERR_SUCCESS;
         }
-        record("Authorization", "subscribe", "Unauthorized", "Unauthorized", device, addr ? addr : "",
-               "topic", ed->topic);
+        record("Authorization", "subscribe", "Unauthorized", "Unauthorized", device,
+               client_ip(device, ed->client), "topic", ed->topic);
         return MOSQ_ERR_ACL_DENIED;
     case MOSQ_ACL_WRITE:
         if (may_publish(ed->topic, device)) {
@@ -731,8 +744,8 @@ static int on_acl_check(int event, void *event_data, void *userdata)
                 on_device_message(device, ed);
             return MOSQ_ERR_SUCCESS;
         }
-        record("Authorization", "publish", "Unauthorized", "Unauthorized", device, addr ? addr : "",
-               "topic", ed->topic);
+        record("Authorization", "publish", "Unauthorized", "Unauthorized", device,
+               client_ip(device, ed->client), "topic", ed->topic);
         return MOSQ_ERR_ACL_DENIED;
     default:
         return MOSQ_ERR_ACL_DENIED;
