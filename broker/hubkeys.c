@@ -65,8 +65,7 @@ static bool grow(void **arr, size_t n, size_t size)
 
 static int device_cmp(const void *a, const void *b)
 {
-    return strcmp(((const struct hub_keys_device *)a)->id,
-                  ((const struct hub_keys_device *)b)->id);
+    return strcmp(((const struct hub_keys_device *)a)->id, ((const struct hub_keys_device *)b)->id);
 }
 
 static bool parse_device(char **f, size_t nf, struct hub_keys *k)
@@ -177,7 +176,8 @@ bool hub_keys_parse(const char *buf, size_t len, struct hub_keys *k, char *err, 
         free(line);
         if (!ok) {
             if (lineno == 1)
-                snprintf(err, errlen, "not a warden hub key store (no \"%s\" line)", "warden-hub-keys 1");
+                snprintf(err, errlen, "not a warden hub key store (no \"%s\" line)",
+                         "warden-hub-keys 1");
             else
                 snprintf(err, errlen, "line %zu: malformed record", lineno);
             goto bad;
@@ -251,8 +251,10 @@ static void write_all(FILE *f, const struct hub_keys *k)
     static const char *const modes[] = {"none", "rules", "legacy"};
     char net[64];
 
-    fprintf(f, "%s\n# Written by warden; read by the lab hub plugin. Holds device keys: keep it 0640.\n",
-            MAGIC);
+    fprintf(
+        f,
+        "%s\n# Written by warden; read by the lab hub plugin. Holds device keys: keep it 0640.\n",
+        MAGIC);
     if (k->hub[0] != '\0')
         fprintf(f, "hub\t%s\n", k->hub);
     if (k->service[0] != '\0')

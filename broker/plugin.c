@@ -48,13 +48,13 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-#define ATTEST_PREFIX   "WardenFront1;"
-#define ATTEST_MAX_AGE  120   /* seconds an attestation stays valid */
-#define PASSWORD_MAX    8192  /* a device's own password, inside an attestation */
-#define CERT_DER_MAX    16384
-#define RECORDS_MAX     2048  /* distinct records held between flushes */
-#define CLIENT_BUCKETS  4096
-#define DETAIL_MAX      256
+#define ATTEST_PREFIX  "WardenFront1;"
+#define ATTEST_MAX_AGE 120  /* seconds an attestation stays valid */
+#define PASSWORD_MAX   8192 /* a device's own password, inside an attestation */
+#define CERT_DER_MAX   16384
+#define RECORDS_MAX    2048 /* distinct records held between flushes */
+#define CLIENT_BUCKETS 4096
+#define DETAIL_MAX     256
 
 /* ---- state ------------------------------------------------------------------------------ */
 
@@ -62,7 +62,7 @@
 struct client {
     struct client *next;
     char id[HUB_KEYS_ID_MAX + 1];
-    char ip[64];         /* where it logged in from (through the TLS front end: the device's own) */
+    char ip[64]; /* where it logged in from (through the TLS front end: the device's own) */
     bool connected;
     bool persistent;     /* clean session off: the broker queues for it while away */
     bool c2d_subscribed; /* it subscribed to its devicebound topic */
@@ -148,7 +148,8 @@ static void keys_refresh(bool force)
 
     if (stat(hub.keystore, &st) != 0) {
         if (force)
-            mosquitto_log_printf(MOSQ_LOG_WARNING, "warden_hub: no key store at %s yet: every "
+            mosquitto_log_printf(MOSQ_LOG_WARNING,
+                                 "warden_hub: no key store at %s yet: every "
                                  "device is refused until `warden registry import` writes it",
                                  hub.keystore);
         return;
@@ -164,8 +165,10 @@ static void keys_refresh(bool force)
     hub.keys = fresh;
     hub.keys_mtime = st.st_mtim;
     hub.keys_size = (long)st.st_size;
-    mosquitto_log_printf(MOSQ_LOG_NOTICE, "warden_hub: key store loaded: %zu devices, %zu IP rules, "
-                         "%zu hub certificates", hub.keys.ndevices, hub.keys.nrules, hub.keys.ncerts);
+    mosquitto_log_printf(MOSQ_LOG_NOTICE,
+                         "warden_hub: key store loaded: %zu devices, %zu IP rules, "
+                         "%zu hub certificates",
+                         hub.keys.ndevices, hub.keys.nrules, hub.keys.ncerts);
 }
 
 /* ---- records ---------------------------------------------------------------------------- */
@@ -245,7 +248,8 @@ static void records_flush(void)
     out[o++] = ']';
     snprintf(topic, sizeof(topic), "hub/%s/operations", hub.hub);
     if (mosquitto_broker_publish_copy(NULL, topic, (int)o, out, 1, false, NULL) != MOSQ_ERR_SUCCESS)
-        mosquitto_log_printf(MOSQ_LOG_ERR, "warden_hub: could not publish %zu records", hub.nrecords);
+        mosquitto_log_printf(MOSQ_LOG_ERR, "warden_hub: could not publish %zu records",
+                             hub.nrecords);
     free(out);
     hub.nrecords = 0;
 }
@@ -366,7 +370,8 @@ static const char *check_ca_signed(X509 *cert, const char *device)
             reason = "X509CertificateNotYetValid";
         goto out;
     }
-    int len = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
+    int len =
+        X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
     reason = len > 0 && strcmp(cn, device) == 0 ? NULL : "X509SubjectMismatch";
 out:
     X509_STORE_CTX_free(ctx);
@@ -415,7 +420,8 @@ static bool attestation_open(const char *pw, struct attempt *a)
     if (!sas_equal(mac, want, sizeof(mac)))
         return false;
     /* Genuine from here on: the fields were written by the front end. */
-    if ((n = take_field(pw, "ts", &v)) <= 0 || llabs(atoll(v) - (long long)time(NULL)) > ATTEST_MAX_AGE)
+    if ((n = take_field(pw, "ts", &v)) <= 0 ||
+        llabs(atoll(v) - (long long)time(NULL)) > ATTEST_MAX_AGE)
         return false;
     if ((n = take_field(pw, "ip", &v)) <= 0 || (size_t)n >= sizeof(a->ip))
         return false;
@@ -544,8 +550,8 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
                   strlen(ed->password) == strlen(hub.keys.service) &&
                   sas_equal(ed->password, hub.keys.service, strlen(hub.keys.service));
         if (!ok)
-            record("Connections", "serviceConnect", "Failed", "InvalidServiceCredentials", "",
-                   a.ip, "", "");
+            record("Connections", "serviceConnect", "Failed", "InvalidServiceCredentials", "", a.ip,
+                   "", "");
         return ok ? MOSQ_ERR_SUCCESS : MOSQ_ERR_AUTH;
     }
     if (ed->password != NULL && strncmp(ed->password, ATTEST_PREFIX, strlen(ATTEST_PREFIX)) == 0) {
@@ -587,7 +593,7 @@ static bool has_prefix(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* ---- messages the hub acts on --------------------------------------------------------------------------- */
+/* ---- messages the hub acts on ------------------------------------------------------------ */
 
 /* The "$rid=" value of a topic's property bag, or "0". */
 static void request_id(const char *topic, char *out, size_t outlen)
@@ -617,12 +623,13 @@ static void on_device_message(const char *device, struct mosquitto_evt_acl_check
 
     if (has_prefix(ed->topic, "$iothub/twin/PATCH/properties/reported/")) {
         request_id(ed->topic, rid, sizeof(rid));
-        record("TwinOperations", "update", "Succeeded", "", device,
-               client_ip(device, ed->client), "direction", "reported");
+        record("TwinOperations", "update", "Succeeded", "", device, client_ip(device, ed->client),
+               "direction", "reported");
         snprintf(topic, sizeof(topic), "$iothub/twin/res/204/?$rid=%s", rid);
         deliver(device, topic, "", 0);
     } else if (has_prefix(ed->topic, "$iothub/twin/GET/")) {
-        static const char empty_twin[] = "{\"desired\":{\"$version\":1},\"reported\":{\"$version\":1}}";
+        static const char empty_twin[] =
+            "{\"desired\":{\"$version\":1},\"reported\":{\"$version\":1}}";
         request_id(ed->topic, rid, sizeof(rid));
         snprintf(topic, sizeof(topic), "$iothub/twin/res/200/?$rid=%s", rid);
         deliver(device, topic, empty_twin, sizeof(empty_twin) - 1);
@@ -636,7 +643,8 @@ static void on_service_message(struct mosquitto_evt_acl_check *ed)
     const char *slash = strchr(p, '/');
     char device[HUB_KEYS_ID_MAX + 1], topic[1024];
 
-    if (!has_prefix(ed->topic, "devices/") || slash == NULL || (size_t)(slash - p) > HUB_KEYS_ID_MAX)
+    if (!has_prefix(ed->topic, "devices/") || slash == NULL ||
+        (size_t)(slash - p) > HUB_KEYS_ID_MAX)
         return;
     memcpy(device, p, (size_t)(slash - p));
     device[slash - p] = '\0';
@@ -725,7 +733,7 @@ static int on_acl_check(int event, void *event_data, void *userdata)
         /* Routed deliveries: a device's own C2D only. $iothub messages reach a
          * device only through the plugin's per-client publish. */
         return own_topic(ed->topic, device, "messages/devicebound/") ? MOSQ_ERR_SUCCESS
-                                                                      : MOSQ_ERR_ACL_DENIED;
+                                                                     : MOSQ_ERR_ACL_DENIED;
     case MOSQ_ACL_UNSUBSCRIBE:
         return MOSQ_ERR_SUCCESS;
     case MOSQ_ACL_SUBSCRIBE:
@@ -832,8 +840,10 @@ EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userd
     hub.last_flush_ms = now_ms();
 
     int rc = mosquitto_callback_register(hub.id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL, NULL);
-    rc = rc ? rc : mosquitto_callback_register(hub.id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, NULL);
-    rc = rc ? rc : mosquitto_callback_register(hub.id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, NULL);
+    rc =
+        rc ? rc : mosquitto_callback_register(hub.id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, NULL);
+    rc = rc ? rc
+            : mosquitto_callback_register(hub.id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, NULL);
     rc = rc ? rc : mosquitto_callback_register(hub.id, MOSQ_EVT_TICK, on_tick, NULL, NULL);
     rc = rc ? rc : mosquitto_callback_register(hub.id, MOSQ_EVT_RELOAD, on_reload, NULL, NULL);
     mosquitto_log_printf(MOSQ_LOG_NOTICE, "warden_hub: lab hub %s, key store %s", hub.hub,

@@ -235,8 +235,8 @@ enum sas_result sas_check(const struct sas_token *t, const char *host, const cha
     return t->se < now ? SAS_EXPIRED : SAS_OK;
 }
 
-bool sas_make(const char *host, const char *device, const char *key_b64, int64_t expiry,
-              char *out, size_t outlen)
+bool sas_make(const char *host, const char *device, const char *key_b64, int64_t expiry, char *out,
+              size_t outlen)
 {
     char resource[SAS_FIELD_MAX + 1], sr[3 * SAS_FIELD_MAX + 1], msg[3 * SAS_FIELD_MAX + 32];
     char sig_b64[64], sig[128];

@@ -27,7 +27,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define API_VERSION "2021-04-12"
+#define API_VERSION     "2021-04-12"
 #define CONNACK_WAIT_MS 5000
 
 struct devconn {
@@ -73,8 +73,8 @@ static bool got_twin_ack(const struct devconn *c)
 
 /* Connects as DEVICE; returns the CONNACK code (0 accepted, 5 not authorised) or -1. */
 static int dev_open(struct devconn *c, const struct sim_target *t, const char *device,
-                    const char *host_name, const char *password, const char *cert,
-                    const char *key, const struct sim_opts *o)
+                    const char *host_name, const char *password, const char *cert, const char *key,
+                    const struct sim_opts *o)
 {
     char user[SIM_ID_MAX + 300];
 
@@ -131,7 +131,8 @@ static void dev_session(struct sim_run *r, struct devconn *c, const char *device
                                         "ThreadX 6.4", "NetX Duo 6.4", "sim board");
     snprintf(topic, sizeof(topic),
              "devices/%s/messages/events/mti=2.3-1-0-0&%%24.ifid=urn%%3Aazureiot%%3ASecurity%%3A"
-             "SecurityAgent%%3A1", device);
+             "SecurityAgent%%3A1",
+             device);
     mosquitto_publish(c->m, NULL, topic, (int)n, buf, 1, false);
     static const char reported[] = "{\"sim\":\"hub\"}";
     mosquitto_publish(c->m, NULL, "$iothub/twin/PATCH/properties/reported/?$rid=1",
@@ -149,8 +150,8 @@ static void dev_session(struct sim_run *r, struct devconn *c, const char *device
 
 /* One login attempt whose outcome is known in advance. */
 static void attempt(struct sim_run *r, const struct sim_target *t, const char *device,
-                    const char *host_name, const char *password, const char *cert,
-                    const char *key, bool should_pass, const char *what, struct hub_tally *tl)
+                    const char *host_name, const char *password, const char *cert, const char *key,
+                    bool should_pass, const char *what, struct hub_tally *tl)
 {
     struct devconn c;
     int rc = dev_open(&c, t, device, host_name, password, cert, key, r->opt);
@@ -164,7 +165,9 @@ static void attempt(struct sim_run *r, const struct sim_target *t, const char *d
     if ((rc == 0) != should_pass) {
         tl->unexpected++;
         log_warn("sim: %s %s: %s, expected %s", device, what,
-                 rc == 0 ? "admitted" : rc < 0 ? "no answer" : "refused",
+                 rc == 0  ? "admitted"
+                 : rc < 0 ? "no answer"
+                          : "refused",
                  should_pass ? "admission" : "refusal");
     }
     dev_close(&c);
