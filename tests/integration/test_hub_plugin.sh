@@ -26,7 +26,9 @@ grep -q "cnRvcy0xLXByaW1hcnkta2V5" "$T/warden.db" && fail key-in-database "a sec
 
 # ---- the broker with the plugin, Warden as its service ------------------------------
 start_hub_broker "$KEYS"
-start_warden --mqtt.username=warden-service --mqtt.password_file="$KEYS"
+# The demo security group: at most 1 unauthorized operation a device in 5 minutes.
+w groups import conf/demo-group.json > /dev/null || fail group-import
+start_warden --mqtt.username=warden-service --mqtt.password_file="$KEYS" --evaluator.interval=PT1S
 pass warden-logs-in-as-service
 
 # ---- valid, expired and forged SAS tokens; outside the device's topics -------------
@@ -158,7 +160,10 @@ grep -q 'ERROR: AddressSanitizer\|runtime error' "$T/broker/mosquitto.log" &&
     fail sanitizer-in-plugin "$(grep -m3 'AddressSanitizer\|runtime error' "$T/broker/mosquitto.log")"
 
 # ---- the alerts, from the hub's records -----------------------------------------------
-"$WARDEN_HUB" evaluate --once --db "$T/warden.db" > /dev/null 2>&1
+wait_sql "SELECT count(*) FROM alerts WHERE alert_type IN ('IoT_Expired_SAS_Token','IoT_Invalid_SAS_Token')" 4 30
+wait_sql "SELECT count(*) FROM alerts WHERE alert_type = 'IoT_CA_UnauthorizedOperationsNotInAllowedRange' AND device_id = 'rtos-1'" 1 30 ||
+    fail alert-unauthorized "$(sql "SELECT alert_type, alert_key FROM alerts")"
+pass alert-unauthorized-operations-from-hub
 alerts=$(sql "SELECT alert_type || ' ' || alert_key FROM alerts WHERE alert_type IN
   ('IoT_Expired_SAS_Token','IoT_Invalid_SAS_Token') ORDER BY 1")
 check alerts-from-hub "$(echo $alerts)" "IoT_Expired_SAS_Token rtos-1 IoT_Expired_SAS_Token rtos-2 IoT_Invalid_SAS_Token rtos-1 IoT_Invalid_SAS_Token rtos-2"
