@@ -55,6 +55,7 @@ static void loop(struct eval *e, const struct config *cfg, volatile sig_atomic_t
     const char *slow = getenv("WARDEN_TEST_SLOW_PASS_MS");
     int64_t slow_pass_ms = slow ? strtoll(slow, NULL, 10) : 0;
     char err[512];
+    int64_t failing = 0; /* failed attempts in a row: a full disk says so once, not every second */
 
     while (!*stop) {
         int64_t T = next_pass(eval_last_pass(e), clock_now_ms(), interval);
@@ -71,10 +72,16 @@ static void loop(struct eval *e, const struct config *cfg, volatile sig_atomic_t
             break;
         t0 = clock_mono_ms();
         if (!eval_pass(e, T, err, sizeof(err))) {
-            log_warn("evaluator: pass at %lld failed: %s", (long long)T, err);
+            if (failing++ == 0)
+                log_warn("evaluator: pass at %lld failed: %s; retrying every second, quietly",
+                         (long long)T, err);
             nap(1000);
             continue;
         }
+        if (failing > 0)
+            log_info("evaluator: passes succeed again after %lld failed attempts",
+                     (long long)failing);
+        failing = 0;
         if (slow_pass_ms > 0)
             nap(slow_pass_ms);
         if (clock_mono_ms() - t0 > interval) {
