@@ -52,10 +52,11 @@ static bool take(char *out, size_t outlen, const char *field)
 
 static bool grow(void **arr, size_t n, size_t size)
 {
-    /* Doubling at powers of two keeps appends amortised O(1). */
+    /* The capacity is implied by the count: the array doubles when the count
+     * reaches a power of two (removals only leave it larger than needed). */
     if (n != 0 && (n & (n - 1)) != 0)
         return true;
-    size_t cap = n == 0 ? 8 : n * 2;
+    size_t cap = n == 0 ? 1 : n * 2;
     void *p = realloc(*arr, cap * size);
     if (p == NULL)
         return false;

@@ -500,8 +500,7 @@ static const char *check_sas(const struct attempt *a, const char *username,
 }
 
 /* Decides one device connection; NULL admits it, else the refusal's reason. */
-static const char *authenticate(struct mosquitto *client, const char *username, struct attempt *a,
-                                const char *device)
+static const char *authenticate(const char *username, struct attempt *a, const char *device)
 {
     const struct hub_keys_device *d;
     const struct hub_keys_rule *rule;
@@ -565,7 +564,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
         }
     }
     if (why == NULL)
-        why = authenticate(ed->client, ed->username, &a, device);
+        why = authenticate(ed->username, &a, device);
     if (a.cert != NULL)
         X509_free(a.cert);
 

@@ -23,28 +23,24 @@ static int b64_value(unsigned char c)
 
 long sas_b64_decode(const char *s, size_t n, uint8_t *out, size_t outlen)
 {
-    size_t o = 0, pad = 0;
+    size_t pad = 0, o = 0;
     uint32_t acc = 0;
     int bits = 0;
 
-    if (n % 4 != 0)
+    /* Padding is optional (keys are pasted both ways) but must be right when present. */
+    while (pad < 2 && n > 0 && s[n - 1] == '=')
+        n--, pad++;
+    if (n == 0 || n % 4 == 1 || (pad > 0 && (n + pad) % 4 != 0))
         return -1;
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '=') {
-            /* Padding only at the end, at most two. */
-            if (i + 2 < n || ++pad > 2)
-                return -1;
-            continue;
-        }
-        int v = b64_value(c);
-        if (v < 0 || pad > 0)
+        int v = b64_value((unsigned char)s[i]);
+        if (v < 0)
             return -1;
         acc = (acc << 6) | (uint32_t)v;
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
-            if (o >= outlen)
+            if (o == outlen)
                 return -1;
             out[o++] = (uint8_t)(acc >> bits);
         }

@@ -48,7 +48,11 @@ enum sas_result sas_check(const struct sas_token *t, const char *host, const cha
 bool sas_make(const char *host, const char *device, const char *key_b64, int64_t expiry,
               char *out, size_t outlen);
 
-/* Standard base64 with padding. Return the length written, or -1 (invalid or no room). */
+/*
+ * Standard base64 (RFC 4648 section 4). Decoding takes padding or none (but
+ * right when present); encoding pads. Return the length written, or -1
+ * (invalid, or no room).
+ */
 long sas_b64_decode(const char *s, size_t n, uint8_t *out, size_t outlen);
 long sas_b64_encode(const uint8_t *p, size_t n, char *out, size_t outlen);
 

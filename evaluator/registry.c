@@ -57,51 +57,6 @@ const char *cred_kind_name(enum cred_kind k)
 
 /* ---- fingerprints ------------------------------------------------------------------ */
 
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/*
- * Standard base64 (RFC 4648 section 4) into out, padding optional but
- * correct when present. Returns the decoded length, or -1.
- */
-static long b64_decode(const char *s, size_t n, uint8_t *out, size_t outlen)
-{
-    size_t pad = 0, o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-
-    while (pad < 2 && n > 0 && s[n - 1] == '=')
-        n--, pad++;
-    if (n == 0 || n % 4 == 1 || (pad > 0 && (n + pad) % 4 != 0))
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64_value((unsigned char)s[i]);
-        if (v < 0)
-            return -1;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o == outlen)
-                return -1;
-            out[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    return (long)o;
-}
-
 static void hex(const uint8_t *p, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";
@@ -118,7 +73,7 @@ static bool key_fingerprint(const char *key, size_t n, char out[65])
 {
     uint8_t raw[KEY_MAX_BYTES], md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    long len = n > 4 * (KEY_MAX_BYTES / 3 + 1) ? -1 : b64_decode(key, n, raw, sizeof(raw));
+    long len = n > 4 * (KEY_MAX_BYTES / 3 + 1) ? -1 : sas_b64_decode(key, n, raw, sizeof(raw));
     bool ok =
         len > 0 && EVP_Digest(raw, (size_t)len, md, &mdlen, EVP_sha256(), NULL) == 1 && mdlen == 32;
 

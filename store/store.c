@@ -450,12 +450,12 @@ static bool roll_add(struct roll_set *r, const struct roll_row *row)
 }
 
 /* A committed batch's flows join the sums; the first batch after a flush says where they start. */
-static bool roll_commit_batch(struct store *s)
+static void roll_commit_batch(struct store *s)
 {
     bool ok = true;
 
     if (s->batch_flow_max == 0)
-        return true;
+        return;
     if (s->roll.n == 0) {
         s->roll_from = s->batch_flow_min - 1;
         s->roll_started_ms = clock_mono_ms();
@@ -469,7 +469,6 @@ static bool roll_commit_batch(struct store *s)
         /* Out of memory: forget the sums; the rows are rolled up from flow_raw instead. */
         roll_clear(&s->roll);
     }
-    return ok;
 }
 
 void store_close(struct store *s)

@@ -11,13 +11,13 @@ HOST=lab.example
 WARDEN_HUB="$WARDEN"
 w() { "$WARDEN_HUB" "$@" --db "$T/warden.db" 2>>"$T/cli.err"; }
 
-# ---- the registry: two SAS devices and one certificate device --------------------
+# ---- the registry: two SAS devices, rtos-2's key pasted without its '=' padding ----
 cat > "$T/registry.json" <<'EOF'
 [{"deviceId": "rtos-1", "authentication": {"type": "sas", "symmetricKey": {
    "primaryKey": "cnRvcy0xLXByaW1hcnkta2V5LWZvci10ZXN0cy0wMQ==",
    "secondaryKey": "cnRvcy0xLXNlY29uZGFyeS1rZXktZm9yLXRlc3RzLTE="}}},
  {"deviceId": "rtos-2", "authentication": {"type": "sas", "symmetricKey": {
-   "primaryKey": "cnRvcy0yLXByaW1hcnkta2V5LWZvci10ZXN0cy0wMg=="}}}]
+   "primaryKey": "cnRvcy0yLXByaW1hcnkta2V5LWZvci10ZXN0cy0wMg"}}}]
 EOF
 w registry import "$T/registry.json" > /dev/null || fail registry-import
 check keystore-mode "$(stat -c %a "$KEYS")" 640
