@@ -6,7 +6,8 @@
  *   - count buckets for the whole span: 10-second buckets for the newest
  *     day, 1-minute buckets before (as retention.fine leaves them);
  *   - hourly flow summaries for the whole span (FLOWS flows per device);
- *   - raw flows for the newest hour (FLOWS flows per device every 10 s).
+ *   - raw flows for the newest hour (FLOWS flows per device every 10 s, a
+ *     flow_pack row each).
  * It times a warm-up pass (which builds the evaluator's flow map from the
  * raw flows of the longest window), then a steady pass one minute later,
  * after one more minute of data: the pass a running Warden makes every
@@ -54,18 +55,23 @@ static void step(sqlite3_stmt *st)
     sqlite3_reset(st);
 }
 
-static int64_t count_rows(const char *table)
+static int64_t query_int(const char *sql)
 {
-    char sql[128];
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = prep(sql);
     int64_t n = 0;
 
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
-    st = prep(sql);
     if (sqlite3_step(st) == SQLITE_ROW)
         n = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return n;
+}
+
+static int64_t count_rows(const char *table)
+{
+    char sql[128];
+
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+    return query_int(sql);
 }
 
 /* Remote services: 64 public addresses shared by the fleet. */
@@ -151,25 +157,36 @@ static void fill_hourly(int devices, int64_t from, int64_t to, int flows)
     sqlite3_finalize(st);
 }
 
+/* FLOWS flows per device every 10 s, a flow_pack row per device and bucket (sql/003). */
 static void fill_raw(int devices, int64_t from, int64_t to, int flows)
 {
-    sqlite3_stmt *st = prep("INSERT INTO flow_raw (recv_ms, dev, skew_ms, proto_dir, laddr, lport, "
-                            "raddr, rport, bytes_in, bytes_out) "
-                            "VALUES (?1, ?2, -400, 0, ?3, ?4, ?5, 443, 120, 240)");
+    static int64_t next_id = 1;
+    sqlite3_stmt *st = prep("INSERT INTO flow_pack (id, recv_ms, dev, n, flows) "
+                            "VALUES (?1, ?2, ?3, ?4, ?5)");
+    char *text = malloc((size_t)flows * 64 + 2);
 
+    if (text == NULL)
+        fatal("out of memory");
     for (int64_t b = from; b < to; b += BUCKET) {
         for (int d = 0; d < devices; d++) {
-            for (int f = 0; f < flows; f++) {
-                sqlite3_bind_int64(st, 1, b + (d % 10000));
-                sqlite3_bind_int(st, 2, d + 1);
-                sqlite3_bind_int(st, 3, 1000 + d);
-                sqlite3_bind_int(st, 4, 40000 + f);
-                sqlite3_bind_int(st, 5, 1 + (d + f) % 64);
-                step(st);
-            }
+            char *p = text;
+
+            *p++ = '[';
+            for (int f = 0; f < flows; f++)
+                p += sprintf(p, "%s[0,%d,%d,%d,443,120,240,-400]", f ? "," : "", 1000 + d,
+                             40000 + f, 1 + (d + f) % 64);
+            *p++ = ']';
+            sqlite3_bind_int64(st, 1, next_id);
+            sqlite3_bind_int64(st, 2, b + (d % 10000));
+            sqlite3_bind_int(st, 3, d + 1);
+            sqlite3_bind_int(st, 4, flows);
+            sqlite3_bind_text(st, 5, text, (int)(p - text), SQLITE_STATIC);
+            step(st);
+            next_id += flows;
         }
     }
     sqlite3_finalize(st);
+    free(text);
 }
 
 /* Every rule on, with thresholds the synthetic fleet stays inside. */
@@ -325,7 +342,7 @@ int main(int argc, char **argv)
     /* The warm-up pass: the flow cursor starts a minute back, the flow map is built. */
     {
         sqlite3_stmt *st = prep("INSERT INTO evaluator_state (key, value) SELECT 'flow_cursor', "
-                                "coalesce(max(id), 0) FROM flow_raw WHERE recv_ms < ?1");
+                                "coalesce(max(id + n - 1), 0) FROM flow_pack WHERE recv_ms < ?1");
         sqlite3_bind_int64(st, 1, now - 2 * 60000);
         step(st);
         sqlite3_finalize(st);
@@ -344,11 +361,13 @@ int main(int argc, char **argv)
         fatal("pass: %s", err);
     pass_ms = clock_mono_ms() - t0;
     printf("{\"devices\": %d, \"days\": %g, \"ranges\": %ld, \"count_rows\": %lld, "
-           "\"hourly_rows\": %lld, \"raw_flow_rows\": %lld, \"warmup_pass_ms\": %lld, "
+           "\"hourly_rows\": %lld, \"raw_flow_packs\": %lld, \"raw_flows\": %lld, "
+           "\"warmup_pass_ms\": %lld, "
            "\"pass_ms\": %lld, \"alerts\": %lld}\n",
            devices, days, ranges, (long long)count_rows("counts"),
-           (long long)count_rows("flow_hourly"), (long long)count_rows("flow_raw"),
-           (long long)warm_ms, (long long)pass_ms, (long long)count_rows("alerts"));
+           (long long)count_rows("flow_hourly"), (long long)count_rows("flow_pack"),
+           (long long)query_int("SELECT sum(n) FROM flow_pack"), (long long)warm_ms,
+           (long long)pass_ms, (long long)count_rows("alerts"));
     eval_close(e);
     store_close(s);
     return 0;

@@ -13,7 +13,7 @@
  * DEVICES devices in turn, with the simulator's encoder (sim_fb_network).
  * A second thread polls the database every POLL_MS for probe rows it has not
  * seen; each one gives three figures:
- *   publish -> recv_ms    until Warden read it off the socket (flow_raw.recv_ms)
+ *   publish -> recv_ms    until Warden read it off the socket (flow_pack.recv_ms)
  *   publish -> visible    until a reader could see it: the commit, within POLL_MS
  *   recv_ms -> visible    the batch commit delay
  * After publishing it waits (at most DRAIN_SECONDS) until every message has
@@ -113,8 +113,10 @@ static int poll_once(struct poller *p, sqlite3_stmt *st, int64_t *cursor)
 
 static void *poller_main(void *arg)
 {
-    static const char sql[] = "SELECT id, recv_ms, bytes_in, bytes_out FROM flow_raw "
-                              "WHERE id > ?1 AND lport = 1 AND rport = 9 ORDER BY id";
+    static const char sql[] =
+        "SELECT p.id + j.key, p.recv_ms, j.value ->> 5, j.value ->> 6 "
+        "FROM flow_pack p CROSS JOIN json_each(p.flows) j "
+        "WHERE p.id > ?1 AND j.value ->> 2 = 1 AND j.value ->> 4 = 9 ORDER BY p.id";
     struct poller *p = arg;
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;

@@ -340,7 +340,7 @@ ingest_warden() {
     first=$(sq "$db" 'SELECT min(first_seen_ms) FROM devices')
     W_SECONDS=$(calc "($LAST_COMMIT_MS - $first) / 1000")
     W_MSGS=$(sq "$db" "$MSGS_SQL")
-    W_STORED_FLOWS=$(sq "$db" 'SELECT count(*) FROM flow_raw')
+    W_STORED_FLOWS=$(sq "$db" 'SELECT count(*) FROM flow_pack, json_each(flows)')
     W_RATE=$(calc "$W_MSGS / $W_SECONDS")
     W_FLOWS_RATE=$(calc "$W_STORED_FLOWS / $W_SECONDS")
     printf '{"messages": %s, "flows": %s, "seconds": %s, "rate": %s, "flows_rate": %s, "vm_hwm_kib": %s}\n' \
@@ -352,7 +352,7 @@ check_ingest() {
     db=$2/warden.db
     check "$1 published" "$SIM_PUBLISHED" "$CEIL_RECEIVED" "the simulator published, as for the ceiling, "
     check "$1 messages" "$W_MSGS" "$CEIL_RECEIVED" "Warden counted (d2c+c2d+method+twin+hub) "
-    check "$1 flows-stored" "$W_STORED_FLOWS" "$SIM_FLOWS" "count(*) FROM flow_raw "
+    check "$1 flows-stored" "$W_STORED_FLOWS" "$SIM_FLOWS" "count(*) FROM flow_pack, json_each(flows) "
     check "$1 flows-counted" "$(counter "$db" warden_flows_total)" "$SIM_FLOWS" "warden_flows_total "
     check "$1 security-messages" "$(counter "$db" warden_messages_total 'kind="security"')" "$SIM_SECURITY" \
         "security messages "
@@ -376,7 +376,7 @@ bench_ingest_flatbuffers() {
     say "ingest, FlatBuffers: ceiling (SQLite inserts alone), $SIM_FLOWS rows"
     "$BIN/sqlite_ceiling" "$d/sqlite.db" "$SIM_FLOWS" > "$d/sqlite_ceiling.json" 2> "$d/sqlite_ceiling.err" ||
         fail ingest-flatbuffers "sqlite_ceiling: $(tail -3 "$d/sqlite_ceiling.err")"
-    check "ingest-flatbuffers sqlite-rows" "$(sq "$d/sqlite.db" 'SELECT count(*) FROM flow_raw')" "$SIM_FLOWS" \
+    check "ingest-flatbuffers sqlite-rows" "$(sq "$d/sqlite.db" 'SELECT count(*) FROM flow_pack, json_each(flows)')" "$SIM_FLOWS" \
         "sqlite_ceiling rows "
     per_msg=$(calc "$SIM_FLOWS / $SIM_PUBLISHED")
     figure "ingest, FlatBuffers" "messages/s" "$W_RATE" "msg/s" "broker + null subscriber" "$CEIL_RATE" "ratio>=0.8"
@@ -444,9 +444,9 @@ latency_run() {
     LAT=$2/latency.json
     published=$(jget "$LAT" published) || { fail ingest-latency "latency_pub: $(tail -3 "$2/latency.err")"; return 1; }
     check "ingest-latency $1/s seen" "$(jget "$LAT" seen)/$(jget "$LAT" extra)" "$published/0" \
-        "messages seen in flow_raw/extra "
-    check "ingest-latency $1/s flows-stored" "$(sq "$2/warden.db" 'SELECT count(*) FROM flow_raw')" \
-        "$((published * FLOWS))" "count(*) FROM flow_raw "
+        "messages seen in flow_pack/extra "
+    check "ingest-latency $1/s flows-stored" "$(sq "$2/warden.db" 'SELECT count(*) FROM flow_pack, json_each(flows)')" \
+        "$((published * FLOWS))" "count(*) FROM flow_pack, json_each(flows) "
 }
 
 # Publish-to-commit delay at half the FlatBuffers ceiling (messages a second),
@@ -498,7 +498,7 @@ bench_storage() {
     mkdir -p "$d"
     # What the ingest benchmark left (the simulator's traffic, a few minutes of it).
     run_bench ingest_flatbuffers
-    flows=$(sq "$FB_DB" 'SELECT count(*) FROM flow_raw')
+    flows=$(sq "$FB_DB" 'SELECT count(*) FROM flow_pack, json_each(flows)')
     figure "storage" "bytes/flow after the FlatBuffers ingest run" "$(calc "$(used_bytes "$FB_DB") / $flows")" \
         "bytes" "a flow on the wire" "$WIRE_BYTES" "-"
 
@@ -508,7 +508,7 @@ bench_storage() {
         { fail storage "storage_fill: $(tail -3 "$d/fill.err")"; return; }
     tail -n 1 "$d/fill.out" > "$d/fill.json"
     flows=$(jget "$d/fill.json" flows)
-    check "storage flows-stored" "$(sq "$d/warden.db" 'SELECT count(*) FROM flow_raw')" "$flows" "count(*) FROM flow_raw "
+    check "storage flows-stored" "$(sq "$d/warden.db" 'SELECT count(*) FROM flow_pack, json_each(flows)')" "$flows" "count(*) FROM flow_pack, json_each(flows) "
     check "storage integrity" "$(sq "$d/warden.db" 'PRAGMA quick_check')" "ok" "quick_check "
     used=$(used_bytes "$d/warden.db")
     # A day is the hours written plus (24 - H) more hours of steady growth,
@@ -582,8 +582,8 @@ bench_memory() {
     stop "$BROKER_PID"
     check "memory messages" "$(sq "$d/warden.db" "$MSGS_SQL")" "$published" "Warden counted "
     check "memory devices" "$(sq "$d/warden.db" 'SELECT count(*) FROM devices')" "$MEM_DEVICES" "devices rows "
-    check "memory flows-stored" "$(sq "$d/warden.db" 'SELECT count(*) FROM flow_raw')" "$(jget "$d/sim.json" flows)" \
-        "count(*) FROM flow_raw "
+    check "memory flows-stored" "$(sq "$d/warden.db" 'SELECT count(*) FROM flow_pack, json_each(flows)')" "$(jget "$d/sim.json" flows)" \
+        "count(*) FROM flow_pack, json_each(flows) "
     printf '{"devices": %s, "ranges": %s, "messages": %s, "vm_hwm_kib_before_load": %s, "vm_hwm_kib": %s}\n' \
         "$MEM_DEVICES" "$MEM_RANGES" "$published" "$before" "$hwm" > "$d/memory.json"
     raw memory "$d/memory.json"

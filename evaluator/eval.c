@@ -448,13 +448,14 @@ static void judge_flow(struct eval *e, const struct device *d, int64_t at, int p
 /*
  * Read the flows after the cursor whose bucket is at most hi: judge each one,
  * and fold it into the last-sighting map. Flows are arrival ordered, so the
- * cursor is a rowid and the read starts where the last pass stopped.
+ * cursor is a flow id and the read starts where the last pass stopped: a
+ * message's flows share one flow_pack row and its recv_ms, so the cursor is
+ * always the last flow of a pack (sql/003).
  */
 static bool read_new_flows(struct eval *e, int64_t hi, bool fold, bool judge, int64_t from_id)
 {
-    static const char sql[] =
-        "SELECT id, recv_ms, recv_ms + coalesce(skew_ms, 0), dev, proto_dir, laddr, lport, raddr, "
-        "rport FROM flow_raw WHERE id > ?1 AND recv_ms < ?2 ORDER BY id";
+    static const char sql[] = "SELECT id, recv_ms, dev, n, flows FROM flow_pack "
+                              "WHERE id > ?1 AND recv_ms < ?2 ORDER BY id";
     bool device_clock = strcmp(e->cfg->evaluator_clock, "device") == 0;
     sqlite3_stmt *st;
     int rc;
@@ -464,31 +465,34 @@ static bool read_new_flows(struct eval *e, int64_t hi, bool fold, bool judge, in
     sqlite3_bind_int64(st, 1, from_id);
     sqlite3_bind_int64(st, 2, floor_bucket(hi) + BUCKET_MS);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, 0);
-        int64_t at = sqlite3_column_int64(st, device_clock ? 2 : 1);
-        int64_t dev = sqlite3_column_int64(st, 3);
+        int64_t id = sqlite3_column_int64(st, 0), recv = sqlite3_column_int64(st, 1);
+        int64_t dev = sqlite3_column_int64(st, 2), n = sqlite3_column_int64(st, 3);
+        const char *text = (const char *)sqlite3_column_text(st, 4);
+        size_t len = (size_t)sqlite3_column_bytes(st, 4), pos = 0;
         struct map_entry *di = map_get(&e->dev_index, &dev, sizeof(dev));
+        struct store_packed_flow f;
         const struct device *d;
 
-        if (id > e->new_flow_cursor)
-            e->new_flow_cursor = id;
-        if (di == NULL)
+        if (id + n - 1 > e->new_flow_cursor)
+            e->new_flow_cursor = id + n - 1;
+        if (di == NULL || text == NULL)
             continue;
         d = &e->devices[di->value];
-        if (fold) {
-            struct flow_key k = {dev, (int32_t)sqlite3_column_int64(st, 5),
-                                 (int32_t)sqlite3_column_int64(st, 7),
-                                 (uint16_t)sqlite3_column_int(st, 6),
-                                 (uint16_t)sqlite3_column_int(st, 8), sqlite3_column_int(st, 4) >> 2};
-            struct map_entry *me = map_upsert(&e->flow_last, &k, sizeof(k));
-            if (me == NULL)
-                fatal("out of memory");
-            if (floor_bucket(at) > me->value)
-                me->value = floor_bucket(at);
+        while (store_pack_next(text, len, &pos, &f)) {
+            int64_t at = device_clock && f.skew_ms != STORE_NO_TIME ? recv + f.skew_ms : recv;
+
+            if (fold) {
+                struct flow_key k = {dev,           (int32_t)f.laddr,     (int32_t)f.raddr,
+                                     (uint16_t)f.lport, (uint16_t)f.rport, (int)f.proto_dir >> 2};
+                struct map_entry *me = map_upsert(&e->flow_last, &k, sizeof(k));
+                if (me == NULL)
+                    fatal("out of memory");
+                if (floor_bucket(at) > me->value)
+                    me->value = floor_bucket(at);
+            }
+            if (judge)
+                judge_flow(e, d, at, (int)f.proto_dir, f.raddr, (int)f.rport);
         }
-        if (judge)
-            judge_flow(e, d, at, sqlite3_column_int(st, 4), sqlite3_column_int64(st, 7),
-                       sqlite3_column_int(st, 8));
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE;
@@ -515,8 +519,8 @@ static int64_t max_connections_window(const struct eval *e)
 static bool update_flow_map(struct eval *e, int64_t hi, int64_t wmax)
 {
     static const char first_id_sql[] =
-        "SELECT coalesce((SELECT id FROM flow_raw WHERE recv_ms >= ?1 ORDER BY recv_ms LIMIT 1), "
-        "(SELECT coalesce(max(id), 0) + 1 FROM flow_raw)) - 1";
+        "SELECT coalesce((SELECT id FROM flow_pack WHERE recv_ms >= ?1 ORDER BY recv_ms LIMIT 1), "
+        "(SELECT id + n FROM flow_pack ORDER BY id DESC LIMIT 1), 1) - 1";
     sqlite3_stmt *st;
     int64_t from = 0;
 

@@ -17,11 +17,11 @@
 /* Raw tables, each with an id rowid and recv_ms index, pruned by age. */
 static const char *const raw_deletes[] = {
     /*
-     * The newest flow is never deleted: the evaluator reads flows after a
-     * rowid cursor, and an emptied table would hand out small ids again.
+     * The newest flow pack is never deleted: the evaluator reads flows after
+     * an id cursor, and an emptied table would hand out small ids again.
      */
-    "DELETE FROM flow_raw WHERE id IN (SELECT id FROM flow_raw WHERE recv_ms < ?1 "
-    "AND id < (SELECT max(id) FROM flow_raw) ORDER BY recv_ms LIMIT ?2)",
+    "DELETE FROM flow_pack WHERE id IN (SELECT id FROM flow_pack WHERE recv_ms < ?1 "
+    "AND id < (SELECT max(id) FROM flow_pack) ORDER BY recv_ms LIMIT ?2)",
     "DELETE FROM listening_ports WHERE id IN "
     "(SELECT id FROM listening_ports WHERE recv_ms < ?1 ORDER BY recv_ms LIMIT ?2)",
     "DELETE FROM system_info WHERE id IN "
@@ -54,8 +54,8 @@ static const char RECS_DELETE[] =
     "DELETE FROM recommendations WHERE rec_id IN (SELECT rec_id FROM recommendations "
     "WHERE state = 'Resolved' AND resolved_ms < ?1 LIMIT ?2)";
 static const char OLDEST_FLOWS_DELETE[] =
-    "DELETE FROM flow_raw WHERE id IN (SELECT id FROM flow_raw "
-    "WHERE id < (SELECT max(id) FROM flow_raw) ORDER BY id LIMIT ?2)";
+    "DELETE FROM flow_pack WHERE id IN (SELECT id FROM flow_pack "
+    "WHERE id < (SELECT max(id) FROM flow_pack) ORDER BY id LIMIT ?2)";
 static const char OLDEST_HOURLY_DELETE[] =
     "DELETE FROM flow_hourly WHERE hour_ms = (SELECT min(hour_ms) FROM flow_hourly)";
 

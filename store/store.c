@@ -44,6 +44,7 @@ enum stmt_id {
     ST_EVENT_ADD0,
     ST_EVENT_ADD1,
     ST_FLOW_ADD,
+    ST_FLOW_NEXT,
     ST_PORT_ADD,
     ST_SYSINFO_ADD,
     ST_HEARTBEAT_ADD,
@@ -76,10 +77,9 @@ static const char *const stmt_sql[ST_COUNT_STMTS] = {
     [ST_EVENT_CHECK1] = "SELECT 1 FROM event_ids_1 WHERE key = ?1",
     [ST_EVENT_ADD0] = "INSERT OR IGNORE INTO event_ids_0 (key) VALUES (?1)",
     [ST_EVENT_ADD1] = "INSERT OR IGNORE INTO event_ids_1 (key) VALUES (?1)",
-    [ST_FLOW_ADD] = "INSERT INTO flow_raw (recv_ms, dev, skew_ms, proto_dir, laddr, lport, raddr, "
-                    "rport, bytes_in, bytes_out, process_id, user_id, executable, commandline, "
-                    "details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-                    "?14, ?15)",
+    [ST_FLOW_ADD] =
+        "INSERT INTO flow_pack (id, recv_ms, dev, n, flows) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_FLOW_NEXT] = "SELECT id + n FROM flow_pack ORDER BY id DESC LIMIT 1",
     [ST_PORT_ADD] = "INSERT INTO listening_ports (device_id, hub, recv_ms, device_ms, protocol, "
                     "local_ip, local_port, remote_ip, remote_port, details) "
                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -165,13 +165,25 @@ struct store {
      * roll_batch, moved into roll when it commits; roll holds the flow ids
      * (roll_from, roll_to] and goes to flow_hourly in one transaction that
      * also moves the rollup cursor (store_rollup). A crash loses only the
-     * memory: the cursor has not moved, and the rows are rolled up from
-     * flow_raw again.
+     * memory: the cursor has not moved, and the flows are rolled up from
+     * flow_pack again.
      */
     struct roll_set roll_batch, roll;
     int64_t roll_from, roll_to;
     int64_t batch_flow_min, batch_flow_max; /* flow ids of the open batch, 0: none */
     int64_t roll_started_ms;
+
+    /*
+     * The flows of the message being stored, as the JSON text of their
+     * flow_pack row (sql/003), written when a flow of another message comes
+     * or the batch commits. Flow ids are handed out from next_flow_id, read
+     * from the table at the first flow of each batch (0: not read yet).
+     */
+    char *pack;
+    size_t pack_len, pack_cap;
+    int pack_n;
+    int64_t pack_dev, pack_recv_ms;
+    int64_t next_flow_id;
 };
 
 static const char *const metric_names[METRIC_COUNT] = {
@@ -466,7 +478,7 @@ static void roll_commit_batch(struct store *s)
     roll_clear(&s->roll_batch);
     s->batch_flow_min = s->batch_flow_max = 0;
     if (!ok) {
-        /* Out of memory: forget the sums; the rows are rolled up from flow_raw instead. */
+        /* Out of memory: forget the sums; the flows are rolled up from flow_pack instead. */
         roll_clear(&s->roll);
     }
 }
@@ -489,10 +501,13 @@ void store_close(struct store *s)
     map_free(&s->info);
     roll_free(&s->roll_batch);
     roll_free(&s->roll);
+    free(s->pack);
     free(s);
 }
 
 /* ---- batches ------------------------------------------------------------------- */
+
+static enum store_err pack_flush(struct store *s);
 
 bool store_batch_open(const struct store *s)
 {
@@ -507,6 +522,7 @@ enum store_err store_batch_begin(struct store *s)
     e = store_code(s, sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL));
     if (e == STORE_OK)
         s->in_batch = true;
+    s->next_flow_id = 0;
     return e;
 }
 
@@ -533,6 +549,8 @@ void store_batch_rollback(struct store *s)
     map_clear(&s->info);
     roll_clear(&s->roll_batch);
     s->batch_flow_min = s->batch_flow_max = 0;
+    s->pack_n = 0;
+    s->next_flow_id = 0;
 }
 
 /* One upsert per (bucket, device) touched in the batch, every metric at once. */
@@ -605,8 +623,8 @@ enum store_err store_batch_commit(struct store *s, int64_t watermark_ms)
     sqlite3_stmt *st = s->st[ST_INGEST_COMMIT];
 
     WARDEN_ASSERT(s->in_batch);
-    if ((e = flush_counts(s)) != STORE_OK || (e = flush_counters(s)) != STORE_OK ||
-        (e = flush_seen(s)) != STORE_OK)
+    if ((e = pack_flush(s)) != STORE_OK || (e = flush_counts(s)) != STORE_OK ||
+        (e = flush_counters(s)) != STORE_OK || (e = flush_seen(s)) != STORE_OK)
         return e;
     sqlite3_bind_int64(st, 1, clock_now_ms());
     sqlite3_bind_int64(st, 2, watermark_ms);
@@ -796,37 +814,237 @@ static enum store_err addr_id(struct store *s, const struct ip_addr *ip, int64_t
     return STORE_OK;
 }
 
+/* ---- flows, packed a message a row (sql/003) ----------------------------------------- */
+
+#define PACK_MAX_FLOWS 256         /* flows in one flow_pack row at most */
+#define PACK_MAX_BYTES (64 * 1024) /* and about this much JSON text */
+
+static bool pack_reserve(struct store *s, size_t more)
+{
+    size_t cap = s->pack_cap ? s->pack_cap : 4096;
+    char *p;
+
+    if (s->pack_len + more <= s->pack_cap)
+        return true;
+    while (cap < s->pack_len + more)
+        cap *= 2;
+    if ((p = realloc(s->pack, cap)) == NULL)
+        return false;
+    s->pack = p;
+    s->pack_cap = cap;
+    return true;
+}
+
+/* Appends ",v" or ",null" (v < 0 stands for absent when absent_negative). */
+static void pack_int(struct store *s, int64_t v, bool absent_negative)
+{
+    char digits[24], *p = digits + sizeof(digits);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+    s->pack[s->pack_len++] = ',';
+    if (absent_negative && v < 0) {
+        memcpy(s->pack + s->pack_len, "null", 4);
+        s->pack_len += 4;
+        return;
+    }
+    do
+        *--p = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        *--p = '-';
+    memcpy(s->pack + s->pack_len, p, (size_t)(digits + sizeof(digits) - p));
+    s->pack_len += (size_t)(digits + sizeof(digits) - p);
+}
+
+/*
+ * Appends ",\"text\"" (or ",null") as a JSON string. Decoders hand over UTF-8;
+ * should a string not be, its bytes above 0x7f are written as \u00XX, so
+ * the row stays valid JSON whatever it holds.
+ */
+static bool pack_str(struct store *s, const char *v)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = v != NULL ? strlen(v) : 0;
+    bool utf8 = v == NULL || utf8_valid(v, n);
+
+    if (!pack_reserve(s, 7 + 6 * n))
+        return false;
+    s->pack[s->pack_len++] = ',';
+    if (v == NULL) {
+        memcpy(s->pack + s->pack_len, "null", 4);
+        s->pack_len += 4;
+        return true;
+    }
+    s->pack[s->pack_len++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        char *o = s->pack + s->pack_len;
+
+        if (c == '"' || c == '\\') {
+            o[0] = '\\', o[1] = (char)c;
+            s->pack_len += 2;
+        } else if (c < 0x20 || (c >= 0x80 && !utf8)) {
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[c >> 4], o[5] = hex[c & 15];
+            s->pack_len += 6;
+        } else {
+            o[0] = (char)c;
+            s->pack_len++;
+        }
+    }
+    s->pack[s->pack_len++] = '"';
+    return true;
+}
+
+/* Writes the packed flows as one flow_pack row; the ids they were given become theirs. */
+static enum store_err pack_flush(struct store *s)
+{
+    sqlite3_stmt *st = s->st[ST_FLOW_ADD];
+    enum store_err e;
+
+    if (s->pack_n == 0)
+        return STORE_OK;
+    s->pack[s->pack_len++] = ']'; /* pack_reserve kept room for it */
+    sqlite3_bind_int64(st, 1, s->next_flow_id);
+    sqlite3_bind_int64(st, 2, s->pack_recv_ms);
+    sqlite3_bind_int64(st, 3, s->pack_dev);
+    sqlite3_bind_int(st, 4, s->pack_n);
+    sqlite3_bind_text(st, 5, s->pack, (int)s->pack_len, SQLITE_STATIC);
+    if ((e = step_done(s, st)) != STORE_OK)
+        return e;
+    s->next_flow_id += s->pack_n;
+    s->pack_n = 0;
+    return STORE_OK;
+}
+
+/* One number or null of a packed flow at *pos; false on anything else. */
+static bool pack_number(const char *t, size_t len, size_t *pos, int64_t *v, bool *null)
+{
+    size_t i = *pos, digits = 0;
+    bool neg = i < len && t[i] == '-';
+    uint64_t u = 0;
+
+    *null = false;
+    if (len - i >= 4 && memcmp(t + i, "null", 4) == 0) {
+        *null = true;
+        *pos = i + 4;
+        return true;
+    }
+    i += neg;
+    while (i < len && t[i] >= '0' && t[i] <= '9' && digits < 18) {
+        u = u * 10 + (uint64_t)(t[i++] - '0');
+        digits++;
+    }
+    if (digits == 0 || (i < len && t[i] >= '0' && t[i] <= '9'))
+        return false;
+    *v = neg ? -(int64_t)u : (int64_t)u;
+    *pos = i;
+    return true;
+}
+
+/* Skips one extra value (number, null or string) at *pos. */
+static bool pack_skip(const char *t, size_t len, size_t *pos)
+{
+    size_t i = *pos;
+    int64_t v;
+    bool null;
+
+    if (i >= len || t[i] != '"')
+        return pack_number(t, len, pos, &v, &null);
+    for (i++; i < len && t[i] != '"'; i++)
+        if (t[i] == '\\')
+            i++;
+    if (i >= len)
+        return false;
+    *pos = i + 1;
+    return true;
+}
+
+bool store_pack_next(const char *t, size_t len, size_t *pos, struct store_packed_flow *f)
+{
+    int64_t *const field[] = {&f->proto_dir, &f->laddr, &f->lport,     &f->raddr,
+                              &f->rport,     &f->bytes_in, &f->bytes_out, &f->skew_ms};
+    size_t i = *pos;
+    bool null;
+
+    if (i >= len || t[i] != (i == 0 ? '[' : ','))
+        return false; /* the end (']'), or not a pack */
+    if (++i >= len || t[i++] != '[')
+        return false;
+    for (size_t k = 0; k < 8; k++) {
+        if ((k > 0 && (i >= len || t[i++] != ',')) || !pack_number(t, len, &i, field[k], &null) ||
+            (null && k != 7))
+            return false;
+        if (null)
+            f->skew_ms = STORE_NO_TIME;
+    }
+    while (i < len && t[i] == ',') {
+        i++;
+        if (!pack_skip(t, len, &i))
+            return false;
+    }
+    if (i >= len || t[i] != ']')
+        return false;
+    *pos = i + 1;
+    return true;
+}
+
 enum store_err store_flow_append(struct store *s, int64_t dev, int64_t recv_ms,
                                  const struct store_flow *f)
 {
-    sqlite3_stmt *st = s->st[ST_FLOW_ADD];
-    int64_t laddr, raddr;
+    int64_t laddr, raddr, id;
     enum store_err e;
+    bool extras = f->process_id >= 0 || f->user_id >= 0 || f->executable != NULL ||
+                  f->commandline != NULL || f->details != NULL;
 
     if (f->protocol > STORE_ICMP || f->direction > STORE_DIR_OUT)
         return STORE_ERR_INVALID;
     if ((e = addr_id(s, &f->local, &laddr)) != STORE_OK ||
         (e = addr_id(s, &f->remote, &raddr)) != STORE_OK)
         return e;
-    sqlite3_bind_int64(st, 1, recv_ms);
-    sqlite3_bind_int64(st, 2, dev);
-    bind_time(st, 3, f->device_ms == STORE_NO_TIME ? STORE_NO_TIME : f->device_ms - recv_ms);
-    sqlite3_bind_int(st, 4, f->protocol * 4 + f->direction);
-    sqlite3_bind_int64(st, 5, laddr);
-    sqlite3_bind_int(st, 6, f->local_port);
-    sqlite3_bind_int64(st, 7, raddr);
-    sqlite3_bind_int(st, 8, f->remote_port);
-    sqlite3_bind_int64(st, 9, f->bytes_in);
-    sqlite3_bind_int64(st, 10, f->bytes_out);
-    bind_opt_int(st, 11, f->process_id);
-    bind_opt_int(st, 12, f->user_id);
-    bind_text(st, 13, f->executable);
-    bind_text(st, 14, f->commandline);
-    bind_text(st, 15, f->details);
-    if ((e = step_done(s, st)) != STORE_OK)
+    if (s->pack_n > 0 &&
+        (dev != s->pack_dev || recv_ms != s->pack_recv_ms || s->pack_n >= PACK_MAX_FLOWS ||
+         s->pack_len >= PACK_MAX_BYTES) &&
+        (e = pack_flush(s)) != STORE_OK)
         return e;
+    if (s->next_flow_id == 0) {
+        bool found;
+        if ((e = step_int(s, s->st[ST_FLOW_NEXT], &s->next_flow_id, &found)) != STORE_OK)
+            return e;
+        if (!found)
+            s->next_flow_id = 1;
+    }
+    if (s->pack_n == 0) {
+        s->pack_len = 0;
+        s->pack_dev = dev;
+        s->pack_recv_ms = recv_ms;
+    }
+    /* 9 numbers of at most 20 characters and their commas, the brackets, the closing one. */
+    if (!pack_reserve(s, 9 * 21 + 4))
+        return STORE_ERR_IO;
+    s->pack[s->pack_len++] = s->pack_n == 0 ? '[' : ',';
+    s->pack[s->pack_len++] = '[';
+    s->pack_len += (size_t)snprintf(s->pack + s->pack_len, 4, "%d", f->protocol * 4 + f->direction);
+    pack_int(s, laddr, false);
+    pack_int(s, f->local_port, false);
+    pack_int(s, raddr, false);
+    pack_int(s, f->remote_port, false);
+    pack_int(s, f->bytes_in, false);
+    pack_int(s, f->bytes_out, false);
+    if (f->device_ms == STORE_NO_TIME)
+        pack_int(s, -1, true);
+    else
+        pack_int(s, f->device_ms - recv_ms, false);
+    if (extras) {
+        pack_int(s, f->process_id, true);
+        pack_int(s, f->user_id, true);
+        if (!pack_str(s, f->executable) || !pack_str(s, f->commandline) ||
+            !pack_str(s, f->details) || !pack_reserve(s, 2))
+            return STORE_ERR_IO;
+    }
+    s->pack[s->pack_len++] = ']';
+    id = s->next_flow_id + s->pack_n++;
 
-    int64_t id = sqlite3_last_insert_rowid(s->db);
     struct roll_row row = {
         .k = {.hour_ms = recv_ms - recv_ms % 3600000, .dev = dev, .laddr = laddr, .raddr = raddr,
               .lport = f->local_port, .rport = f->remote_port,
@@ -1012,7 +1230,10 @@ static const char sql_roll_upsert_tail[] =
     "bytes_out = bytes_out + excluded.bytes_out, first_ms = min(first_ms, excluded.first_ms), "
     "last_ms = max(last_ms, excluded.last_ms)";
 
-/* Rolls flow_raw rows (from, to] up with SQL: what memory does not hold (after a restart). */
+/*
+ * Rolls the flows (from, to] up with SQL: what memory does not hold (after a
+ * restart). from and to are the last flows of packs, so the packs are whole.
+ */
 static enum store_err roll_sql(struct store *s, int64_t from, int64_t to)
 {
     char sql[1024];
@@ -1022,10 +1243,11 @@ static enum store_err roll_sql(struct store *s, int64_t from, int64_t to)
     snprintf(sql, sizeof(sql),
              "INSERT INTO flow_hourly (hour_ms, dev, raddr, rport, proto_dir, laddr, lport, records, "
              "bytes_in, bytes_out, first_ms, last_ms) "
-             "SELECT recv_ms - recv_ms %% 3600000, dev, raddr, rport, proto_dir, laddr, lport, "
-             "count(*), sum(bytes_in), sum(bytes_out), min(recv_ms), max(recv_ms) "
-             "FROM flow_raw WHERE id > ?1 AND id <= ?2 "
-             "GROUP BY 1, dev, raddr, rport, proto_dir, laddr, lport %s",
+             "SELECT p.recv_ms - p.recv_ms %% 3600000, p.dev, j.value ->> 3, j.value ->> 4, "
+             "j.value ->> 0, j.value ->> 1, j.value ->> 2, count(*), sum(j.value ->> 5), "
+             "sum(j.value ->> 6), min(p.recv_ms), max(p.recv_ms) "
+             "FROM flow_pack p CROSS JOIN json_each(p.flows) j WHERE p.id > ?1 AND p.id <= ?2 "
+             "GROUP BY 1, 2, 3, 4, 5, 6, 7 %s",
              sql_roll_upsert_tail);
     if ((e = store_code(s, sqlite3_prepare_v2(s->db, sql, -1, &st, NULL))) != STORE_OK)
         return e;
@@ -1034,6 +1256,23 @@ static enum store_err roll_sql(struct store *s, int64_t from, int64_t to)
     e = store_code(s, sqlite3_step(st));
     sqlite3_finalize(st);
     return e;
+}
+
+/* The last flow of the newest pack whose first flow is at most id (0 if none). */
+static int64_t pack_end(struct store *s, int64_t id)
+{
+    sqlite3_stmt *st;
+    int64_t end = 0;
+
+    if (sqlite3_prepare_v2(
+            s->db, "SELECT id + n - 1 FROM flow_pack WHERE id <= ?1 ORDER BY id DESC LIMIT 1", -1,
+            &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        end = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return end;
 }
 
 /* Writes the sums in memory: one upsert per flow_hourly row. */
@@ -1079,7 +1318,6 @@ static enum store_err roll_flush(struct store *s)
  */
 enum store_err store_rollup(struct store *s, int64_t max_rows, bool *more)
 {
-    sqlite3_stmt *st = NULL;
     int64_t from, to, last = 0;
     enum store_err e;
     bool flush;
@@ -1094,15 +1332,8 @@ enum store_err store_rollup(struct store *s, int64_t max_rows, bool *more)
          * sums would count them twice. Forget them; SQL carries on from the cursor. */
         roll_clear(&s->roll);
     }
-    if (s->roll.n > 0) {
-        last = s->roll_from;
-    } else if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(id), 0) FROM flow_raw", -1, &st,
-                                  NULL) == SQLITE_OK &&
-               sqlite3_step(st) == SQLITE_ROW) {
-        last = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    to = last < from + max_rows ? last : from + max_rows;
+    last = s->roll.n > 0 ? s->roll_from : pack_end(s, INT64_MAX);
+    to = last < from + max_rows ? last : pack_end(s, from + max_rows);
     if (to > from && (e = roll_sql(s, from, to)) == STORE_OK)
         e = state_set(s, "rollup_flow_id", to);
     *more = to < last;

@@ -7,7 +7,7 @@
 # exactly once.
 #
 # How "exactly once" is counted: event_ids_* hold one key per stored event,
-# so their count is the number of distinct events stored; flow_raw holds a row
+# so their count is the number of distinct events stored; the flows view has a row
 # per stored flow, duplicates included, and must equal the flows published.
 #
 # `make check-long` (tests/long/run.sh) runs it longer through these: more
@@ -117,7 +117,7 @@ wait_sql "SELECT connected FROM ingest_state" 1 60 && pass crash-reconnected-aft
 echo "reconnect after the broker restart: $(( ($(date +%s%N) - t0) / 1000000 )) ms" >&2
 
 stored=$(events_stored)
-rows=$(sql "SELECT count(*) FROM flow_raw")
+rows=$(sql "SELECT count(*) FROM flows")
 echo "published $published events / $flows flows; stored $stored distinct events / $rows flow rows;" \
     "lost $((published - stored)), stored twice $((rows - flows)) flows" >&2
 check crash-zero-lost "$stored" "$published"

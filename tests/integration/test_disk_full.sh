@@ -117,7 +117,7 @@ check disk-full-healthz-ok-after "$(req GET /healthz)" 200
 check disk-full-metric-writable-after "$(metric warden_store_writable)" 1
 
 stored=$(events_stored)
-rows=$(sql "SELECT count(*) FROM flow_raw")
+rows=$(sql "SELECT count(*) FROM flows")
 flows=$((flows1 + flows2))
 echo "published $total events / $flows flows; stored $stored distinct events / $rows flow rows;" \
     "lost $((total - stored)), flows stored twice $((rows - flows));" \

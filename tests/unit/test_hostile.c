@@ -196,7 +196,7 @@ static int64_t dead_counter(const char *kind)
 /* What is stored as data: rows of every table a message can land in. */
 static int64_t data_rows(void)
 {
-    return q("SELECT (SELECT count(*) FROM flow_raw) + (SELECT count(*) FROM heartbeats) + "
+    return q("SELECT (SELECT count(*) FROM flows) + (SELECT count(*) FROM heartbeats) + "
              "(SELECT count(*) FROM system_info) + (SELECT count(*) FROM listening_ports) + "
              "(SELECT count(*) FROM events_other) + (SELECT count(*) FROM hub_operations)");
 }

@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static char dbpath[64];
@@ -224,8 +225,8 @@ static void rollup_summarises_flows_per_hour(void)
     gone(s);
 }
 
-/* After a crash the sums in memory are gone: the rows are rolled up from flow_raw, once. */
-static void rollup_after_a_restart_reads_flow_raw(void)
+/* After a crash the sums in memory are gone: the flows are rolled up from flow_pack, once. */
+static void rollup_after_a_restart_reads_flow_pack(void)
 {
     struct store *s = fresh();
     struct store_flow a = flow("8.8.8.8", 53), b = flow("1.1.1.1", 443);
@@ -261,6 +262,185 @@ static void rollup_after_a_restart_reads_flow_raw(void)
     gone(s);
 }
 
+/* 1 when sql returns a row whose first column is 1 (for comparisons of text). */
+static bool yes(struct store *s, const char *sql)
+{
+    return q(s, sql) == 1;
+}
+
+/* A message's flows are one flow_pack row; the flows view reads them as SPEC 3.2 says. */
+static void flows_of_a_message_share_one_pack(void)
+{
+    struct store *s = fresh();
+    struct store_flow a = flow("8.8.8.8", 53), b = flow("2001:db8::1", 443),
+                      c = flow("1.1.1.1", 80);
+    int64_t dev, other;
+
+    a.protocol = STORE_UDP;
+    a.direction = STORE_DIR_OUT;
+    a.device_ms = 5000 - 250;
+    b.process_id = 42;
+    b.executable = "/bin/sh \"quoted\" \\ tab\t";
+    b.commandline = "bad \xff utf-8";
+    b.details = "{\"k\": \"v\"}";
+    c.protocol = STORE_ICMP;
+    c.direction = STORE_DIR_IN;
+    CHECK(store_batch_begin(s) == STORE_OK);
+    CHECK(store_device(s, "dev-a", "lab-hub", 5000, &dev) == STORE_OK);
+    CHECK(store_device(s, "dev-b", "lab-hub", 5000, &other) == STORE_OK);
+    CHECK(store_flow_append(s, dev, 5000, &a) == STORE_OK);
+    CHECK(store_flow_append(s, dev, 5000, &b) == STORE_OK);
+    CHECK(store_flow_append(s, dev, 5000, &c) == STORE_OK);
+    CHECK(store_flow_append(s, other, 5000, &a) == STORE_OK);
+    CHECK(store_batch_commit(s, 0) == STORE_OK);
+    CHECK_INT(q(s, "SELECT count(*) FROM flow_pack"), 2);
+    CHECK_INT(q(s, "SELECT n FROM flow_pack WHERE dev = 1"), 3);
+    CHECK_INT(q(s, "SELECT count(*) FROM flow_pack WHERE json_valid(flows)"), 2);
+    CHECK_INT(q(s, "SELECT count(*) FROM flows"), 4);
+    CHECK_INT(q(s, "SELECT sum(flow_id) FROM flows"), 1 + 2 + 3 + 4);
+    CHECK(yes(s, "SELECT device_ms = 4750 AND protocol = 'UDP' AND direction = 'out' AND "
+                 "local_ip = '192.168.1.20' AND local_port = 40000 AND remote_port = 53 AND "
+                 "bytes_in = 100 AND bytes_out = 200 AND process_id IS NULL AND details IS NULL "
+                 "FROM flows WHERE flow_id = 1"));
+    CHECK(yes(s, "SELECT device_ms IS NULL AND protocol = 'TCP' AND direction = 'unknown' AND "
+                 "remote_ip = '2001:db8::1' AND process_id = 42 AND user_id IS NULL AND "
+                 "executable = '/bin/sh \"quoted\" \\ tab' || char(9) AND "
+                 "commandline = 'bad ' || char(255) || ' utf-8' AND details = '{\"k\": \"v\"}' "
+                 "FROM flows WHERE flow_id = 2"));
+    CHECK(yes(s, "SELECT protocol = 'ICMP' AND direction = 'in' AND device_id = 'dev-a' "
+                 "FROM flows WHERE flow_id = 3"));
+    CHECK(yes(s, "SELECT device_id = 'dev-b' AND hub = 'lab-hub' FROM flows WHERE flow_id = 4"));
+    /* A batch that rolls back hands its ids out again. */
+    CHECK(store_batch_begin(s) == STORE_OK);
+    CHECK(store_flow_append(s, dev, 6000, &a) == STORE_OK);
+    store_batch_rollback(s);
+    CHECK(store_batch_begin(s) == STORE_OK);
+    CHECK(store_device(s, "dev-a", "lab-hub", 7000, &dev) == STORE_OK);
+    CHECK(store_flow_append(s, dev, 7000, &c) == STORE_OK);
+    CHECK(store_batch_commit(s, 0) == STORE_OK);
+    CHECK_INT(q(s, "SELECT max(flow_id) FROM flows"), 5);
+    CHECK_INT(q(s, "SELECT recv_ms FROM flows WHERE flow_id = 5"), 7000);
+    gone(s);
+}
+
+/* store_pack_next reads back what store_flow_append packed, and nothing else. */
+static void packed_flows_read_back(void)
+{
+    struct store *s = fresh();
+    struct store_flow a = flow("8.8.8.8", 53), b = flow("1.1.1.1", 443);
+    struct store_packed_flow f;
+    sqlite3_stmt *st;
+    char text[1024];
+    size_t len = 0, pos = 0;
+    int64_t dev;
+    int n = 0;
+
+    a.device_ms = 1000 - 7;
+    a.bytes_in = 4000000000u;
+    b.executable = "x\",]\\";
+    b.user_id = 0;
+    CHECK(store_batch_begin(s) == STORE_OK);
+    CHECK(store_device(s, "dev-a", "lab-hub", 1000, &dev) == STORE_OK);
+    CHECK(store_flow_append(s, dev, 1000, &a) == STORE_OK);
+    CHECK(store_flow_append(s, dev, 1000, &b) == STORE_OK);
+    CHECK(store_flow_append(s, dev, 1000, &a) == STORE_OK);
+    CHECK(store_batch_commit(s, 0) == STORE_OK);
+    CHECK(sqlite3_prepare_v2(store_sqlite(s), "SELECT flows FROM flow_pack", -1, &st, NULL) ==
+          SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        len = (size_t)sqlite3_column_bytes(st, 0);
+        if (len < sizeof(text))
+            memcpy(text, sqlite3_column_text(st, 0), len);
+    }
+    sqlite3_finalize(st);
+    CHECK(len > 0 && len < sizeof(text));
+    while (store_pack_next(text, len, &pos, &f)) {
+        n++;
+        CHECK_INT(f.rport, n == 2 ? 443 : 53);
+        CHECK_INT(f.skew_ms, n == 2 ? STORE_NO_TIME : -7);
+        CHECK_INT(f.bytes_in, n == 2 ? 100 : 4000000000LL);
+        CHECK_INT(f.lport, 40000);
+    }
+    CHECK_INT(n, 3);
+    CHECK_INT(pos, len - 1); /* stopped at the closing bracket */
+    /* Every truncation reads at most what is whole, never past the end. */
+    for (size_t cut = 0; cut < len; cut++) {
+        char *copy = malloc(cut + 1);
+        size_t p = 0;
+        int m = 0;
+
+        memcpy(copy, text, cut);
+        while (store_pack_next(copy, cut, &p, &f))
+            m++;
+        CHECK(m <= 3 && p <= cut);
+        free(copy);
+    }
+    static const char *const bad[] = {"", "x", "[", "[[]]", "[[1,2,3,4,5,6,7]]",
+                                      "[[1,2,3,4,5,6,7,8,", "[[null,2,3,4,5,6,7,8]]",
+                                      "[[1,2,3,4,5,6,7,12345678901234567890]]", "{}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        pos = 0;
+        CHECK(!store_pack_next(bad[i], strlen(bad[i]), &pos, &f));
+    }
+    gone(s);
+}
+
+/* A database of schema 2 (a flow a row in flow_raw) is upgraded in place: ids and values kept. */
+static void migration_packs_the_flows_of_schema_2(void)
+{
+    static const char *const files[] = {"sql/001_ingest.sql", "sql/002_evaluator.sql"};
+    struct store *s;
+    sqlite3 *db;
+    char err[256];
+    int64_t dev;
+
+    snprintf(dbpath, sizeof(dbpath), "/tmp/warden-test-store-%d.db", (int)getpid());
+    unlink(dbpath);
+    CHECK(sqlite3_open(dbpath, &db) == SQLITE_OK);
+    for (size_t i = 0; i < 2; i++) {
+        FILE *f = fopen(files[i], "r");
+        static char text[256 * 1024];
+        size_t n = f != NULL ? fread(text, 1, sizeof(text) - 1, f) : 0;
+
+        CHECK(f != NULL && n > 0);
+        if (f != NULL)
+            fclose(f);
+        text[n] = '\0';
+        CHECK(sqlite3_exec(db, text, NULL, NULL, NULL) == SQLITE_OK);
+    }
+    CHECK(sqlite3_exec(
+              db,
+              "PRAGMA user_version = 2;"
+              "INSERT INTO devices (id, device_id, hub, first_seen_ms, last_seen_ms) "
+              "VALUES (1, 'old-dev', 'lab-hub', 1, 1);"
+              "INSERT INTO addrs (id, ip, ip_blob) VALUES (1, '10.0.0.1', x'0a000001'), "
+              "(2, '8.8.8.8', x'08080808');"
+              "INSERT INTO flow_raw (id, recv_ms, dev, skew_ms, proto_dir, laddr, lport, raddr, "
+              "rport, bytes_in, bytes_out) VALUES (7, 1000, 1, -5, 6, 1, 5000, 2, 53, 10, 20);"
+              "INSERT INTO flow_raw (id, recv_ms, dev, proto_dir, laddr, lport, raddr, rport, "
+              "bytes_in, bytes_out, executable) VALUES (9, 2000, 1, 0, 1, 5001, 2, 443, 1, 2, "
+              "'a\"b');",
+              NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    s = store_open(dbpath, err, sizeof(err));
+    CHECK(s != NULL);
+    if (s == NULL)
+        return;
+    CHECK_INT(store_schema_version(s), store_schema_latest());
+    CHECK(yes(s, "SELECT device_ms = 995 AND protocol = 'UDP' AND direction = 'out' AND "
+                 "remote_ip = '8.8.8.8' AND local_port = 5000 AND bytes_out = 20 "
+                 "FROM flows WHERE flow_id = 7"));
+    CHECK(yes(s, "SELECT executable = 'a\"b' AND device_ms IS NULL FROM flows WHERE flow_id = 9"));
+    /* New flows carry on after the old ids. */
+    CHECK(store_batch_begin(s) == STORE_OK);
+    CHECK(store_device(s, "old-dev", "lab-hub", 3000, &dev) == STORE_OK);
+    struct store_flow f = flow("8.8.8.8", 53);
+    CHECK(store_flow_append(s, dev, 3000, &f) == STORE_OK);
+    CHECK(store_batch_commit(s, 0) == STORE_OK);
+    CHECK_INT(q(s, "SELECT max(flow_id) FROM flows"), 10);
+    gone(s);
+}
+
 static void retention_deletes_by_age_and_merges_old_counts(void)
 {
     struct store *s = fresh();
@@ -286,16 +466,16 @@ static void retention_deletes_by_age_and_merges_old_counts(void)
     for (int i = 0; i < 100 && more; i++)
         CHECK(store_prune(s, &r, now, 7, &more) == STORE_OK);
     CHECK(!more);
-    CHECK_INT(q(s, "SELECT count(*) FROM flow_raw"), 5);
+    CHECK_INT(q(s, "SELECT count(*) FROM flows"), 5);
     CHECK_INT(q(s, "SELECT count(*) FROM counts WHERE bucket_ms < 9 * 86400000"), 0);
-    /* Even when everything is old, the newest flow stays, so rowids never go back. */
+    /* Even when everything is old, the newest flow stays, so flow ids never go back. */
     r.raw_ms = 1;
     for (int i = 0; i < 100 && more; i++)
         CHECK(store_prune(s, &r, now, 7, &more) == STORE_OK);
     more = true;
     for (int i = 0; i < 100 && more; i++)
         CHECK(store_prune(s, &r, now + 86400000LL, 7, &more) == STORE_OK);
-    CHECK_INT(q(s, "SELECT count(*) FROM flow_raw"), 1);
+    CHECK_INT(q(s, "SELECT count(*) FROM flows"), 1);
     r.raw_ms = 2 * 86400000LL;
     CHECK_INT(q(s, "SELECT count(*) FROM counts"), 1);
     CHECK_INT(q(s, "SELECT d2c_messages FROM counts"), 21);
@@ -323,8 +503,8 @@ static void size_cap_deletes_oldest_raw_flows_first(void)
     r.max_db_bytes = store_used_bytes(s) - 1;
     CHECK(store_prune(s, &r, now, 100, &more) == STORE_OK);
     CHECK(more);
-    first = q(s, "SELECT min(recv_ms) FROM flow_raw");
-    CHECK_INT(q(s, "SELECT count(*) FROM flow_raw"), 900);
+    first = q(s, "SELECT min(recv_ms) FROM flows");
+    CHECK_INT(q(s, "SELECT count(*) FROM flows"), 900);
     CHECK_INT(first, now + 100);
     gone(s);
 }
@@ -338,7 +518,10 @@ int main(void)
     RUN(dedup_remembers_ids_for_one_to_two_windows);
     RUN(counts_aggregate_per_10s_bucket);
     RUN(rollup_summarises_flows_per_hour);
-    RUN(rollup_after_a_restart_reads_flow_raw);
+    RUN(rollup_after_a_restart_reads_flow_pack);
+    RUN(flows_of_a_message_share_one_pack);
+    RUN(packed_flows_read_back);
+    RUN(migration_packs_the_flows_of_schema_2);
     RUN(retention_deletes_by_age_and_merges_old_counts);
     RUN(size_cap_deletes_oldest_raw_flows_first);
     return CHECK_DONE();
