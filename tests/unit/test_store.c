@@ -323,6 +323,26 @@ static void flows_of_a_message_share_one_pack(void)
     gone(s);
 }
 
+/* A message of more flows than a pack holds takes several packs; the ids stay dense. */
+static void a_large_message_takes_several_packs(void)
+{
+    struct store *s = fresh();
+    struct store_flow f = flow("8.8.8.8", 53);
+    int64_t dev;
+
+    CHECK(store_batch_begin(s) == STORE_OK);
+    CHECK(store_device(s, "dev-a", "lab-hub", 1000, &dev) == STORE_OK);
+    for (int i = 0; i < 600; i++) {
+        f.local_port = (uint16_t)(1000 + i);
+        CHECK(store_flow_append(s, dev, 1000, &f) == STORE_OK);
+    }
+    CHECK(store_batch_commit(s, 0) == STORE_OK);
+    CHECK_INT(q(s, "SELECT count(*) FROM flow_pack"), 3);
+    CHECK_INT(q(s, "SELECT sum(n) FROM flow_pack"), 600);
+    CHECK_INT(q(s, "SELECT count(*) FROM flows WHERE local_port = flow_id + 999"), 600);
+    gone(s);
+}
+
 /* store_pack_next reads back what store_flow_append packed, and nothing else. */
 static void packed_flows_read_back(void)
 {
@@ -520,6 +540,7 @@ int main(void)
     RUN(rollup_summarises_flows_per_hour);
     RUN(rollup_after_a_restart_reads_flow_pack);
     RUN(flows_of_a_message_share_one_pack);
+    RUN(a_large_message_takes_several_packs);
     RUN(packed_flows_read_back);
     RUN(migration_packs_the_flows_of_schema_2);
     RUN(retention_deletes_by_age_and_merges_old_counts);
