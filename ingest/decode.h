@@ -75,7 +75,7 @@ void ingest_msg_free(struct ingest_msg *msg);
 /* Record a failure reason (printf-style, truncated); returns false for `return ingest_fail(...)`. */
 bool ingest_fail(struct ingest_msg *msg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Nesting the JSON decoders accept (common/json_prescan). */
+/* Nesting the JSON decoders accept (common/json_prescan, ingest/jsonread.c). */
 #define INGEST_JSON_MAX_DEPTH 32
 
 /*

@@ -2,11 +2,12 @@
  * ingest/json_msg.c: the JSON security message, schema 1.0 (SPEC 2.1.2), as
  * legacy agents and early firmware send it.
  *
- * The payload is untrusted. Its nesting depth is checked on the raw bytes
- * before Jansson sees them, every field is checked for presence and type, and
- * what is kept is copied into msg->arena, so nothing of Jansson's outlives the
- * call. Rows are counted before any is filled, so a message that describes
- * too many is refused before it costs memory.
+ * The payload is untrusted. It is read by ingest/jsonread.c, which decides
+ * as Jansson would but builds no tree of allocated values: everything it
+ * reads, strings included, lives in msg->arena, so what the rows keep needs
+ * no copy. Every field is checked for presence and type. Rows are counted
+ * before any is filled, so a message that describes too many is refused
+ * before it costs memory.
  *
  * Required: AgentId, AgentVersion, MessageSchemaVersion "1.0", Events, and
  * per event EventType, Category, Name, Id and TimestampUTC. Optional but
@@ -15,16 +16,11 @@
  * are ignored, as a newer agent may add some.
  */
 #include "decode.h"
+#include "jsonread.h"
 
-#include <jansson.h>
 #include <string.h>
 #include <strings.h>
 
-/*
- * Jansson parses recursively, up to 2048 levels: deep enough to hurt and far
- * deeper than a real message, which nests six levels (root, Events, event,
- * Payload, item, ExtraDetails).
- */
 /* Event Ids are GUIDs and Names are short words; both end up as keys. */
 #define JSON_MAX_TAG 128
 
@@ -50,84 +46,72 @@ enum port_form { PORT_ABSENT, PORT_ONE, PORT_MANY, PORT_ANY };
 /*
  * Duplicate keys are refused: two parsers could read {"Id":"a","Id":"b"}
  * differently, and a security monitor should not guess which one the
- * device meant.
+ * device meant. A real message nests six levels (root, Events, event,
+ * Payload, item, ExtraDetails); INGEST_JSON_MAX_DEPTH is the most allowed.
  */
-static json_t *load(const uint8_t *buf, size_t len, struct ingest_msg *msg)
+static const struct jsonread_value *load(const uint8_t *buf, size_t len, struct ingest_msg *msg)
 {
-    json_error_t err;
-    json_t *root;
+    const struct jsonread_value *root;
+    enum jsonread_err err;
 
     if (len == 0) {
         ingest_fail(msg, "json: empty payload");
         return NULL;
     }
-    if (json_prescan(buf, len, INGEST_JSON_MAX_DEPTH, 0) != JSON_SCAN_OK) {
+    err = jsonread_parse(buf, len, INGEST_JSON_MAX_DEPTH, &msg->arena, &root);
+    if (err == JSONREAD_OK)
+        return root;
+    /*
+     * Too deep wins over any other fault, as when the depth was checked before
+     * parsing: json_prescan looks at the whole payload, where the reader stops
+     * at its first fault. A payload the reader accepts nests no deeper than it
+     * allows, so only a refused one needs the look.
+     */
+    if (json_prescan(buf, len, INGEST_JSON_MAX_DEPTH, 0) != JSON_SCAN_OK)
         ingest_fail(msg, "json: too deep");
-        return NULL;
-    }
-    root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
-    if (root == NULL)
-        ingest_fail(msg, "%s", ingest_json_load_reason(buf, len, &err, false));
-    return root;
+    else
+        ingest_fail(msg, "json: %s", jsonread_reason(err));
+    return NULL;
 }
 
 /* ---- fields ------------------------------------------------------------------- */
 
 /* Member key of obj, NULL when absent or JSON null. */
-static json_t *member(json_t *obj, const char *key)
+static const struct jsonread_value *member(const struct jsonread_value *obj, const char *key)
 {
-    json_t *v = json_object_get(obj, key);
+    const struct jsonread_value *v = jsonread_get(obj, key);
 
-    return json_is_null(v) ? NULL : v;
+    return v != NULL && v->type == JSONREAD_NULL ? NULL : v;
 }
 
 /*
- * String member key, pointing into Jansson's tree (valid until the root is
- * released): *out is NULL when absent and not required.
+ * String member key, in msg->arena where the reader decoded it: *out is NULL
+ * when absent and not required.
  */
-static bool peek_str(struct ingest_msg *msg, json_t *obj, const char *key, bool required,
-                     const char **out)
+static bool take_str(struct ingest_msg *msg, const struct jsonread_value *obj, const char *key,
+                     bool required, const char **out)
 {
-    json_t *v = member(obj, key);
+    const struct jsonread_value *v = member(obj, key);
 
     *out = NULL;
     if (v == NULL)
         return required ? ingest_fail(msg, "json: %s missing", key) : true;
-    if (!json_is_string(v))
+    if (v->type != JSONREAD_STRING)
         return ingest_fail(msg, "json: %s not a string", key);
-    *out = json_string_value(v);
+    *out = v->u.str;
     return true;
-}
-
-/* A NUL-terminated copy of s in the arena, or NULL for NULL. */
-static bool copy_str(struct ingest_msg *msg, const char *s, const char **out)
-{
-    *out = NULL;
-    if (s == NULL)
-        return true;
-    if ((*out = arena_strndup(&msg->arena, s, strlen(s))) == NULL)
-        return ingest_fail(msg, "json: out of memory");
-    return true;
-}
-
-/* String member key copied into the arena; NULL when absent and not required. */
-static bool take_str(struct ingest_msg *msg, json_t *obj, const char *key, bool required,
-                     const char **out)
-{
-    const char *s;
-
-    return peek_str(msg, obj, key, required, &s) && copy_str(msg, s, out);
 }
 
 /*
  * A required short label (event Id, Name): non-empty, bounded and printable,
  * since it becomes a dedup key or a name people read.
  */
-static bool peek_tag(struct ingest_msg *msg, json_t *obj, const char *key, const char **out)
+static bool take_tag(struct ingest_msg *msg, const struct jsonread_value *obj, const char *key,
+                     const char **out)
 {
     size_t n;
 
-    if (!peek_str(msg, obj, key, true, out))
+    if (!take_str(msg, obj, key, true, out))
         return false;
     n = strlen(*out);
     if (n == 0 || n > JSON_MAX_TAG || !text_printable(*out, n))
@@ -136,12 +120,12 @@ static bool peek_tag(struct ingest_msg *msg, json_t *obj, const char *key, const
 }
 
 /* Enumerated string member; the names compare without case, as agents differ. */
-static bool take_enum(struct ingest_msg *msg, json_t *obj, const char *key,
+static bool take_enum(struct ingest_msg *msg, const struct jsonread_value *obj, const char *key,
                       const struct enum_name *tab, bool required, int *out)
 {
     const char *s;
 
-    if (!peek_str(msg, obj, key, required, &s))
+    if (!take_str(msg, obj, key, required, &s))
         return false;
     if (s == NULL)
         return true;
@@ -154,23 +138,23 @@ static bool take_enum(struct ingest_msg *msg, json_t *obj, const char *key,
     return ingest_fail(msg, "json: %s unknown", key);
 }
 
-static bool check_bool(struct ingest_msg *msg, json_t *obj, const char *key)
+static bool check_bool(struct ingest_msg *msg, const struct jsonread_value *obj, const char *key)
 {
-    json_t *v = member(obj, key);
+    const struct jsonread_value *v = member(obj, key);
 
-    if (v != NULL && !json_is_boolean(v))
+    if (v != NULL && v->type != JSONREAD_TRUE && v->type != JSONREAD_FALSE)
         return ingest_fail(msg, "json: %s not a boolean", key);
     return true;
 }
 
 /* ISO 8601 member; a missing zone means UTC (time_parse_iso's rule). */
-static bool take_time(struct ingest_msg *msg, json_t *obj, const char *key, bool required,
-                      int64_t *ms)
+static bool take_time(struct ingest_msg *msg, const struct jsonread_value *obj, const char *key,
+                      bool required, int64_t *ms)
 {
     const char *s;
 
     *ms = STORE_NO_TIME;
-    if (!peek_str(msg, obj, key, required, &s))
+    if (!take_str(msg, obj, key, required, &s))
         return false;
     if (s != NULL && !time_parse_iso(s, ms))
         return ingest_fail(msg, "json: %s not a date", key);
@@ -243,29 +227,29 @@ static bool parse_port_text(const char *s, enum port_form *form, int32_t *first)
 
 /*
  * Port member: a string per the schema or, leniently, a JSON integer. *text
- * points at the original string (Jansson's) when there was one.
+ * points at the original string when there was one.
  */
-static bool take_port(struct ingest_msg *msg, json_t *obj, const char *key, enum port_form *form,
-                      int32_t *port, const char **text)
+static bool take_port(struct ingest_msg *msg, const struct jsonread_value *obj, const char *key,
+                      enum port_form *form, int32_t *port, const char **text)
 {
-    json_t *v = member(obj, key);
+    const struct jsonread_value *v = member(obj, key);
 
     *form = PORT_ABSENT;
     *port = -1;
     *text = NULL;
     if (v == NULL)
         return true;
-    if (json_is_integer(v)) {
-        json_int_t i = json_integer_value(v);
+    if (v->type == JSONREAD_INTEGER) {
+        int64_t i = v->u.integer;
         if (i < 0 || i > 65535)
             return ingest_fail(msg, "json: %s not a port", key);
         *form = PORT_ONE;
         *port = (int32_t)i;
         return true;
     }
-    if (!json_is_string(v))
+    if (v->type != JSONREAD_STRING)
         return ingest_fail(msg, "json: %s not a port", key);
-    *text = json_string_value(v);
+    *text = v->u.str;
     if (!parse_port_text(*text, form, port))
         return ingest_fail(msg, "json: %s not a port", key);
     return true;
@@ -275,8 +259,8 @@ static bool take_port(struct ingest_msg *msg, json_t *obj, const char *key, enum
  * A flow's port must be one number. ICMP has no ports: an ICMP flow may leave
  * them out and they read 0, as in the FlatBuffers records.
  */
-static bool take_flow_port(struct ingest_msg *msg, json_t *obj, const char *key, bool icmp,
-                           uint16_t *out)
+static bool take_flow_port(struct ingest_msg *msg, const struct jsonread_value *obj,
+                           const char *key, bool icmp, uint16_t *out)
 {
     enum port_form form;
     int32_t port;
@@ -298,15 +282,15 @@ static bool take_flow_port(struct ingest_msg *msg, json_t *obj, const char *key,
  * Address member. When wild is not NULL, "*" is accepted and reads as absent
  * (family 0) with *wild set; otherwise only an IPv4 or IPv6 address will do.
  */
-static bool take_addr(struct ingest_msg *msg, json_t *obj, const char *key, bool required,
-                      bool *wild, struct ip_addr *out)
+static bool take_addr(struct ingest_msg *msg, const struct jsonread_value *obj, const char *key,
+                      bool required, bool *wild, struct ip_addr *out)
 {
     const char *s;
 
     memset(out, 0, sizeof(*out));
     if (wild != NULL)
         *wild = false;
-    if (!peek_str(msg, obj, key, required, &s))
+    if (!take_str(msg, obj, key, required, &s))
         return false;
     if (s == NULL)
         return true;
@@ -323,42 +307,29 @@ static bool take_addr(struct ingest_msg *msg, json_t *obj, const char *key, bool
  * ProcessId and UserId: a non-negative JSON integer or a decimal string (the
  * agents differ); -1 when absent or empty.
  */
-static bool take_number(struct ingest_msg *msg, json_t *obj, const char *key, int64_t *out)
+static bool take_number(struct ingest_msg *msg, const struct jsonread_value *obj, const char *key,
+                        int64_t *out)
 {
-    json_t *v = member(obj, key);
+    const struct jsonread_value *v = member(obj, key);
 
     *out = -1;
     if (v == NULL)
         return true;
-    if (json_is_integer(v) && json_integer_value(v) >= 0) {
-        *out = json_integer_value(v);
+    if (v->type == JSONREAD_INTEGER && v->u.integer >= 0) {
+        *out = v->u.integer;
         return true;
     }
-    if (json_is_string(v) && json_string_length(v) == 0)
+    if (v->type == JSONREAD_STRING && v->u.str[0] == '\0')
         return true;
-    if (json_is_string(v) && parse_decimal(json_string_value(v), json_string_length(v), 18, out))
+    if (v->type == JSONREAD_STRING && parse_decimal(v->u.str, strlen(v->u.str), 18, out))
         return true;
     return ingest_fail(msg, "json: %s not a number", key);
 }
 
-/* The compact JSON text of v in the arena; NULL when the arena is full. */
-static const char *dump_arena(struct arena *a, const json_t *v)
+/* The compact JSON text of v in the arena, as Jansson's json_dumpb writes it. */
+static bool take_dump(struct ingest_msg *msg, const struct jsonread_value *v, const char **out)
 {
-    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
-    size_t n = json_dumpb(v, NULL, 0, flags);
-    char *p;
-
-    if (n == 0 || (p = arena_alloc(a, n + 1)) == NULL)
-        return NULL;
-    if (json_dumpb(v, p, n, flags) != n)
-        return NULL;
-    p[n] = '\0';
-    return p;
-}
-
-static bool take_dump(struct ingest_msg *msg, const json_t *v, const char **out)
-{
-    if ((*out = dump_arena(&msg->arena, v)) == NULL)
+    if ((*out = jsonread_dump(v, &msg->arena)) == NULL)
         return ingest_fail(msg, "json: out of memory");
     return true;
 }
@@ -367,18 +338,19 @@ static bool take_dump(struct ingest_msg *msg, const json_t *v, const char **out)
  * ExtraDetails: a map of strings, kept as its JSON text. Numbers and booleans
  * are let through (a HitCount may come as 5 or "5"); nested values are not.
  */
-static bool take_details(struct ingest_msg *msg, json_t *obj, const char *key, const char **out)
+static bool take_details(struct ingest_msg *msg, const struct jsonread_value *obj, const char *key,
+                         const char **out)
 {
-    json_t *v = member(obj, key), *value;
-    const char *k;
+    const struct jsonread_value *v = member(obj, key), *k;
 
     *out = NULL;
     if (v == NULL)
         return true;
-    if (!json_is_object(v))
+    if (v->type != JSONREAD_OBJECT)
         return ingest_fail(msg, "json: %s not an object", key);
-    json_object_foreach (v, k, value) {
-        if (json_is_object(value) || json_is_array(value))
+    k = v + 1; /* each member is its key, then its value */
+    for (size_t i = 0; i < v->u.count; i++, k += 1 + k[1].skip) {
+        if (k[1].type == JSONREAD_OBJECT || k[1].type == JSONREAD_ARRAY)
             return ingest_fail(msg, "json: %s not a string map", key);
     }
     return take_dump(msg, v, out);
@@ -391,11 +363,12 @@ static bool take_details(struct ingest_msg *msg, json_t *obj, const char *key, c
  * EndTimeUtc and HitCount where the agent put them, in ExtraDetails, which
  * becomes the row's details.
  */
-static bool decode_flow(struct ingest_msg *msg, json_t *item, struct store_flow *f)
+static bool decode_flow(struct ingest_msg *msg, const struct jsonread_value *item,
+                        struct store_flow *f)
 {
     int protocol = STORE_TCP, direction = STORE_DIR_UNKNOWN;
 
-    if (!json_is_object(item))
+    if (item->type != JSONREAD_OBJECT)
         return ingest_fail(msg, "json: Payload item not an object");
     if (!take_enum(msg, item, "Protocol", protocols, true, &protocol) ||
         !take_enum(msg, item, "Direction", directions, false, &direction))
@@ -415,17 +388,59 @@ static bool decode_flow(struct ingest_msg *msg, json_t *item, struct store_flow 
            take_details(msg, item, "ExtraDetails", &f->details);
 }
 
-/* Remember the original text of a field that was not one plain value. */
-static bool keep_original(struct ingest_msg *msg, json_t *orig, const char *key, const char *text)
+/*
+ * The original texts of a listening port's fields that were not one plain
+ * value, in the order found; each field at most once.
+ */
+struct originals {
+    const char *key[4], *text[4];
+    size_t n;
+};
+
+static bool keep_original(struct originals *orig, const char *key, const char *text)
 {
-    if (json_object_set_new(orig, key, json_string(text)) != 0)
+    WARDEN_ASSERT(orig->n < 4);
+    orig->key[orig->n] = key;
+    orig->text[orig->n++] = text;
+    return true;
+}
+
+/* The originals (one or more) as a JSON object of strings into out, NULL to count; the length. */
+static size_t write_originals(const struct originals *orig, char *out)
+{
+    size_t at = 0;
+
+    for (size_t i = 0; i < orig->n; i++) {
+        if (out != NULL)
+            out[at] = i == 0 ? '{' : ',';
+        at++;
+        at += jsonread_quote(orig->key[i], out != NULL ? out + at : NULL);
+        if (out != NULL)
+            out[at] = ':';
+        at++;
+        at += jsonread_quote(orig->text[i], out != NULL ? out + at : NULL);
+    }
+    if (out != NULL)
+        out[at] = '}';
+    return at + 1;
+}
+
+static bool take_originals(struct ingest_msg *msg, const struct originals *orig, const char **out)
+{
+    size_t n = write_originals(orig, NULL);
+    char *p = arena_alloc(&msg->arena, n + 1);
+
+    if (p == NULL)
         return ingest_fail(msg, "json: out of memory");
+    write_originals(orig, p);
+    p[n] = '\0';
+    *out = p;
     return true;
 }
 
 /* A listening port's port member, stored as its first port (-1 for "*"). */
-static bool take_listen_port(struct ingest_msg *msg, json_t *item, const char *key, bool required,
-                             json_t *orig, int32_t *out)
+static bool take_listen_port(struct ingest_msg *msg, const struct jsonread_value *item,
+                             const char *key, bool required, struct originals *orig, int32_t *out)
 {
     enum port_form form;
     const char *text;
@@ -435,7 +450,7 @@ static bool take_listen_port(struct ingest_msg *msg, json_t *item, const char *k
     if (form == PORT_ABSENT && required)
         return ingest_fail(msg, "json: %s missing", key);
     if (form == PORT_MANY || form == PORT_ANY)
-        return keep_original(msg, orig, key, text);
+        return keep_original(orig, key, text);
     return true;
 }
 
@@ -444,7 +459,8 @@ static bool take_listen_port(struct ingest_msg *msg, json_t *item, const char *k
  * addresses "*" (netstat's "*:*"), stored as absent; such texts are collected
  * in orig.
  */
-static bool listen_fields(struct ingest_msg *msg, json_t *item, json_t *orig, struct store_port *p)
+static bool listen_fields(struct ingest_msg *msg, const struct jsonread_value *item,
+                          struct originals *orig, struct store_port *p)
 {
     int protocol = STORE_TCP;
     bool wild;
@@ -453,29 +469,25 @@ static bool listen_fields(struct ingest_msg *msg, json_t *item, json_t *orig, st
         return false;
     p->protocol = (uint8_t)protocol;
     if (!take_addr(msg, item, "LocalAddress", true, &wild, &p->local) ||
-        (wild && !keep_original(msg, orig, "LocalAddress", "*")))
+        (wild && !keep_original(orig, "LocalAddress", "*")))
         return false;
     if (!take_addr(msg, item, "RemoteAddress", false, &wild, &p->remote) ||
-        (wild && !keep_original(msg, orig, "RemoteAddress", "*")))
+        (wild && !keep_original(orig, "RemoteAddress", "*")))
         return false;
     return take_listen_port(msg, item, "LocalPort", true, orig, &p->local_port) &&
            take_listen_port(msg, item, "RemotePort", false, orig, &p->remote_port);
 }
 
-static bool decode_listen(struct ingest_msg *msg, json_t *item, struct store_port *p)
+static bool decode_listen(struct ingest_msg *msg, const struct jsonread_value *item,
+                          struct store_port *p)
 {
-    json_t *orig;
-    bool ok;
+    struct originals orig = {.n = 0};
 
-    if (!json_is_object(item))
+    if (item->type != JSONREAD_OBJECT)
         return ingest_fail(msg, "json: Payload item not an object");
-    if ((orig = json_object()) == NULL)
-        return ingest_fail(msg, "json: out of memory");
-    ok = listen_fields(msg, item, orig, p);
-    if (ok && json_object_size(orig) > 0)
-        ok = take_dump(msg, orig, &p->details);
-    json_decref(orig);
-    return ok;
+    if (!listen_fields(msg, item, &orig, p))
+        return false;
+    return orig.n == 0 || take_originals(msg, &orig, &p->details);
 }
 
 /* "a b", or whichever of a and b is there and not empty; NULL for neither. */
@@ -510,17 +522,18 @@ static bool join_words(struct ingest_msg *msg, const char *a, const char *b, con
  * Everything else (memory figures, BIOS, boot device) stays in details, the
  * whole item as JSON text.
  */
-static bool decode_sysinfo(struct ingest_msg *msg, json_t *item, struct store_sysinfo *s)
+static bool decode_sysinfo(struct ingest_msg *msg, const struct jsonread_value *item,
+                           struct store_sysinfo *s)
 {
     const char *name, *version, *kernel, *arch, *host;
 
-    if (!json_is_object(item))
+    if (item->type != JSONREAD_OBJECT)
         return ingest_fail(msg, "json: Payload item not an object");
-    if (!peek_str(msg, item, "OSName", false, &name) ||
-        !peek_str(msg, item, "OSVersion", false, &version) ||
-        !peek_str(msg, item, "KernelVersion", false, &kernel) ||
-        !peek_str(msg, item, "OsArchitecture", false, &arch) ||
-        !peek_str(msg, item, "HostName", false, &host))
+    if (!take_str(msg, item, "OSName", false, &name) ||
+        !take_str(msg, item, "OSVersion", false, &version) ||
+        !take_str(msg, item, "KernelVersion", false, &kernel) ||
+        !take_str(msg, item, "OsArchitecture", false, &arch) ||
+        !take_str(msg, item, "HostName", false, &host))
         return false;
     if (kernel == NULL || *kernel == '\0')
         kernel = version;
@@ -547,10 +560,11 @@ static enum ingest_event_kind kind_of(const char *name)
 }
 
 /* The event's Payload array, NULL when absent; false on a wrong type. */
-static bool payload_of(struct ingest_msg *msg, json_t *event, json_t **out)
+static bool payload_of(struct ingest_msg *msg, const struct jsonread_value *event,
+                       const struct jsonread_value **out)
 {
     *out = member(event, "Payload");
-    if (*out != NULL && !json_is_array(*out))
+    if (*out != NULL && (*out)->type != JSONREAD_ARRAY)
         return ingest_fail(msg, "json: Payload not an array");
     return true;
 }
@@ -560,28 +574,28 @@ struct row_counts {
     size_t flows, ports, sysinfo, other;
 };
 
-static bool count_rows(struct ingest_msg *msg, const struct ingest_limits *lim, json_t *events,
-                       struct row_counts *rc)
+static bool count_rows(struct ingest_msg *msg, const struct ingest_limits *lim,
+                       const struct jsonread_value *events, struct row_counts *rc)
 {
     size_t i;
-    json_t *event, *payload;
+    const struct jsonread_value *event, *payload;
     const char *name;
 
     memset(rc, 0, sizeof(*rc));
-    json_array_foreach (events, i, event) {
-        if (!json_is_object(event))
+    JSONREAD_EACH(events, i, event) {
+        if (event->type != JSONREAD_OBJECT)
             return ingest_fail(msg, "json: event not an object");
-        if (!peek_tag(msg, event, "Name", &name) || !payload_of(msg, event, &payload))
+        if (!take_tag(msg, event, "Name", &name) || !payload_of(msg, event, &payload))
             return false;
         switch (kind_of(name)) {
         case EV_NETWORK_ACTIVITY:
-            rc->flows += json_array_size(payload);
+            rc->flows += jsonread_count(payload);
             break;
         case EV_LISTENING_PORTS:
-            rc->ports += json_array_size(payload);
+            rc->ports += jsonread_count(payload);
             break;
         case EV_SYSTEM_INFO:
-            rc->sysinfo += json_array_size(payload);
+            rc->sysinfo += jsonread_count(payload);
             break;
         case EV_OTHER:
             rc->other++;
@@ -630,31 +644,32 @@ static bool alloc_rows(struct ingest_msg *msg, size_t n_events, const struct row
 }
 
 /* The event members that are not its payload. */
-static bool event_header(struct ingest_msg *msg, json_t *event, struct ingest_event *ev)
+static bool event_header(struct ingest_msg *msg, const struct jsonread_value *event,
+                         struct ingest_event *ev)
 {
     int ignored;
-    const char *schema, *id, *copy;
+    const char *schema, *id;
     int64_t local_ms;
 
     if (!take_enum(msg, event, "EventType", event_types, true, &ignored) ||
         !take_enum(msg, event, "Category", categories, true, &ignored) ||
         !check_bool(msg, event, "IsEmpty") ||
-        !peek_str(msg, event, "PayloadSchemaVersion", false, &schema))
+        !take_str(msg, event, "PayloadSchemaVersion", false, &schema))
         return false;
-    if (!peek_tag(msg, event, "Id", &id) || !copy_str(msg, id, &copy))
+    if (!take_tag(msg, event, "Id", &id))
         return false;
-    ev->id = (const uint8_t *)copy;
-    ev->id_len = strlen(copy);
+    ev->id = (const uint8_t *)id;
+    ev->id_len = strlen(id);
     /* TimestampLocal is checked but not used: without a zone it is ambiguous. */
     return take_time(msg, event, "TimestampUTC", true, &ev->device_ms) &&
            take_time(msg, event, "TimestampLocal", false, &local_ms);
 }
 
 /* Decode each payload item of an event into the next free row of its kind. */
-static bool event_rows(struct ingest_msg *msg, json_t *event, const char *name,
+static bool event_rows(struct ingest_msg *msg, const struct jsonread_value *event, const char *name,
                        struct ingest_event *ev)
 {
-    json_t *payload, *item;
+    const struct jsonread_value *payload, *item;
     size_t i;
     bool ok = true;
 
@@ -663,7 +678,7 @@ static bool event_rows(struct ingest_msg *msg, json_t *event, const char *name,
     switch (ev->kind) {
     case EV_NETWORK_ACTIVITY:
         ev->first = msg->n_flows;
-        json_array_foreach (payload, i, item) {
+        JSONREAD_EACH(payload, i, item) {
             struct store_flow *f = &msg->flows[msg->n_flows++];
             f->device_ms = ev->device_ms;
             if (!(ok = decode_flow(msg, item, f)))
@@ -673,7 +688,7 @@ static bool event_rows(struct ingest_msg *msg, json_t *event, const char *name,
         break;
     case EV_LISTENING_PORTS:
         ev->first = msg->n_ports;
-        json_array_foreach (payload, i, item) {
+        JSONREAD_EACH(payload, i, item) {
             struct store_port *p = &msg->ports[msg->n_ports++];
             p->device_ms = ev->device_ms;
             if (!(ok = decode_listen(msg, item, p)))
@@ -683,7 +698,7 @@ static bool event_rows(struct ingest_msg *msg, json_t *event, const char *name,
         break;
     case EV_SYSTEM_INFO:
         ev->first = msg->n_sysinfo;
-        json_array_foreach (payload, i, item) {
+        JSONREAD_EACH(payload, i, item) {
             struct store_sysinfo *s = &msg->sysinfo[msg->n_sysinfo++];
             s->device_ms = ev->device_ms;
             if (!(ok = decode_sysinfo(msg, item, s)))
@@ -696,11 +711,11 @@ static bool event_rows(struct ingest_msg *msg, json_t *event, const char *name,
         o->device_ms = ev->device_ms;
         ev->first = msg->n_other++;
         ev->count = 1;
-        if (payload == NULL)
-            ok = copy_str(msg, "[]", &o->payload);
-        else
+        o->name = name;
+        if (payload != NULL)
             ok = take_dump(msg, payload, &o->payload);
-        ok = ok && copy_str(msg, name, &o->name);
+        else if ((o->payload = arena_strndup(&msg->arena, "[]", 2)) == NULL)
+            ok = ingest_fail(msg, "json: out of memory");
         break;
     }
     case EV_HEARTBEAT:
@@ -709,26 +724,28 @@ static bool event_rows(struct ingest_msg *msg, json_t *event, const char *name,
     return ok;
 }
 
-static bool decode_event(struct ingest_msg *msg, json_t *event, struct ingest_event *ev)
+static bool decode_event(struct ingest_msg *msg, const struct jsonread_value *event,
+                         struct ingest_event *ev)
 {
     const char *name;
 
-    if (!event_header(msg, event, ev) || !peek_tag(msg, event, "Name", &name))
+    if (!event_header(msg, event, ev) || !take_tag(msg, event, "Name", &name))
         return false;
     ev->kind = kind_of(name);
     return event_rows(msg, event, name, ev);
 }
 
-static bool decode_root(struct ingest_msg *msg, const struct ingest_limits *lim, json_t *root)
+static bool decode_root(struct ingest_msg *msg, const struct ingest_limits *lim,
+                        const struct jsonread_value *root)
 {
-    json_t *events, *event;
+    const struct jsonread_value *events, *event;
     const char *version;
     struct row_counts rc;
     size_t i;
 
-    if (!json_is_object(root))
+    if (root->type != JSONREAD_OBJECT)
         return ingest_fail(msg, "json: root not an object");
-    if (!peek_str(msg, root, "MessageSchemaVersion", true, &version))
+    if (!take_str(msg, root, "MessageSchemaVersion", true, &version))
         return false;
     if (strcmp(version, "1.0") != 0)
         return ingest_fail(msg, "json: MessageSchemaVersion unsupported");
@@ -737,15 +754,15 @@ static bool decode_root(struct ingest_msg *msg, const struct ingest_limits *lim,
         return false;
     if ((events = member(root, "Events")) == NULL)
         return ingest_fail(msg, "json: Events missing");
-    if (!json_is_array(events))
+    if (events->type != JSONREAD_ARRAY)
         return ingest_fail(msg, "json: Events not an array");
-    if (json_array_size(events) == 0)
+    if (events->u.count == 0)
         return ingest_fail(msg, "json: Events empty");
-    if (json_array_size(events) > lim->max_events)
+    if (events->u.count > lim->max_events)
         return ingest_fail(msg, "json: too many events");
-    if (!count_rows(msg, lim, events, &rc) || !alloc_rows(msg, json_array_size(events), &rc))
+    if (!count_rows(msg, lim, events, &rc) || !alloc_rows(msg, events->u.count, &rc))
         return false;
-    json_array_foreach (events, i, event) {
+    JSONREAD_EACH(events, i, event) {
         if (!decode_event(msg, event, &msg->events[msg->n_events++]))
             return false;
     }
@@ -760,12 +777,7 @@ static bool decode_root(struct ingest_msg *msg, const struct ingest_limits *lim,
 bool ingest_decode_json(const uint8_t *buf, size_t len, const struct ingest_limits *lim,
                         struct ingest_msg *msg)
 {
-    json_t *root;
-    bool ok;
+    const struct jsonread_value *root = load(buf, len, msg);
 
-    if ((root = load(buf, len, msg)) == NULL)
-        return false;
-    ok = decode_root(msg, lim, root);
-    json_decref(root);
-    return ok;
+    return root != NULL && decode_root(msg, lim, root);
 }
