@@ -615,11 +615,12 @@ to_ms() {
     }'
 }
 
-# wrk_run NAME URL: the issue's wrk settings (32 connections) for WRK_SECONDS.
-# Sets RPS, P50, P99 (ms); checks that every answer was a 2xx and no socket
-# failed; keeps the summary as JSON for latest.json.
+# wrk_run NAME URL [SCRIPT]: the issue's wrk settings (32 connections) for
+# WRK_SECONDS, with a wrk Lua script if given. Sets RPS, P50, P99 (ms); checks
+# that every answer was a 2xx and no socket failed; keeps the summary as JSON
+# for latest.json.
 wrk_run() {
-    wrk -c 32 -t 2 -d "${WRK_SECONDS}s" --latency "$2" > "$d/$1.wrk" 2>&1 ||
+    wrk -c 32 -t 2 -d "${WRK_SECONDS}s" --latency ${3:+-s "$3"} "$2" > "$d/$1.wrk" 2>&1 ||
         fail "web $1" "wrk failed: $(tail -3 "$d/$1.wrk")"
     RPS=$(awk '/^Requests\/sec:/ { print $2 }' "$d/$1.wrk")
     P50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$d/$1.wrk")")
@@ -689,12 +690,18 @@ bench_web() {
     figure "web" "GET /api/v1/alerts?limit=100 ($api_bytes bytes), alone" "$RPS" "req/s" "bare evhttp" "$C_API_RPS" "-"
     figure "web" "the same, p50" "$P50" "ms" "bare evhttp" "$C_API_P50" "-"
     figure "web" "the same, p99" "$P99" "ms" "bare evhttp" "$C_API_P99" "-"
+    # Warden keeps the last page while the database is unchanged; with a page no
+    # request asked for before (bench/web_fresh.lua), every answer is written anew.
+    wrk_run api-fresh-alone "$api" bench/web_fresh.lua
+    figure "web" "the same, each request a page not asked before (written anew), alone" "$RPS" "req/s" \
+        "bare evhttp" "$C_API_RPS" "-"
+    figure "web" "the same, p99" "$P99" "ms" "bare evhttp" "$C_API_P99" "-"
     wrk_run overview-alone "$base/"
     figure "web" "GET / (overview, $page_bytes bytes), alone" "$RPS" "req/s" "bare evhttp" "$C_PAGE_RPS" "-"
     figure "web" "the same, p50" "$P50" "ms" "bare evhttp" "$C_PAGE_P50" "value<50"
 
     rate=$(awk -v c="$FB_CEILING" 'BEGIN { printf "%d", c / 2 }')
-    secs=$((2 * WRK_SECONDS + 4))
+    secs=$((3 * WRK_SECONDS + 4))
     say "web: Warden while ingesting $rate msg/s (half the FlatBuffers ceiling) for ${secs}s"
     before=$(sq "$d/warden.db" "$MSGS_SQL")
     timeout 900 "$WARDEN" sim --mqtt.port="$BROKER_PORT" --rate "$rate" --flows "$FLOWS" --devices "$DEVICES" \
@@ -704,6 +711,8 @@ bench_web() {
     sleep 2
     wrk_run api-ingest "$api"
     API_RPS=$RPS API_P99=$P99 API_P50=$P50
+    wrk_run api-fresh-ingest "$api" bench/web_fresh.lua
+    FRESH_RPS=$RPS FRESH_P99=$P99
     wrk_run overview-ingest "$base/"
     PAGE_RPS=$RPS PAGE_P50=$P50
     wait "$sp" || fail web "sim failed: $(tail -3 "$d/sim.err")"
@@ -720,6 +729,9 @@ bench_web() {
         "$C_API_RPS" "value>=3000"
     figure "web" "the same, p50" "$API_P50" "ms" "bare evhttp" "$C_API_P50" "-"
     figure "web" "the same, p99" "$API_P99" "ms" "bare evhttp" "$C_API_P99" "value<50"
+    figure "web" "the same, each request a page not asked before (written anew), while ingesting" \
+        "$FRESH_RPS" "req/s" "bare evhttp" "$C_API_RPS" "-"
+    figure "web" "the same, p99" "$FRESH_P99" "ms" "bare evhttp" "$C_API_P99" "-"
     figure "web" "GET / (overview), while ingesting" "$PAGE_RPS" "req/s" "bare evhttp" "$C_PAGE_RPS" "-"
     figure "web" "the same, p50" "$PAGE_P50" "ms" "bare evhttp" "$C_PAGE_P50" "value<50"
     raw web.sim "$d/sim.json"

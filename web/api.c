@@ -397,6 +397,56 @@ static sqlite3_stmt *prepare(struct web_req *r, sqlite3 *db, const char *sql)
     return st;
 }
 
+/*
+ * The lists' statements are prepared once and kept in ctx->kept, by their
+ * SQL constant: preparing one was a tenth of a 100-alert page's CPU.
+ * kept_done() resets the statement as soon as the request is done with it,
+ * so that no read transaction outlives the request (it would hold back the
+ * ingester's checkpoints). A schema change meanwhile makes SQLite prepare
+ * it again by itself.
+ */
+static sqlite3_stmt *kept(struct web_ctx *ctx, const char *sql)
+{
+    struct web_kept *k = ctx->kept;
+    sqlite3_stmt *st = NULL;
+    int i;
+
+    for (i = 0; i < WEB_KEPT_MAX && k[i].sql != NULL; i++)
+        if (k[i].sql == sql)
+            return k[i].st;
+    if (sqlite3_prepare_v2(ctx->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    if (i < WEB_KEPT_MAX) {
+        k[i].sql = sql;
+        k[i].st = st;
+    }
+    return st;
+}
+
+/* kept(), answering 500 when the statement cannot be prepared. */
+static sqlite3_stmt *kept_prepare(struct web_req *r, const char *sql)
+{
+    sqlite3_stmt *st = kept(r->ctx, sql);
+
+    if (st == NULL) {
+        log_warn("web: %s", sqlite3_errmsg(r->ctx->db));
+        web_error(r, 500, "database error", sqlite3_errmsg(r->ctx->db));
+    }
+    return st;
+}
+
+static void kept_done(struct web_ctx *ctx, sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    for (int i = 0; i < WEB_KEPT_MAX; i++)
+        if (ctx->kept[i].st == st)
+            return;
+    sqlite3_finalize(st); /* the table was full: not kept */
+}
+
 /* End of a step loop: false (having answered 500) when it ended in an error. */
 static bool step_done(struct web_req *r, sqlite3_stmt *st, int rc)
 {
@@ -511,14 +561,18 @@ static bool param_limit(struct web_req *r, int64_t *limit)
 #define LIST_MAX_BYTES   (64u << 20) /* a page of LIST_LIMIT_MAX rows of long texts stays far below */
 #define LIST_MAX_COLUMNS 32
 
-/* How each column of a statement is written, worked out once per request rather than per row. */
+/*
+ * How each column of a statement is written, worked out once per request
+ * rather than per row. The names are the statements' own (our SQL), so
+ * they need no escaping; a name that would is refused, not written.
+ */
 struct list_shape {
     int n;
     struct {
-        const char *name;
-        size_t name_len, twin_len;
-        bool json;     /* stored JSON text, written as the value it holds */
-        char twin[40]; /* "start_time" for start_ms, or "" */
+        struct jsonw_key name;
+        struct jsonw_key twin; /* "start_time" for start_ms */
+        bool has_twin;
+        bool json; /* stored JSON text, written as the value it holds */
     } col[LIST_MAX_COLUMNS];
 };
 
@@ -530,28 +584,29 @@ static bool list_shape_of(sqlite3_stmt *st, struct list_shape *shape)
     for (int i = 0; i < shape->n; i++) {
         const char *name = sqlite3_column_name(st, i);
         size_t len = strlen(name);
+        char twin[64];
 
-        shape->col[i].name = name;
-        shape->col[i].name_len = len;
+        if (!jsonw_key_prepare(&shape->col[i].name, name, len))
+            return false;
         shape->col[i].json = in_list(json_columns, name);
-        shape->col[i].twin[0] = '\0';
-        if (in_list(time_columns, name))
-            snprintf(shape->col[i].twin, sizeof(shape->col[i].twin), "%.*s_time", (int)(len - 3),
-                     name);
-        shape->col[i].twin_len = strlen(shape->col[i].twin);
+        shape->col[i].has_twin = in_list(time_columns, name);
+        if (shape->col[i].has_twin) {
+            snprintf(twin, sizeof(twin), "%.*s_time", (int)(len - 3), name);
+            if (!jsonw_key_prepare(&shape->col[i].twin, twin, strlen(twin)))
+                return false;
+        }
     }
     return true;
 }
 
-/* A column's value (of SQLite type type) as web_column_json() gives it. */
-static void column_write(struct jsonw *w, sqlite3_stmt *st, int i, int type)
+/* Column i's value v (of SQLite type type) as web_column_json() gives it. */
+static void column_write(struct jsonw *w, sqlite3_stmt *st, int i, sqlite3_value *v, int type)
 {
     switch (type) {
-    case SQLITE_INTEGER: jsonw_int(w, sqlite3_column_int64(st, i)); break;
-    case SQLITE_FLOAT: jsonw_real(w, sqlite3_column_double(st, i)); break;
+    case SQLITE_INTEGER: jsonw_int(w, sqlite3_value_int64(v)); break;
+    case SQLITE_FLOAT: jsonw_real(w, sqlite3_value_double(v)); break;
     case SQLITE_TEXT:
-        jsonw_string(w, (const char *)sqlite3_column_text(st, i),
-                     (size_t)sqlite3_column_bytes(st, i));
+        jsonw_string(w, (const char *)sqlite3_value_text(v), (size_t)sqlite3_value_bytes(v));
         break;
     case SQLITE_BLOB: {
         json_t *j = web_column_json(st, i); /* rare: the x'..' form, written once */
@@ -563,21 +618,28 @@ static void column_write(struct jsonw *w, sqlite3_stmt *st, int i, int type)
     }
 }
 
+/*
+ * Each column is read through its sqlite3_value: one call into SQLite for
+ * the column rather than one per type, text and length, which was a sixth
+ * of a list's CPU. SQLite calls such a value unprotected, unsafe only when
+ * another thread uses the connection meanwhile; ctx->db is this thread's
+ * alone (SQLITE_OPEN_NOMUTEX).
+ */
 static void row_write(struct jsonw *w, sqlite3_stmt *st, const struct list_shape *shape)
 {
     jsonw_object(w);
     for (int i = 0; i < shape->n; i++) {
-        int type = sqlite3_column_type(st, i);
+        sqlite3_value *v = sqlite3_column_value(st, i);
+        int type = sqlite3_value_type(v);
 
-        jsonw_keyn(w, shape->col[i].name, shape->col[i].name_len);
+        jsonw_key_put(w, &shape->col[i].name);
         if (!shape->col[i].json || type != SQLITE_TEXT ||
-            !jsonw_json(w, (const char *)sqlite3_column_text(st, i),
-                        (size_t)sqlite3_column_bytes(st, i)))
-            column_write(w, st, i, type);
-        if (shape->col[i].twin[0] != '\0') {
-            jsonw_keyn(w, shape->col[i].twin, shape->col[i].twin_len);
+            !jsonw_json(w, (const char *)sqlite3_value_text(v), (size_t)sqlite3_value_bytes(v)))
+            column_write(w, st, i, v, type);
+        if (shape->col[i].has_twin) {
+            jsonw_key_put(w, &shape->col[i].twin);
             if (type == SQLITE_INTEGER)
-                jsonw_time(w, sqlite3_column_int64(st, i));
+                jsonw_time(w, sqlite3_value_int64(v));
             else
                 jsonw_null(w);
         }
@@ -589,58 +651,174 @@ static void row_write(struct jsonw *w, sqlite3_stmt *st, const struct list_shape
 typedef void (*list_cursor)(sqlite3_stmt *st, char *out, size_t outlen);
 
 /*
- * Answer {"items": [...], "next_cursor": ...} from st's rows, at most limit
- * of them; st was bound to return limit + 1, and a row past limit means a
- * next page, whose cursor comes from the last row written. The reply is
- * sent whole at the end, so a step that fails midway still answers 500.
+ * {"items": [...], "next_cursor": ...} from st's rows, at most limit of
+ * them, and a newline; st was bound to return limit + 1, and a row past
+ * limit means a next page, whose cursor comes from the last row written.
+ * NULL, having answered 500, when a step fails midway or the page is too
+ * large.
  */
-static void list_send(struct web_req *r, sqlite3_stmt *st, int64_t limit, list_cursor cursor)
+static struct evbuffer *list_write(struct web_req *r, sqlite3_stmt *st, int64_t limit,
+                                   list_cursor cursor)
 {
     struct evbuffer *out = evbuffer_new();
     struct list_shape shape;
-    struct jsonw *w = malloc(sizeof(*w));
+    struct jsonw w;
     char cur[400] = "";
     int64_t rows = 0;
     int rc = SQLITE_DONE;
     bool more = false;
 
-    if (out == NULL || w == NULL || !list_shape_of(st, &shape)) {
+    if (out == NULL || !list_shape_of(st, &shape)) {
         if (out != NULL)
             evbuffer_free(out);
-        free(w);
         web_error(r, 500, "internal error", "cannot write the list");
-        return;
+        return NULL;
     }
-    jsonw_init(w, out, LIST_MAX_BYTES);
-    jsonw_object(w);
-    jsonw_key(w, "items");
-    jsonw_array(w);
+    jsonw_init(&w, out, LIST_MAX_BYTES);
+    jsonw_object(&w);
+    jsonw_key(&w, "items");
+    jsonw_array(&w);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (rows++ == limit) {
             more = true;
             break;
         }
-        row_write(w, st, &shape);
+        row_write(&w, st, &shape);
         if (rows == limit) /* the last row of the page: the next one starts after it */
             cursor(st, cur, sizeof(cur));
     }
-    jsonw_array_end(w);
-    jsonw_key(w, "next_cursor");
+    jsonw_array_end(&w);
+    jsonw_key(&w, "next_cursor");
     if (more && cur[0] != '\0')
-        jsonw_cstring(w, cur);
+        jsonw_cstring(&w, cur);
     else
-        jsonw_null(w);
-    jsonw_object_end(w);
+        jsonw_null(&w);
+    jsonw_object_end(&w);
     if (!step_done(r, st, rc)) {
         evbuffer_free(out);
-    } else if (!jsonw_finish(w)) {
+        return NULL;
+    }
+    if (!jsonw_finish(&w)) {
         evbuffer_free(out);
         web_error(r, 500, "internal error", "the list is too large to answer");
-    } else {
-        evbuffer_add(out, "\n", 1);
-        web_send(r, 200, "application/json", out);
+        return NULL;
     }
-    free(w);
+    evbuffer_add(out, "\n", 1);
+    return out;
+}
+
+/*
+ * The last page a list answered is kept with its query (the statement's
+ * SQL with its values, sqlite3_expanded_sql) and the database's
+ * data_version read just before its rows. PRAGMA data_version moves
+ * whenever another connection commits anything: the ingester, the
+ * evaluator (its thread, or `warden evaluate` in another process), this
+ * server's own db_rw, an sqlite3 shell. The page is served again only
+ * while it has not moved, so it is never older than the rows it shows (a
+ * commit between the version and the rows only makes the page look older
+ * than it is); it is merely written anew more often than they change, at
+ * every ingest commit, a few times a second under load. Between two
+ * commits, every client asking for the same page costs one small query.
+ */
+#define PAGE_MAX_BYTES (4u << 20)
+
+struct web_page {
+    int refs;        /* ctx->page's, and one per reply still sending the body */
+    int64_t version; /* data_version before the page was read */
+    char *query;
+    size_t len;
+    char body[];
+};
+
+static const char sql_data_version[] = "PRAGMA data_version";
+
+static bool data_version(struct web_ctx *ctx, int64_t *version)
+{
+    sqlite3_stmt *st = kept(ctx, sql_data_version);
+    bool ok = st != NULL && sqlite3_step(st) == SQLITE_ROW;
+
+    if (ok)
+        *version = sqlite3_column_int64(st, 0);
+    if (st != NULL)
+        kept_done(ctx, st);
+    return ok;
+}
+
+static void page_unref(const void *data, size_t len, void *arg)
+{
+    struct web_page *p = arg;
+
+    (void)data;
+    (void)len;
+    if (--p->refs == 0) {
+        sqlite3_free(p->query);
+        free(p);
+    }
+}
+
+/* Keep out's bytes as ctx's page (query is taken over). */
+static void page_keep(struct web_ctx *ctx, struct evbuffer *out, int64_t version, char *query)
+{
+    size_t len = evbuffer_get_length(out);
+    struct web_page *p = len <= PAGE_MAX_BYTES ? malloc(sizeof(*p) + len) : NULL;
+
+    if (p == NULL) {
+        sqlite3_free(query);
+        return;
+    }
+    p->refs = 1;
+    p->version = version;
+    p->query = query;
+    p->len = len;
+    evbuffer_copyout(out, p->body, len);
+    if (ctx->page != NULL)
+        page_unref(NULL, 0, ctx->page);
+    ctx->page = p;
+}
+
+void web_api_free(struct web_ctx *ctx)
+{
+    for (int i = 0; i < WEB_KEPT_MAX; i++) {
+        sqlite3_finalize(ctx->kept[i].st);
+        ctx->kept[i].sql = NULL;
+        ctx->kept[i].st = NULL;
+    }
+    if (ctx->page != NULL)
+        page_unref(NULL, 0, ctx->page);
+    ctx->page = NULL;
+}
+
+/* Answer st's page of at most limit rows: the kept page when it still holds, else written anew. */
+static void list_send(struct web_req *r, sqlite3_stmt *st, int64_t limit, list_cursor cursor)
+{
+    struct web_page *p = r->ctx->page;
+    char *query = sqlite3_expanded_sql(st);
+    int64_t version;
+    bool keep = query != NULL && data_version(r->ctx, &version);
+    struct evbuffer *out;
+
+    if (keep && p != NULL && p->version == version && strcmp(p->query, query) == 0) {
+        sqlite3_free(query);
+        if ((out = evbuffer_new()) == NULL ||
+            evbuffer_add_reference(out, p->body, p->len, page_unref, p) != 0) {
+            if (out != NULL)
+                evbuffer_free(out);
+            web_error(r, 500, "internal error", "out of memory");
+            return;
+        }
+        p->refs++;
+        web_send(r, 200, "application/json", out);
+        return;
+    }
+    if ((out = list_write(r, st, limit, cursor)) == NULL) {
+        sqlite3_free(query);
+        return;
+    }
+    if (keep)
+        page_keep(r->ctx, out, version, query);
+    else
+        sqlite3_free(query);
+    web_send(r, 200, "application/json", out);
 }
 
 /* ---- alerts ---------------------------------------------------------------------------------- */
@@ -716,7 +894,7 @@ static void api_alerts(struct web_req *r)
     int rc, n = 0;
 
     if (!alert_filter_parse(r, &f) ||
-        (st = prepare(r, r->ctx->db, f.device ? sql_alerts_device : sql_alerts)) == NULL)
+        (st = kept_prepare(r, f.device ? sql_alerts_device : sql_alerts)) == NULL)
         goto out;
     bind_text_or_null(st, 1, f.status);
     bind_text_or_null(st, 2, f.severity);
@@ -729,7 +907,7 @@ static void api_alerts(struct web_req *r)
     sqlite3_bind_int64(st, 9, f.limit + 1); /* one more tells whether there is a next page */
     if (!r->wants_csv) {
         list_send(r, st, f.limit, alert_cursor);
-        sqlite3_finalize(st);
+        kept_done(r->ctx, st);
         goto out;
     }
     items = json_array();
@@ -751,7 +929,7 @@ static void api_alerts(struct web_req *r)
         json_decref(items);
         json_decref(next);
     }
-    sqlite3_finalize(st);
+    kept_done(r->ctx, st);
 out:
     free(f.status);
     free(f.severity);
@@ -1045,14 +1223,14 @@ static void api_devices(struct web_req *r)
         bad_param(r, "cursor", "not a cursor this API gave (next_cursor of the previous page)");
         return;
     }
-    if ((st = prepare(r, r->ctx->db, sql_devices)) == NULL)
+    if ((st = kept_prepare(r, sql_devices)) == NULL)
         return;
     sqlite3_bind_text(st, 1, after, -1, SQLITE_TRANSIENT);
     bind_text_or_null(st, 2, group);
     sqlite3_bind_int64(st, 3, limit + 1);
     if (!r->wants_csv) {
         list_send(r, st, limit, device_cursor);
-        sqlite3_finalize(st);
+        kept_done(r->ctx, st);
         return;
     }
     items = json_array();
@@ -1072,7 +1250,7 @@ static void api_devices(struct web_req *r)
         json_decref(items);
         json_decref(next);
     }
-    sqlite3_finalize(st);
+    kept_done(r->ctx, st);
 }
 
 static const char sql_device[] = DEVICE_COLUMNS "FROM devices d WHERE d.device_id = ?1";
@@ -1332,7 +1510,7 @@ static void api_recommendations(struct web_req *r)
         bad_param(r, "cursor", "not a cursor this API gave (next_cursor of the previous page)");
         return;
     }
-    if ((st = prepare(r, r->ctx->db, sql_recs)) == NULL)
+    if ((st = kept_prepare(r, sql_recs)) == NULL)
         return;
     bind_text_or_null(st, 1, state);
     bind_text_or_null(st, 2, type);
@@ -1342,7 +1520,7 @@ static void api_recommendations(struct web_req *r)
     sqlite3_bind_int64(st, 6, limit + 1);
     if (!r->wants_csv) {
         list_send(r, st, limit, rec_cursor);
-        sqlite3_finalize(st);
+        kept_done(r->ctx, st);
         return;
     }
     items = json_array();
@@ -1363,7 +1541,7 @@ static void api_recommendations(struct web_req *r)
         json_decref(items);
         json_decref(next);
     }
-    sqlite3_finalize(st);
+    kept_done(r->ctx, st);
 }
 
 /* ---- security groups ------------------------------------------------------------------------- */

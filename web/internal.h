@@ -18,12 +18,23 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 
+struct web_page;
+
+/* A statement of web_ctx.db kept prepared between requests (api.c), by its SQL constant. */
+#define WEB_KEPT_MAX 8
+struct web_kept {
+    const char *sql;
+    sqlite3_stmt *st;
+};
+
 /* What every handler can reach. */
 struct web_ctx {
     const struct config *cfg;
     sqlite3 *db;        /* read-only connection (SQLITE_OPEN_READONLY) for pages and API reads */
     sqlite3 *db_rw;     /* read-write connection for the few writes a user makes */
     char token[128];    /* the admin token (web.auth.token_file) */
+    struct web_kept kept[WEB_KEPT_MAX];
+    struct web_page *page; /* api.c: the last list page, while the database is unchanged */
 };
 
 /* One request, as a handler sees it. */
@@ -151,6 +162,9 @@ void web_hub_diag_put(struct web_req *r);
 void web_hub_diag_delete(struct web_req *r);
 /* The server refuses r for want of credentials: when r was a hub change, record it (Unauthorized). */
 void web_hub_refused(struct web_req *r);
+
+/* api.c: finalize the kept statements and drop the kept page (before ctx->db is closed). */
+void web_api_free(struct web_ctx *ctx);
 
 /* api.c: JSON of SQLite values. Text that is not UTF-8 is repaired (U+FFFD). */
 json_t *web_json_text(const char *s, size_t n);

@@ -1,7 +1,9 @@
 /*
- * web/jsonw.c: the streaming JSON writer of web/jsonw.h. Bytes collect in a
- * fixed buffer and move to the evbuffer a buffer-full at a time: evbuffer_add
- * for every token would cost more than the escaping.
+ * web/jsonw.c: the streaming JSON writer of web/jsonw.h. Bytes are written
+ * straight into room reserved at the end of the evbuffer, a large piece at a
+ * time, and committed when it is full: evbuffer_add for every token would
+ * cost more than the escaping, and a buffer of our own would copy every
+ * byte twice.
  */
 #include "jsonw.h"
 
@@ -11,41 +13,62 @@
 #include <stdio.h>
 #include <string.h>
 
-static void flush(struct jsonw *w)
+/* Room reserved at a time: with libevent's chain header, a 64 KiB allocation. */
+#define ROOM_BYTES ((1u << 16) - 256)
+
+/* Where at and end point when there is no room: writing nothing there is still valid. */
+static char no_room[1];
+
+/* Hand what was written to the evbuffer; no room is left after it. */
+static void commit(struct jsonw *w)
 {
-    if (w->len == 0)
-        return;
-    if (evbuffer_add(w->out, w->buf, w->len) != 0)
+    if (w->room.iov_base != NULL) {
+        w->room.iov_len = (size_t)(w->at - (char *)w->room.iov_base);
+        if (evbuffer_commit_space(w->out, &w->room, 1) != 0)
+            w->failed = true;
+        else
+            w->committed += w->room.iov_len;
+        w->room.iov_base = NULL;
+    }
+    w->at = w->end = no_room;
+}
+
+/*
+ * Commit, then reserve room for at least n more bytes, and no more than the
+ * cap allows. False (and failed set) when the cap or memory does not allow it.
+ */
+static bool make_room(struct jsonw *w, size_t n)
+{
+    size_t left, want = n > ROOM_BYTES ? n : ROOM_BYTES;
+
+    commit(w);
+    left = w->max != 0 ? w->max - w->committed : SIZE_MAX;
+    if (w->failed || n > left) {
         w->failed = true;
-    w->flushed += w->len;
-    w->len = 0;
+        return false;
+    }
+    if (evbuffer_reserve_space(w->out, (ev_ssize_t)(want < left ? want : left), &w->room, 1) != 1) {
+        w->room.iov_base = NULL;
+        w->failed = true;
+        return false;
+    }
+    w->at = w->room.iov_base;
+    w->end = w->at + (w->room.iov_len < left ? w->room.iov_len : left);
+    return true;
 }
 
 static void put(struct jsonw *w, const void *p, size_t n)
 {
-    if (w->failed)
+    if ((size_t)(w->end - w->at) < n && !make_room(w, n))
         return;
-    if (w->max != 0 && (n > w->max || w->flushed + w->len > w->max - n)) {
-        w->failed = true;
-        return;
-    }
-    if (n > sizeof(w->buf) - w->len) {
-        flush(w);
-        if (n > sizeof(w->buf)) {
-            if (evbuffer_add(w->out, p, n) != 0)
-                w->failed = true;
-            w->flushed += n;
-            return;
-        }
-    }
-    memcpy(w->buf + w->len, p, n);
-    w->len += n;
+    memcpy(w->at, p, n);
+    w->at += n;
 }
 
 static void put_c(struct jsonw *w, char c)
 {
-    if (w->len < sizeof(w->buf) && (w->max == 0 || w->flushed + w->len < w->max) && !w->failed)
-        w->buf[w->len++] = c;
+    if (w->at < w->end)
+        *w->at++ = c;
     else
         put(w, &c, 1);
 }
@@ -54,8 +77,9 @@ void jsonw_init(struct jsonw *w, struct evbuffer *out, size_t max)
 {
     w->out = out;
     w->max = max;
-    w->flushed = 0;
-    w->len = 0;
+    w->committed = 0;
+    w->room.iov_base = NULL;
+    w->at = w->end = no_room;
     w->depth = 0;
     w->in_object[0] = false;
     w->has_member[0] = false;
@@ -65,7 +89,7 @@ void jsonw_init(struct jsonw *w, struct evbuffer *out, size_t max)
 
 bool jsonw_finish(struct jsonw *w)
 {
-    flush(w);
+    commit(w);
     return !w->failed && w->depth == 0 && !w->after_key && w->has_member[0];
 }
 
@@ -163,17 +187,66 @@ static bool plain(unsigned char c)
     return plain_byte[c] != 0;
 }
 
+/*
+ * The bytes of the 8 at s that are not plain, each flagged by its high bit:
+ * 0x80 and above (x), 0x7f (x + 1), below 0x20 (x - 0x20), a quote or a
+ * backslash (x ^ c is 0, minus 1). Plain bytes alone flag nothing. A borrow
+ * or carry between bytes only ever starts at a flagged byte, so the lowest
+ * flagged byte, which has only plain bytes below it, is always a true one;
+ * bytes above it may be flagged falsely.
+ */
+static uint64_t not_plain8(const unsigned char *s)
+{
+    const uint64_t ones = 0x0101010101010101ULL;
+    uint64_t x;
+
+    memcpy(&x, s, 8);
+    return (x | (x + ones) | (x - ones * 0x20) | ((x ^ ones * '"') - ones) |
+            ((x ^ ones * '\\') - ones)) &
+           (ones * 0x80);
+}
+
+/*
+ * How many bytes at the start of s[0..n) are plain, eight at a time. On a
+ * little-endian machine the lowest byte of a word is its first in memory:
+ * the first flagged byte is where the run ends, and the last word may
+ * overlap the one before it (bytes already passed are plain, and flag
+ * nothing). Elsewhere the bytes of a flagged word go one by one.
+ */
+static size_t plain_run(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    uint64_t m;
+
+    for (; n - i >= 8; i += 8) {
+        if ((m = not_plain8(s + i)) != 0) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return i + (size_t)__builtin_ctzll(m) / 8;
+#else
+            break;
+#endif
+        }
+    }
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (i < n && n >= 8) {
+        m = not_plain8(s + n - 8);
+        return m != 0 ? n - 8 + (size_t)__builtin_ctzll(m) / 8 : n;
+    }
+#endif
+    while (i < n && plain(s[i]))
+        i++;
+    return i;
+}
+
 static void string_body(struct jsonw *w, const unsigned char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     size_t i = 0;
 
     while (i < n) {
-        size_t run = i;
+        size_t run = i + plain_run(s + i, n - i);
         unsigned char c;
 
-        while (run < n && plain(s[run]))
-            run++;
         if (run > i)
             put(w, s + i, run - i);
         if ((i = run) == n)
@@ -242,24 +315,55 @@ void jsonw_key(struct jsonw *w, const char *key)
     jsonw_keyn(w, key, strlen(key));
 }
 
-void jsonw_keyn(struct jsonw *w, const char *key, size_t n)
+/* Before a key: the structure's rules, and the comma after the previous member. */
+static bool key_due(struct jsonw *w)
 {
     if (w->failed)
-        return;
+        return false;
     if (!w->in_object[w->depth] || w->after_key) {
         w->failed = true;
-        return;
+        return false;
     }
     if (w->has_member[w->depth])
         put_c(w, ',');
     w->has_member[w->depth] = true;
+    w->after_key = true;
+    return true;
+}
+
+void jsonw_keyn(struct jsonw *w, const char *key, size_t n)
+{
+    if (!key_due(w))
+        return;
     put_c(w, '"');
     string_body(w, (const unsigned char *)key, n);
     put(w, "\":", 2);
-    w->after_key = true;
+}
+
+bool jsonw_key_prepare(struct jsonw_key *k, const char *name, size_t n)
+{
+    if (n + 3 > sizeof(k->text) || plain_run((const unsigned char *)name, n) != n)
+        return false;
+    k->text[0] = '"';
+    memcpy(k->text + 1, name, n);
+    memcpy(k->text + 1 + n, "\":", 2);
+    k->len = n + 3;
+    return true;
+}
+
+void jsonw_key_put(struct jsonw *w, const struct jsonw_key *k)
+{
+    if (key_due(w))
+        put(w, k->text, k->len);
 }
 
 /* ---- numbers and literals ------------------------------------------------------------------ */
+
+/* "00" to "99": numbers are written two digits a division. */
+static const char two_digits[] = "00010203040506070809101112131415161718192021222324252627282930"
+                                 "31323334353637383940414243444546474849505152535455565758596061"
+                                 "62636465666768697071727374757677787980818283848586878889909192"
+                                 "93949596979899";
 
 void jsonw_int(struct jsonw *w, int64_t v)
 {
@@ -268,10 +372,16 @@ void jsonw_int(struct jsonw *w, int64_t v)
 
     if (!value_due(w))
         return;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
+    for (; u >= 100; u /= 100) {
+        p -= 2;
+        memcpy(p, two_digits + u % 100 * 2, 2);
+    }
+    if (u >= 10) {
+        p -= 2;
+        memcpy(p, two_digits + u * 2, 2);
+    } else {
+        *--p = (char)('0' + u);
+    }
     if (v < 0)
         *--p = '-';
     put(w, p, (size_t)(tmp + sizeof(tmp) - p));
@@ -322,12 +432,13 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
+/* v's last n digits at p, leading zeros included. */
 static void digits(char *p, unsigned v, int n)
 {
-    while (n-- > 0) {
-        p[n] = (char)('0' + v % 10);
-        v /= 10;
-    }
+    for (; n >= 2; n -= 2, v /= 100)
+        memcpy(p + n - 2, two_digits + v % 100 * 2, 2);
+    if (n == 1)
+        p[0] = (char)('0' + v % 10);
 }
 
 void jsonw_time(struct jsonw *w, int64_t ms)
@@ -396,7 +507,12 @@ static bool scan_string(struct scan *sc)
 {
     sc->i++; /* the opening quote */
     while (sc->i < sc->n) {
-        unsigned char c = sc->s[sc->i];
+        unsigned char c;
+
+        sc->i += plain_run(sc->s + sc->i, sc->n - sc->i);
+        if (sc->i == sc->n)
+            break;
+        c = sc->s[sc->i];
 
         if (c == '"') {
             sc->i++;

@@ -986,6 +986,7 @@ void web_stop(struct web *w)
         conn_release(w, c);
     web_sql_close(w->sql);
     web_auth_free(w->auth);
+    web_api_free(&w->ctx);
     sqlite3_close(w->ctx.db);
     sqlite3_close(w->ctx.db_rw);
     explicit_bzero(w->ctx.token, sizeof(w->ctx.token));
