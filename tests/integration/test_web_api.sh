@@ -84,6 +84,18 @@ check api-alerts-default-limit "$(json "json_array_length(j, '\$.items')")" 100
 check api-alerts-has-next "$(json "json_type(j, '\$.next_cursor')")" text
 check api-alerts-start-time-iso "$(json "json_extract(j, '\$.items[0].start_time') GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*Z'")" 1
 check api-alerts-ext-props-object "$(json "json_type(j, '\$.items[0].extended_properties')")" object
+# The server keeps the last page while the database is unchanged: a write from
+# another process must show at once, and so must one through the API.
+top=$(json "json_extract(j, '\$.items[0].alert_id')")
+req GET /api/v1/alerts > /dev/null
+name_before=$(json "json_extract(j, '\$.items[0].display_name')")
+sql "UPDATE alerts SET display_name = 'renamed by another process' WHERE alert_id = $top"
+req GET /api/v1/alerts > /dev/null
+check api-alerts-kept-page-sees-other-process "$(json "json_extract(j, '\$.items[0].display_name')")" \
+    "renamed by another process"
+sql "UPDATE alerts SET display_name = '$(printf '%s' "$name_before" | sed "s/'/''/g")' WHERE alert_id = $top"
+req GET /api/v1/alerts > /dev/null
+check api-alerts-kept-page-sees-restore "$(json "json_extract(j, '\$.items[0].display_name')")" "$name_before"
 : > "$T/walk"
 cursor=""
 pages=0
