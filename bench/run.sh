@@ -494,10 +494,11 @@ per_table() {
 }
 
 bench_storage() {
+    # What the ingest benchmark left (the simulator's traffic, a few minutes of it);
+    # first, as it sets d for itself.
+    run_bench ingest_flatbuffers
     d=$T/storage
     mkdir -p "$d"
-    # What the ingest benchmark left (the simulator's traffic, a few minutes of it).
-    run_bench ingest_flatbuffers
     flows=$(sq "$FB_DB" 'SELECT count(*) FROM flow_pack, json_each(flows)')
     figure "storage" "bytes/flow after the FlatBuffers ingest run" "$(calc "$(used_bytes "$FB_DB") / $flows")" \
         "bytes" "a flow on the wire" "$WIRE_BYTES" "-"

@@ -139,10 +139,16 @@ static void make_flow(struct fill *f, long i, long j, long tick, struct store_fl
     out->local_port = (uint16_t)(49152 + rnd(&seed) % 16384);
 }
 
-static void batch_step(struct fill *f)
+/* A message is stored inside a batch, as the ingester does: opened before its first row. */
+static void batch_open(struct fill *f)
 {
     if (!store_batch_open(f->s))
         check(f, store_batch_begin(f->s), "begin");
+}
+
+/* After a message: commit when the batch is full. */
+static void batch_done(struct fill *f)
+{
     if (++f->batch >= BATCH_MESSAGES) {
         check(f, store_batch_commit(f->s, clock_now_ms()), "commit");
         f->batch = 0;
@@ -157,6 +163,7 @@ static void message_network(struct fill *f, long i, long tick, int64_t recv_ms)
     bool dup;
 
     device_name(i, name, sizeof(name));
+    batch_open(f);
     check(f, store_device(f->s, name, HUB, recv_ms, &dev), "device");
     store_counter_add(f->s, "warden_messages_total", "kind=\"d2c\"", 1);
     store_count(f->s, dev, METRIC_D2C, recv_ms, 1);
@@ -176,7 +183,7 @@ static void message_network(struct fill *f, long i, long tick, int64_t recv_ms)
     check(f, store_device_info(f->s, dev, MODULE_ID, NULL, "3.5.4", NULL, -200), "device info");
     f->messages++;
     f->flows_written += f->flows;
-    batch_step(f);
+    batch_done(f);
 }
 
 static void message_status(struct fill *f, long i, int64_t recv_ms)
@@ -189,6 +196,7 @@ static void message_status(struct fill *f, long i, int64_t recv_ms)
     bool dup;
 
     device_name(i, name, sizeof(name));
+    batch_open(f);
     check(f, store_device(f->s, name, HUB, recv_ms, &dev), "device");
     store_counter_add(f->s, "warden_messages_total", "kind=\"d2c\"", 1);
     store_count(f->s, dev, METRIC_D2C, recv_ms, 1);
@@ -209,7 +217,7 @@ static void message_status(struct fill *f, long i, int64_t recv_ms)
     store_count(f->s, dev, METRIC_SECURITY_MESSAGES, recv_ms, 1);
     check(f, store_device_info(f->s, dev, MODULE_ID, NULL, "3.5.4", NULL, -200), "device info");
     f->messages++;
-    batch_step(f);
+    batch_done(f);
 }
 
 static void rollup(struct fill *f)

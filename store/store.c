@@ -997,6 +997,7 @@ enum store_err store_flow_append(struct store *s, int64_t dev, int64_t recv_ms,
     bool extras = f->process_id >= 0 || f->user_id >= 0 || f->executable != NULL ||
                   f->commandline != NULL || f->details != NULL;
 
+    WARDEN_ASSERT(s->in_batch); /* a pack outlives no batch: its ids are read in one */
     if (f->protocol > STORE_ICMP || f->direction > STORE_DIR_OUT)
         return STORE_ERR_INVALID;
     if ((e = addr_id(s, &f->local, &laddr)) != STORE_OK ||
