@@ -66,6 +66,9 @@ void arena_free(struct arena *a);
 
 /* True when s[0..n) is valid UTF-8 (no overlongs, no surrogates). */
 bool utf8_valid(const char *s, size_t n);
+
+/* The value of hex digit c (either case), -1 when c is not one. */
+int hex_digit(int c);
 /* True when s[0..n) has no C0 control characters and no DEL. */
 bool text_printable(const char *s, size_t n);
 

@@ -170,24 +170,13 @@ static bool is_alpha(int c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-static int hex_value(int c)
-{
-    if (is_digit(c))
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Four hex digits at p as a code unit, -1 when they are not. */
 static int32_t hex4(const uint8_t *p)
 {
     int32_t v = 0;
 
     for (int i = 0; i < 4; i++) {
-        int h = hex_value(p[i]);
+        int h = hex_digit(p[i]);
         if (h < 0)
             return -1;
         v = v * 16 + h;
@@ -269,7 +258,7 @@ static bool lex_escape(struct reader *r, size_t *i, char **out, bool *bad_pair)
     for (int k = 0; k < 4; k++) {
         if (!escape_byte(r, i, &c))
             return false;
-        if ((h = hex_value(c)) < 0) {
+        if ((h = hex_digit(c)) < 0) {
             r->pos = *i;
             return syntax(r);
         }

@@ -92,17 +92,6 @@ static const char *topic_parse(const struct config *cfg, const char *topic, char
     return NULL;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* URL-decode s[0..n) into out (NUL-terminated); false when malformed or too long. */
 static bool url_decode(const char *s, size_t n, char *out, size_t outlen)
 {
@@ -112,7 +101,8 @@ static bool url_decode(const char *s, size_t n, char *out, size_t outlen)
         char c = s[i];
         if (c == '%') {
             int hi, lo;
-            if (n - i < 3 || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
+            if (n - i < 3 || (hi = hex_digit((unsigned char)s[i + 1])) < 0 ||
+                (lo = hex_digit((unsigned char)s[i + 2])) < 0)
                 return false;
             c = (char)(hi * 16 + lo);
             i += 2;
