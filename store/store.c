@@ -835,13 +835,13 @@ static bool pack_reserve(struct store *s, size_t more)
     return true;
 }
 
-/* Appends ",v" or ",null" (v < 0 stands for absent when absent_negative). */
-static void pack_int(struct store *s, int64_t v, bool absent_negative)
+/* Appends sep then v, or null (v < 0 stands for absent when absent_negative). */
+static void pack_int(struct store *s, char sep, int64_t v, bool absent_negative)
 {
     char digits[24], *p = digits + sizeof(digits);
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
 
-    s->pack[s->pack_len++] = ',';
+    s->pack[s->pack_len++] = sep;
     if (absent_negative && v < 0) {
         memcpy(s->pack + s->pack_len, "null", 4);
         s->pack_len += 4;
@@ -1024,21 +1024,20 @@ enum store_err store_flow_append(struct store *s, int64_t dev, int64_t recv_ms,
     if (!pack_reserve(s, 9 * 21 + 4))
         return STORE_ERR_IO;
     s->pack[s->pack_len++] = s->pack_n == 0 ? '[' : ',';
-    s->pack[s->pack_len++] = '[';
-    s->pack_len += (size_t)snprintf(s->pack + s->pack_len, 4, "%d", f->protocol * 4 + f->direction);
-    pack_int(s, laddr, false);
-    pack_int(s, f->local_port, false);
-    pack_int(s, raddr, false);
-    pack_int(s, f->remote_port, false);
-    pack_int(s, f->bytes_in, false);
-    pack_int(s, f->bytes_out, false);
+    pack_int(s, '[', f->protocol * 4 + f->direction, false);
+    pack_int(s, ',', laddr, false);
+    pack_int(s, ',', f->local_port, false);
+    pack_int(s, ',', raddr, false);
+    pack_int(s, ',', f->remote_port, false);
+    pack_int(s, ',', f->bytes_in, false);
+    pack_int(s, ',', f->bytes_out, false);
     if (f->device_ms == STORE_NO_TIME)
-        pack_int(s, -1, true);
+        pack_int(s, ',', -1, true);
     else
-        pack_int(s, f->device_ms - recv_ms, false);
+        pack_int(s, ',', f->device_ms - recv_ms, false);
     if (extras) {
-        pack_int(s, f->process_id, true);
-        pack_int(s, f->user_id, true);
+        pack_int(s, ',', f->process_id, true);
+        pack_int(s, ',', f->user_id, true);
         if (!pack_str(s, f->executable) || !pack_str(s, f->commandline) ||
             !pack_str(s, f->details) || !pack_reserve(s, 2))
             return STORE_ERR_IO;

@@ -9,7 +9,7 @@
  *   - raw time series (flow_pack, ...) are arrival ordered, keyed by rowid, with
  *     only an append-only index on recv_ms; devices and addresses are small
  *     integers (devices.id, addrs.id), and a message's flows share one row
- *     (sql/003), so a flow costs about twenty bytes and a twentieth of a row;
+ *     (sql/003), so a flow costs about 40 bytes and a twentieth of a row;
  *   - `flows`, `device_counts`, ... are views that read as SPEC 3.2 says;
  *   - counts live in 10-second buckets keyed (bucket_ms, dev, metric), which is
  *     append-mostly too.
