@@ -112,10 +112,10 @@ test: deps-test $(B)/warden $(B)/asan/warden $(B)/warden_hub.so $(B)/asan/warden
 check-long: deps-test $(B)/warden $(B)/asan/warden $(B)/warden_hub.so $(B)/asan/warden_hub.so $(BENCH_BIN)
 	B=$(B) bash tests/long/run.sh
 
-run: deps $(B)/warden
+run: deps all
 	bash tools/run.sh
 
-demo: deps $(B)/warden
+demo: deps all
 	bash tools/run.sh --demo
 
 bench: deps-bench $(B)/warden $(B)/warden_hub.so $(BENCH_BIN)

@@ -1,0 +1,151 @@
+#!/bin/bash
+# What a new user does first: a fresh clone, `make demo` there (on free ports),
+# and the dashboard in a real headless Chromium must show alerts that only a
+# running lab hub can raise (expired and forged SAS tokens, decided by the
+# plugin at CONNECT) and a flow alert (a flow to a listed address); then
+# Ctrl-C (SIGINT to the demo's process group, as a terminal sends it) must
+# leave no process of the demo behind. Then `make run` with a broker that
+# cannot start (its port held by a program that is no MQTT broker, or a
+# plugin Mosquitto cannot load) must exit non-zero with the reason on the
+# screen, leaving nothing running.
+#
+# The clone is made from the commits when the work tree is clean (as CI's
+# is), and from the work tree's files otherwise, so that a change can be
+# tried before it is committed.
+. "$(dirname "$0")/lib.sh"
+CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+[ -n "$CHROMIUM" ] || { fail new-user "chromium is not installed (make deps-test installs it)"; exit 1; }
+
+C=$T/clone
+if git -C "$HERE" rev-parse --is-inside-work-tree > /dev/null 2>&1 && [ -z "$(git -C "$HERE" status --porcelain)" ]; then
+    git clone -q --no-local "$HERE" "$C" || { fail new-user-clone; exit 1; }
+else
+    mkdir -p "$C"
+    (cd "$HERE" && git ls-files -co --exclude-standard -z | tar cf - --null -T -) | tar xf - -C "$C" ||
+        { fail new-user-clone; exit 1; }
+fi
+[ ! -e "$C/build" ] && [ ! -e "$C/lab" ] || { fail new-user-clone-is-fresh "build/ or lab/ came along"; exit 1; }
+
+# Job control on: a job started in the background gets its own process group
+# and does not ignore SIGINT, as a command started from a terminal would.
+set -m
+
+# gone PATTERN PGID: no process of the group, and none whose command line
+# names the clone, is left (waiting up to 30 s for them to stop).
+gone() {
+    local deadline=$((SECONDS + 30))
+    while pgrep -g "$2" > /dev/null || pgrep -f "$1" > /dev/null; do
+        [ "$SECONDS" -ge "$deadline" ] && return 1
+        sleep 0.2
+    done
+}
+
+MQTT=$(free_port)
+WEB_PORT=$(free_port)
+TLS=$(free_port)
+WEB=http://127.0.0.1:$WEB_PORT
+(cd "$C" && MAKEFLAGS=-j2 MQTT_PORT=$MQTT WEB_LISTEN=127.0.0.1:$WEB_PORT TLS_PORT=$TLS \
+    exec make demo > "$T/demo.out" 2>&1) &
+DEMO=$!
+PIDS+=("$DEMO")
+
+# The build comes first; a loaded machine may take several minutes for it.
+deadline=$((SECONDS + 600))
+until grep -q "^Dashboard: $WEB/" "$T/demo.out"; do
+    if ! kill -0 "$DEMO" 2> /dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+        fail new-user-make-demo-starts "$(tail -15 "$T/demo.out")"
+        kill -INT -- -"$DEMO" 2> /dev/null
+        exit 1
+    fi
+    sleep 0.5
+done
+pass new-user-make-demo-starts
+up=$SECONDS
+
+# Every log the closing message names exists.
+missing=""
+for log in warden.log broker/mosquitto.log sim.log hub-tls.log; do
+    grep -qF "$C/lab/$log" "$T/demo.out" && [ -f "$C/lab/$log" ] || missing="$missing $log"
+done
+check new-user-closing-message-names-each-log "${missing:-none}" none
+
+# Within two minutes of the dashboard, the alerts are there (the API says so;
+# the browser then checks that the dashboard shows them).
+TYPES="IoT_Expired_SAS_Token IoT_Invalid_SAS_Token IoT_TiConnection"
+have_alerts() {
+    local t
+    for t in $TYPES; do
+        curl -s --max-time 5 "$WEB/api/v1/alerts?type=$t&limit=1" | grep -q '"alert_id"' || return 1
+    done
+}
+deadline=$((SECONDS + 120))
+until have_alerts; do
+    [ "$SECONDS" -ge "$deadline" ] && break
+    sleep 1
+done
+if have_alerts; then
+    pass new-user-alerts-within-two-minutes
+    echo "new-user: the three alerts showed $((SECONDS - up)) s after the dashboard" >&2
+else
+    fail new-user-alerts-within-two-minutes "$(curl -s "$WEB/api/v1/alerts?limit=50" | head -c 600)"
+fi
+
+browser_dom() { # browser_dom PATH OUT: the page's DOM after load, in headless Chromium
+    timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --disable-extensions --user-data-dir="$T/chrome" --dump-dom "$WEB$1" > "$2" 2> "$2.log"
+}
+missing=""
+for t in "IoT_Expired_SAS_Token:Expired SAS token" "IoT_Invalid_SAS_Token:Invalid SAS token signature" \
+    "IoT_TiConnection:Suspicious IP address communication"; do
+    browser_dom "/alerts?type=${t%%:*}" "$T/alerts-${t%%:*}.html"
+    grep -Eq "<a href=\"/alerts/[0-9]+\">${t#*:}</a>" "$T/alerts-${t%%:*}.html" || missing="$missing [${t#*:}]"
+done
+check new-user-dashboard-shows-hub-and-flow-alerts "${missing:-none}" none
+browser_dom / "$T/overview.html"
+grep -q '<th>Broker</th><td><span class="badge b-ok">connected</span>' "$T/overview.html"
+check new-user-overview-says-broker-connected "$?" 0
+
+# Ctrl-C: SIGINT to the whole process group, as a terminal sends it.
+kill -INT -- -"$DEMO"
+if gone "$C" "$DEMO"; then pass new-user-ctrl-c-leaves-nothing-running; else
+    fail new-user-ctrl-c-leaves-nothing-running "$(pgrep -af "$C")"
+    pkill -KILL -g "$DEMO"
+fi
+wait "$DEMO" 2> /dev/null
+
+# make run, its broker's port held by a program that does not speak MQTT.
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); print("listening", flush=True); time.sleep(600)
+' "$MQTT" > "$T/squatter.out" 2>&1 &
+SQUAT=$!
+PIDS+=("$SQUAT")
+wait_port "$MQTT" 20 || fail new-user-squatter-listens
+(cd "$C" && MQTT_PORT=$MQTT WEB_LISTEN=127.0.0.1:$WEB_PORT exec make run > "$T/run1.out" 2>&1) &
+R=$!
+wait "$R"
+rc=$?
+if [ "$rc" != 0 ] && grep -q "lab broker cannot start: port $MQTT is taken" "$T/run1.out"; then
+    pass new-user-run-port-taken-stops-with-the-reason
+else
+    fail new-user-run-port-taken-stops-with-the-reason "exit $rc: $(tail -5 "$T/run1.out")"
+fi
+gone "$C" "$R" || fail new-user-run-port-taken-leaves-nothing-running "$(pgrep -af "$C")"
+stop_pid "$SQUAT"
+
+# make run with a plugin Mosquitto cannot load: the broker exits at once.
+echo "not a shared object" > "$C/build/warden_hub.so"
+(cd "$C" && MQTT_PORT=$MQTT WEB_LISTEN=127.0.0.1:$WEB_PORT exec make run > "$T/run2.out" 2>&1) &
+R=$!
+wait "$R"
+rc=$?
+if [ "$rc" != 0 ] && grep -q "lab broker exited" "$T/run2.out" && grep -q "Unable to load auth plugin" "$T/run2.out" &&
+    grep -qF "$C/lab/broker/mosquitto.log" "$T/run2.out"; then
+    pass new-user-run-broker-fails-stops-with-its-log
+else
+    fail new-user-run-broker-fails-stops-with-its-log "exit $rc: $(tail -8 "$T/run2.out")"
+fi
+gone "$C" "$R" || fail new-user-run-broker-fails-leaves-nothing-running "$(pgrep -af "$C")"
+[ "$NFAIL" -eq 0 ]
