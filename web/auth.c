@@ -67,7 +67,8 @@ struct login_log {
     int64_t since_ms;
     int64_t fails;   /* wrong or missing tokens */
     int64_t refused; /* attempts answered 429 unchecked */
-    int64_t sources;
+    int64_t sources; /* of the table */
+    int64_t others;  /* failures of the sources beyond it */
     uint32_t gen;    /* never 0: a new entry's gen is 0 */
 };
 
@@ -440,14 +441,17 @@ static void login_note(struct web_auth *a, struct login_source *e, bool refused,
         a->log.active = true;
         a->log.since_ms = now;
     }
-    if (e->gen != a->log.gen) {
+    if (refused) {
+        a->log.refused++;
+        return;
+    }
+    a->log.fails++;
+    if (e == &a->others)
+        a->log.others++;
+    else if (e->gen != a->log.gen) {
         e->gen = a->log.gen;
         a->log.sources++;
     }
-    if (refused)
-        a->log.refused++;
-    else
-        a->log.fails++;
 }
 
 static void login_failed(struct web_auth *a, struct login_source *e, const char *peer, int64_t now)
@@ -470,14 +474,19 @@ static void login_summary(struct web_auth *a)
     if (!l->active)
         return;
     if (l->fails > 1 || l->refused > 0) {
-        char refused[120] = "";
+        int64_t tracked = l->fails - l->others;
+        char others[120] = "", refused[120] = "";
+        if (l->others > 0)
+            snprintf(others, sizeof(others),
+                     " (and %lld from sources beyond the %d counted one by one)",
+                     (long long)l->others, LOGIN_SOURCES_MAX);
         if (l->refused > 0)
             snprintf(refused, sizeof(refused),
                      "; %lld more refused unchecked (429: over %d failures a minute)",
                      (long long)l->refused, LOGIN_FAILS_MAX);
-        log_warn("web: %lld failed login%s from %lld source%s in the last %lld s%s",
-                 (long long)l->fails, l->fails == 1 ? "" : "s", (long long)l->sources,
-                 l->sources == 1 ? "" : "s",
+        log_warn("web: %lld failed login%s from %lld source%s%s in the last %lld s%s",
+                 (long long)tracked, tracked == 1 ? "" : "s", (long long)l->sources,
+                 l->sources == 1 ? "" : "s", others,
                  (long long)((clock_mono_ms() - l->since_ms + 999) / 1000), refused);
     }
     *l = (struct login_log){.gen = l->gen + 1 == 0 ? 1 : l->gen + 1};
@@ -552,7 +561,7 @@ void web_login(struct web_req *r)
         return;
     }
     if (src != &a->others)
-        src->used = false; /* the admin is back: its failures are forgiven */
+        src->fails = 0; /* the admin is back: its failures are forgiven */
     if ((s = session_new(a)) == NULL) {
         web_error(r, 500, "internal error", "no random bytes for a session");
         return;
