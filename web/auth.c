@@ -376,16 +376,11 @@ enum web_cred web_auth_check(struct web_auth *a, struct web_req *r, const char *
 /* The client's address as a table key: IPv4 whole, IPv6 by its /64; zeros when unknown. */
 static void login_key(struct web_req *r, struct ip_addr *key, char *text, size_t textlen)
 {
-    struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
-    char *peer = NULL;
-    ev_uint16_t port = 0;
-
     memset(key, 0, sizeof(*key));
-    if (conn != NULL)
-        evhttp_connection_get_peer(conn, &peer, &port);
-    snprintf(text, textlen, "%s", peer ? peer : "?");
-    if (peer == NULL || !ip_parse(peer, key)) {
+    web_peer(r, text, textlen);
+    if (!ip_parse(text, key)) {
         memset(key, 0, sizeof(*key));
+        snprintf(text, textlen, "?");
         return;
     }
     ip_unmap(key);

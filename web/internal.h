@@ -84,6 +84,8 @@ void web_error(struct web_req *r, int status, const char *error, const char *det
 const char *web_param(struct web_req *r, const char *name);
 /* A field of the POSTed form body alone, never of the URL; NULL when absent. */
 const char *web_form_param(struct web_req *r, const char *name);
+/* The client's address as text ("127.0.0.1", "::1"); "" when unknown. */
+void web_peer(struct web_req *r, char *out, size_t outlen);
 /*
  * Parse an integer / ISO 8601 time parameter. Absent or empty: *out = dflt, true.
  * Present but bad: sends a 400 naming the parameter and returns false.

@@ -355,6 +355,17 @@ const char *web_form_param(struct web_req *r, const char *name)
     return evhttp_find_header(&r->form, name);
 }
 
+void web_peer(struct web_req *r, char *out, size_t outlen)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+
+    if (conn != NULL)
+        evhttp_connection_get_peer(conn, &addr, &port);
+    snprintf(out, outlen, "%s", addr ? addr : "");
+}
+
 bool web_param_int(struct web_req *r, const char *name, int64_t min, int64_t max, int64_t dflt,
                    int64_t *out)
 {
