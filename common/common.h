@@ -178,6 +178,7 @@ struct config {
     char web_listen[128];
     char web_auth_token_file[512];  /* default: warden.token beside the database */
     bool web_auth_require_for_reads; /* every request needs the token: beyond loopback */
+    bool web_secure_cookies;        /* the session cookie is Secure (users come through HTTPS) */
     int64_t web_sql_time_limit_ms;
     int64_t web_sql_max_rows;
     int64_t web_sql_export_time_limit_ms;

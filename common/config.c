@@ -46,6 +46,7 @@ static const struct key keys[] = {
     STR("web.listen", web_listen),
     STR("web.auth.token_file", web_auth_token_file),
     BOOL("web.auth.require_for_reads", web_auth_require_for_reads),
+    BOOL("web.secure_cookies", web_secure_cookies),
     DUR("web.sql.time_limit", web_sql_time_limit_ms, 10, 3600000),
     INT("web.sql.max_rows", web_sql_max_rows, 1, 10000000),
     DUR("web.sql.export_time_limit", web_sql_export_time_limit_ms, 100, 86400000),

@@ -547,11 +547,89 @@ enum eval_hub_status eval_hub_diag_delete(const struct eval_hubctl *c, const cha
     return finish(c, a, name, NULL, st, R_SETTING_NOT_FOUND, out);
 }
 
+/*
+ * An unauthorized attempt costs its sender nothing, and any page the
+ * operator's browser has open can send one: a row each would let a page grow
+ * the table as fast as the disk writes. So the attempts of one minute of the
+ * clock on one action from one source are one record whose count grows (SPEC
+ * 2.4 count); it keeps the first attempt's time and name. Past
+ * UNAUTH_RECORDS_MAX records of one action in a minute, further sources add
+ * to one record without a sourceIp, so many addresses cost no more rows. A
+ * record that reaches 1,000,000 (the most SPEC 2.4 lets one count) is full,
+ * and the next attempt starts another.
+ * Only Unauthorized records change after they are written, and the
+ * evaluator reads those for nothing (they feed no hub alert).
+ */
+#define UNAUTH_MINUTE_MS   60000
+#define UNAUTH_RECORDS_MAX 64
+
+static const char sql_unauth_repeat[] =
+    "UPDATE hub_operations SET count = count + 1 WHERE id = "
+    "(SELECT id FROM hub_operations WHERE recv_ms >= ?1 AND recv_ms < ?2 AND hub = ?3 "
+    "AND category = ?4 AND operation = ?5 AND result = 'Failed' AND reason = 'Unauthorized' "
+    "AND device_id IS NULL AND source_ip IS ?6 AND count < 1000000 ORDER BY id DESC LIMIT 1)";
+static const char sql_unauth_records[] =
+    "SELECT count(*) FROM hub_operations WHERE recv_ms >= ?1 AND recv_ms < ?2 AND hub = ?3 "
+    "AND category = ?4 AND operation = ?5 AND result = 'Failed' AND reason = 'Unauthorized' "
+    "AND device_id IS NULL";
+
+/* Run one of the two on this minute's records of action a (source: ?6); *n: its count or changes. */
+static bool unauth_step(const struct eval_hubctl *c, const char *sql, enum eval_hub_action a,
+                        const char *source, int64_t *n)
+{
+    int64_t minute = c->now_ms - c->now_ms % UNAUTH_MINUTE_MS;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_int64(st, 1, minute);
+    sqlite3_bind_int64(st, 2, minute + UNAUTH_MINUTE_MS);
+    sqlite3_bind_text(st, 3, c->hub, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, actions[a].category, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, actions[a].operation, -1, SQLITE_STATIC);
+    if (sqlite3_bind_parameter_count(st) >= 6)
+        sqlite3_bind_text(st, 6, source, -1, SQLITE_STATIC); /* NULL binds NULL */
+    rc = sqlite3_step(st);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : sqlite3_changes(c->db);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE;
+}
+
+/* Add the attempt to its record of this minute, or write that record. */
+static bool unauth_record(const struct eval_hubctl *c, enum eval_hub_action a, const char *name)
+{
+    struct eval_hubctl shared = *c;
+    int64_t n = 0;
+
+    if (!unauth_step(c, sql_unauth_repeat, a, c->source_ip, &n))
+        return false;
+    if (n > 0)
+        return true;
+    if (c->source_ip != NULL) {
+        if (!unauth_step(c, sql_unauth_records, a, NULL, &n))
+            return false;
+        if (n >= UNAUTH_RECORDS_MAX) {
+            shared.source_ip = NULL;
+            if (!unauth_step(&shared, sql_unauth_repeat, a, NULL, &n))
+                return false;
+            if (n > 0)
+                return true;
+        }
+    }
+    return record(&shared, a, name, NULL, R_UNAUTHORIZED);
+}
+
 void eval_hub_unauthorized(const struct eval_hubctl *c, enum eval_hub_action a, const char *name)
 {
-    if (!record(c, a, name, NULL, R_UNAUTHORIZED))
-        log_warn("hub %s: the record of an unauthorized %s %s could not be written: %s", c->hub,
-                 actions[a].what, actions[a].operation, sqlite3_errmsg(c->db));
+    /* IMMEDIATE: two processes serving the web must not both start this minute's record. */
+    if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK &&
+        unauth_record(c, a, name) && sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        return;
+    log_warn("hub %s: the record of an unauthorized %s %s could not be written: %s", c->hub,
+             actions[a].what, actions[a].operation, sqlite3_errmsg(c->db));
+    if (!sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /* ---- the command line ----------------------------------------------------------------------- */

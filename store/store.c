@@ -10,11 +10,13 @@
  */
 #include "store.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define DEAD_LETTER_KEEP (64 * 1024)
@@ -358,6 +360,64 @@ static enum store_err state_set(struct store *s, const char *key, int64_t v)
     return step_done(s, s->st[ST_STATE_SET]);
 }
 
+/* ---- the file's mode ------------------------------------------------------------------ */
+
+#define STORE_FILE_MODE 0640
+
+/* A database SQLite keeps in memory or names by URI has no file of ours to make. */
+static bool store_is_file(const char *path)
+{
+    return path[0] != '\0' && strcmp(path, ":memory:") != 0 && strncmp(path, "file:", 5) != 0;
+}
+
+/*
+ * The database holds every device's telemetry and the fingerprints of its
+ * keys, so a new one is made 0640 (less the umask) before SQLite opens it,
+ * which would make it 0644 less the umask. SQLite makes the -wal and -shm
+ * files later with the mode of the database file, whatever the umask, so
+ * they follow. O_EXCL: an existing file is left as it is, and so is a
+ * symbolic link; two processes starting at once make it once.
+ */
+static void store_create_file(const char *path)
+{
+    int fd;
+
+    if (!store_is_file(path))
+        return;
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, STORE_FILE_MODE);
+    if (fd >= 0)
+        close(fd);
+    /* Any other failure (no such directory, no permission) is SQLite's to report. */
+}
+
+/*
+ * A database made by an older Warden, or by hand, may be readable by
+ * everyone: say so once per process, with the fix. Warden does not chmod
+ * it itself: the owner may have opened it to another user on purpose.
+ */
+static void store_check_mode(const char *path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    static int warned;
+    char file[1100], which[3400] = "";
+    size_t used = 0;
+    struct stat st;
+
+    if (!store_is_file(path))
+        return;
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        snprintf(file, sizeof(file), "%s%s", path, suffixes[i]);
+        if (stat(file, &st) != 0 || (st.st_mode & 0007) == 0 || used >= sizeof(which))
+            continue;
+        used += (size_t)snprintf(which + used, sizeof(which) - used, "%s%s (mode %03o)",
+                                 used ? ", " : "", file, (unsigned)(st.st_mode & 0777));
+    }
+    if (used > 0 && !__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+        log_warn("database: other users can read %s, which hold every device's telemetry and "
+                 "key fingerprints: chmod 640 them",
+                 which);
+}
+
 struct store *store_open(const char *path, char *err, size_t errlen)
 {
     struct store *s = calloc(1, sizeof(*s));
@@ -389,6 +449,7 @@ struct store *store_open(const char *path, char *err, size_t errlen)
      * Memory statistics would take a global mutex on every allocation.
      */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); /* refused once SQLite is running: harmless */
+    store_create_file(path);
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
@@ -401,6 +462,7 @@ struct store *store_open(const char *path, char *err, size_t errlen)
         store_close(s);
         return NULL;
     }
+    store_check_mode(path);
     if (!store_migrate(s, err, errlen)) {
         store_close(s);
         return NULL;

@@ -310,7 +310,7 @@ static void csv_value(struct evbuffer *out, json_t *v)
     char *text;
 
     switch (json_typeof(v)) {
-    case JSON_STRING: csv_cell(out, json_string_value(v)); break;
+    case JSON_STRING: csv_cell_n(out, json_string_value(v), json_string_length(v)); break;
     case JSON_INTEGER: evbuffer_add_printf(out, "%lld", (long long)json_integer_value(v)); break;
     case JSON_REAL: evbuffer_add_printf(out, "%.17g", json_real_value(v)); break;
     case JSON_TRUE: evbuffer_add(out, "true", 4); break;

@@ -280,25 +280,37 @@ void url_escape(struct evbuffer *out, const char *s)
  * return before them) as a formula, so a device id such as
  * "=HYPERLINK(...)" would run in the analyst's spreadsheet. Such a cell is
  * prefixed with an apostrophe, which spreadsheets take as "this is text".
+ * A NUL is written as \u0000, the way the JSON answers spell it: as a byte
+ * it would end the value for many readers, and the rest would be lost.
  */
-void csv_cell(struct evbuffer *out, const char *s)
+void csv_cell_n(struct evbuffer *out, const char *s, size_t n)
 {
-    const char *run;
+    size_t run = 0;
 
     if (s == NULL)
         return;
     evbuffer_add(out, "\"", 1);
-    if (s[0] != '\0' && strchr("=+-@\t\r", s[0]) != NULL)
+    if (n > 0 && s[0] != '\0' && strchr("=+-@\t\r", s[0]) != NULL)
         evbuffer_add(out, "'", 1);
-    for (run = s; *s != '\0'; s++) {
-        if (*s == '"') {
-            evbuffer_add(out, run, (size_t)(s - run + 1));
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"') {
+            evbuffer_add(out, s + run, i - run + 1);
             evbuffer_add(out, "\"", 1);
-            run = s + 1;
+            run = i + 1;
+        } else if (s[i] == '\0') {
+            evbuffer_add(out, s + run, i - run);
+            evbuffer_add(out, "\\u0000", 6);
+            run = i + 1;
         }
     }
-    evbuffer_add(out, run, (size_t)(s - run));
+    evbuffer_add(out, s + run, n - run);
     evbuffer_add(out, "\"", 1);
+}
+
+void csv_cell(struct evbuffer *out, const char *s)
+{
+    if (s != NULL)
+        csv_cell_n(out, s, strlen(s));
 }
 
 /* ---- the page frame ------------------------------------------------------------------------ */

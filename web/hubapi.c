@@ -37,14 +37,9 @@ struct hub_call {
 static void call_init(struct web_req *r, struct hub_call *h)
 {
     const struct config *cfg = r->ctx->cfg;
-    struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
-    char *addr = NULL;
-    ev_uint16_t port = 0;
 
     memset(h, 0, sizeof(*h));
-    if (conn != NULL)
-        evhttp_connection_get_peer(conn, &addr, &port);
-    snprintf(h->ip, sizeof(h->ip), "%s", addr ? addr : "");
+    web_peer(r, h->ip, sizeof(h->ip));
     hub_keys_default_path(cfg->hub_keystore, cfg->db_path, h->keystore, sizeof(h->keystore));
     h->c = (struct eval_hubctl){r->ctx->db_rw, cfg->hub_name, h->keystore,
                                 h->ip[0] ? h->ip : NULL, clock_now_ms()};

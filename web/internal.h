@@ -44,6 +44,7 @@ struct web_req {
     const char *path;            /* decoded path, without the query */
     const char *tail;            /* for prefix routes: what follows the prefix ("17" of /alerts/17) */
     struct evkeyvalq query;      /* decoded query parameters (and form fields for POST forms) */
+    struct evkeyvalq form;       /* the fields of a POSTed form alone */
     const char *body;            /* request body, NUL-terminated (may contain NULs), NULL if none */
     size_t body_len;
     bool authed;                 /* admin token, or a session cookie with a valid CSRF token */
@@ -79,8 +80,12 @@ void web_send(struct web_req *r, int status, const char *content_type, struct ev
 void web_send_json(struct web_req *r, int status, json_t *obj);
 /* {"error": error, "detail": detail} with status; detail may be NULL. */
 void web_error(struct web_req *r, int status, const char *error, const char *detail);
-/* A query parameter, or NULL when absent. */
+/* A query parameter (or form field), or NULL when absent. */
 const char *web_param(struct web_req *r, const char *name);
+/* A field of the POSTed form body alone, never of the URL; NULL when absent. */
+const char *web_form_param(struct web_req *r, const char *name);
+/* The client's address as text ("127.0.0.1", "::1"); "" when unknown. */
+void web_peer(struct web_req *r, char *out, size_t outlen);
 /*
  * Parse an integer / ISO 8601 time parameter. Absent or empty: *out = dflt, true.
  * Present but bad: sends a 400 naming the parameter and returns false.
@@ -123,6 +128,8 @@ void web_auth_free(struct web_auth *a);
 enum web_cred { WEB_CRED_NONE, WEB_CRED_BAD, WEB_CRED_TOKEN, WEB_CRED_SESSION, WEB_CRED_CSRF };
 enum web_cred web_auth_check(struct web_auth *a, struct web_req *r, const char *csrf_field);
 void web_login(struct web_req *r);  /* POST /login (form fields token, next) */
+/* Called every second or so: writes the summary of failed logins when one is due. */
+void web_auth_tick(struct web_auth *a);
 void web_logout(struct web_req *r); /* POST /logout */
 /* The value of cookie name in a Cookie header, into out; false when absent or too long. */
 bool web_cookie_get(const char *header, const char *name, char *out, size_t outlen);
@@ -193,7 +200,12 @@ bool web_listen_parse(const char *s, char *host, size_t hostlen, char *port, siz
 void html_escape(struct evbuffer *out, const char *s);
 /* printf into out where every %s argument is escaped (other conversions as printf). */
 void html_printf(struct evbuffer *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A CSV cell: quoted, quotes doubled, and a leading = + - @ TAB CR neutralised (formula injection). */
+/*
+ * A CSV cell of s[0..n): quoted, quotes doubled, a NUL written as \u0000, and
+ * a leading = + - @ TAB CR neutralised (formula injection). NULL writes nothing.
+ */
+void csv_cell_n(struct evbuffer *out, const char *s, size_t n);
+/* The same of a NUL-terminated string. */
 void csv_cell(struct evbuffer *out, const char *s);
 /* The page frame: doctype, inline CSS, navigation (active = "alerts", ...), and its end. */
 void html_begin(struct web_req *r, struct evbuffer *out, const char *title, const char *active);

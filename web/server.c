@@ -198,6 +198,7 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    web_auth_tick(w->auth);
     for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
         next = TAILQ_NEXT(c, link);
         if (conn_released(c)) {
@@ -242,6 +243,7 @@ static const char *reason_phrase(int status)
     case 413: return "Payload Too Large";
     case 414: return "URI Too Long";
     case 421: return "Misdirected Request";
+    case 429: return "Too Many Requests";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
     }
@@ -346,6 +348,22 @@ void web_error(struct web_req *r, int status, const char *error, const char *det
 const char *web_param(struct web_req *r, const char *name)
 {
     return evhttp_find_header(&r->query, name);
+}
+
+const char *web_form_param(struct web_req *r, const char *name)
+{
+    return evhttp_find_header(&r->form, name);
+}
+
+void web_peer(struct web_req *r, char *out, size_t outlen)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(r->req);
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+
+    if (conn != NULL)
+        evhttp_connection_get_peer(conn, &addr, &port);
+    snprintf(out, outlen, "%s", addr ? addr : "");
 }
 
 bool web_param_int(struct web_req *r, const char *name, int64_t min, int64_t max, int64_t dflt,
@@ -581,30 +599,25 @@ static bool is_form(struct evhttp_request *req)
 
 /*
  * Query parameters, and for a POSTed form its fields after them (so the
- * URL's win). A body that does not parse as a form (JSON sent by a curl -d
- * that kept its default content type) is left to the handler. The CSRF
- * field is taken from the body alone: a token in a URL would end up in logs
- * and Referer headers.
+ * URL's win); the form's fields alone also go to r->form. A body that does
+ * not parse as a form (JSON sent by a curl -d that kept its default content
+ * type) is left to the handler. Secrets (the CSRF token, the admin token at
+ * login) are taken from r->form alone: a secret in a URL ends up in logs and
+ * Referer headers, and a URL is what a page on another site can choose.
  */
-static bool parse_params(struct web_req *r, const char *query, char *csrf, size_t csrflen)
+static bool parse_params(struct web_req *r, const char *query)
 {
-    struct evkeyvalq form;
     struct evbuffer *all;
-    const char *v;
     bool ok;
 
-    csrf[0] = '\0';
     if (query != NULL && evhttp_parse_query_str(query, &r->query) != 0)
         return false;
     if (r->body == NULL || !is_form(r->req) || strlen(r->body) != r->body_len)
         return true;
-    TAILQ_INIT(&form);
-    ok = evhttp_parse_query_str(r->body, &form) == 0;
-    if (ok && (v = evhttp_find_header(&form, "csrf")) != NULL)
-        snprintf(csrf, csrflen, "%s", v);
-    evhttp_clear_headers(&form);
-    if (!ok)
+    if (evhttp_parse_query_str(r->body, &r->form) != 0) {
+        evhttp_clear_headers(&r->form);
         return true;
+    }
     /* Parse both again as one: evhttp_add_header() would refuse a field with a newline. */
     all = evbuffer_new();
     if (query != NULL && query[0] != '\0')
@@ -646,11 +659,11 @@ static const char *method_name(enum evhttp_cmd_type cmd)
 }
 
 /* Check the credentials against what the route needs, then call it. */
-static void dispatch(struct web *w, struct web_req *r, const struct web_route *rt, const char *csrf)
+static void dispatch(struct web *w, struct web_req *r, const struct web_route *rt)
 {
     enum evhttp_cmd_type cmd = evhttp_request_get_command(r->req);
     bool safe = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
-    enum web_cred cred = web_auth_check(w->auth, r, csrf[0] ? csrf : NULL);
+    enum web_cred cred = web_auth_check(w->auth, r, web_form_param(r, "csrf"));
     bool session = r->csrf[0] != '\0';
 
     r->authed = cred == WEB_CRED_TOKEN || cred == WEB_CRED_CSRF || (session && safe);
@@ -679,7 +692,7 @@ static void serve(struct web *w, struct web_req *r, char **path_buf, char **body
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     const char *raw, *tail = NULL;
     const struct web_route *rt;
-    char allow[64], csrf[80];
+    char allow[64];
     size_t n;
     bool bad;
 
@@ -711,7 +724,7 @@ static void serve(struct web *w, struct web_req *r, char **path_buf, char **body
         r->body = *body_buf;
         r->body_len = n;
     }
-    if (!parse_params(r, u ? evhttp_uri_get_query(u) : NULL, csrf, sizeof(csrf))) {
+    if (!parse_params(r, u ? evhttp_uri_get_query(u) : NULL)) {
         web_error(r, 400, "bad parameter", "the query string or form is malformed");
         return;
     }
@@ -730,7 +743,7 @@ static void serve(struct web *w, struct web_req *r, char **path_buf, char **body
         return;
     }
     r->tail = tail;
-    dispatch(w, r, rt, csrf);
+    dispatch(w, r, rt);
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
@@ -756,11 +769,13 @@ static void on_request(struct evhttp_request *req, void *arg)
     r.req = req;
     r.ctx = &w->ctx;
     TAILQ_INIT(&r.query);
+    TAILQ_INIT(&r.form);
     w->replied = false;
     serve(w, &r, &path, &body);
     if (!w->replied)
         web_error(&r, 500, "internal error", "the request was not answered");
     evhttp_clear_headers(&r.query);
+    evhttp_clear_headers(&r.form);
     free(path);
     free(body);
 }

@@ -404,7 +404,10 @@ static void export_cell(struct evbuffer *out, sqlite3_stmt *st, int i)
         break;
     case SQLITE_FLOAT: evbuffer_add_printf(out, "%.17g", sqlite3_column_double(st, i)); break;
     case SQLITE_NULL: break;
-    case SQLITE_TEXT: csv_cell(out, (const char *)sqlite3_column_text(st, i)); break;
+    case SQLITE_TEXT:
+        csv_cell_n(out, (const char *)sqlite3_column_text(st, i),
+                   (size_t)sqlite3_column_bytes(st, i));
+        break;
     default:
         v = web_column_json(st, i);
         csv_cell(out, json_string_value(v));

@@ -93,7 +93,9 @@ sql() { sqlite3 -batch -noheader "$T/warden.db" "$1"; }
 wait_sql() { # wait_sql QUERY EXPECTED [SECONDS]
     local i v
     for i in $(seq 1 $((${3:-10} * 10))); do
-        v=$(sqlite3 -batch -noheader "$T/warden.db" "$1" 2>/dev/null) && [ "$v" = "$2" ] && return 0
+        # Only once Warden has made the file: sqlite3 would make it with its own mode.
+        [ -e "$T/warden.db" ] &&
+            v=$(sqlite3 -batch -noheader "$T/warden.db" "$1" 2>/dev/null) && [ "$v" = "$2" ] && return 0
         sleep 0.1
     done
     return 1

@@ -108,6 +108,15 @@ static void csv_cell_quotes_and_neutralises_formulas(void)
     OUT_IS(csv_cell(b_, NULL), "");
 }
 
+/* As the JSON answers do: a NUL is escaped and what follows it is kept. */
+static void csv_cell_keeps_what_follows_a_nul(void)
+{
+    OUT_IS(csv_cell_n(b_, "a\0b", 3), "\"a\\u0000b\"");
+    OUT_IS(csv_cell_n(b_, "\0\"x\0", 4), "\"\\u0000\"\"x\\u0000\"");
+    OUT_IS(csv_cell_n(b_, "=1\0=2", 5), "\"'=1\\u0000=2\"");
+    OUT_IS(csv_cell_n(b_, "", 0), "\"\"");
+}
+
 static size_t count(const char *s, const char *what)
 {
     size_t n = 0;
@@ -283,6 +292,7 @@ int main(void)
     RUN(html_printf_escapes_long_strings_whole);
     RUN(url_escape_keeps_only_unreserved);
     RUN(csv_cell_quotes_and_neutralises_formulas);
+    RUN(csv_cell_keeps_what_follows_a_nul);
     RUN(chart_bars_escape_labels_and_links);
     RUN(chart_series_draws_time_axis_band_and_limits);
     RUN(html_begin_escapes_title_and_token);

@@ -385,6 +385,49 @@ static void test_unauthorized_attempt_only_recorded(void)
     tdb_close(&f.t);
 }
 
+/*
+ * Repeats of one minute from one source add to one record; the next minute,
+ * another action or another source starts its own; past 64 records of an
+ * action in a minute the further sources share one without sourceIp.
+ */
+static void test_unauthorized_repeats_add_to_one_record_a_minute(void)
+{
+    struct fixture f;
+    char buf[512], ip[32];
+
+    fx_open(&f); /* now_ms 1795946400000 is on a minute */
+    f.c.source_ip = "192.0.2.7";
+    for (int i = 0; i < 1000; i++) {
+        f.c.now_ms = 1795946400000 + i * 59; /* all within the minute */
+        eval_hub_unauthorized(&f.c, EVAL_HUB_CERT_WRITE, i == 0 ? "first" : "later");
+    }
+    CHECK_INT(records(&f), 1);
+    CHECK_STR(sql_text(&f.t,
+                       "SELECT count || ' ' || time_ms || ' ' || json_extract(details, "
+                       "'$.certificateName') || ' ' || source_ip FROM hub_operations",
+                       NULL, buf, sizeof(buf)),
+              "1000 1795946400000 first 192.0.2.7");
+    f.c.now_ms = 1795946460000; /* the next minute */
+    eval_hub_unauthorized(&f.c, EVAL_HUB_CERT_WRITE, "x");
+    eval_hub_unauthorized(&f.c, EVAL_HUB_CERT_DELETE, "x");
+    eval_hub_unauthorized(&f.c, EVAL_HUB_CERT_DELETE, "x");
+    CHECK_INT(records(&f), 3);
+    CHECK_INT(sql_int(&f.t, "SELECT sum(count) FROM hub_operations", NULL), 1003);
+    for (int i = 0; i < 200; i++) {
+        snprintf(ip, sizeof(ip), "198.51.100.%d", i);
+        f.c.source_ip = ip;
+        eval_hub_unauthorized(&f.c, EVAL_HUB_DIAG_WRITE, "x");
+    }
+    CHECK_INT(sql_int(&f.t, "SELECT count(*) FROM hub_operations WHERE operation = 'write' AND "
+                            "category = 'DiagnosticSettings'",
+                      NULL),
+              65);
+    CHECK_INT(sql_int(&f.t, "SELECT count FROM hub_operations WHERE source_ip IS NULL", NULL),
+              136);
+    CHECK_INT(sql_int(&f.t, "SELECT sum(count) FROM hub_operations", NULL), 1203);
+    tdb_close(&f.t);
+}
+
 static void test_keystore_failure_rolls_back_and_records_failed(void)
 {
     struct fixture f;
@@ -469,6 +512,7 @@ int main(void)
     RUN(test_diag_set_replace_delete_with_records);
     RUN(test_invalid_setting_refused_nothing_changed);
     RUN(test_unauthorized_attempt_only_recorded);
+    RUN(test_unauthorized_repeats_add_to_one_record_a_minute);
     RUN(test_keystore_failure_rolls_back_and_records_failed);
     RUN(test_cli_exit_codes_and_keystore_beside_db);
     return CHECK_DONE();
