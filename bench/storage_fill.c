@@ -107,6 +107,11 @@ static void device_local(long i, struct ip_addr *a, struct ip_addr *gw)
 }
 
 /* Flow j of device i in window tick: stable for long-lived, new local port for short-lived. */
+/* What every simulated device says of itself. */
+static const struct store_device_info device_info = {
+    .module_id = MODULE_ID, .module_version = "3.5.4", .skew_ms = -200,
+    .activity_interval_s = 10, .heartbeat_interval_s = 60};
+
 static void make_flow(struct fill *f, long i, long j, long tick, struct store_flow *out)
 {
     const struct service *sv;
@@ -169,7 +174,7 @@ static void message_network(struct fill *f, long i, long tick, int64_t recv_ms)
     store_count(f->s, dev, METRIC_D2C, recv_ms, 1);
     store_counter_add(f->s, "warden_messages_total", "kind=\"security\"", 1);
     event_id(f, id);
-    check(f, store_event_seen(f->s, dev, id, sizeof(id), &dup), "event id");
+    check(f, store_event_seen(f->s, dev, id, sizeof(id), 0, &dup), "event id");
     store_counter_add(f->s, "warden_events_total", "type=\"NetworkActivity\"", 1);
     for (long j = 0; j < f->flows; j++) {
         struct store_flow fl;
@@ -180,7 +185,7 @@ static void message_network(struct fill *f, long i, long tick, int64_t recv_ms)
     store_count(f->s, dev, METRIC_SECURITY_MESSAGES, recv_ms, 1);
     store_count(f->s, dev, METRIC_FLOWS, recv_ms, f->flows);
     store_counter_add(f->s, "warden_flows_total", "", f->flows);
-    check(f, store_device_info(f->s, dev, MODULE_ID, NULL, "3.5.4", NULL, -200), "device info");
+    check(f, store_device_info(f->s, dev, &device_info), "device info");
     f->messages++;
     f->flows_written += f->flows;
     batch_done(f);
@@ -206,16 +211,17 @@ static void message_status(struct fill *f, long i, int64_t recv_ms)
     si.kernel_info = "NetX Duo 6.3";
     si.hw_info = "STMicroelectronics B-L475E-IOT01A";
     event_id(f, id);
-    check(f, store_event_seen(f->s, dev, id, sizeof(id), &dup), "event id");
+    check(f, store_event_seen(f->s, dev, id, sizeof(id), 0, &dup), "event id");
     check(f, store_sysinfo_append(f->s, name, HUB, recv_ms, &si), "sysinfo");
-    check(f, store_device_info(f->s, dev, NULL, NULL, NULL, si.os_info, STORE_NO_TIME), "info");
+    struct store_device_info info = {.os_info = si.os_info, .skew_ms = STORE_NO_TIME};
+    check(f, store_device_info(f->s, dev, &info), "info");
     event_id(f, id);
-    check(f, store_event_seen(f->s, dev, id, sizeof(id), &dup), "event id");
-    check(f, store_heartbeat_append(f->s, name, HUB, recv_ms, device_ms), "heartbeat");
+    check(f, store_event_seen(f->s, dev, id, sizeof(id), 0, &dup), "event id");
+    check(f, store_heartbeat_append(f->s, name, HUB, recv_ms, device_ms, 60), "heartbeat");
     store_counter_add(f->s, "warden_events_total", "type=\"SystemInformation\"", 1);
     store_counter_add(f->s, "warden_events_total", "type=\"Heartbeat\"", 1);
     store_count(f->s, dev, METRIC_SECURITY_MESSAGES, recv_ms, 1);
-    check(f, store_device_info(f->s, dev, MODULE_ID, NULL, "3.5.4", NULL, -200), "device info");
+    check(f, store_device_info(f->s, dev, &device_info), "device info");
     f->messages++;
     batch_done(f);
 }

@@ -174,38 +174,105 @@ static int64_t count_time(const struct route_ctx *ctx, int64_t recv_ms, int64_t 
     return recv_ms;
 }
 
-/* Store one event's rows; the event has already passed dedup. */
+/* Store one event's rows, each with the event's collection interval; the event has passed dedup. */
 static enum store_err store_event(struct route_ctx *ctx, const struct topic *t, int64_t dev,
-                                  int64_t recv_ms, const struct ingest_msg *msg,
+                                  int64_t recv_ms, struct ingest_msg *msg,
                                   const struct ingest_event *ev, size_t *flows)
 {
     const char *hub = ctx->cfg->hub_name;
+    const uint32_t iv = ev->collection_interval;
     enum store_err e = STORE_OK;
 
     for (size_t i = ev->first; i < ev->first + ev->count && e == STORE_OK; i++) {
         switch (ev->kind) {
         case EV_NETWORK_ACTIVITY:
+            msg->flows[i].interval_s = iv;
             e = store_flow_append(ctx->store, dev, recv_ms, &msg->flows[i]);
             (*flows)++;
             break;
         case EV_LISTENING_PORTS:
+            msg->ports[i].interval_s = iv;
             e = store_port_append(ctx->store, t->device_id, hub, recv_ms, &msg->ports[i]);
             break;
         case EV_SYSTEM_INFO:
+            msg->sysinfo[i].interval_s = iv;
             e = store_sysinfo_append(ctx->store, t->device_id, hub, recv_ms, &msg->sysinfo[i]);
-            if (e == STORE_OK && msg->sysinfo[i].os_info != NULL)
-                e = store_device_info(ctx->store, dev, NULL, NULL, NULL, msg->sysinfo[i].os_info,
-                                      STORE_NO_TIME);
+            if (e == STORE_OK && msg->sysinfo[i].os_info != NULL) {
+                struct store_device_info info = {.os_info = msg->sysinfo[i].os_info,
+                                                 .skew_ms = STORE_NO_TIME};
+                e = store_device_info(ctx->store, dev, &info);
+            }
             break;
         case EV_OTHER:
+            msg->other[i].interval_s = iv;
             e = store_other_append(ctx->store, t->device_id, hub, recv_ms, &msg->other[i]);
             break;
         case EV_HEARTBEAT: break;
         }
     }
     if (e == STORE_OK && ev->kind == EV_HEARTBEAT)
-        e = store_heartbeat_append(ctx->store, t->device_id, hub, recv_ms, ev->device_ms);
+        e = store_heartbeat_append(ctx->store, t->device_id, hub, recv_ms, ev->device_ms, iv);
     return e;
+}
+
+static uint64_t hash_str(uint64_t h, const char *s)
+{
+    return s ? hash_bytes(h, s, strlen(s) + 1) : hash_bytes(h, "", 0) ^ 0x9e3779b97f4a7c15ULL;
+}
+
+static uint64_t hash_ip(uint64_t h, const struct ip_addr *ip)
+{
+    h = hash_bytes(h, &ip->family, sizeof(ip->family));
+    return hash_bytes(h, ip->b, ip->family == 4 ? 4 : ip->family == 6 ? 16 : 0);
+}
+
+#define HASH_FIELD(h, v) hash_bytes((h), &(v), sizeof(v))
+
+/*
+ * A digest of everything an event says (its kind, time, interval and every
+ * row), field by field: with the event id it is the dedup key, so that a
+ * redelivery adds nothing while a reused id with new content is a new event.
+ */
+static uint64_t event_digest(const struct ingest_msg *msg, const struct ingest_event *ev)
+{
+    uint64_t h = HASH_FIELD(HASH_SEED, ev->kind);
+
+    h = HASH_FIELD(HASH_FIELD(HASH_FIELD(h, ev->device_ms), ev->collection_interval), ev->count);
+    for (size_t i = ev->first; i < ev->first + ev->count; i++) {
+        switch (ev->kind) {
+        case EV_NETWORK_ACTIVITY: {
+            const struct store_flow *f = &msg->flows[i];
+            h = HASH_FIELD(HASH_FIELD(HASH_FIELD(h, f->device_ms), f->protocol), f->direction);
+            h = hash_ip(hash_ip(h, &f->local), &f->remote);
+            h = HASH_FIELD(HASH_FIELD(h, f->local_port), f->remote_port);
+            h = HASH_FIELD(HASH_FIELD(h, f->bytes_in), f->bytes_out);
+            h = HASH_FIELD(HASH_FIELD(h, f->process_id), f->user_id);
+            h = hash_str(hash_str(hash_str(h, f->executable), f->commandline), f->details);
+            break;
+        }
+        case EV_LISTENING_PORTS: {
+            const struct store_port *p = &msg->ports[i];
+            h = HASH_FIELD(HASH_FIELD(h, p->device_ms), p->protocol);
+            h = hash_ip(hash_ip(h, &p->local), &p->remote);
+            h = HASH_FIELD(HASH_FIELD(h, p->local_port), p->remote_port);
+            h = hash_str(h, p->details);
+            break;
+        }
+        case EV_SYSTEM_INFO: {
+            const struct store_sysinfo *si = &msg->sysinfo[i];
+            h = hash_str(hash_str(hash_str(HASH_FIELD(h, si->device_ms), si->os_info),
+                                  si->kernel_info), si->hw_info);
+            h = hash_str(h, si->details);
+            break;
+        }
+        case EV_OTHER:
+            h = hash_str(HASH_FIELD(h, msg->other[i].device_ms), msg->other[i].name);
+            h = hash_str(h, msg->other[i].payload);
+            break;
+        case EV_HEARTBEAT: break;
+        }
+    }
+    return h;
 }
 
 static const char *event_kind_label(enum ingest_event_kind k)
@@ -228,6 +295,7 @@ static enum store_err route_security(struct route_ctx *ctx, const char *topic,
     struct ingest_msg msg;
     enum store_err e = STORE_OK;
     int64_t newest = STORE_NO_TIME;
+    uint32_t activity_iv = 0, heartbeat_iv = 0;
     size_t flows = 0, dups = 0;
     bool ok;
 
@@ -252,7 +320,7 @@ static enum store_err route_security(struct route_ctx *ctx, const char *topic,
         bool dup = false;
 
         if (ev->id_len > 0)
-            e = store_event_seen(ctx->store, dev, ev->id, ev->id_len, &dup);
+            e = store_event_seen(ctx->store, dev, ev->id, ev->id_len, event_digest(&msg, ev), &dup);
         if (e != STORE_OK)
             break;
         if (dup) {
@@ -261,6 +329,10 @@ static enum store_err route_security(struct route_ctx *ctx, const char *topic,
         }
         if (ev->device_ms != STORE_NO_TIME && (newest == STORE_NO_TIME || ev->device_ms > newest))
             newest = ev->device_ms;
+        if (ev->kind == EV_NETWORK_ACTIVITY && ev->collection_interval > 0)
+            activity_iv = ev->collection_interval;
+        if (ev->kind == EV_HEARTBEAT && ev->collection_interval > 0)
+            heartbeat_iv = ev->collection_interval;
         store_counter_add(ctx->store, "warden_events_total", event_kind_label(ev->kind), 1);
         e = store_event(ctx, t, dev, recv_ms, &msg, ev, &flows);
     }
@@ -273,11 +345,16 @@ static enum store_err route_security(struct route_ctx *ctx, const char *topic,
         }
         if (dups > 0)
             store_counter_add(ctx->store, "warden_events_duplicate_total", "", (int64_t)dups);
+        struct store_device_info info = {
+            .module_id = msg.module_id,
+            .agent_version = encoding == 0 ? msg.agent_version : NULL,
+            .module_version = encoding == 1 ? msg.agent_version : NULL,
+            .skew_ms = newest == STORE_NO_TIME ? STORE_NO_TIME : newest - recv_ms,
+            .activity_interval_s = activity_iv,
+            .heartbeat_interval_s = heartbeat_iv,
+        };
         if (dups < msg.n_events)
-            e = store_device_info(ctx->store, dev, msg.module_id,
-                                  encoding == 0 ? msg.agent_version : NULL,
-                                  encoding == 1 ? msg.agent_version : NULL, NULL,
-                                  newest == STORE_NO_TIME ? STORE_NO_TIME : newest - recv_ms);
+            e = store_device_info(ctx->store, dev, &info);
     }
     ingest_msg_free(&msg);
     return e;

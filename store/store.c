@@ -72,7 +72,9 @@ static const char *const stmt_sql[ST_COUNT_STMTS] = {
                        "agent_version = coalesce(?3, agent_version), "
                        "module_version = coalesce(?4, module_version), "
                        "os_info = coalesce(?5, os_info), "
-                       "clock_skew_ms = coalesce(?6, clock_skew_ms) WHERE id = ?1",
+                       "clock_skew_ms = coalesce(?6, clock_skew_ms), "
+                       "activity_interval_s = coalesce(?7, activity_interval_s), "
+                       "heartbeat_interval_s = coalesce(?8, heartbeat_interval_s) WHERE id = ?1",
     [ST_ADDR_GET] = "SELECT id FROM addrs WHERE ip = ?1",
     [ST_ADDR_ADD] = "INSERT INTO addrs (ip, ip_blob) VALUES (?1, ?2)",
     [ST_EVENT_CHECK0] = "SELECT 1 FROM event_ids_0 WHERE key = ?1",
@@ -80,17 +82,19 @@ static const char *const stmt_sql[ST_COUNT_STMTS] = {
     [ST_EVENT_ADD0] = "INSERT OR IGNORE INTO event_ids_0 (key) VALUES (?1)",
     [ST_EVENT_ADD1] = "INSERT OR IGNORE INTO event_ids_1 (key) VALUES (?1)",
     [ST_FLOW_ADD] =
-        "INSERT INTO flow_pack (id, recv_ms, dev, n, flows) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO flow_pack (id, recv_ms, dev, n, flows, interval_s) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_FLOW_NEXT] = "SELECT id + n FROM flow_pack ORDER BY id DESC LIMIT 1",
     [ST_PORT_ADD] = "INSERT INTO listening_ports (device_id, hub, recv_ms, device_ms, protocol, "
-                    "local_ip, local_port, remote_ip, remote_port, details) "
-                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    "local_ip, local_port, remote_ip, remote_port, details, collection_interval_s) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [ST_SYSINFO_ADD] = "INSERT INTO system_info (device_id, hub, recv_ms, device_ms, os_info, "
-                       "kernel_info, hw_info, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [ST_HEARTBEAT_ADD] = "INSERT INTO heartbeats (device_id, hub, recv_ms, device_ms) "
-                         "VALUES (?1, ?2, ?3, ?4)",
-    [ST_OTHER_ADD] = "INSERT INTO events_other (device_id, hub, recv_ms, device_ms, name, payload) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                       "kernel_info, hw_info, details, collection_interval_s) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [ST_HEARTBEAT_ADD] = "INSERT INTO heartbeats (device_id, hub, recv_ms, device_ms, "
+                         "collection_interval_s) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_OTHER_ADD] = "INSERT INTO events_other (device_id, hub, recv_ms, device_ms, name, payload, "
+                     "collection_interval_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_HUBOP_ADD] = "INSERT INTO hub_operations (hub, recv_ms, time_ms, category, operation, "
                      "result, reason, device_id, source_ip, count, details) "
                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -185,6 +189,7 @@ struct store {
     size_t pack_len, pack_cap;
     int pack_n;
     int64_t pack_dev, pack_recv_ms;
+    uint32_t pack_interval_s;
     int64_t next_flow_id;
 };
 
@@ -277,6 +282,15 @@ static void bind_time(sqlite3_stmt *st, int i, int64_t ms)
 {
     if (ms != STORE_NO_TIME)
         sqlite3_bind_int64(st, i, ms);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* A collection interval: NULL when the event did not say (0). */
+static void bind_interval(sqlite3_stmt *st, int i, uint32_t interval_s)
+{
+    if (interval_s > 0)
+        sqlite3_bind_int64(st, i, interval_s);
     else
         sqlite3_bind_null(st, i);
 }
@@ -754,30 +768,32 @@ enum store_err store_device(struct store *s, const char *device_id, const char *
     return STORE_OK;
 }
 
-enum store_err store_device_info(struct store *s, int64_t dev, const char *module_id,
-                                 const char *agent_version, const char *module_version,
-                                 const char *os_info, int64_t skew_ms)
+enum store_err store_device_info(struct store *s, int64_t dev, const struct store_device_info *in)
 {
     sqlite3_stmt *st = s->st[ST_DEVICE_INFO];
-    const char *parts[] = {module_id, agent_version, module_version, os_info};
+    const char *parts[] = {in->module_id, in->agent_version, in->module_version, in->os_info};
     /* Skew to the second: a device's clock does not need an UPDATE per message. */
-    int64_t skew_s = skew_ms == STORE_NO_TIME ? INT64_MIN : skew_ms / 1000;
+    int64_t skew_s = in->skew_ms == STORE_NO_TIME ? INT64_MIN : in->skew_ms / 1000;
     uint64_t h = hash_bytes(HASH_SEED, &skew_s, sizeof(skew_s));
     struct map_entry *e;
 
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
         h = parts[i] ? hash_bytes(h, parts[i], strlen(parts[i]) + 1) : hash_bytes(h, "", 0) + i;
+    h = hash_bytes(hash_bytes(h, &in->activity_interval_s, sizeof(in->activity_interval_s)),
+                   &in->heartbeat_interval_s, sizeof(in->heartbeat_interval_s));
     if ((e = map_upsert(&s->info, &dev, sizeof(dev))) == NULL)
         return STORE_ERR_IO;
     if (e->value == (int64_t)h)
         return STORE_OK; /* what this message says is already written */
     e->value = (int64_t)h;
     sqlite3_bind_int64(st, 1, dev);
-    bind_text(st, 2, module_id);
-    bind_text(st, 3, agent_version);
-    bind_text(st, 4, module_version);
-    bind_text(st, 5, os_info);
-    bind_time(st, 6, skew_ms);
+    bind_text(st, 2, in->module_id);
+    bind_text(st, 3, in->agent_version);
+    bind_text(st, 4, in->module_version);
+    bind_text(st, 5, in->os_info);
+    bind_time(st, 6, in->skew_ms);
+    bind_interval(st, 7, in->activity_interval_s);
+    bind_interval(st, 8, in->heartbeat_interval_s);
     return step_done(s, st);
 }
 
@@ -812,9 +828,10 @@ static enum store_err dedup_rotate(struct store *s, int64_t now)
 }
 
 enum store_err store_event_seen(struct store *s, int64_t dev, const uint8_t *id, size_t len,
-                                bool *dup)
+                                uint64_t content, bool *dup)
 {
-    uint64_t h = hash_bytes(hash_bytes(HASH_SEED, &dev, sizeof(dev)), id, len);
+    uint64_t h = hash_bytes(hash_bytes(hash_bytes(HASH_SEED, &dev, sizeof(dev)), &content,
+                                       sizeof(content)), id, len);
     int64_t key = (int64_t)(h >> 1), dummy;
     sqlite3_stmt *add;
     enum store_err e;
@@ -972,6 +989,7 @@ static enum store_err pack_flush(struct store *s)
     sqlite3_bind_int64(st, 3, s->pack_dev);
     sqlite3_bind_int(st, 4, s->pack_n);
     sqlite3_bind_text(st, 5, s->pack, (int)s->pack_len, SQLITE_STATIC);
+    bind_interval(st, 6, s->pack_interval_s);
     if ((e = step_done(s, st)) != STORE_OK)
         return e;
     s->next_flow_id += s->pack_n;
@@ -1066,7 +1084,8 @@ enum store_err store_flow_append(struct store *s, int64_t dev, int64_t recv_ms,
         (e = addr_id(s, &f->remote, &raddr)) != STORE_OK)
         return e;
     if (s->pack_n > 0 &&
-        (dev != s->pack_dev || recv_ms != s->pack_recv_ms || s->pack_n >= PACK_MAX_FLOWS ||
+        (dev != s->pack_dev || recv_ms != s->pack_recv_ms || f->interval_s != s->pack_interval_s ||
+         s->pack_n >= PACK_MAX_FLOWS ||
          s->pack_len >= PACK_MAX_BYTES) &&
         (e = pack_flush(s)) != STORE_OK)
         return e;
@@ -1081,6 +1100,7 @@ enum store_err store_flow_append(struct store *s, int64_t dev, int64_t recv_ms,
         s->pack_len = 0;
         s->pack_dev = dev;
         s->pack_recv_ms = recv_ms;
+        s->pack_interval_s = f->interval_s;
     }
     /* 9 numbers of at most 20 characters and their commas, the brackets, the closing one. */
     if (!pack_reserve(s, 9 * 21 + 4))
@@ -1143,6 +1163,7 @@ enum store_err store_port_append(struct store *s, const char *device_id, const c
     bind_text(st, 8, p->remote.family ? rip : NULL);
     bind_opt_int(st, 9, p->remote_port);
     bind_text(st, 10, p->details);
+    bind_interval(st, 11, p->interval_s);
     return step_done(s, st);
 }
 
@@ -1159,11 +1180,12 @@ enum store_err store_sysinfo_append(struct store *s, const char *device_id, cons
     bind_text(st, 6, si->kernel_info);
     bind_text(st, 7, si->hw_info);
     bind_text(st, 8, si->details);
+    bind_interval(st, 9, si->interval_s);
     return step_done(s, st);
 }
 
 enum store_err store_heartbeat_append(struct store *s, const char *device_id, const char *hub,
-                                      int64_t recv_ms, int64_t device_ms)
+                                      int64_t recv_ms, int64_t device_ms, uint32_t interval_s)
 {
     sqlite3_stmt *st = s->st[ST_HEARTBEAT_ADD];
 
@@ -1171,6 +1193,7 @@ enum store_err store_heartbeat_append(struct store *s, const char *device_id, co
     bind_text(st, 2, hub);
     sqlite3_bind_int64(st, 3, recv_ms);
     bind_time(st, 4, device_ms);
+    bind_interval(st, 5, interval_s);
     return step_done(s, st);
 }
 
@@ -1185,6 +1208,7 @@ enum store_err store_other_append(struct store *s, const char *device_id, const 
     bind_time(st, 4, o->device_ms);
     bind_text(st, 5, o->name);
     bind_text(st, 6, o->payload);
+    bind_interval(st, 7, o->interval_s);
     return step_done(s, st);
 }
 

@@ -58,6 +58,7 @@ struct store_flow {
     int64_t process_id, user_id; /* -1 when absent */
     const char *executable, *commandline;
     const char *details;    /* JSON object text of extra details, or NULL */
+    uint32_t interval_s;    /* the event's collection interval in seconds, 0 when unknown */
 };
 
 struct store_port {
@@ -66,12 +67,14 @@ struct store_port {
     struct ip_addr local, remote; /* remote.family 0 when absent */
     int32_t local_port, remote_port; /* -1 when absent */
     const char *details;    /* JSON text: original port text when it was not one number */
+    uint32_t interval_s;    /* the event's collection interval in seconds, 0 when unknown */
 };
 
 struct store_sysinfo {
     int64_t device_ms;
     const char *os_info, *kernel_info, *hw_info;
     const char *details;    /* JSON text of every field the payload had, or NULL */
+    uint32_t interval_s;    /* the event's collection interval in seconds, 0 when unknown */
 };
 
 /* Baseline, Process, Log and every event name without a table of its own. */
@@ -79,6 +82,7 @@ struct store_event_other {
     int64_t device_ms;
     const char *name;       /* "Baseline", "Process", "Log", or the JSON event name */
     const char *payload;    /* JSON text */
+    uint32_t interval_s;    /* the event's collection interval in seconds, 0 when unknown */
 };
 
 /* One hub operation record (SPEC 2.4), validated. */
@@ -142,17 +146,27 @@ bool store_batch_open(const struct store *s);
 enum store_err store_device(struct store *s, const char *device_id, const char *hub,
                             int64_t recv_ms, int64_t *dev);
 bool store_device_id_valid(const char *id, size_t len);
-/* What a security message says about its sender (any argument may be NULL). */
-enum store_err store_device_info(struct store *s, int64_t dev, const char *module_id,
-                                 const char *agent_version, const char *module_version,
-                                 const char *os_info, int64_t skew_ms);
+/*
+ * What a security message says about its sender. A NULL string, a skew of
+ * STORE_NO_TIME or an interval of 0 leaves what is stored as it is.
+ */
+struct store_device_info {
+    const char *module_id, *agent_version, *module_version, *os_info;
+    int64_t skew_ms;
+    uint32_t activity_interval_s;  /* collection interval of network activity */
+    uint32_t heartbeat_interval_s; /* of heartbeats (system information shares it) */
+};
+enum store_err store_device_info(struct store *s, int64_t dev, const struct store_device_info *in);
 
 /*
- * True in *dup when this (device, event id) was stored within the dedup
- * window; otherwise records it and sets *dup false.
+ * True in *dup when this event of the device, the same id with the same
+ * content (a digest of everything the event says, its time included), was
+ * stored within the dedup window; otherwise records it and sets *dup false.
+ * The id alone is not the event: boards with an unseeded random number
+ * generator repeat their ids after every reboot, with other contents.
  */
 enum store_err store_event_seen(struct store *s, int64_t dev, const uint8_t *id, size_t len,
-                                bool *dup);
+                                uint64_t content, bool *dup);
 
 enum store_err store_flow_append(struct store *s, int64_t dev, int64_t recv_ms,
                                  const struct store_flow *f);
@@ -178,7 +192,7 @@ enum store_err store_port_append(struct store *s, const char *device_id, const c
 enum store_err store_sysinfo_append(struct store *s, const char *device_id, const char *hub,
                                     int64_t recv_ms, const struct store_sysinfo *si);
 enum store_err store_heartbeat_append(struct store *s, const char *device_id, const char *hub,
-                                      int64_t recv_ms, int64_t device_ms);
+                                      int64_t recv_ms, int64_t device_ms, uint32_t interval_s);
 enum store_err store_other_append(struct store *s, const char *device_id, const char *hub,
                                   int64_t recv_ms, const struct store_event_other *o);
 enum store_err store_hubop_append(struct store *s, int64_t recv_ms, const struct store_hubop *op);

@@ -2106,7 +2106,8 @@ static void page_devices(struct web_req *r)
 
 static const char SQL_DEVICE[] =
     "SELECT device_id, hub, security_group, auth_type, first_seen_ms, last_seen_ms, os_info, "
-    "agent_version, module_version, module_id, clock_skew_ms FROM devices WHERE device_id = ?1";
+    "agent_version, module_version, module_id, clock_skew_ms, activity_interval_s, "
+    "heartbeat_interval_s FROM devices WHERE device_id = ?1";
 
 static void device_facts(struct web_req *r, struct evbuffer *out, sqlite3_stmt *st, int64_t now)
 {
@@ -2131,7 +2132,15 @@ static void device_facts(struct web_req *r, struct evbuffer *out, sqlite3_stmt *
     html_printf(out, "<tr><th>Security module</th><td>%s%s%s%s%s</td></tr>",
                 col(st, 9) ? col(st, 9) : "", col(st, 8) ? " " : "", col(st, 8) ? col(st, 8) : "",
                 col(st, 7) ? " \xc2\xb7 agent " : "", col(st, 7) ? col(st, 7) : "");
-    evbuffer_add_printf(out, "<tr><th>Clock skew</th><td>");
+    evbuffer_add_printf(out, "<tr><th>Collection interval</th><td>");
+    if (col_null(st, 11) && col_null(st, 12))
+        evbuffer_add_printf(out, "<span class=\"muted\">not said (JSON agents do not)</span>");
+    if (!col_null(st, 11))
+        evbuffer_add_printf(out, "network activity every %lld s", (long long)col_int(st, 11));
+    if (!col_null(st, 12))
+        evbuffer_add_printf(out, "%sheartbeat and system information every %lld s",
+                            col_null(st, 11) ? "" : ", ", (long long)col_int(st, 12));
+    evbuffer_add_printf(out, "</td></tr><tr><th>Clock skew</th><td>");
     if (col_null(st, 10)) {
         evbuffer_add_printf(out, "<span class=\"muted\">unknown (no message with a device "
                                  "time)</span>");

@@ -144,25 +144,28 @@ static void dedup_remembers_ids_for_one_to_two_windows(void)
     store_set_dedup_window(s, 60000);
     CHECK(store_batch_begin(s) == STORE_OK);
     CHECK(store_device(s, "dev-a", "lab-hub", 1000000, &dev) == STORE_OK);
-    CHECK(store_event_seen(s, dev, id, sizeof(id), &dup) == STORE_OK && !dup);
-    CHECK(store_event_seen(s, dev, id, sizeof(id), &dup) == STORE_OK && dup);
+    CHECK(store_event_seen(s, dev, id, sizeof(id), 0, &dup) == STORE_OK && !dup);
+    CHECK(store_event_seen(s, dev, id, sizeof(id), 0, &dup) == STORE_OK && dup);
     CHECK(store_batch_commit(s, 0) == STORE_OK);
     /* One window later the generation turns over, but the id is still known. */
     clock_set_ms(1000000 + 61000);
     CHECK(store_batch_begin(s) == STORE_OK);
-    CHECK(store_event_seen(s, dev, id, sizeof(id), &dup) == STORE_OK && dup);
+    CHECK(store_event_seen(s, dev, id, sizeof(id), 0, &dup) == STORE_OK && dup);
     CHECK(store_batch_commit(s, 0) == STORE_OK);
     /* Two turns after it was recorded it is forgotten, and recorded anew. */
     clock_set_ms(1000000 + 200000);
     CHECK(store_batch_begin(s) == STORE_OK);
-    CHECK(store_event_seen(s, dev, id, sizeof(id), &dup) == STORE_OK && !dup);
-    CHECK(store_event_seen(s, dev, id, sizeof(id), &dup) == STORE_OK && dup);
+    CHECK(store_event_seen(s, dev, id, sizeof(id), 0, &dup) == STORE_OK && !dup);
+    CHECK(store_event_seen(s, dev, id, sizeof(id), 0, &dup) == STORE_OK && dup);
     CHECK(store_batch_commit(s, 0) == STORE_OK);
     /* Another device with the same event id is not a duplicate. */
     int64_t dev2;
     CHECK(store_batch_begin(s) == STORE_OK);
     CHECK(store_device(s, "dev-b", "lab-hub", 1, &dev2) == STORE_OK);
-    CHECK(store_event_seen(s, dev2, id, sizeof(id), &dup) == STORE_OK && !dup);
+    CHECK(store_event_seen(s, dev2, id, sizeof(id), 0, &dup) == STORE_OK && !dup);
+    /* The same id with other content (a board after a reboot) is a new event; its redelivery is not. */
+    CHECK(store_event_seen(s, dev2, id, sizeof(id), 42, &dup) == STORE_OK && !dup);
+    CHECK(store_event_seen(s, dev2, id, sizeof(id), 42, &dup) == STORE_OK && dup);
     CHECK(store_batch_commit(s, 0) == STORE_OK);
     clock_set_ms(-1);
     gone(s);
