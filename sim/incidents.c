@@ -240,11 +240,27 @@ static json_t *connect_failed(const struct sim_run *r, const char *name, const c
     return with(rec, "sourceIp", source_ip);
 }
 
-/* The four authentication failures, in one array as a bridge would batch them. */
+/*
+ * The device's successful login, sent before what the hub did with it: a
+ * hub record registers a device Warden does not know only when it is one
+ * (issue 14), and these incident devices are known to no registry.
+ */
+static json_t *connected(const struct sim_run *r, const char *name)
+{
+    return with_device(r, record("Connections", "deviceConnect", "Succeeded"), name);
+}
+
+/*
+ * The four authentication failures, in one array as a bridge would batch
+ * them, each after an earlier login of its device (a hub reports a refused
+ * token only for a device it has).
+ */
 static bool auth(struct sim_run *r)
 {
     return send_records(
-        r, json_pack("[o, o, o, o]",
+        r, json_pack("[o, o, o, o, o, o, o, o]", connected(r, "incident-sas-expired"),
+                     connected(r, "incident-sas-invalid"), connected(r, "incident-x509-mismatch"),
+                     connected(r, "incident-x509-expired"),
                      connect_failed(r, "incident-sas-expired", "SasTokenExpired", "203.0.113.50"),
                      connect_failed(r, "incident-sas-invalid", "SasTokenInvalidSignature",
                                     "203.0.113.51"),
@@ -289,16 +305,6 @@ static bool diagnostics(struct sim_run *r)
     del = with_details(record("DiagnosticSettings", "delete", "Succeeded"),
                        json_pack("{s:s}", "settingName", "incident-removed"));
     return send_records(r, del);
-}
-
-/*
- * The device's successful login, sent before what the hub did with it: a
- * hub record registers a device Warden does not know only when it is one
- * (issue 14), and these incident devices are known to no registry.
- */
-static json_t *connected(const struct sim_run *r, const char *name)
-{
-    return with_device(r, record("Connections", "deviceConnect", "Succeeded"), name);
 }
 
 static bool rejects(struct sim_run *r)
