@@ -14,6 +14,7 @@
  */
 #include "../../ingest/route.h"
 #include "check.h"
+#include "check_sql.h"
 
 #include <sqlite3.h>
 #include <unistd.h>
@@ -184,15 +185,7 @@ static char dbpath[64];
 
 static int64_t q(const char *sql)
 {
-    sqlite3_stmt *st;
-    int64_t v = -1;
-
-    if (sqlite3_prepare_v2(store_sqlite(store), sql, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
+    return check_sql_int(store_sqlite(store), sql);
 }
 
 static int64_t dead_counter(const char *kind)
@@ -341,7 +334,7 @@ out:
 
 int main(void)
 {
-    char err[256], p[80];
+    char err[256];
     size_t n = sizeof(cases) / sizeof(cases[0]);
 
     config_defaults(&cfg);
@@ -356,10 +349,6 @@ int main(void)
         run_case(&cases[i]);
     fprintf(stderr, "hostile catalogue: %zu cases (%zu refused, 2 controls)\n", n, n - 2);
     store_close(store);
-    unlink(dbpath);
-    snprintf(p, sizeof(p), "%s-wal", dbpath);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", dbpath);
-    unlink(p);
+    check_sql_remove(dbpath);
     return CHECK_DONE();
 }

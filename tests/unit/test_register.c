@@ -9,6 +9,7 @@
  */
 #include "../../ingest/route.h"
 #include "check.h"
+#include "check_sql.h"
 
 #include <sqlite3.h>
 #include <unistd.h>
@@ -22,15 +23,7 @@ static char dbpath[64];
 
 static int64_t q(const char *sql)
 {
-    sqlite3_stmt *st;
-    int64_t v = -1;
-
-    if (sqlite3_prepare_v2(store_sqlite(store), sql, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
+    return check_sql_int(store_sqlite(store), sql);
 }
 
 static void fresh(int64_t max_auto)
@@ -39,7 +32,7 @@ static void fresh(int64_t max_auto)
 
     if (store != NULL)
         store_close(store);
-    unlink(dbpath);
+    check_sql_remove(dbpath);
     config_defaults(&cfg);
     cfg.ingest_max_auto_devices = max_auto;
     store = store_open(dbpath, err, sizeof(err));
@@ -168,8 +161,6 @@ static void successful_connect_record_registers_its_device(void)
 
 int main(void)
 {
-    char p[80];
-
     snprintf(dbpath, sizeof(dbpath), "/tmp/warden-test-register-%d.db", (int)getpid());
     RUN(topics_register_up_to_max_auto_devices);
     RUN(max_auto_devices_0_registers_only_from_the_registry);
@@ -177,10 +168,6 @@ int main(void)
     RUN(refused_connect_records_register_nothing);
     RUN(successful_connect_record_registers_its_device);
     store_close(store);
-    unlink(dbpath);
-    snprintf(p, sizeof(p), "%s-wal", dbpath);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", dbpath);
-    unlink(p);
+    check_sql_remove(dbpath);
     return CHECK_DONE();
 }
