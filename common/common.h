@@ -73,6 +73,18 @@ int hex_digit(int c);
 bool text_printable(const char *s, size_t n);
 
 /*
+ * A device id as IoT Hub allows it: 1 to DEVICE_ID_MAX ASCII letters, digits
+ * and - . % _ * ? ! ( ) , : = @ $ '. Returns NULL when id[0..n) is one, else
+ * why not (a static string). Every place that takes a device id from outside
+ * (topics, hub records, the registry import, the lab hub's CONNECT) asks this
+ * one function, so an id one of them refuses cannot come in through another.
+ * Being ASCII, an id cannot pass for another with an invisible character or a
+ * letter of another script (a Cyrillic "е" for "e").
+ */
+#define DEVICE_ID_MAX 128
+const char *device_id_check(const char *id, size_t n);
+
+/*
  * ISO 8601 duration ("PT10S", "PT05M", "P1D", "P1DT12H") to milliseconds.
  * Years and months are refused (they have no fixed length). Returns false on
  * anything else, including overflow.
@@ -200,6 +212,7 @@ struct config {
     int64_t ingest_dedup_window_ms;
     int64_t ingest_max_clock_skew_ms;
     int64_t ingest_batch_max_messages;
+    int64_t ingest_max_auto_devices; /* devices registered without an import, at most */
 
     int64_t evaluator_interval_ms;
     int64_t evaluator_offset_ms;

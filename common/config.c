@@ -66,6 +66,7 @@ static const struct key keys[] = {
     DUR("ingest.dedup_window", ingest_dedup_window_ms, 1000, 30 * DAY_MS),
     DUR("ingest.max_clock_skew", ingest_max_clock_skew_ms, 0, 365 * DAY_MS),
     INT("ingest.batch_max_messages", ingest_batch_max_messages, 1, 1000000),
+    INT("ingest.max_auto_devices", ingest_max_auto_devices, 0, 100000000),
     DUR("evaluator.interval", evaluator_interval_ms, 1000, DAY_MS),
     DUR("evaluator.offset", evaluator_offset_ms, 0, DAY_MS),
     STR("evaluator.clock", evaluator_clock),
@@ -114,6 +115,7 @@ void config_defaults(struct config *cfg)
     cfg->ingest_dedup_window_ms = 3600 * 1000;
     cfg->ingest_max_clock_skew_ms = 300 * 1000;
     cfg->ingest_batch_max_messages = 10000;
+    cfg->ingest_max_auto_devices = 10000;
     cfg->evaluator_interval_ms = 60 * 1000;
     cfg->evaluator_offset_ms = 0;
     snprintf(cfg->evaluator_clock, sizeof(cfg->evaluator_clock), "received");

@@ -105,6 +105,32 @@ bool text_printable(const char *s, size_t n)
     return true;
 }
 
+/* ---- device ids ------------------------------------------------------------ */
+
+const char *device_id_check(const char *id, size_t n)
+{
+    static const char punct[] = "-.%_*?!(),:=@$'";
+
+    if (n == 0)
+        return "empty";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)id[i];
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            (c != '\0' && strchr(punct, c) != NULL))
+            continue;
+        if (c >= 0x80)
+            return "not ASCII (IoT Hub allows no other letters, look-alikes included)";
+        if (c < 0x20 || c == 0x7f)
+            return "has a control character";
+        if (c == ' ')
+            return "has a space";
+        return "has a character outside IoT Hub's alphabet (letters, digits, -.%_*?!(),:=@$')";
+    }
+    /* After the alphabet, so that the count is one of characters. */
+    return n > DEVICE_ID_MAX ? "longer than 128 characters" : NULL;
+}
+
 /* ---- ISO 8601 durations ----------------------------------------------------- */
 
 bool duration_parse(const char *s, int64_t *ms)

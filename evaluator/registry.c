@@ -126,7 +126,7 @@ static void fail(char *err, size_t errlen, size_t index, const char *device, con
 static bool take_device_id(json_t *el, size_t i, struct reg_identity *id, char *err, size_t errlen)
 {
     json_t *v = import_member(el, "deviceId");
-    const char *key = "deviceId";
+    const char *key = "deviceId", *why;
 
     /* The bulk export (ExportImportDevice) calls it "id". */
     if (v == NULL && (v = import_member(el, "id")) != NULL)
@@ -135,8 +135,13 @@ static bool take_device_id(json_t *el, size_t i, struct reg_identity *id, char *
         fail(err, errlen, i, NULL, "deviceId is required");
         return false;
     }
-    if (!json_is_string(v) || !store_device_id_valid(json_string_value(v), json_string_length(v))) {
-        fail(err, errlen, i, NULL, "%s must be 1 to 128 bytes of printable UTF-8", key);
+    if (!json_is_string(v)) {
+        fail(err, errlen, i, NULL, "%s must be a string", key);
+        return false;
+    }
+    /* The id is not quoted: it may be what makes the message unreadable. */
+    if ((why = device_id_check(json_string_value(v), json_string_length(v))) != NULL) {
+        fail(err, errlen, i, NULL, "%s is not an IoT Hub device id: %s", key, why);
         return false;
     }
     snprintf(id->device_id, sizeof(id->device_id), "%s", json_string_value(v));
@@ -319,7 +324,7 @@ static const char sql_device_hub[] = "SELECT hub FROM devices WHERE device_id = 
 /* A device seen or registered before keeps its row (and id); an explicit --hub moves it. */
 static const char sql_device_update[] =
     "UPDATE devices SET security_group = ?2, auth_type = COALESCE(?3, auth_type), "
-    "hub = COALESCE(?4, hub) WHERE device_id = ?1";
+    "hub = COALESCE(?4, hub), auto_registered = 0 WHERE device_id = ?1";
 
 /*
  * A device registered but never seen: devices.first_seen_ms and last_seen_ms

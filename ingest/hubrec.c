@@ -17,13 +17,12 @@
 #include "decode.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Real records nest four levels (array, record, details, config) plus the config's own. */
 /* Bound on category, operation, result and reason: short words people read. */
 #define HUB_MAX_LABEL 128
-/* SPEC 2.3: device ids are at most 128 bytes. */
-#define HUB_MAX_DEVICE_ID 128
 #define HUB_MAX_COUNT     1000000
 
 static const char hub_oom[] = "hub: out of memory";
@@ -87,30 +86,30 @@ static const char *take_label(struct arena *a, json_t *rec, const char *key,
     return NULL;
 }
 
-/* SPEC 2.3: a device id is at most 128 bytes of printable UTF-8, not empty. */
+/*
+ * An IoT Hub device id (device_id_check). Whether the record may register
+ * the device is not decided here but where it is stored (ingest/route.c).
+ * The reason names what is wrong, so it is written into the arena.
+ */
 static const char *take_device_id(struct arena *a, json_t *rec, const char **out)
 {
     json_t *v = member(rec, "deviceId");
-    const char *s;
-    size_t n;
+    const char *why;
+    char *reason;
 
     *out = NULL;
     if (v == NULL)
         return NULL;
     if (!json_is_string(v))
         return "hub: deviceId not a string";
-    s = json_string_value(v);
-    n = json_string_length(v);
-    if (n == 0)
-        return "hub: deviceId empty";
-    if (n > HUB_MAX_DEVICE_ID)
-        return "hub: deviceId too long";
-    /* Jansson has checked the UTF-8 already; this says so where it matters. */
-    if (!utf8_valid(s, n))
-        return "hub: deviceId not UTF-8";
-    if (!text_printable(s, n))
-        return "hub: deviceId has control characters";
-    if ((*out = copy(a, s)) == NULL)
+    if ((why = device_id_check(json_string_value(v), json_string_length(v))) != NULL) {
+        size_t n = strlen("hub: deviceId ") + strlen(why) + 1;
+        if ((reason = arena_alloc(a, n)) == NULL)
+            return hub_oom;
+        snprintf(reason, n, "hub: deviceId %s", why);
+        return reason;
+    }
+    if ((*out = copy(a, json_string_value(v))) == NULL)
         return hub_oom;
     return NULL;
 }
@@ -267,8 +266,8 @@ static const char *decode_all(json_t *root, const char *hub, int64_t recv_ms, si
 }
 
 /*
- * Decode the records of one payload (see decode.h). Everything out points at,
- * the reasons aside (static strings), lives in *arena; *why is a static string.
+ * Decode the records of one payload (see decode.h). Everything out points at
+ * lives in *arena, or is a static string (most reasons); *why is a static string.
  * Duplicate keys make the payload unusable: two readers could disagree on
  * which value a record meant.
  */

@@ -271,6 +271,20 @@ static void on_message(struct mosquitto *m, void *arg, const struct mosquitto_me
         store_trouble(in);
         return;
     }
+    /*
+     * IoT Hub retains nothing, and a broker sends its retained messages again
+     * at every subscription, so at every start of Warden: counting them would
+     * make each restart look like traffic. A retained message published while
+     * Warden's subscription existed reached it once already without the flag,
+     * live or from its session's queue; one from before is history, which
+     * IoT Hub would not deliver either. It is still acknowledged, with the
+     * batch, or the broker would send it again.
+     */
+    if (msg->retain) {
+        store_counter_add(in->store, "warden_messages_retained_ignored_total", "", 1);
+        in->batch_msgs++;
+        return;
+    }
     e = ingest_route(&in->route, msg->topic, msg->payload, (size_t)msg->payloadlen, recv_ms);
     if (e != STORE_OK) {
         in->failed = true;

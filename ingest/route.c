@@ -18,7 +18,7 @@ enum topic_kind { T_NONE, T_D2C, T_C2D, T_METHOD, T_TWIN, T_HUB };
 
 struct topic {
     enum topic_kind kind;
-    char device_id[129];   /* or the hub name, for T_HUB */
+    const char *device_id; /* or the hub name, for T_HUB; in the caller's copy, unchecked */
     const char *bag;       /* the property bag after events/, or "" */
 };
 
@@ -39,9 +39,17 @@ static int split_levels(char *buf, char *lv[TOPIC_LEVELS_MAX])
     }
 }
 
+/* A hub name from a topic: what the store takes as a name (printable UTF-8, bounded). */
+static bool hub_name_valid(const char *s, size_t n)
+{
+    return n > 0 && n <= 128 && utf8_valid(s, n) && text_printable(s, n);
+}
+
 /*
- * Parse the topic into t; topic_copy must hold the topic (it is cut into
- * levels). Returns NULL, or the reason it is not a Warden topic.
+ * Parse the topic into t; copy must hold the topic (it is cut into levels,
+ * and t points into it). Returns NULL, or the reason it is not a Warden
+ * topic. The device id is checked by the caller (device_id_check), which
+ * counts a refused one apart.
  */
 static const char *topic_parse(const struct config *cfg, const char *topic, char *copy,
                                size_t copylen, struct topic *t)
@@ -86,9 +94,9 @@ static const char *topic_parse(const struct config *cfg, const char *topic, char
     }
     if (t->kind == T_NONE)
         return "topic: not a Warden topic";
-    if (!store_device_id_valid(lv[1], strlen(lv[1])))
-        return t->kind == T_HUB ? "topic: invalid hub name" : "topic: invalid device id";
-    memcpy(t->device_id, lv[1], strlen(lv[1]) + 1);
+    if (t->kind == T_HUB && !hub_name_valid(lv[1], strlen(lv[1])))
+        return "topic: invalid hub name";
+    t->device_id = lv[1];
     return NULL;
 }
 
@@ -173,6 +181,91 @@ static int64_t count_time(const struct route_ctx *ctx, int64_t recv_ms, int64_t 
         return device_ms;
     return recv_ms;
 }
+
+/* ---- who may register a device (SPEC 2.3, narrowed by issue 14) ----------------------- */
+
+/*
+ * A device is registered automatically only from an identity Warden can
+ * accept: traffic on the device's own topics, or the hub's record of a
+ * successful authentication. On the lab hub only an authenticated device (or
+ * the service) can publish on a device's topics, and only the plugin writes
+ * hub records; on an anonymous broker anyone can do both. The same bounds
+ * hold either way, so Warden need not know which broker it is behind: the
+ * id must pass device_id_check(), and at most ingest.max_auto_devices
+ * devices are registered so. A hub record of anything else (a refused
+ * CONNECT above all, which any client can cause with any id) names a device
+ * without proving it exists: it is stored, and registers nothing.
+ */
+static void count_refused(struct route_ctx *ctx, const char *why)
+{
+    char label[64];
+
+    snprintf(label, sizeof(label), "reason=\"%s\"", why);
+    store_counter_add(ctx->store, "warden_devices_refused_total", label, 1);
+}
+
+/* A successful authentication of the device (SPEC 2.4), the one record that registers. */
+static bool hubop_authenticates(const struct store_hubop *op)
+{
+    return strcmp(op->category, "Connections") == 0 &&
+           strcmp(op->operation, "deviceConnect") == 0 && op->result != NULL &&
+           strcmp(op->result, "Succeeded") == 0;
+}
+
+/*
+ * The device a topic names, registered if it may be; 0 in *dev when the
+ * message was dead-lettered instead (an id outside IoT Hub's alphabet, or
+ * past the cap).
+ */
+static enum store_err topic_device(struct route_ctx *ctx, const char *topic, const char *id,
+                                   const void *payload, size_t len, int64_t recv_ms, int64_t *dev)
+{
+    const char *why = device_id_check(id, strlen(id));
+    char reason[160];
+    enum store_err e;
+
+    *dev = 0;
+    if (why != NULL) {
+        count_refused(ctx, "device_id");
+        snprintf(reason, sizeof(reason), "topic: device id %s", why);
+        return dead(ctx, recv_ms, topic, NULL, "device_id", reason, payload, len);
+    }
+    e = store_device_add(ctx->store, id, ctx->cfg->hub_name, recv_ms,
+                         ctx->cfg->ingest_max_auto_devices, dev);
+    if (e != STORE_OK || *dev != 0)
+        return e;
+    count_refused(ctx, "max_auto_devices");
+    snprintf(reason, sizeof(reason),
+             "device: not registered: ingest.max_auto_devices (%lld) devices are registered "
+             "automatically already",
+             (long long)ctx->cfg->ingest_max_auto_devices);
+    return dead(ctx, recv_ms, topic, id, "max_auto_devices", reason, payload, len);
+}
+
+/*
+ * The device a stored hub record names, 0 in *dev when it is not registered
+ * and the record may not register it. The record's id has passed
+ * device_id_check() in the decoder.
+ */
+static enum store_err hubop_device(struct route_ctx *ctx, const struct store_hubop *op,
+                                   int64_t recv_ms, int64_t *dev)
+{
+    enum store_err e;
+
+    if (!hubop_authenticates(op)) {
+        e = store_device_find(ctx->store, op->device_id, recv_ms, dev);
+        if (e == STORE_OK && *dev == 0)
+            count_refused(ctx, "not_authenticated");
+        return e;
+    }
+    e = store_device_add(ctx->store, op->device_id, op->hub, recv_ms,
+                         ctx->cfg->ingest_max_auto_devices, dev);
+    if (e == STORE_OK && *dev == 0)
+        count_refused(ctx, "max_auto_devices");
+    return e;
+}
+
+/* ---- security messages and counts ----------------------------------------------------- */
 
 /* Store one event's rows, each with the event's collection interval; the event has passed dedup. */
 static enum store_err store_event(struct route_ctx *ctx, const struct topic *t, int64_t dev,
@@ -435,8 +528,8 @@ static enum store_err route_hub(struct route_ctx *ctx, const char *topic, const 
         store_counter_add(ctx->store, "warden_hub_records_total", "", 1);
         if (e != STORE_OK || op->device_id == NULL)
             continue;
-        e = store_device(ctx->store, op->device_id, op->hub, recv_ms, &dev);
-        if (e == STORE_OK && (metric = hubop_metric(op)) >= 0)
+        e = hubop_device(ctx, op, recv_ms, &dev);
+        if (e == STORE_OK && dev != 0 && (metric = hubop_metric(op)) >= 0)
             store_count(ctx->store, dev, (enum store_metric)metric,
                         count_time(ctx, recv_ms, op->time_ms), op->count);
     }
@@ -459,8 +552,8 @@ enum store_err ingest_route(struct route_ctx *ctx, const char *topic, const void
         return dead(ctx, recv_ms, topic, NULL, "topic", why, payload, len);
     if (t.kind == T_HUB)
         return route_hub(ctx, topic, &t, payload, len, recv_ms);
-    e = store_device(ctx->store, t.device_id, ctx->cfg->hub_name, recv_ms, &dev);
-    if (e != STORE_OK)
+    e = topic_device(ctx, topic, t.device_id, payload, len, recv_ms, &dev);
+    if (e != STORE_OK || dev == 0)
         return e;
     switch (t.kind) {
     case T_D2C: return route_d2c(ctx, topic, &t, dev, payload, len, recv_ms);

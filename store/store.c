@@ -37,6 +37,7 @@ static const struct migration migrations[] = {
 enum stmt_id {
     ST_DEVICE_GET,
     ST_DEVICE_ADD,
+    ST_DEVICE_AUTO_COUNT,
     ST_DEVICE_SEEN,
     ST_DEVICE_INFO,
     ST_ADDR_GET,
@@ -65,8 +66,9 @@ enum stmt_id {
 
 static const char *const stmt_sql[ST_COUNT_STMTS] = {
     [ST_DEVICE_GET] = "SELECT id FROM devices WHERE device_id = ?1",
-    [ST_DEVICE_ADD] = "INSERT INTO devices (device_id, hub, first_seen_ms, last_seen_ms) "
-                      "VALUES (?1, ?2, ?3, ?3)",
+    [ST_DEVICE_ADD] = "INSERT INTO devices (device_id, hub, first_seen_ms, last_seen_ms, "
+                      "auto_registered) VALUES (?1, ?2, ?3, ?3, 1)",
+    [ST_DEVICE_AUTO_COUNT] = "SELECT count(*) FROM devices WHERE auto_registered = 1",
     [ST_DEVICE_SEEN] = "UPDATE devices SET last_seen_ms = max(last_seen_ms, ?2) WHERE id = ?1",
     [ST_DEVICE_INFO] = "UPDATE devices SET module_id = coalesce(?2, module_id), "
                        "agent_version = coalesce(?3, agent_version), "
@@ -151,6 +153,14 @@ struct store {
     int last_rc;              /* SQLite's result behind errbuf */
 
     struct map devices;  /* device_id -> devices.id */
+    /*
+     * Devices registered automatically (devices.auto_registered), -1 until
+     * counted. An import (another process) lowers the real number, so at the
+     * cap it is counted again, once a batch: a flood of new ids at the cap
+     * costs one count a batch, not one a message.
+     */
+    int64_t auto_devices;
+    bool auto_recount;
     struct map addrs;    /* 1+16 address bytes -> addrs.id */
     struct map counts;   /* struct count_key -> index into count_rows, this batch */
     int64_t (*count_rows)[METRIC_COUNT];
@@ -448,6 +458,7 @@ struct store *store_open(const char *path, char *err, size_t errlen)
         return NULL;
     }
     map_init(&s->devices);
+    s->auto_devices = -1;
     map_init(&s->addrs);
     map_init(&s->counts);
     map_init(&s->counters);
@@ -599,6 +610,7 @@ enum store_err store_batch_begin(struct store *s)
     if (e == STORE_OK)
         s->in_batch = true;
     s->next_flow_id = 0;
+    s->auto_recount = true;
     return e;
 }
 
@@ -618,6 +630,7 @@ void store_batch_rollback(struct store *s)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     s->in_batch = false;
     map_clear(&s->devices);
+    s->auto_devices = -1;
     map_clear(&s->addrs);
     clear_counts(s);
     map_clear(&s->counters);
@@ -725,47 +738,97 @@ enum store_err store_batch_commit(struct store *s, int64_t watermark_ms)
 
 /* ---- devices ---------------------------------------------------------------------- */
 
-bool store_device_id_valid(const char *id, size_t len)
+/* Marks dev seen at recv_ms; written with the batch. */
+static enum store_err device_seen(struct store *s, int64_t dev, int64_t recv_ms)
 {
-    return len > 0 && len <= 128 && utf8_valid(id, len) && text_printable(id, len) &&
-           memchr(id, '\0', len) == NULL;
+    struct map_entry *seen = map_upsert(&s->seen, &dev, sizeof(dev));
+
+    if (seen == NULL)
+        return STORE_ERR_IO;
+    if (recv_ms > seen->value)
+        seen->value = recv_ms;
+    return STORE_OK;
+}
+
+enum store_err store_device_find(struct store *s, const char *device_id, int64_t recv_ms,
+                                 int64_t *dev)
+{
+    size_t len = strlen(device_id);
+    struct map_entry *e = map_get(&s->devices, device_id, len);
+    enum store_err err;
+    bool found;
+
+    *dev = 0;
+    if (device_id_check(device_id, len) != NULL)
+        return STORE_ERR_INVALID;
+    if (e != NULL) {
+        *dev = e->value;
+        return device_seen(s, *dev, recv_ms);
+    }
+    sqlite3_bind_text(s->st[ST_DEVICE_GET], 1, device_id, (int)len, SQLITE_STATIC);
+    if ((err = step_int(s, s->st[ST_DEVICE_GET], dev, &found)) != STORE_OK)
+        return err;
+    if (!found) {
+        *dev = 0;
+        return STORE_OK;
+    }
+    if ((e = map_upsert(&s->devices, device_id, len)) == NULL)
+        return STORE_ERR_IO;
+    e->value = *dev;
+    return device_seen(s, *dev, recv_ms);
+}
+
+/* Whether one more device may be registered automatically under max_auto. */
+static enum store_err auto_room(struct store *s, int64_t max_auto, bool *room)
+{
+    enum store_err err;
+    bool found;
+
+    if (s->auto_devices >= 0 && s->auto_devices < max_auto) {
+        *room = true;
+        return STORE_OK;
+    }
+    if (s->auto_devices < 0 || s->auto_recount) {
+        if ((err = step_int(s, s->st[ST_DEVICE_AUTO_COUNT], &s->auto_devices, &found)) !=
+            STORE_OK)
+            return err;
+        s->auto_recount = false;
+    }
+    *room = s->auto_devices < max_auto;
+    return STORE_OK;
+}
+
+enum store_err store_device_add(struct store *s, const char *device_id, const char *hub,
+                                int64_t recv_ms, int64_t max_auto, int64_t *dev)
+{
+    size_t len = strlen(device_id);
+    struct map_entry *e;
+    sqlite3_stmt *st = s->st[ST_DEVICE_ADD];
+    enum store_err err;
+    bool room;
+
+    if ((err = store_device_find(s, device_id, recv_ms, dev)) != STORE_OK || *dev != 0)
+        return err;
+    if ((err = auto_room(s, max_auto, &room)) != STORE_OK || !room)
+        return err;
+    sqlite3_bind_text(st, 1, device_id, (int)len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, hub, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, recv_ms);
+    if ((err = step_done(s, st)) != STORE_OK)
+        return err;
+    *dev = sqlite3_last_insert_rowid(s->db);
+    s->auto_devices++;
+    store_counter_add(s, "warden_devices_registered_total", "", 1);
+    if ((e = map_upsert(&s->devices, device_id, len)) == NULL)
+        return STORE_ERR_IO;
+    e->value = *dev;
+    return device_seen(s, *dev, recv_ms);
 }
 
 enum store_err store_device(struct store *s, const char *device_id, const char *hub,
                             int64_t recv_ms, int64_t *dev)
 {
-    size_t len = strlen(device_id);
-    struct map_entry *e = map_get(&s->devices, device_id, len), *seen;
-    enum store_err err;
-    bool found;
-
-    if (!store_device_id_valid(device_id, len))
-        return STORE_ERR_INVALID;
-    if (e != NULL) {
-        *dev = e->value;
-    } else {
-        sqlite3_bind_text(s->st[ST_DEVICE_GET], 1, device_id, (int)len, SQLITE_STATIC);
-        if ((err = step_int(s, s->st[ST_DEVICE_GET], dev, &found)) != STORE_OK)
-            return err;
-        if (!found) {
-            sqlite3_stmt *st = s->st[ST_DEVICE_ADD];
-            sqlite3_bind_text(st, 1, device_id, (int)len, SQLITE_STATIC);
-            sqlite3_bind_text(st, 2, hub, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(st, 3, recv_ms);
-            if ((err = step_done(s, st)) != STORE_OK)
-                return err;
-            *dev = sqlite3_last_insert_rowid(s->db);
-            store_counter_add(s, "warden_devices_registered_total", "", 1);
-        }
-        if ((e = map_upsert(&s->devices, device_id, len)) == NULL)
-            return STORE_ERR_IO;
-        e->value = *dev;
-    }
-    if ((seen = map_upsert(&s->seen, dev, sizeof(*dev))) == NULL)
-        return STORE_ERR_IO;
-    if (recv_ms > seen->value)
-        seen->value = recv_ms;
-    return STORE_OK;
+    return store_device_add(s, device_id, hub, recv_ms, INT64_MAX, dev);
 }
 
 enum store_err store_device_info(struct store *s, int64_t dev, const struct store_device_info *in)

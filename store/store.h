@@ -139,13 +139,23 @@ void store_batch_rollback(struct store *s);
 bool store_batch_open(const struct store *s);
 
 /*
- * The integer id of a device, registering it on first sight (security group
- * "default") and marking it seen at recv_ms. device_id must already be
- * validated (store_device_id_valid).
+ * Devices. device_id must pass device_id_check() (STORE_ERR_INVALID
+ * otherwise); whether an unknown id may be registered at all is the
+ * caller's decision (ingest/route.c says when).
+ *
+ * store_device_find: the integer id of a registered device in *dev, marking
+ * it seen at recv_ms; 0 when it is not registered.
+ * store_device_add: the same, and an unknown device is registered
+ * automatically (security group "default", devices.auto_registered) unless
+ * max_auto devices are registered so already: then *dev is 0.
+ * store_device: store_device_add without a cap, for tools and tests.
  */
+enum store_err store_device_find(struct store *s, const char *device_id, int64_t recv_ms,
+                                 int64_t *dev);
+enum store_err store_device_add(struct store *s, const char *device_id, const char *hub,
+                                int64_t recv_ms, int64_t max_auto, int64_t *dev);
 enum store_err store_device(struct store *s, const char *device_id, const char *hub,
                             int64_t recv_ms, int64_t *dev);
-bool store_device_id_valid(const char *id, size_t len);
 /*
  * What a security message says about its sender. A NULL string, a skew of
  * STORE_NO_TIME or an interval of 0 leaves what is stored as it is.

@@ -30,6 +30,12 @@ static const struct {
     {"warden_dead_letters_total", "Payloads refused into dead_letters, by reason."},
     {"warden_hub_records_total", "Hub operation records stored."},
     {"warden_devices_registered_total", "Devices registered on first sight."},
+    {"warden_devices_refused_total",
+     "Messages and hub records naming a device that was not registered, by reason: device_id "
+     "(not an IoT Hub device id), max_auto_devices (the cap), not_authenticated (a hub record "
+     "other than a successful authentication)."},
+    {"warden_messages_retained_ignored_total",
+     "Retained messages the broker re-sent, acknowledged and not counted."},
     {"warden_store_write_failures_total",
      "Ingest batches the database refused, by SQLite result (SQLITE_FULL: disk or database full)."},
 };
@@ -260,7 +266,8 @@ static bool grouped(sqlite3 *db, struct evbuffer *out, const char *sql, const ch
 
 static const char sql_ingest[] =
     "SELECT connected, last_commit_ms, watermark_ms, last_error, "
-    "(SELECT count(*) FROM devices) FROM ingest_state WHERE id = 1";
+    "(SELECT count(*) FROM devices), "
+    "(SELECT count(*) FROM devices WHERE auto_registered = 1) FROM ingest_state WHERE id = 1";
 
 static bool ingest_state(sqlite3 *db, struct evbuffer *out, const struct store_health *h)
 {
@@ -300,6 +307,9 @@ static bool ingest_state(sqlite3 *db, struct evbuffer *out, const struct store_h
                                              6) == 0));
     family(out, "warden_devices", "gauge", "Registered devices.");
     evbuffer_add_printf(out, "warden_devices %lld\n", (long long)sqlite3_column_int64(st, 4));
+    family(out, "warden_devices_auto", "gauge",
+           "Devices registered automatically, not by an import (at most ingest.max_auto_devices).");
+    evbuffer_add_printf(out, "warden_devices_auto %lld\n", (long long)sqlite3_column_int64(st, 5));
     sqlite3_finalize(st);
     return true;
 }

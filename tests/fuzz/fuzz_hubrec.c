@@ -24,9 +24,7 @@ static void check_recs(const struct ingest_hubrecs *recs)
         WARDEN_ASSERT(op->hub != NULL && op->category != NULL && op->operation != NULL);
         WARDEN_ASSERT(op->count >= 1 && op->count <= 1000000);
         WARDEN_ASSERT(op->device_id == NULL ||
-                      (strlen(op->device_id) <= 128 &&
-                       utf8_valid(op->device_id, strlen(op->device_id)) &&
-                       text_printable(op->device_id, strlen(op->device_id))));
+                      device_id_check(op->device_id, strlen(op->device_id)) == NULL);
     }
 }
 

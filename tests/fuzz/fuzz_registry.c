@@ -26,7 +26,7 @@ static bool lower_hex(const char *s, size_t n)
 
 static void check_identity(const struct reg_identity *id)
 {
-    WARDEN_ASSERT(store_device_id_valid(id->device_id, strlen(id->device_id)));
+    WARDEN_ASSERT(device_id_check(id->device_id, strlen(id->device_id)) == NULL);
     WARDEN_ASSERT(group_name_valid(id->security_group));
     for (int k = 0; k < CRED_KIND_COUNT; k++) {
         const char *fp = id->fingerprint[k];

@@ -53,13 +53,14 @@ check c2d-method-twin "$(sql "SELECT group_concat(metric||'='||v, ',') FROM (SEL
 check bucket-10s "$(sql "SELECT count(*) FROM device_counts WHERE bucket_ms % 10000 != 0 OR bucket_s != 10")" 0
 check hub-record "$(sql "SELECT category||'|'||operation||'|'||result||'|'||reason||'|'||device_id||'|'||source_ip||'|'||time_ms FROM hub_operations WHERE device_id = 'dev-17'")" \
     "Connections|deviceConnect|Failed|SasTokenExpired|dev-17|192.0.2.10|1795946400000"
-check hub-device-registered "$(sql "SELECT hub||'|'||security_group FROM devices WHERE device_id = 'dev-17'")" "lab-hub|default"
+# A refused login names a device without proving it exists: stored, not registered (issue 14).
+check hub-failed-login-registers-nothing "$(sql "SELECT count(*) FROM devices WHERE device_id = 'dev-17'")" 0
 check hub-invalid-element-alone "$(sql "SELECT count(*) FROM hub_operations")|$(sql "SELECT count(*) FROM dead_letters WHERE reason LIKE 'hub%'")" "2|1"
 check dead-letter-flatbuffers "$(sql "SELECT count(*) FROM dead_letters WHERE device_id = 'dev-bad' AND topic LIKE '%mti=2.3-1-0-0%' AND payload = CAST('garbage!' AS BLOB)")" 1
 check dead-letter-json "$(sql "SELECT count(*) FROM dead_letters WHERE device_id = 'dev-bad' AND reason LIKE 'json%'")" 1
-check dead-letter-device-id "$(sql "SELECT count(*) FROM dead_letters WHERE reason = 'topic: invalid device id'")" 1
+check dead-letter-device-id "$(sql "SELECT count(*) FROM dead_letters WHERE reason = 'topic: device id longer than 128 characters'")" 1
 check dead-letter-hub-name "$(sql "SELECT count(*) FROM dead_letters WHERE reason = 'topic: invalid hub name'")" 1
-check devices-registered "$(sql "SELECT count(*) FROM devices")" 8
+check devices-registered "$(sql "SELECT count(*) FROM devices")" 7
 check dead-letter-counter "$(sql "SELECT sum(value) FROM ingest_counters WHERE name = 'warden_dead_letters_total'")" 5
 
 stop_pid "$WARDEN_PID"

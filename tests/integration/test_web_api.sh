@@ -9,8 +9,9 @@
 . "$(dirname "$0")/web_lib.sh"
 
 DB=$T/warden.db
-FORMULA="=cmd|' /C calc'!A0"
-ODD="odd/dev ice"
+# Device ids are IoT Hub's (issue 14): the formula and the odd id use only its alphabet.
+FORMULA="=cmd(calc)!A0"
+ODD="odd%dev?(1)"
 
 start_broker
 "$WARDEN" intel load conf/demo-intel.netset --db "$DB" >/dev/null 2>&1 || fail api-seed-intel
@@ -22,14 +23,19 @@ start_web --evaluator.interval=PT1S
 # ---- seed: the incident scenario, 250 expired SAS tokens, odd device ids, D2C traffic ----
 "$WARDEN_PLAIN" sim --mqtt.port="$BROKER_PORT" --scenario incidents > "$T/sim.json" 2> "$T/sim.log" ||
     fail api-seed-sim "$(tail -3 "$T/sim.log")"
+# Each device logs in once (a hub record registers only a successful login), then fails.
+login() { printf '{"category":"Connections","operation":"deviceConnect","result":"Succeeded","deviceId":"%s"},' "$1"; }
 {
     printf '['
     for i in $(seq -w 0 249); do
+        login "api-dev-$i"
         printf '{"category":"Connections","operation":"deviceConnect","result":"Failed",'
         printf '"reason":"SasTokenExpired","deviceId":"api-dev-%s"},' "$i"
     done
+    login "$FORMULA"
     printf '{"category":"Connections","operation":"deviceConnect","result":"Failed",'
     printf '"reason":"SasTokenInvalidSignature","deviceId":"%s"},' "$FORMULA"
+    login "$ODD"
     printf '{"category":"Connections","operation":"deviceConnect","result":"Failed",'
     printf '"reason":"X509CertificateExpired","deviceId":"%s"}]' "$ODD"
 } > "$T/hubrecs.json"
@@ -210,7 +216,7 @@ check api-device-id "$(json "json_extract(j, '\$.device_id')")" api-dev-001
 check api-device-open-alerts "$(json "json_extract(j, '\$.open_alerts')")" 1
 check api-device-skew-flag "$(json "json_type(j, '\$.clock_skew_flagged')")" false
 check api-device-recs "$(json "json_type(j, '\$.recommendations')")" array
-check api-device-slash "$(req GET /api/v1/devices/odd%2Fdev%20ice && json "json_extract(j, '\$.device_id')")" "200$ODD"
+check api-device-percent-encoded "$(req GET /api/v1/devices/odd%25dev%3F%281%29 && json "json_extract(j, '\$.device_id')")" "200$ODD"
 check api-device-404 "$(req GET /api/v1/devices/no-such-device)" 404
 check api-series-200 "$(req GET "/api/v1/devices/api-dev-001/series?metric=d2c_messages&since=PT2H")" 200
 check api-series-sum "$(json "(SELECT sum(json_extract(value, '\$.value')) FROM json_each(j, '\$.points'))")" 5

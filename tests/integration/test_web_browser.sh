@@ -2,8 +2,10 @@
 # The dashboard in a real browser. `warden run` with its web server is fed
 # known data through the real broker (the demo configuration, the simulator's
 # incident set, a few normal devices, a registry of 110 more) plus hostile
-# strings: a device whose id is "<img src=x onerror=alert(1)>", an operating
-# system name and a process name that are markup, and a hub certificate
+# strings: a device whose id is the worst IoT Hub's alphabet allows (a
+# spreadsheet formula, "%3Cimg" that a second URL decoding would turn into
+# markup, "?" and "=" for the query), an operating system name and a process
+# name that are markup, and a hub certificate
 # called "<script>alert(1)</script>". Debian's headless Chromium then loads
 # every page: the seeded values must show, the hostile strings must be text
 # (escaped, no element made of them, no script run), and a screenshot of
@@ -17,9 +19,10 @@ if [ -z "$CHROMIUM" ]; then
     exit 1
 fi
 
-EVIL='<img src=x onerror=alert(1)>'
-EVIL_TEXT='&lt;img src=x onerror=alert(1)&gt;'
-EVIL_URL='%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E'
+# A device id cannot hold markup any more (issue 14: IoT Hub's alphabet), so it has nothing to escape.
+EVIL='=x(1)%3Cimg?onerror=$a:@!*,'
+EVIL_TEXT=$EVIL
+EVIL_URL='%3Dx%281%29%253Cimg%3Fonerror%3D%24a%3A%40%21%2A%2C'
 EVIL_CERT='<script>alert(1)</script>'
 
 start_broker

@@ -11,7 +11,7 @@
 EXPORT_CAP=1000000
 start_broker
 start_web --web.sql.export_max_bytes=$EXPORT_CAP --web.sql.export_time_limit=PT4S
-pub hub/lab-hub/operations -m '{"category":"Connections","operation":"deviceConnect","result":"Failed","reason":"SasTokenExpired","deviceId":"sql-a"}'
+pub hub/lab-hub/operations -m '{"category":"Connections","operation":"deviceConnect","result":"Succeeded","deviceId":"sql-a"}'
 wait_sql "SELECT count(*) FROM devices WHERE device_id = 'sql-a'" 1 10 || fail sql-seed
 tables_before=$(sql "SELECT count(*) FROM sqlite_master")
 

@@ -72,6 +72,31 @@ static void utf8_refuses_overlongs_and_surrogates(void)
     CHECK(text_printable("dev-17 \xc3\xa9", 9));
 }
 
+/* IoT Hub's device id alphabet, byte by byte, and its length bound. */
+static void device_id_takes_only_iot_hub_alphabet(void)
+{
+    static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                  "-.%_*?!(),:=@$'";
+    char id[130];
+
+    for (int c = 1; c < 256; c++) {
+        char one[2] = {(char)c, '\0'};
+        bool want = strchr(allowed, c) != NULL;
+        if ((device_id_check(one, 1) == NULL) != want)
+            CHECK_INT(c, -1); /* names the byte that was judged wrongly */
+    }
+    CHECK(device_id_check("a\0b", 3) != NULL);
+    CHECK_STR(device_id_check("", 0), "empty");
+    memset(id, 'd', sizeof(id));
+    CHECK(device_id_check(id, 128) == NULL);
+    CHECK_STR(device_id_check(id, 129), "longer than 128 characters");
+    CHECK_STR(device_id_check("dev1\xe2\x80\x8b", 7),
+              "not ASCII (IoT Hub allows no other letters, look-alikes included)");
+    CHECK_STR(device_id_check("d\xd0\xb5v1", 5),
+              "not ASCII (IoT Hub allows no other letters, look-alikes included)");
+    CHECK_STR(device_id_check("dev 1", 5), "has a space");
+}
+
 static void cidr_normalises_host_bits(void)
 {
     struct ip_addr net;
@@ -163,6 +188,7 @@ static void config_rejects_naming_the_key(void)
 
 int main(void)
 {
+    RUN(device_id_takes_only_iot_hub_alphabet);
     RUN(duration_accepts_iso8601_forms);
     RUN(duration_refuses_what_is_not_one);
     RUN(time_parses_zones_and_fractions);

@@ -340,23 +340,42 @@ static void hub_device_id_too_long(void)
     id[128] = 'd';
     id[129] = '\0';
     snprintf(rec, sizeof(rec), REC ",\"deviceId\":\"%s\"", id);
-    expect_invalid(rec, "hub: deviceId too long");
-    /* 43 euro signs are 129 bytes but 43 characters: the bound is in bytes. */
+    expect_invalid(rec, "hub: deviceId longer than 128 characters");
+    /* 43 euro signs are 129 bytes but 43 characters: what is wrong is that they are not ASCII. */
     for (int i = 0; i < 43; i++)
         memcpy(id + 3 * i, "\xe2\x82\xac", 3);
     id[129] = '\0';
     snprintf(rec, sizeof(rec), REC ",\"deviceId\":\"%s\"", id);
-    expect_invalid(rec, "hub: deviceId too long");
+    expect_invalid(rec, "hub: deviceId not ASCII (IoT Hub allows no other letters, look-alikes "
+                        "included)");
 }
 
 static void hub_device_id_with_control_character(void)
 {
-    expect_invalid(REC ",\"deviceId\":\"dev\\u0007bell\"", "hub: deviceId has control characters");
-    expect_invalid(REC ",\"deviceId\":\"dev\\t17\"", "hub: deviceId has control characters");
-    expect_invalid(REC ",\"deviceId\":\"dev\\u007f\"", "hub: deviceId has control characters");
+    expect_invalid(REC ",\"deviceId\":\"dev\\u0007bell\"", "hub: deviceId has a control character");
+    expect_invalid(REC ",\"deviceId\":\"dev\\t17\"", "hub: deviceId has a control character");
+    expect_invalid(REC ",\"deviceId\":\"dev\\u007f\"", "hub: deviceId has a control character");
     expect_invalid(REC ",\"deviceId\":\"\"", "hub: deviceId empty");
     expect_invalid(REC ",\"deviceId\":17", "hub: deviceId not a string");
-    expect_valid(REC ",\"deviceId\":\"capteur-\xc3\xa9t\xc3\xa9\"");
+}
+
+/* IoT Hub's alphabet (issue 14): a look-alike or invisible character is not a device id. */
+static void hub_device_id_outside_iot_hub_alphabet(void)
+{
+    static const char *const not_ascii =
+        "hub: deviceId not ASCII (IoT Hub allows no other letters, look-alikes included)";
+
+    expect_valid(REC ",\"deviceId\":\"Dev-1.a%_*?!(),:=@$'z\"");
+    expect_invalid(REC ",\"deviceId\":\"capteur-\xc3\xa9t\xc3\xa9\"", not_ascii);
+    expect_invalid(REC ",\"deviceId\":\"dev1\xe2\x80\x8b\"", not_ascii);  /* zero-width space */
+    expect_invalid(REC ",\"deviceId\":\"d\xd0\xb5v1\"", not_ascii);       /* Cyrillic e */
+    expect_invalid(REC ",\"deviceId\":\"dev 1\"", "hub: deviceId has a space");
+    expect_invalid(REC ",\"deviceId\":\"dev/1\"",
+                   "hub: deviceId has a character outside IoT Hub's alphabet (letters, digits, "
+                   "-.%_*?!(),:=@$')");
+    expect_invalid(REC ",\"deviceId\":\"dev#\"",
+                   "hub: deviceId has a character outside IoT Hub's alphabet (letters, digits, "
+                   "-.%_*?!(),:=@$')");
 }
 
 /* Not UTF-8 is not JSON (RFC 8259): the payload as a whole is refused. */
@@ -544,6 +563,7 @@ int main(void)
     RUN(hub_count_0_1000001_and_string_are_invalid);
     RUN(hub_device_id_too_long);
     RUN(hub_device_id_with_control_character);
+    RUN(hub_device_id_outside_iot_hub_alphabet);
     RUN(hub_device_id_not_utf8);
     RUN(hub_wrong_types_and_missing_fields);
     RUN(hub_record_that_is_not_an_object);

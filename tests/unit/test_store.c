@@ -128,7 +128,47 @@ static void invalid_device_ids_are_refused(void)
     CHECK(store_device(s, "a\tb", "lab-hub", 1, &dev) == STORE_ERR_INVALID);
     CHECK(store_device(s, "\xc3\x28", "lab-hub", 1, &dev) == STORE_ERR_INVALID);
     CHECK(store_device(s, "", "lab-hub", 1, &dev) == STORE_ERR_INVALID);
+    CHECK(store_device(s, "dev1\xe2\x80\x8b", "lab-hub", 1, &dev) == STORE_ERR_INVALID);
+    CHECK(store_device_find(s, "d\xd0\xb5v1", 1, &dev) == STORE_ERR_INVALID);
     store_batch_rollback(s);
+    gone(s);
+}
+
+/*
+ * ingest.max_auto_devices: find never registers, add registers up to the
+ * cap, imported devices do not count, and an import frees the place of a
+ * device it names.
+ */
+static void automatic_registrations_stop_at_the_cap(void)
+{
+    struct store *s = fresh();
+    int64_t dev, a;
+
+    CHECK(store_batch_begin(s) == STORE_OK);
+    CHECK(store_device_find(s, "dev-a", 1000, &dev) == STORE_OK && dev == 0);
+    CHECK_INT(q(s, "SELECT count(*) FROM devices"), 0);
+    CHECK(store_device_add(s, "dev-a", "lab-hub", 1000, 2, &a) == STORE_OK && a != 0);
+    CHECK(store_device_add(s, "dev-b", "lab-hub", 1000, 2, &dev) == STORE_OK && dev != 0);
+    CHECK(store_device_add(s, "dev-c", "lab-hub", 1000, 2, &dev) == STORE_OK && dev == 0);
+    /* A known device is found at the cap, and found by find. */
+    CHECK(store_device_add(s, "dev-a", "lab-hub", 2000, 2, &dev) == STORE_OK && dev == a);
+    CHECK(store_device_find(s, "dev-a", 2000, &dev) == STORE_OK && dev == a);
+    CHECK(store_batch_commit(s, 2000) == STORE_OK);
+    CHECK_INT(q(s, "SELECT count(*) FROM devices WHERE auto_registered = 1"), 2);
+    CHECK_INT(q(s, "SELECT last_seen_ms FROM devices WHERE device_id = 'dev-a'"), 2000);
+    /* What an import does (evaluator/registry.c): an imported device, and dev-b named. */
+    CHECK(sqlite3_exec(store_sqlite(s),
+                       "INSERT INTO devices (device_id, hub, first_seen_ms, last_seen_ms) "
+                       "VALUES ('imported', 'lab-hub', 1, 1);"
+                       "UPDATE devices SET auto_registered = 0 WHERE device_id = 'dev-b'",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(store_batch_begin(s) == STORE_OK);
+    CHECK(store_device_find(s, "imported", 3000, &dev) == STORE_OK && dev != 0);
+    CHECK(store_device_add(s, "dev-c", "lab-hub", 3000, 2, &dev) == STORE_OK && dev != 0);
+    CHECK(store_device_add(s, "dev-d", "lab-hub", 3000, 2, &dev) == STORE_OK && dev == 0);
+    CHECK(store_batch_commit(s, 3000) == STORE_OK);
+    CHECK_INT(q(s, "SELECT count(*) FROM devices WHERE auto_registered = 1"), 2);
+    CHECK_INT(q(s, "SELECT count(*) FROM devices"), 4);
     gone(s);
 }
 
@@ -538,6 +578,7 @@ int main(void)
     RUN(newer_schema_is_refused);
     RUN(rollback_forgets_devices_registered_in_the_batch);
     RUN(invalid_device_ids_are_refused);
+    RUN(automatic_registrations_stop_at_the_cap);
     RUN(dedup_remembers_ids_for_one_to_two_windows);
     RUN(counts_aggregate_per_10s_bucket);
     RUN(rollup_summarises_flows_per_hour);
