@@ -66,6 +66,9 @@ void arena_free(struct arena *a);
 
 /* True when s[0..n) is valid UTF-8 (no overlongs, no surrogates). */
 bool utf8_valid(const char *s, size_t n);
+/* The length of the one valid UTF-8 character that s[0..n) begins with, 0 when it begins with
+ * none (n == 0, a stray or truncated sequence, an overlong, a surrogate): where text may be cut. */
+size_t utf8_char(const char *s, size_t n);
 
 /* The value of hex digit c (either case), -1 when c is not one. */
 int hex_digit(int c);

@@ -72,6 +72,18 @@ static void utf8_refuses_overlongs_and_surrogates(void)
     CHECK(text_printable("dev-17 \xc3\xa9", 9));
 }
 
+static void utf8_char_gives_the_length_of_one_character(void)
+{
+    CHECK_INT(utf8_char("a\xc3\xa9", 3), 1);
+    CHECK_INT(utf8_char("\xc3\xa9x", 3), 2);
+    CHECK_INT(utf8_char("\xe2\x82\xac", 3), 3);
+    CHECK_INT(utf8_char("\xf0\x9f\x98\x80", 4), 4);
+    CHECK_INT(utf8_char("\xc3\xa9", 1), 0); /* cut in the middle */
+    CHECK_INT(utf8_char("\xa9", 1), 0);      /* a continuation byte alone */
+    CHECK_INT(utf8_char("\xc0\xaf", 2), 0); /* overlong */
+    CHECK_INT(utf8_char("", 0), 0);
+}
+
 static void cidr_normalises_host_bits(void)
 {
     struct ip_addr net;
@@ -168,6 +180,7 @@ int main(void)
     RUN(time_parses_zones_and_fractions);
     RUN(time_format_round_trips);
     RUN(utf8_refuses_overlongs_and_surrogates);
+    RUN(utf8_char_gives_the_length_of_one_character);
     RUN(cidr_normalises_host_bits);
     RUN(cidr_contains_edges);
     RUN(map_grows_and_finds);
