@@ -65,8 +65,10 @@
 #define COUNT_MAX      1000000 /* SPEC 2.4: the largest count Warden accepts in a record */
 /* One record's JSON at its worst (every byte of every field escaped as \u00XX): under 5 KB. */
 #define RECORD_JSON_MAX     8192
-/* What a held record's JSON may grow by: its count to 7 digits, its sample to full. */
-#define RECORD_GROWTH       (6 + SAMPLE_IDS * (2 * SAMPLE_ID_MAX + 16) + 12)
+/* What a held record's JSON may grow by: its count to 7 digits; its sample, when it keeps one
+ * (no device), to full. */
+#define COUNT_GROWTH        6
+#define SAMPLE_GROWTH       (SAMPLE_IDS * (2 * SAMPLE_ID_MAX + 16) + 12)
 #define MESSAGE_MIN         (2 * RECORD_JSON_MAX)
 #define MESSAGE_MAX         (64L << 20) /* Warden's own ceiling for ingest.max_message_bytes */
 #define MESSAGE_DEFAULT     65536       /* a quarter of Warden's default limit */
@@ -437,7 +439,7 @@ static bool record_add(struct record *r, const char *client_id)
      * rule; the size is what the record can grow to (its count's digits, the
      * rest of its sample), and records_flush splits if it is ever more.
      */
-    n += RECORD_GROWTH + 1;
+    n += COUNT_GROWTH + (r->device[0] == '\0' ? SAMPLE_GROWTH : 0) + 1;
     if (hub.nrecords == RECORDS_MAX || hub.pending_bytes + n + 2 > (size_t)hub.max_message)
         records_flush();
     hub.records[hub.nrecords++] = *r;

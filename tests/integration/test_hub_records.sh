@@ -7,7 +7,8 @@
 #   (b) the same while a registered device publishes now and then on
 #       x/ + 200 x "é" (a topic its record cuts to 256 bytes);
 #   (c) a retained publish (or will) from a device is refused and recorded;
-#   (d) a genuine token with se=99999999999 is refused, with its reason.
+#   (d) a genuine token with se=99999999999 is refused, with its reason;
+#   (e) 3,000 distinct records in a second go out split in batches of at most 64 KiB.
 # The plugin flushes every second here (its default), as on a real lab hub.
 . "$(dirname "$0")/lib.sh"
 
@@ -31,11 +32,13 @@ w registry import "$T/registry.json" > /dev/null || fail registry-import
 HUB_FLUSH_MS=1000 start_hub_broker "$KEYS"
 start_warden --mqtt.username=warden-service --mqtt.password_file="$KEYS" --evaluator.interval=PT1S
 
-# flood.py FORGED_DEVICE [LONG_TOPIC_DEVICE]: FLOOD_CLIENTS processes each send
-# FLOOD_EACH CONNECTs with a random 120-byte client id and a bad token; the first
-# also logs in 5 times as FORGED_DEVICE with a forged token, spread over its
-# flood, and (with LONG_TOPIC_DEVICE) keeps that device logged in with a valid
-# token, publishing on x/ + 200 x "é" every 100 CONNECTs. Prints what it sent.
+# flood.py PORT CLIENTS EACH SECONDS HOST FORGED_DEVICE [LONG_TOPIC_DEVICE DEVICE=KEY]:
+# CLIENTS processes each send EACH CONNECTs with a random 120-byte client id and a
+# bad token; the first also logs in 5 times as FORGED_DEVICE with a forged token,
+# spread over its flood, and (with LONG_TOPIC_DEVICE) keeps that device logged in
+# with a valid token, publishing on x/ + 200 x "é" every 100 CONNECTs. Prints what
+# it sent. With FORGED_DEVICE "--topics", LONG_TOPIC_DEVICE publishes once on each
+# of EACH distinct topics x/N/ + 200 x "é" instead.
 cat > "$T/flood.py" <<'EOF'
 import base64, hashlib, hmac, os, random, socket, string, struct, sys, time, urllib.parse
 port, clients, each, seconds, host = (int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]),
@@ -94,6 +97,19 @@ def flood(first):
         pub.close()
     return refused, forged, published
 
+def topics(device, n):
+    """Logs DEVICE in and publishes on n distinct topics outside its own: n distinct records."""
+    pub, ok = login(device.encode(), token(device, keys[device], int(time.time()) + 3600))
+    assert ok, "the device could not log in"
+    for i in range(n):
+        pub.sendall(packet(0x30, s(("x/%d/" % i + "\u00e9" * 200).encode()) + b"m"))
+    pub.sendall(b"\xe0\x00")
+    pub.close()
+    print("published %d" % n)
+    sys.exit(0)
+
+if forged_dev == "--topics":
+    topics(long_dev, each)
 t0 = time.time()
 kids = []
 for k in range(clients):
@@ -170,6 +186,29 @@ check flood-b-no-dead-letter "$(( $(sql "SELECT count(*) FROM dead_letters") - d
 check flood-b-topic-cut-on-utf8-boundary "$(sql "SELECT DISTINCT length(CAST(json_extract(details, '\$.topic') AS BLOB)) || ' ' ||
     (json_extract(details, '\$.topic') = 'x/' || replace(printf('%126s', ''), ' ', 'é'))
     FROM hub_operations WHERE result='Unauthorized' AND device_id='rtos-2'")" "254 1"
+
+# ---- (e) 3,000 distinct records in a second: split into batches Warden takes ----------
+# Each topic is a record of its own (about 500 bytes): 1.5 MB of records, more than
+# a batch may hold (2,048) and than a message may be (64 KiB here, 256 KiB at Warden).
+mosquitto_sub -p "$BROKER_PORT" -u warden-service -P "$(awk -F'\t' '$1=="service"{print $2}' "$KEYS")" \
+    -i hubrec-batches -t "hub/lab-hub/operations" -F '%l' -W 60 > "$T/batch-sizes" 2>/dev/null &
+SUB=$!
+PIDS+=("$SUB")
+for i in $(seq 1 100); do grep -q "as hubrec-batches" "$T/broker/mosquitto.log" && break; sleep 0.1; done
+dead0=$(sql "SELECT count(*) FROM dead_letters")
+out=$(python3 "$T/flood.py" "$BROKER_PORT" 1 3000 0 "$HOST" --topics rtos-2 "rtos-2=$K2")
+echo "distinct topics (e): $out"
+wait_sql "SELECT COALESCE(SUM(count),0) FROM hub_operations WHERE result='Unauthorized' AND device_id='rtos-2'
+          AND json_extract(details, '\$.topic') LIKE 'x/%/%'" 3000 30 ||
+    fail distinct-records-all-stored "$(q "result='Unauthorized' AND json_extract(details, '\$.topic') LIKE 'x/%/%'") of 3000"
+check distinct-records-no-dead-letter "$(( $(sql "SELECT count(*) FROM dead_letters") - dead0 ))" 0
+stop_pid "$SUB"
+echo "batches published: $(wc -l < "$T/batch-sizes"), largest $(sort -n "$T/batch-sizes" | tail -1) bytes," \
+    "$(awk '{n += $1} END {print n}' "$T/batch-sizes") bytes in all"
+check batches-within-max-message-bytes "$(awk '$1 > 65536' "$T/batch-sizes" | wc -l)" 0
+# 3,000 records of some 460 bytes went out in batches of at most 64 KiB: split, not cut
+# (the bound leaves room for a batch or two sent before the subscription took).
+check batches-carry-the-records "$(awk '{n += $1} END {print (n > 3000 * 400)}' "$T/batch-sizes")" 1
 
 # ---- (c) a retained publish from a device --------------------------------------------
 tok2=$(w registry token rtos-2 --host "$HOST")
