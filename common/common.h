@@ -99,6 +99,9 @@ void time_format_iso(int64_t ms, char *out, size_t outlen);
  */
 enum json_scan { JSON_SCAN_OK, JSON_SCAN_TOO_DEEP, JSON_SCAN_TOO_MANY };
 enum json_scan json_prescan(const void *buf, size_t len, size_t max_depth, size_t max_elems);
+/* Where the JSON string that begins at buf[i] (a '"') ends: the index just past its closing
+ * quote, escapes skipped, or len when it has none. */
+size_t json_string_end(const void *buf, size_t len, size_t i);
 
 /* ---- IP addresses -------------------------------------------------------------- */
 

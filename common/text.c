@@ -267,28 +267,36 @@ void time_format_iso(int64_t ms, char *out, size_t outlen)
 
 /* ---- JSON bytes ------------------------------------------------------------------ */
 
+size_t json_string_end(const void *data, size_t len, size_t i)
+{
+    const uint8_t *buf = data;
+
+    for (i++; i < len; i++) {
+        if (buf[i] == '\\')
+            i++; /* the escaped byte, whatever it is */
+        else if (buf[i] == '"')
+            return i + 1;
+    }
+    return len;
+}
+
 enum json_scan json_prescan(const void *data, size_t len, size_t max_depth, size_t max_elems)
 {
     const uint8_t *buf = data;
     size_t depth = 0, commas = 0, i = 0;
-    bool in_string = false, escaped = false, array;
+    bool array;
 
     while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
         i++;
     array = i < len && buf[i] == '[';
-    for (; i < len; i++) {
+    while (i < len) {
         uint8_t c = buf[i];
 
-        if (in_string) {
-            if (escaped)
-                escaped = false;
-            else if (c == '\\')
-                escaped = true;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
+        if (c == '"') {
+            i = json_string_end(buf, len, i);
+            continue;
+        }
+        if (c == '[' || c == '{') {
             if (++depth > max_depth)
                 return JSON_SCAN_TOO_DEEP;
         } else if ((c == ']' || c == '}') && depth > 0) {
@@ -296,6 +304,7 @@ enum json_scan json_prescan(const void *data, size_t len, size_t max_depth, size
         } else if (c == ',' && depth == 1 && array && max_elems > 0 && ++commas >= max_elems) {
             return JSON_SCAN_TOO_MANY;
         }
+        i++;
     }
     return JSON_SCAN_OK;
 }

@@ -237,7 +237,6 @@ static bool json_space(uint8_t c)
 static const char *next_element(const uint8_t *buf, size_t len, size_t *pos, struct element *e)
 {
     size_t i = *pos, depth = 0;
-    bool in_string = false, escaped = false;
 
     while (i < len && json_space(buf[i]))
         i++;
@@ -246,19 +245,14 @@ static const char *next_element(const uint8_t *buf, size_t len, size_t *pos, str
     if (buf[i] == ',' || buf[i] == ']')
         return "hub: malformed"; /* [,x], [x,,y], [x,] */
     e->start = i;
-    for (; i < len; i++) {
+    while (i < len) {
         uint8_t c = buf[i];
 
-        if (in_string) {
-            if (escaped)
-                escaped = false;
-            else if (c == '\\')
-                escaped = true;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
+        if (c == '"') {
+            i = json_string_end(buf, len, i);
+            continue;
+        }
+        if (c == '[' || c == '{') {
             depth++;
         } else if (c == ']' || c == '}') {
             if (depth > 0)
@@ -268,6 +262,7 @@ static const char *next_element(const uint8_t *buf, size_t len, size_t *pos, str
         } else if (c == ',' && depth == 0) {
             break;
         }
+        i++;
     }
     if (i == len)
         return "hub: truncated";

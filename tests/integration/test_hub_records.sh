@@ -140,6 +140,17 @@ figures() { # figures LABEL
         "rows, dead letters $(sql "SELECT count(*) FROM dead_letters")"
 }
 
+# forged_checks NAME DEVICE DEAD0: the 5 forged logins of DEVICE during the flood are
+# recorded and alerted, and no dead letter was added to the DEAD0 there were before.
+forged_checks() {
+    local dev="device_id='$2'"
+    wait_sql "SELECT COALESCE(SUM(count),0) FROM hub_operations WHERE reason='SasTokenInvalidSignature' AND $dev" 5 10
+    check "$1-5-forged-logins-recorded" "$(q "reason='SasTokenInvalidSignature' AND $dev")" 5
+    wait_sql "SELECT count(*) FROM alerts WHERE alert_type='IoT_Invalid_SAS_Token' AND $dev" 1 20
+    check "$1-invalid-sas-alert" "$(sql "SELECT count(*) FROM alerts WHERE alert_type='IoT_Invalid_SAS_Token' AND $dev")" 1
+    check "$1-no-dead-letter" "$(( $(sql "SELECT count(*) FROM dead_letters") - $3 ))" 0
+}
+
 # ---- (a) a flood of refused CONNECTs beside 5 forged logins of rtos-1 ----------------
 out=$(python3 "$T/flood.py" "$BROKER_PORT" "$FLOOD_CLIENTS" "$FLOOD_EACH" "$FLOOD_SECONDS" "$HOST" rtos-1)
 echo "flood (a): $out"
@@ -149,11 +160,7 @@ check flood-a-forged-logins-refused "$(field "$out" forged)" 5
 wait_sql "SELECT COALESCE(SUM(count),0) FROM hub_operations WHERE reason='DeviceNotFound'" "$sent" 20 ||
     fail flood-a-every-refusal-counted "$(q "reason='DeviceNotFound'") of $sent"
 figures "after (a)"
-wait_sql "SELECT COALESCE(SUM(count),0) FROM hub_operations WHERE reason='SasTokenInvalidSignature' AND device_id='rtos-1'" 5 10
-check flood-a-5-forged-logins-recorded "$(q "reason='SasTokenInvalidSignature' AND device_id='rtos-1'")" 5
-wait_sql "SELECT count(*) FROM alerts WHERE alert_type='IoT_Invalid_SAS_Token' AND device_id='rtos-1'" 1 20
-check flood-a-invalid-sas-alert "$(sql "SELECT count(*) FROM alerts WHERE alert_type='IoT_Invalid_SAS_Token' AND device_id='rtos-1'")" 1
-check flood-a-no-dead-letter "$(sql "SELECT count(*) FROM dead_letters")" 0
+forged_checks flood-a rtos-1 0
 rows=$(sql "SELECT count(*) FROM hub_operations WHERE reason='DeviceNotFound'")
 [ "$rows" -le 100 ] && pass flood-a-costs-few-records || fail flood-a-costs-few-records "$rows rows for $sent refusals"
 check flood-a-records-name-no-device "$(sql "SELECT count(*) FROM hub_operations WHERE reason='DeviceNotFound' AND device_id IS NOT NULL")" 0
@@ -177,11 +184,7 @@ wait_sql "SELECT COALESCE(SUM(count),0) FROM hub_operations WHERE reason='Device
 wait_sql "SELECT COALESCE(SUM(count),0) FROM hub_operations WHERE result='Unauthorized' AND device_id='rtos-2'" "$published" 10 ||
     fail flood-b-long-topic-publishes-recorded "$(q "result='Unauthorized' AND device_id='rtos-2'") of $published"
 figures "after (b)"
-wait_sql "SELECT COALESCE(SUM(count),0) FROM hub_operations WHERE reason='SasTokenInvalidSignature' AND device_id='rtos-3'" 5 10
-check flood-b-5-forged-logins-recorded "$(q "reason='SasTokenInvalidSignature' AND device_id='rtos-3'")" 5
-wait_sql "SELECT count(*) FROM alerts WHERE alert_type='IoT_Invalid_SAS_Token' AND device_id='rtos-3'" 1 20
-check flood-b-invalid-sas-alert "$(sql "SELECT count(*) FROM alerts WHERE alert_type='IoT_Invalid_SAS_Token' AND device_id='rtos-3'")" 1
-check flood-b-no-dead-letter "$(( $(sql "SELECT count(*) FROM dead_letters") - dead0 ))" 0
+forged_checks flood-b rtos-3 "$dead0"
 # The topic is cut on a character boundary: "x/" and 126 whole "é", 254 bytes.
 check flood-b-topic-cut-on-utf8-boundary "$(sql "SELECT DISTINCT length(CAST(json_extract(details, '\$.topic') AS BLOB)) || ' ' ||
     (json_extract(details, '\$.topic') = 'x/' || replace(printf('%126s', ''), ' ', 'é'))

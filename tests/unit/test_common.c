@@ -72,6 +72,15 @@ static void utf8_refuses_overlongs_and_surrogates(void)
     CHECK(text_printable("dev-17 \xc3\xa9", 9));
 }
 
+static void json_string_end_skips_escapes(void)
+{
+    CHECK_INT(json_string_end("\"ab\",", 5, 0), 4);
+    CHECK_INT(json_string_end("x\"a\\\"b\"]", 8, 1), 7); /* "a\"b" */
+    CHECK_INT(json_string_end("\"a\\\\\"]", 6, 0), 5);     /* "a\\" */
+    CHECK_INT(json_string_end("\"abc", 4, 0), 4);            /* no closing quote */
+    CHECK_INT(json_string_end("\"ab\\", 4, 0), 4);          /* cut after a backslash */
+}
+
 static void utf8_char_gives_the_length_of_one_character(void)
 {
     CHECK_INT(utf8_char("a\xc3\xa9", 3), 1);
@@ -181,6 +190,7 @@ int main(void)
     RUN(time_format_round_trips);
     RUN(utf8_refuses_overlongs_and_surrogates);
     RUN(utf8_char_gives_the_length_of_one_character);
+    RUN(json_string_end_skips_escapes);
     RUN(cidr_normalises_host_bits);
     RUN(cidr_contains_edges);
     RUN(map_grows_and_finds);
