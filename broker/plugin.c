@@ -29,6 +29,11 @@
  *   plugin_opt_service_user warden-service          (Warden's own login; its password is
  *                                                    the key store's service secret)
  *   plugin_opt_flush_ms 1000                        (how often records are published)
+ *   plugin_opt_max_message_bytes 65536              (the largest record batch published; at
+ *                                                    most Warden's ingest.max_message_bytes)
+ *   plugin_opt_max_token_lifetime P365D             (hub.max_token_lifetime: a SAS token whose
+ *                                                    se is further ahead is refused; seconds
+ *                                                    or an ISO 8601 duration)
  */
 #include "hubkeys.h"
 #include "sas.h"
@@ -55,6 +60,19 @@
 #define RECORDS_MAX    2048 /* distinct records held between flushes */
 #define CLIENT_BUCKETS 4096
 #define DETAIL_MAX     256
+#define SAMPLE_IDS     3       /* client ids kept with a record of unregistered ids' refusals */
+#define SAMPLE_ID_MAX  64      /* bytes of each */
+#define COUNT_MAX      1000000 /* SPEC 2.4: the largest count Warden accepts in a record */
+/* One record's JSON at its worst (every byte of every field escaped as \u00XX): under 5 KB. */
+#define RECORD_JSON_MAX     8192
+/* What a held record's JSON may grow by: its count to 7 digits; its sample, when it keeps one
+ * (no device), to full. */
+#define COUNT_GROWTH        6
+#define SAMPLE_GROWTH       (SAMPLE_IDS * (2 * SAMPLE_ID_MAX + 16) + 12)
+#define MESSAGE_MIN         (2 * RECORD_JSON_MAX)
+#define MESSAGE_MAX         (64L << 20) /* Warden's own ceiling for ingest.max_message_bytes */
+#define MESSAGE_DEFAULT     65536       /* a quarter of Warden's default limit */
+#define TOKEN_LIFETIME_DEFAULT (365L * 86400)
 
 /* ---- state ------------------------------------------------------------------------------ */
 
@@ -68,12 +86,17 @@ struct client {
     bool c2d_subscribed; /* it subscribed to its devicebound topic */
 };
 
-/* One aggregated hub record. */
+/*
+ * One aggregated hub record. Every string in it is valid UTF-8 (record_sampled
+ * makes it so), so that the batch it goes out in is valid JSON.
+ */
 struct record {
     char category[24], operation[24], result[16], reason[48];
-    char device[HUB_KEYS_ID_MAX + 1];
-    char source_ip[64];
+    char device[HUB_KEYS_ID_MAX + 1]; /* "" for a client id not in the registry */
+    char source_ip[64];               /* "" or an address Warden can parse */
     char detail_key[16], detail[DETAIL_MAX];
+    char sample[SAMPLE_IDS][SAMPLE_ID_MAX + 1]; /* the first few unregistered client ids */
+    size_t nsample;
     int64_t first_ms;
     long count;
 };
@@ -85,6 +108,8 @@ static struct {
     char hostname[256];
     char service_user[64];
     long flush_ms;
+    long max_message;    /* bytes of one published batch */
+    long token_lifetime; /* seconds a SAS token may reach ahead */
     struct hub_keys keys;
     struct timespec keys_mtime;
     long keys_size;
@@ -92,6 +117,7 @@ static struct {
     struct client *clients[CLIENT_BUCKETS];
     struct record records[RECORDS_MAX];
     size_t nrecords;
+    size_t pending_bytes; /* the held records' JSON, as large as it can grow */
     int64_t last_flush_ms;
 } hub;
 
@@ -102,9 +128,34 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * Copies s into out, cut when it does not fit on a character boundary: a cut
+ * never splits a UTF-8 sequence. A byte that begins no valid character is one
+ * unit of its own: copied as it is (a path, a password), or as '?' when TEXT,
+ * which makes the copy valid UTF-8 whatever s was.
+ */
+static void copy_as(char *out, size_t outlen, const char *s, bool text)
+{
+    size_t n = s != NULL ? strlen(s) : 0, o = 0;
+
+    for (size_t i = 0, len; i < n; i += len) {
+        if ((len = utf8_char(s + i, n - i)) == 0)
+            len = 1;
+        if (o + len >= outlen)
+            break;
+        if (len == 1 && text && (unsigned char)s[i] >= 0x80)
+            out[o] = '?';
+        else
+            memcpy(out + o, s + i, len);
+        o += len;
+    }
+    if (outlen > 0)
+        out[o] = '\0';
+}
+
 static void copy(char *out, size_t outlen, const char *s)
 {
-    snprintf(out, outlen, "%s", s != NULL ? s : "");
+    copy_as(out, outlen, s, false);
 }
 
 static struct client *client_get(const char *id, bool create)
@@ -173,47 +224,126 @@ static void keys_refresh(bool force)
 
 /* ---- records ---------------------------------------------------------------------------- */
 
-static void json_str(char *out, size_t outlen, size_t *o, const char *s)
+/* A bounded output buffer: what does not fit marks it full instead of being cut. */
+struct jbuf {
+    char *p;
+    size_t len, cap;
+    bool full;
+};
+
+static void jb_raw(struct jbuf *b, const char *s, size_t n)
+{
+    if (b->full || b->cap - b->len < n) {
+        b->full = true;
+        return;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void jb_str(struct jbuf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
 
-    if (*o + 1 < outlen)
-        out[(*o)++] = '"';
-    for (; *s != '\0' && *o + 7 < outlen; s++) {
+    jb_raw(b, "\"", 1);
+    for (; *s != '\0'; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\') {
-            out[(*o)++] = '\\';
-            out[(*o)++] = (char)c;
+            char esc[2] = {'\\', (char)c};
+            jb_raw(b, esc, 2);
         } else if (c < 0x20 || c == 0x7f) {
-            memcpy(&out[*o], "\\u00", 4);
-            out[*o + 4] = hex[c >> 4];
-            out[*o + 5] = hex[c & 15];
-            *o += 6;
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            jb_raw(b, esc, 6);
         } else {
-            out[(*o)++] = (char)c;
+            jb_raw(b, s, 1);
         }
     }
-    if (*o + 1 < outlen)
-        out[(*o)++] = '"';
+    jb_raw(b, "\"", 1);
 }
 
-static void json_member(char *out, size_t outlen, size_t *o, const char *key, const char *value)
+/* ,"key":"value" (keys are the plugin's own words), nothing when value is empty. */
+static void jb_member(struct jbuf *b, const char *key, const char *value)
 {
     if (value[0] == '\0')
         return;
-    *o += (size_t)snprintf(out + *o, *o < outlen ? outlen - *o : 0, ",\"%s\":", key);
-    if (*o < outlen)
-        json_str(out, outlen, o, value);
+    jb_raw(b, ",", 1);
+    jb_str(b, key);
+    jb_raw(b, ":", 1);
+    jb_str(b, value);
 }
 
-/* Publishes every held record as one JSON array on hub/{hub}/operations. */
+/* details: the record's one detail, then the client id sample as clientId, clientId2, ... */
+static void jb_details(struct jbuf *b, const struct record *r)
+{
+    char key[16];
+
+    if (r->detail_key[0] == '\0' && r->nsample == 0)
+        return;
+    jb_raw(b, ",\"details\":{", 12);
+    if (r->detail_key[0] != '\0') {
+        jb_str(b, r->detail_key);
+        jb_raw(b, ":", 1);
+        jb_str(b, r->detail);
+    }
+    for (size_t i = 0; i < r->nsample; i++) {
+        if (i > 0 || r->detail_key[0] != '\0')
+            jb_raw(b, ",", 1);
+        snprintf(key, sizeof(key), i == 0 ? "clientId" : "clientId%zu", i + 1);
+        jb_str(b, key);
+        jb_raw(b, ":", 1);
+        jb_str(b, r->sample[i]);
+    }
+    jb_raw(b, "}", 1);
+}
+
+/*
+ * One record as a JSON object in out (RECORD_JSON_MAX bytes): its length, or 0
+ * when it is not one Warden would take. record() only makes valid records, so
+ * 0 is a defensive check: a record that would not be valid UTF-8 is not put
+ * in a batch, where it would cost its neighbours their place.
+ */
+static size_t record_json(const struct record *r, char *out)
+{
+    struct jbuf b = {out, 0, RECORD_JSON_MAX, false};
+    char head[96], when[40];
+
+    time_format_iso(r->first_ms, when, sizeof(when));
+    jb_raw(&b, head, (size_t)snprintf(head, sizeof(head), "{\"time\":\"%s\",\"count\":%ld", when,
+                                      r->count));
+    jb_member(&b, "category", r->category);
+    jb_member(&b, "operation", r->operation);
+    jb_member(&b, "result", r->result);
+    jb_member(&b, "reason", r->reason);
+    jb_member(&b, "deviceId", r->device);
+    jb_member(&b, "sourceIp", r->source_ip);
+    jb_details(&b, r);
+    jb_raw(&b, "}", 1);
+    if (b.full || r->count < 1 || r->count > COUNT_MAX || !utf8_valid(out, b.len))
+        return 0;
+    return b.len;
+}
+
+static void batch_publish(const char *json, size_t len, size_t n)
+{
+    char topic[HUB_KEYS_NAME_MAX + 32];
+
+    snprintf(topic, sizeof(topic), "hub/%s/operations", hub.hub);
+    if (mosquitto_broker_publish_copy(NULL, topic, (int)len, json, 1, false, NULL) !=
+        MOSQ_ERR_SUCCESS)
+        mosquitto_log_printf(MOSQ_LOG_ERR, "warden_hub: could not publish %zu records", n);
+}
+
+/*
+ * Publishes every held record on hub/{hub}/operations, as JSON arrays of at
+ * most max_message bytes: a batch that would be larger is split, never cut
+ * or dropped, since Warden refuses a message past its ingest.max_message_bytes
+ * as a whole.
+ */
 static void records_flush(void)
 {
-    /* Each string escaped at worst six bytes a byte, plus the JSON around them. */
-    size_t cap = 512 + hub.nrecords * (6 * sizeof(struct record) + 256);
+    static char one[RECORD_JSON_MAX];
+    size_t cap = (size_t)hub.max_message, o = 0, batch = 0, invalid = 0;
     char *out;
-    size_t o = 0;
-    char topic[HUB_KEYS_NAME_MAX + 32], when[40];
 
     hub.last_flush_ms = now_ms();
     if (hub.nrecords == 0)
@@ -221,80 +351,150 @@ static void records_flush(void)
     if ((out = malloc(cap)) == NULL) {
         mosquitto_log_printf(MOSQ_LOG_ERR, "warden_hub: out of memory: %zu records dropped",
                              hub.nrecords);
-        hub.nrecords = 0;
+        hub.nrecords = hub.pending_bytes = 0;
         return;
     }
-    out[o++] = '[';
     for (size_t i = 0; i < hub.nrecords; i++) {
-        const struct record *r = &hub.records[i];
-        time_format_iso(r->first_ms, when, sizeof(when));
-        o += (size_t)snprintf(out + o, cap - o, "%s{\"time\":\"%s\",\"count\":%ld", i ? "," : "",
-                              when, r->count);
-        json_member(out, cap, &o, "category", r->category);
-        json_member(out, cap, &o, "operation", r->operation);
-        json_member(out, cap, &o, "result", r->result);
-        json_member(out, cap, &o, "reason", r->reason);
-        json_member(out, cap, &o, "deviceId", r->device);
-        json_member(out, cap, &o, "sourceIp", r->source_ip);
-        if (r->detail_key[0] != '\0') {
-            o += (size_t)snprintf(out + o, cap - o, ",\"details\":{");
-            json_str(out, cap, &o, r->detail_key);
-            out[o++] = ':';
-            json_str(out, cap, &o, r->detail);
-            out[o++] = '}';
+        size_t n = record_json(&hub.records[i], one);
+        if (n == 0) {
+            invalid++;
+            continue;
         }
-        out[o++] = '}';
+        if (batch > 0 && o + 1 + n + 1 > cap) { /* MESSAGE_MIN: one record always fits */
+            out[o++] = ']';
+            batch_publish(out, o, batch);
+            o = batch = 0;
+        }
+        out[o++] = batch++ > 0 ? ',' : '[';
+        memcpy(out + o, one, n);
+        o += n;
     }
-    out[o++] = ']';
-    snprintf(topic, sizeof(topic), "hub/%s/operations", hub.hub);
-    if (mosquitto_broker_publish_copy(NULL, topic, (int)o, out, 1, false, NULL) != MOSQ_ERR_SUCCESS)
-        mosquitto_log_printf(MOSQ_LOG_ERR, "warden_hub: could not publish %zu records",
-                             hub.nrecords);
+    if (batch > 0) {
+        out[o++] = ']';
+        batch_publish(out, o, batch);
+    }
+    if (invalid > 0)
+        mosquitto_log_printf(MOSQ_LOG_ERR, "warden_hub: %zu invalid records not published",
+                             invalid);
     free(out);
-    hub.nrecords = 0;
+    hub.nrecords = hub.pending_bytes = 0;
+}
+
+/* Whether held record h counts occurrences of r. */
+static bool record_same(const struct record *h, const struct record *r)
+{
+    /* A device's refusals from several addresses are one record; without a
+     * device, the address is what tells one source from another. */
+    return h->count < COUNT_MAX && strcmp(h->category, r->category) == 0 &&
+           strcmp(h->operation, r->operation) == 0 && strcmp(h->result, r->result) == 0 &&
+           strcmp(h->reason, r->reason) == 0 && strcmp(h->device, r->device) == 0 &&
+           strcmp(h->detail, r->detail) == 0 &&
+           (r->device[0] != '\0' || strcmp(h->source_ip, r->source_ip) == 0);
+}
+
+static void record_sample(struct record *h, const char *client_id)
+{
+    char id[SAMPLE_ID_MAX + 1];
+
+    if (client_id[0] == '\0' || h->nsample == SAMPLE_IDS)
+        return;
+    copy_as(id, sizeof(id), client_id, true);
+    for (size_t i = 0; i < h->nsample; i++)
+        if (strcmp(h->sample[i], id) == 0)
+            return;
+    memcpy(h->sample[h->nsample++], id, sizeof(id));
 }
 
 /*
- * Counts one occurrence. Identical records (same device, operation, result,
- * reason and detail) between two flushes become one record with a count, so a
- * device retrying a bad token every 100 ms costs one record a second.
+ * Counts one occurrence of r, with client_id ("" for none) for the sample.
+ * Identical records (same device, operation, result, reason and detail, and
+ * without a device the same address) between two flushes become one record
+ * with a count, so a device retrying a bad token every 100 ms costs one record
+ * a second, and so does a flood of made-up client ids from one address.
+ * Returns true when r is a new record.
  */
+static bool record_add(struct record *r, const char *client_id)
+{
+    static char one[RECORD_JSON_MAX];
+    size_t n;
+
+    for (size_t i = 0; i < hub.nrecords; i++) {
+        struct record *h = &hub.records[i];
+        if (record_same(h, r)) {
+            h->count++;
+            record_sample(h, client_id);
+            return false;
+        }
+    }
+    r->first_ms = now_ms();
+    r->count = 1;
+    record_sample(r, client_id);
+    if ((n = record_json(r, one)) == 0) {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "warden_hub: invalid %s/%s record not kept",
+                             r->category, r->operation);
+        return false;
+    }
+    /*
+     * Flush by size as well as by number, so that a flush is one message as a
+     * rule; the size is what the record can grow to (its count's digits, the
+     * rest of its sample), and records_flush splits if it is ever more.
+     */
+    n += COUNT_GROWTH + (r->device[0] == '\0' ? SAMPLE_GROWTH : 0) + 1;
+    if (hub.nrecords == RECORDS_MAX || hub.pending_bytes + n + 2 > (size_t)hub.max_message)
+        records_flush();
+    hub.records[hub.nrecords++] = *r;
+    hub.pending_bytes += n;
+    return true;
+}
+
+/* A record of the plugin's own words, about device ("" for none) at ip; see record_add. */
+static bool record_sampled(const char *category, const char *operation, const char *result,
+                           const char *reason, const char *device, const char *ip,
+                           const char *detail_key, const char *detail, const char *client_id)
+{
+    struct record r;
+    struct ip_addr addr;
+
+    memset(&r, 0, sizeof(r));
+    copy_as(r.category, sizeof(r.category), category, true);
+    copy_as(r.operation, sizeof(r.operation), operation, true);
+    copy_as(r.result, sizeof(r.result), result, true);
+    copy_as(r.reason, sizeof(r.reason), reason, true);
+    copy_as(r.device, sizeof(r.device), device, true);
+    /* Warden refuses a record whose sourceIp is not an address (a unix socket's client). */
+    if (ip_parse(ip, &addr))
+        copy(r.source_ip, sizeof(r.source_ip), ip);
+    copy_as(r.detail_key, sizeof(r.detail_key), detail_key, true);
+    copy_as(r.detail, sizeof(r.detail), detail, true);
+    return record_add(&r, client_id);
+}
+
 static void record(const char *category, const char *operation, const char *result,
                    const char *reason, const char *device, const char *ip, const char *detail_key,
                    const char *detail)
 {
-    struct record r;
-
-    memset(&r, 0, sizeof(r));
-    copy(r.category, sizeof(r.category), category);
-    copy(r.operation, sizeof(r.operation), operation);
-    copy(r.result, sizeof(r.result), result);
-    copy(r.reason, sizeof(r.reason), reason);
-    copy(r.device, sizeof(r.device), device);
-    copy(r.source_ip, sizeof(r.source_ip), ip);
-    copy(r.detail_key, sizeof(r.detail_key), detail_key);
-    copy(r.detail, sizeof(r.detail), detail);
-    for (size_t i = 0; i < hub.nrecords; i++) {
-        struct record *h = &hub.records[i];
-        if (strcmp(h->category, r.category) == 0 && strcmp(h->operation, r.operation) == 0 &&
-            strcmp(h->result, r.result) == 0 && strcmp(h->reason, r.reason) == 0 &&
-            strcmp(h->device, r.device) == 0 && strcmp(h->detail, r.detail) == 0) {
-            h->count++;
-            return;
-        }
-    }
-    if (hub.nrecords == RECORDS_MAX)
-        records_flush();
-    r.first_ms = now_ms();
-    r.count = 1;
-    hub.records[hub.nrecords++] = r;
+    record_sampled(category, operation, result, reason, device, ip, detail_key, detail, "");
 }
 
+/*
+ * A refused connection. A client id that is not in the registry is not a
+ * device: its refusals are counted per reason and address with the first few
+ * ids as a sample, and logged once a record, since anyone can make up ids by
+ * the thousand, before authentication.
+ */
 static void refuse(const char *reason, const char *device, const char *ip)
 {
-    mosquitto_log_printf(MOSQ_LOG_NOTICE, "warden_hub: refused %s from %s: %s",
-                         device[0] ? device : "(no client id)", ip, reason);
-    record("Connections", "deviceConnect", "Failed", reason, device, ip, "", "");
+    if (device[0] != '\0' && hub_keys_find(&hub.keys, device) != NULL) {
+        mosquitto_log_printf(MOSQ_LOG_NOTICE, "warden_hub: refused %s from %s: %s", device, ip,
+                             reason);
+        record("Connections", "deviceConnect", "Failed", reason, device, ip, "", "");
+        return;
+    }
+    if (record_sampled("Connections", "deviceConnect", "Failed", reason, "", ip, "", "", device))
+        mosquitto_log_printf(MOSQ_LOG_NOTICE,
+                             "warden_hub: refused %s from %s: %s (client ids not in the "
+                             "registry: repeats are counted in one record a flush)",
+                             device[0] ? device : "(no valid client id)", ip, reason);
 }
 
 /* ---- certificates ----------------------------------------------------------------------- */
@@ -481,15 +681,20 @@ static const char *check_sas(const struct attempt *a, const char *username,
     char host[256];
     const char *keys[2] = {d->primary, d->secondary};
     const char *slash = strchr(username, '/');
+    int64_t now = (int64_t)time(NULL);
 
     if (!a->has_password)
         return "CredentialsMissing";
     if (sas_parse(a->password, strlen(a->password), &t) != SAS_OK)
         return "SasTokenMalformed";
+    /* A host cut to fit would be another host: no token can name one this long. */
+    if ((size_t)(slash - username) >= sizeof(host))
+        return "SasTokenWrongResource";
     snprintf(host, sizeof(host), "%.*s", (int)(slash - username), username);
-    switch (sas_check(&t, host, d->id, keys, 2, (int64_t)time(NULL))) {
+    switch (sas_check(&t, host, d->id, keys, 2, now)) {
     case SAS_OK:
-        return NULL;
+        /* Genuine and unexpired, but one that never expires is a key by another name. */
+        return t.se - now > hub.token_lifetime ? "SasTokenLifetimeExceeded" : NULL;
     case SAS_EXPIRED:
         return "SasTokenExpired";
     case SAS_BAD_SIGNATURE:
@@ -606,8 +811,10 @@ static void request_id(const char *topic, char *out, size_t outlen)
     if (p == NULL)
         return;
     p += 5;
-    while (p[n] != '\0' && p[n] != '&' && n + 1 < outlen)
+    while (p[n] != '\0' && p[n] != '&')
         n++;
+    if (n >= outlen)
+        return; /* longer than any request id a device SDK makes: answered as "0" */
     memcpy(out, p, n);
     out[n] = '\0';
 }
@@ -615,6 +822,22 @@ static void request_id(const char *topic, char *out, size_t outlen)
 static void deliver(const char *device, const char *topic, const void *payload, uint32_t len)
 {
     mosquitto_broker_publish_copy(device, topic, (int)len, payload, 1, false, NULL);
+}
+
+/* The service's message to device on PREFIX + REST; not sent when that does not fit (a cut
+ * topic would be another topic). */
+static void deliver_as(const char *device, const char *prefix, const char *rest,
+                       const struct mosquitto_evt_acl_check *ed)
+{
+    char topic[1024];
+    int n = snprintf(topic, sizeof(topic), "%s%s", prefix, rest);
+
+    if (n < 0 || (size_t)n >= sizeof(topic)) {
+        mosquitto_log_printf(MOSQ_LOG_WARNING, "warden_hub: not delivered to %s: topic over %zu "
+                             "bytes", device, sizeof(topic) - 1);
+        return;
+    }
+    deliver(device, topic, ed->payload, ed->payloadlen);
 }
 
 /* A device's own $iothub traffic: twin reads and reported updates, answered as IoT Hub does. */
@@ -642,7 +865,7 @@ static void on_service_message(struct mosquitto_evt_acl_check *ed)
 {
     const char *p = ed->topic + strlen("devices/");
     const char *slash = strchr(p, '/');
-    char device[HUB_KEYS_ID_MAX + 1], topic[1024];
+    char device[HUB_KEYS_ID_MAX + 1];
 
     if (!has_prefix(ed->topic, "devices/") || slash == NULL ||
         (size_t)(slash - p) > HUB_KEYS_ID_MAX)
@@ -653,12 +876,10 @@ static void on_service_message(struct mosquitto_evt_acl_check *ed)
 
     if (has_prefix(slash, "/methods/POST/")) {
         /* devices/{id}/methods/POST/{name}/?$rid=N -> $iothub/methods/POST/{name}/?$rid=N */
-        snprintf(topic, sizeof(topic), "$iothub/methods/POST/%s", slash + strlen("/methods/POST/"));
-        deliver(device, topic, ed->payload, ed->payloadlen);
+        deliver_as(device, "$iothub/methods/POST/", slash + strlen("/methods/POST/"), ed);
     } else if (has_prefix(slash, "/twin/PATCH/properties/desired")) {
-        snprintf(topic, sizeof(topic), "$iothub/twin/PATCH/properties/desired%s",
-                 slash + strlen("/twin/PATCH/properties/desired"));
-        deliver(device, topic, ed->payload, ed->payloadlen);
+        deliver_as(device, "$iothub/twin/PATCH/properties/desired",
+                   slash + strlen("/twin/PATCH/properties/desired"), ed);
     } else if (has_prefix(slash, "/messages/devicebound")) {
         /* MQTT has no way to reject a message: in the lab a rejected C2D
          * message is one the hub cannot deliver or keep for the device. */
@@ -748,6 +969,13 @@ static int on_acl_check(int event, void *event_data, void *userdata)
                client_ip(device, ed->client), "topic", ed->topic);
         return MOSQ_ERR_ACL_DENIED;
     case MOSQ_ACL_WRITE:
+        /* IoT Hub keeps no retained messages; the broker would, and hand them to
+         * every subscriber (Warden at each start) again. */
+        if (ed->retain) {
+            record("Authorization", "publish", "Failed", "RetainNotSupported", device,
+                   client_ip(device, ed->client), "topic", ed->topic);
+            return MOSQ_ERR_ACL_DENIED;
+        }
         if (may_publish(ed->topic, device)) {
             if (has_prefix(ed->topic, "$iothub/"))
                 on_device_message(device, ed);
@@ -807,6 +1035,56 @@ EXPORT int mosquitto_plugin_version(int supported_version_count, const int *supp
     return -1;
 }
 
+/*
+ * A number option: an integer in [lo, hi], or with DURATION an ISO 8601
+ * duration in whole seconds. A bad value stops the broker rather than leave a
+ * limit other than the one configured.
+ */
+static bool opt_number(const char *key, const char *v, long lo, long hi, bool duration,
+                       long *out)
+{
+    char *end;
+    long long n;
+    int64_t ms;
+    bool ok;
+
+    if (duration && v[0] == 'P') {
+        ok = duration_parse(v, &ms) && ms % 1000 == 0;
+        n = ok ? ms / 1000 : 0;
+    } else {
+        n = strtoll(v, &end, 10);
+        ok = end != v && *end == '\0';
+    }
+    if (!ok || n < lo || n > hi) {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "warden_hub: plugin_opt_%s %s: not %s from %ld to %ld",
+                             key, v, duration ? "seconds (or a duration)" : "a number", lo, hi);
+        return false;
+    }
+    *out = (long)n;
+    return true;
+}
+
+static bool take_option(const char *k, const char *v)
+{
+    if (strcmp(k, "keystore") == 0)
+        copy(hub.keystore, sizeof(hub.keystore), v);
+    else if (strcmp(k, "hub") == 0)
+        copy(hub.hub, sizeof(hub.hub), v);
+    else if (strcmp(k, "hostname") == 0)
+        copy(hub.hostname, sizeof(hub.hostname), v);
+    else if (strcmp(k, "service_user") == 0)
+        copy(hub.service_user, sizeof(hub.service_user), v);
+    else if (strcmp(k, "flush_ms") == 0)
+        hub.flush_ms = atol(v) > 0 ? atol(v) : 1000;
+    else if (strcmp(k, "max_message_bytes") == 0)
+        return opt_number(k, v, MESSAGE_MIN, MESSAGE_MAX, false, &hub.max_message);
+    else if (strcmp(k, "max_token_lifetime") == 0)
+        return opt_number(k, v, 60, 100L * 365 * 86400, true, &hub.token_lifetime);
+    else
+        mosquitto_log_printf(MOSQ_LOG_WARNING, "warden_hub: unknown option plugin_opt_%s", k);
+    return true;
+}
+
 EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
                                  struct mosquitto_opt *opts, int opt_count)
 {
@@ -814,22 +1092,12 @@ EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userd
     memset(&hub, 0, sizeof(hub));
     hub.id = identifier;
     hub.flush_ms = 1000;
+    hub.max_message = MESSAGE_DEFAULT;
+    hub.token_lifetime = TOKEN_LIFETIME_DEFAULT;
     copy(hub.service_user, sizeof(hub.service_user), "warden-service");
-    for (int i = 0; i < opt_count; i++) {
-        const char *k = opts[i].key, *v = opts[i].value;
-        if (strcmp(k, "keystore") == 0)
-            copy(hub.keystore, sizeof(hub.keystore), v);
-        else if (strcmp(k, "hub") == 0)
-            copy(hub.hub, sizeof(hub.hub), v);
-        else if (strcmp(k, "hostname") == 0)
-            copy(hub.hostname, sizeof(hub.hostname), v);
-        else if (strcmp(k, "service_user") == 0)
-            copy(hub.service_user, sizeof(hub.service_user), v);
-        else if (strcmp(k, "flush_ms") == 0)
-            hub.flush_ms = atol(v) > 0 ? atol(v) : 1000;
-        else
-            mosquitto_log_printf(MOSQ_LOG_WARNING, "warden_hub: unknown option plugin_opt_%s", k);
-    }
+    for (int i = 0; i < opt_count; i++)
+        if (!take_option(opts[i].key, opts[i].value))
+            return MOSQ_ERR_INVAL;
     if (hub.keystore[0] == '\0') {
         mosquitto_log_printf(MOSQ_LOG_ERR, "warden_hub: plugin_opt_keystore is required");
         return MOSQ_ERR_INVAL;

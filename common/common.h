@@ -66,6 +66,9 @@ void arena_free(struct arena *a);
 
 /* True when s[0..n) is valid UTF-8 (no overlongs, no surrogates). */
 bool utf8_valid(const char *s, size_t n);
+/* The length of the one valid UTF-8 character that s[0..n) begins with, 0 when it begins with
+ * none (n == 0, a stray or truncated sequence, an overlong, a surrogate): where text may be cut. */
+size_t utf8_char(const char *s, size_t n);
 
 /* The value of hex digit c (either case), -1 when c is not one. */
 int hex_digit(int c);
@@ -108,6 +111,9 @@ void time_format_iso(int64_t ms, char *out, size_t outlen);
  */
 enum json_scan { JSON_SCAN_OK, JSON_SCAN_TOO_DEEP, JSON_SCAN_TOO_MANY };
 enum json_scan json_prescan(const void *buf, size_t len, size_t max_depth, size_t max_elems);
+/* Where the JSON string that begins at buf[i] (a '"') ends: the index just past its closing
+ * quote, escapes skipped, or len when it has none. */
+size_t json_string_end(const void *buf, size_t len, size_t i);
 
 /* ---- IP addresses -------------------------------------------------------------- */
 

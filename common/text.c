@@ -54,44 +54,48 @@ int hex_digit(int c)
     return -1;
 }
 
-bool utf8_valid(const char *str, size_t n)
+size_t utf8_char(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
+    unsigned c = n > 0 ? s[0] : 0;
+    size_t len;
+    uint32_t cp;
 
-    while (i < n) {
-        unsigned c = s[i];
-        size_t len;
-        uint32_t cp;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            len = 2;
-            cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3;
-            cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (n - i < len)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000))
-            return false; /* overlong */
-        if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += len;
+    if (n == 0)
+        return 0;
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xe0) == 0xc0) {
+        len = 2;
+        cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+        len = 3;
+        cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
     }
+    if (n < len)
+        return 0;
+    for (size_t k = 1; k < len; k++) {
+        if ((s[k] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[k] & 0x3f);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000))
+        return 0; /* overlong */
+    if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+bool utf8_valid(const char *s, size_t n)
+{
+    for (size_t i = 0, len; i < n; i += len)
+        if ((len = utf8_char(s + i, n - i)) == 0)
+            return false;
     return true;
 }
 
@@ -289,28 +293,36 @@ void time_format_iso(int64_t ms, char *out, size_t outlen)
 
 /* ---- JSON bytes ------------------------------------------------------------------ */
 
+size_t json_string_end(const void *data, size_t len, size_t i)
+{
+    const uint8_t *buf = data;
+
+    for (i++; i < len; i++) {
+        if (buf[i] == '\\')
+            i++; /* the escaped byte, whatever it is */
+        else if (buf[i] == '"')
+            return i + 1;
+    }
+    return len;
+}
+
 enum json_scan json_prescan(const void *data, size_t len, size_t max_depth, size_t max_elems)
 {
     const uint8_t *buf = data;
     size_t depth = 0, commas = 0, i = 0;
-    bool in_string = false, escaped = false, array;
+    bool array;
 
     while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
         i++;
     array = i < len && buf[i] == '[';
-    for (; i < len; i++) {
+    while (i < len) {
         uint8_t c = buf[i];
 
-        if (in_string) {
-            if (escaped)
-                escaped = false;
-            else if (c == '\\')
-                escaped = true;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
+        if (c == '"') {
+            i = json_string_end(buf, len, i);
+            continue;
+        }
+        if (c == '[' || c == '{') {
             if (++depth > max_depth)
                 return JSON_SCAN_TOO_DEEP;
         } else if ((c == ']' || c == '}') && depth > 0) {
@@ -318,6 +330,7 @@ enum json_scan json_prescan(const void *data, size_t len, size_t max_depth, size
         } else if (c == ',' && depth == 1 && array && max_elems > 0 && ++commas >= max_elems) {
             return JSON_SCAN_TOO_MANY;
         }
+        i++;
     }
     return JSON_SCAN_OK;
 }

@@ -96,17 +96,21 @@ bool ingest_decode_json(const uint8_t *buf, size_t len, const struct ingest_limi
 
 /*
  * Hub operation records (SPEC 2.4): one JSON object or an array of them.
- * ingest/hubrec.c. Each element is validated on its own: a valid one fills
- * ops[i] and errors[i] = NULL; an invalid one leaves ops[i] zeroed, sets
- * errors[i] to the reason and raw[i] to the element's JSON text (for its own
- * dead letter). All memory lives in *arena. Returns false (with *why) only
- * when the payload as a whole is unusable (not JSON, not an object or array,
- * too deep, more than max_records elements); recv_ms is the default time.
+ * ingest/hubrec.c. Each element is parsed and validated on its own: a valid
+ * one fills ops[i] and errors[i] = NULL; an invalid one (not JSON, not UTF-8,
+ * not a valid record) leaves ops[i] zeroed, sets errors[i] to the reason and
+ * raw[i] to the element's own bytes, raw_len[i] long (NUL-terminated too, but
+ * they may hold a NUL), for its own dead letter. All memory lives in *arena.
+ * Returns false (with *why) only when the payload as a whole is unusable (not
+ * an object or array, an object that is not JSON, an array whose brackets or
+ * commas are broken, too deep, more than max_records elements); recv_ms is
+ * the default time.
  */
 struct ingest_hubrecs {
     struct store_hubop *ops;
     const char **errors;
     const char **raw;
+    size_t *raw_len;
     size_t n;
 };
 bool ingest_decode_hubrecs(const uint8_t *buf, size_t len, const char *hub, int64_t recv_ms,

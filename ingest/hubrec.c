@@ -2,11 +2,14 @@
  * ingest/hubrec.c: hub operation records (SPEC 2.4), one JSON object or an
  * array of them, from whatever runs the hub side of a lab.
  *
- * Two levels of failure. A payload that is not JSON, too deep, not an object
- * or array, or longer than max_records is unusable as a whole. Otherwise each
- * element stands alone: a bad one is reported with its reason and its own
- * JSON text, so that it is dead-lettered by itself and its neighbours are
- * stored.
+ * Two levels of failure. A payload too deep, with more than max_records
+ * elements, not an object or array, or (an object) not JSON, or (an array)
+ * whose frame is broken (no closing bracket, an empty element, bytes after
+ * it) is unusable as a whole. Otherwise each element of an array stands
+ * alone: its bytes are found by a scanner that does not parse them and are
+ * parsed by themselves, so an element that is not JSON, not UTF-8 or not a
+ * valid record is reported with its reason and its own bytes, dead-lettered
+ * by itself, and its neighbours are stored.
  *
  * Per record: `category` and `operation` are required strings; `time`
  * (ISO 8601, default the received time), `result`, `reason`, `deviceId`,
@@ -33,21 +36,6 @@ static json_t *member(json_t *obj, const char *key)
     json_t *v = json_object_get(obj, key);
 
     return json_is_null(v) ? NULL : v;
-}
-
-/* The compact JSON text of v in the arena; NULL when the arena is full. */
-static const char *dump_arena(struct arena *a, const json_t *v)
-{
-    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
-    size_t n = json_dumpb(v, NULL, 0, flags);
-    char *p;
-
-    if (n == 0 || (p = arena_alloc(a, n + 1)) == NULL)
-        return NULL;
-    if (json_dumpb(v, p, n, flags) != n)
-        return NULL;
-    p[n] = '\0';
-    return p;
 }
 
 static const char *copy(struct arena *a, const char *s)
@@ -174,6 +162,8 @@ static const char *take_details(struct arena *a, json_t *rec, const char *catego
     json_t *v = member(rec, "details"), *value;
     bool diag = strcmp(category, "DiagnosticSettings") == 0;
     const char *key;
+    char *text;
+    size_t n;
 
     *out = NULL;
     if (v == NULL)
@@ -188,8 +178,10 @@ static const char *take_details(struct arena *a, json_t *rec, const char *catego
             return "hub: details value not a string";
         }
     }
-    if ((*out = dump_arena(a, v)) == NULL)
+    n = json_dumpb(v, NULL, 0, JSON_COMPACT);
+    if (n == 0 || (text = arena_alloc(a, n + 1)) == NULL || json_dumpb(v, text, n, JSON_COMPACT) != n)
         return hub_oom;
+    *out = text;
     return NULL;
 }
 
@@ -224,59 +216,199 @@ static const char *decode_record(struct arena *a, json_t *rec, const char *hub, 
     return NULL;
 }
 
-/* Fill out from the records of root (an object or an array of them). */
-static const char *decode_all(json_t *root, const char *hub, int64_t recv_ms, size_t max_records,
-                              struct arena *a, struct ingest_hubrecs *out)
+/* One element's bytes in the payload. */
+struct element {
+    size_t start, len;
+};
+
+static bool json_space(uint8_t c)
 {
-    size_t n;
-    const char *hub_copy;
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
-    if (json_is_object(root))
-        n = 1;
-    else if (json_is_array(root))
-        n = json_array_size(root);
-    else
-        return "hub: not an object or array";
-    if (n > max_records)
-        return "hub: too many records";
-    if (n == 0)
-        return NULL;
-    if ((hub_copy = copy(a, hub)) == NULL || n > SIZE_MAX / sizeof(*out->ops) ||
-        (out->ops = arena_alloc(a, n * sizeof(*out->ops))) == NULL ||
-        (out->errors = arena_alloc(a, n * sizeof(*out->errors))) == NULL ||
-        (out->raw = arena_alloc(a, n * sizeof(*out->raw))) == NULL)
-        return hub_oom;
-    for (size_t i = 0; i < n; i++) {
-        json_t *rec = json_is_object(root) ? root : json_array_get(root, i);
-        struct store_hubop op = {0};
-        const char *why = decode_record(a, rec, hub_copy, recv_ms, &op);
+/*
+ * The element that begins at or after *pos in an array's bytes: up to the
+ * ',' or ']' that ends it at its own top level, outside strings (skipped with
+ * their escapes). Nothing is parsed, so an element can be anything but empty;
+ * a bracket that closes nothing is one of its bytes, for its parser to refuse.
+ * On success *pos is at that ',' or ']' and e has the element, spaces trimmed.
+ */
+static const char *next_element(const uint8_t *buf, size_t len, size_t *pos, struct element *e)
+{
+    size_t i = *pos, depth = 0;
 
-        if (why == hub_oom)
-            return hub_oom;
-        if (why == NULL) {
-            out->ops[i] = op;
-        } else {
-            out->errors[i] = why;
-            if ((out->raw[i] = dump_arena(a, rec)) == NULL)
-                return hub_oom;
+    while (i < len && json_space(buf[i]))
+        i++;
+    if (i == len)
+        return "hub: truncated";
+    if (buf[i] == ',' || buf[i] == ']')
+        return "hub: malformed"; /* [,x], [x,,y], [x,] */
+    e->start = i;
+    while (i < len) {
+        uint8_t c = buf[i];
+
+        if (c == '"') {
+            i = json_string_end(buf, len, i);
+            continue;
+        }
+        if (c == '[' || c == '{') {
+            depth++;
+        } else if (c == ']' || c == '}') {
+            if (depth > 0)
+                depth--;
+            else if (c == ']')
+                break;
+        } else if (c == ',' && depth == 0) {
+            break;
+        }
+        i++;
+    }
+    if (i == len)
+        return "hub: truncated";
+    *pos = i;
+    while (i > e->start && json_space(buf[i - 1]))
+        i--;
+    e->len = i - e->start;
+    return NULL;
+}
+
+/*
+ * The elements of the array in buf[0..len) whose '[' ends at FROM: counts them
+ * into *n, and with elems (room for *n) records them. Refuses more than
+ * max_records.
+ */
+static const char *scan_array(const uint8_t *buf, size_t len, size_t from, size_t max_records,
+                              struct element *elems, size_t *n)
+{
+    size_t pos = from, count = 0;
+    struct element e;
+    const char *why;
+
+    while (pos < len && json_space(buf[pos]))
+        pos++;
+    if (pos < len && buf[pos] == ']') {
+        pos++;
+    } else {
+        for (;;) {
+            if ((why = next_element(buf, len, &pos, &e)) != NULL)
+                return why;
+            if (++count > max_records)
+                return "hub: too many records";
+            if (elems != NULL)
+                elems[count - 1] = e;
+            if (buf[pos++] == ']')
+                break;
         }
     }
+    while (pos < len && json_space(buf[pos]))
+        pos++;
+    if (pos != len)
+        return "hub: trailing data";
+    *n = count;
+    return NULL;
+}
+
+/*
+ * Element i, the bytes p[0..n): parsed alone and decoded into out->ops[i], or
+ * its reason and bytes into out->errors[i], out->raw[i]. Only running out of
+ * memory fails the payload.
+ */
+static const char *decode_element(struct arena *a, const uint8_t *p, size_t n, const char *hub,
+                                  int64_t recv_ms, struct ingest_hubrecs *out, size_t i)
+{
+    json_error_t err;
+    json_t *rec = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    struct store_hubop op = {0};
+    const char *why;
+
+    if (rec == NULL) {
+        why = ingest_json_load_reason(p, n, &err, true);
+    } else {
+        why = decode_record(a, rec, hub, recv_ms, &op);
+        json_decref(rec);
+    }
+    if (why == hub_oom)
+        return hub_oom;
+    if (why == NULL) {
+        out->ops[i] = op;
+        return NULL;
+    }
+    out->errors[i] = why;
+    out->raw_len[i] = n;
+    if ((out->raw[i] = arena_strndup(a, (const char *)p, n)) == NULL)
+        return hub_oom;
+    return NULL;
+}
+
+static const char *alloc_out(struct arena *a, size_t n, struct ingest_hubrecs *out)
+{
+    if (n > SIZE_MAX / sizeof(*out->ops) ||
+        (out->ops = arena_alloc(a, n * sizeof(*out->ops))) == NULL ||
+        (out->errors = arena_alloc(a, n * sizeof(*out->errors))) == NULL ||
+        (out->raw = arena_alloc(a, n * sizeof(*out->raw))) == NULL ||
+        (out->raw_len = arena_alloc(a, n * sizeof(*out->raw_len))) == NULL)
+        return hub_oom;
+    return NULL;
+}
+
+/* An array: its frame scanned, then each element decoded by itself. */
+static const char *decode_array(const uint8_t *buf, size_t len, size_t from, const char *hub,
+                                int64_t recv_ms, size_t max_records, struct arena *a,
+                                struct ingest_hubrecs *out)
+{
+    struct element *elems;
+    const char *why, *hub_copy;
+    size_t n;
+
+    if ((why = scan_array(buf, len, from, max_records, NULL, &n)) != NULL)
+        return why;
+    if (n == 0)
+        return NULL;
+    if ((hub_copy = copy(a, hub)) == NULL ||
+        (elems = arena_alloc(a, n * sizeof(*elems))) == NULL || alloc_out(a, n, out) != NULL)
+        return hub_oom;
+    scan_array(buf, len, from, max_records, elems, &n);
+    for (size_t i = 0; i < n; i++)
+        if (decode_element(a, buf + elems[i].start, elems[i].len, hub_copy, recv_ms, out, i) !=
+            NULL)
+            return hub_oom;
     out->n = n;
+    return NULL;
+}
+
+/* A single object: JSON as a whole, then one record that stands or falls alone. */
+static const char *decode_object(const uint8_t *buf, size_t len, const char *hub,
+                                 int64_t recv_ms, struct arena *a, struct ingest_hubrecs *out)
+{
+    json_error_t err;
+    json_t *root;
+    const char *hub_copy;
+
+    root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    if (root == NULL)
+        return ingest_json_load_reason(buf, len, &err, true);
+    bool object = json_is_object(root);
+    json_decref(root);
+    if (!object)
+        return "hub: not an object or array";
+    if ((hub_copy = copy(a, hub)) == NULL || alloc_out(a, 1, out) != NULL ||
+        decode_element(a, buf, len, hub_copy, recv_ms, out, 0) != NULL)
+        return hub_oom;
+    out->n = 1;
     return NULL;
 }
 
 /*
  * Decode the records of one payload (see decode.h). Everything out points at
  * lives in *arena, or is a static string (most reasons); *why is a static string.
- * Duplicate keys make the payload unusable: two readers could disagree on
- * which value a record meant.
+ * Duplicate keys make a record invalid (a single object: the payload): two
+ * readers could disagree on which value it meant.
  */
 bool ingest_decode_hubrecs(const uint8_t *buf, size_t len, const char *hub, int64_t recv_ms,
                            size_t max_records, struct arena *arena, struct ingest_hubrecs *out,
                            const char **why)
 {
-    json_error_t err;
-    json_t *root;
+    size_t first = 0;
 
     WARDEN_ASSERT(hub != NULL && arena != NULL && out != NULL && why != NULL);
     memset(out, 0, sizeof(*out));
@@ -290,13 +422,12 @@ bool ingest_decode_hubrecs(const uint8_t *buf, size_t len, const char *hub, int6
     case JSON_SCAN_TOO_MANY: *why = "hub: too many records"; return false;
     case JSON_SCAN_OK: break;
     }
-    root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
-    if (root == NULL) {
-        *why = ingest_json_load_reason(buf, len, &err, true);
-        return false;
-    }
-    *why = decode_all(root, hub, recv_ms, max_records, arena, out);
-    json_decref(root);
+    while (first < len && json_space(buf[first]))
+        first++;
+    if (first < len && buf[first] == '[')
+        *why = decode_array(buf, len, first + 1, hub, recv_ms, max_records, arena, out);
+    else
+        *why = decode_object(buf, len, hub, recv_ms, arena, out);
     if (*why != NULL) {
         memset(out, 0, sizeof(*out));
         return false;

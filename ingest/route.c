@@ -520,8 +520,10 @@ static enum store_err route_hub(struct route_ctx *ctx, const char *topic, const 
         int metric;
 
         if (recs.errors[i] != NULL) {
-            const char *raw = recs.raw[i] ? recs.raw[i] : "";
-            e = dead(ctx, recv_ms, topic, NULL, "hub_record", recs.errors[i], raw, strlen(raw));
+            char reason[128];
+            /* Which element: the others of its batch are stored. */
+            snprintf(reason, sizeof(reason), "%s (element %zu)", recs.errors[i], i);
+            e = dead(ctx, recv_ms, topic, NULL, "hub_record", reason, recs.raw[i], recs.raw_len[i]);
             continue;
         }
         e = store_hubop_append(ctx->store, recv_ms, op);

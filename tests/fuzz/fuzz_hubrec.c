@@ -2,7 +2,8 @@
  * libFuzzer target for the hub operation record decoder (ingest/hubrec.c).
  * Besides the sanitizers' own checks, it asserts what a caller relies on:
  * each record is either valid (with its required fields) or carries a reason
- * and its own JSON text, never both.
+ * and its own bytes (raw_len of them, even when they are not UTF-8 or hold a
+ * NUL), never both.
  */
 #include "../../ingest/decode.h"
 
@@ -18,6 +19,7 @@ static void check_recs(const struct ingest_hubrecs *recs)
         if (recs->errors[i] != NULL) {
             WARDEN_ASSERT(strncmp(recs->errors[i], "hub: ", 5) == 0);
             WARDEN_ASSERT(recs->raw[i] != NULL && op->category == NULL);
+            WARDEN_ASSERT(recs->raw[i][recs->raw_len[i]] == '\0');
             continue;
         }
         WARDEN_ASSERT(recs->raw[i] == NULL);

@@ -54,13 +54,13 @@ start_broker() {
 }
 
 # start_hub_broker KEYS: the lab hub, the broker with the (sanitized) warden_hub.so
-# plugin reading the key store KEYS; records are flushed every 200 ms.
+# plugin reading the key store KEYS; records are flushed every 200 ms (HUB_FLUSH_MS).
 start_hub_broker() {
     local plugin=${HUB_PLUGIN_SO:-build/asan/warden_hub.so} preload="" saved=${ASAN_OPTIONS:-}
     case "$plugin" in *asan*) preload=$(gcc -print-file-name=libasan.so) ;; esac
     # Leaks of the broker itself are not ours to report; the plugin has its fuzzers.
     export ASAN_OPTIONS=detect_leaks=0
-    HUB_PLUGIN="$HERE/$plugin" HUB_KEYS="$1" HUB_FLUSH_MS=200 HUB_PRELOAD="$preload" start_broker
+    HUB_PLUGIN="$HERE/$plugin" HUB_KEYS="$1" HUB_FLUSH_MS=${HUB_FLUSH_MS:-200} HUB_PRELOAD="$preload" start_broker
     export ASAN_OPTIONS=$saved
 }
 

@@ -97,6 +97,27 @@ static void device_id_takes_only_iot_hub_alphabet(void)
     CHECK_STR(device_id_check("dev 1", 5), "has a space");
 }
 
+static void json_string_end_skips_escapes(void)
+{
+    CHECK_INT(json_string_end("\"ab\",", 5, 0), 4);
+    CHECK_INT(json_string_end("x\"a\\\"b\"]", 8, 1), 7); /* "a\"b" */
+    CHECK_INT(json_string_end("\"a\\\\\"]", 6, 0), 5);     /* "a\\" */
+    CHECK_INT(json_string_end("\"abc", 4, 0), 4);            /* no closing quote */
+    CHECK_INT(json_string_end("\"ab\\", 4, 0), 4);          /* cut after a backslash */
+}
+
+static void utf8_char_gives_the_length_of_one_character(void)
+{
+    CHECK_INT(utf8_char("a\xc3\xa9", 3), 1);
+    CHECK_INT(utf8_char("\xc3\xa9x", 3), 2);
+    CHECK_INT(utf8_char("\xe2\x82\xac", 3), 3);
+    CHECK_INT(utf8_char("\xf0\x9f\x98\x80", 4), 4);
+    CHECK_INT(utf8_char("\xc3\xa9", 1), 0); /* cut in the middle */
+    CHECK_INT(utf8_char("\xa9", 1), 0);      /* a continuation byte alone */
+    CHECK_INT(utf8_char("\xc0\xaf", 2), 0); /* overlong */
+    CHECK_INT(utf8_char("", 0), 0);
+}
+
 static void cidr_normalises_host_bits(void)
 {
     struct ip_addr net;
@@ -194,6 +215,8 @@ int main(void)
     RUN(time_parses_zones_and_fractions);
     RUN(time_format_round_trips);
     RUN(utf8_refuses_overlongs_and_surrogates);
+    RUN(utf8_char_gives_the_length_of_one_character);
+    RUN(json_string_end_skips_escapes);
     RUN(cidr_normalises_host_bits);
     RUN(cidr_contains_edges);
     RUN(map_grows_and_finds);

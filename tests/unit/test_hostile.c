@@ -168,11 +168,15 @@ static const struct hostile cases[] = {
      "payload over ingest.max_message_bytes", 1},
     {"hub_array_with_one_bad_record_refuses_only_it", HUB_T,
      "[{" REC "},{\"category\":\"C2DCommands\",\"operation\":\"reject\",\"count\":0}]", 0, GEN_NONE,
-     "hub_record", "hub: count out of range", 1},
+     "hub_record", "hub: count out of range (element 1)", 1},
     {"hub_count_over_a_million", HUB_T, "[{" REC ",\"count\":1000001}]", 0, GEN_NONE,
-     "hub_record", "hub: count out of range", 1},
+     "hub_record", "hub: count out of range (element 0)", 1},
     {"hub_record_without_category", HUB_T, "[{\"operation\":\"reject\"}]", 0, GEN_NONE,
-     "hub_record", "hub: category missing", 1},
+     "hub_record", "hub: category missing (element 0)", 1},
+    /* A topic cut mid-character by a hub (issue 14): the other records of its batch are kept. */
+    {"hub_array_with_one_record_not_utf8_refuses_only_it", HUB_T,
+     "[{\"category\":\"Authorization\",\"operation\":\"publish\",\"details\":{\"topic\":\"x/\xc3\"}},"
+     "{" REC "}]", 0, GEN_NONE, "hub_record", "hub: invalid UTF-8 (element 0)", 1},
 
     /* ---- controls: good input, stored, no dead letter ---- */
     {"control_json_heartbeat_is_stored", JSON_T, NULL, 0, GEN_NONE, NULL, NULL, 0},

@@ -292,9 +292,11 @@ static void hub_one_invalid_element_among_valid_ones(void)
         CHECK_STR(d.recs.errors[1], "hub: count out of range");
         CHECK_STR(d.recs.errors[2], NULL);
         CHECK_STR(d.recs.raw[0], NULL);
-        CHECK_STR(d.recs.raw[1], "{\"time\":\"2026-11-29T10:08:01Z\",\"category\":\"C2DCommands\","
-                                 "\"operation\":\"reject\",\"result\":\"Succeeded\","
-                                 "\"deviceId\":\"dev-17\",\"count\":0}");
+        /* The element's own bytes, as sent. */
+        CHECK_STR(d.recs.raw[1], "{\"time\": \"2026-11-29T10:08:01Z\", \"category\": \"C2DCommands\", "
+                                 "\"operation\": \"reject\",\n   \"result\": \"Succeeded\", "
+                                 "\"deviceId\": \"dev-17\", \"count\": 0}");
+        CHECK_INT(d.recs.raw_len[1], strlen(d.recs.raw[1]));
         CHECK_STR(d.recs.raw[2], NULL);
         CHECK_STR(d.recs.ops[0].device_id, "dev-17");
         CHECK_STR(d.recs.ops[1].category, NULL); /* zeroed */
@@ -378,12 +380,16 @@ static void hub_device_id_outside_iot_hub_alphabet(void)
                    "-.%_*?!(),:=@$')");
 }
 
-/* Not UTF-8 is not JSON (RFC 8259): the payload as a whole is refused. */
+/*
+ * Not UTF-8 is not JSON (RFC 8259). A single object is the payload, refused as a
+ * whole; an element of an array is parsed alone, so it alone is refused.
+ */
 static void hub_device_id_not_utf8(void)
 {
-    expect_unusable("[{" REC ",\"deviceId\":\"dev-\xff\"}]", "hub: invalid UTF-8");
     expect_unusable("{" REC ",\"deviceId\":\"\xc0\x80\"}", "hub: invalid UTF-8");
     expect_unusable("{" REC ",\"deviceId\":\"\\ud800\"}", "hub: malformed");
+    expect_invalid(REC ",\"deviceId\":\"dev-\xff\"", "hub: invalid UTF-8");
+    expect_invalid(REC ",\"deviceId\":\"\\ud800\"", "hub: malformed");
 }
 
 static void hub_wrong_types_and_missing_fields(void)
@@ -428,6 +434,128 @@ static void hub_record_that_is_not_an_object(void)
         CHECK_STR(d.recs.raw[3], "null");
     }
     done(&d);
+}
+
+/* ---- an array's elements, each parsed alone --------------------------------------------- */
+
+/* Decode text (len bytes) and expect n elements, bad ones with these reasons (NULL: valid). */
+static void expect_elements(const char *text, size_t len, size_t n, const char *const *reasons)
+{
+    struct decoded d;
+
+    decode_bytes(&d, text, len, MAX_RECORDS);
+    CHECK(d.ok);
+    CHECK_STR(d.why, NULL);
+    CHECK_INT(d.recs.n, n);
+    for (size_t i = 0; d.ok && i < n && i < d.recs.n; i++) {
+        CHECK_STR(d.recs.errors[i], reasons[i]);
+        CHECK(reasons[i] == NULL || d.recs.raw[i] != NULL);
+        if (reasons[i] == NULL)
+            CHECK_STR(d.recs.ops[i].category, "C2DCommands");
+    }
+    done(&d);
+}
+
+/* A hub that cut a topic mid-character (issue 14): that record alone is refused. */
+static void hub_element_not_utf8_is_refused_alone(void)
+{
+    static const char text[] = "[{" REC "},{" REC ",\"details\":{\"topic\":\"x/\xc3\xa9\xc3\"}},{" REC "}]";
+    static const char *const why[] = {NULL, "hub: invalid UTF-8", NULL};
+    struct decoded d;
+
+    expect_elements(text, sizeof(text) - 1, 3, why);
+    decode_text(&d, text);
+    if (d.ok && d.recs.n == 3) {
+        /* The dead letter keeps the element's bytes as they came, invalid ones too. */
+        CHECK_STR(d.recs.raw[1], "{" REC ",\"details\":{\"topic\":\"x/\xc3\xa9\xc3\"}}");
+        CHECK_INT(d.recs.raw_len[1], strlen(d.recs.raw[1]));
+    }
+    done(&d);
+}
+
+static void hub_element_not_json_is_refused_alone(void)
+{
+    static const char text[] = "[{" REC "}, {\"category\" \"x\"}, nonsense, {" REC "}}, {" REC
+                               ",\"category\":\"Other\"}, {" REC ",\"count\":tru}, {" REC "}]";
+    /* "nonsense" reads as a literal cut short (decode.c's cut_short). */
+    static const char *const why[] = {NULL,           "hub: malformed",     "hub: truncated",
+                                      "hub: trailing data", "hub: duplicate key", "hub: malformed",
+                                      NULL};
+
+    expect_elements(text, sizeof(text) - 1, 7, why);
+}
+
+/* A NUL byte between tokens: the element's bytes are kept whole, NUL and all. */
+static void hub_element_with_a_nul_byte_is_refused_alone(void)
+{
+    static const char text[] = "[{" REC ",\0\"count\":1},{" REC "}]";
+    static const char *const why[] = {"hub: truncated", NULL}; /* Jansson stops at the NUL */
+    struct decoded d;
+
+    expect_elements(text, sizeof(text) - 1, 2, why);
+    decode_bytes(&d, text, sizeof(text) - 1, MAX_RECORDS);
+    if (d.ok && d.recs.n == 2)
+        CHECK_INT(d.recs.raw_len[0], strlen("{" REC ",") + 1 + strlen("\"count\":1}"));
+    done(&d);
+}
+
+/* Brackets, commas and escaped quotes inside strings do not end an element. */
+static void hub_element_bounds_skip_strings(void)
+{
+    static const char text[] = " [ {" REC ",\"details\":{\"a\":\"],}\\\"[{\",\"b\":\"\\\\\"}} ,\n{" REC
+                               "} ] \n";
+    static const char *const why[] = {NULL, NULL};
+    struct decoded d;
+
+    expect_elements(text, sizeof(text) - 1, 2, why);
+    decode_text(&d, text);
+    if (d.ok && d.recs.n == 2)
+        CHECK_STR(d.recs.ops[0].details, "{\"a\":\"],}\\\"[{\",\"b\":\"\\\\\"}");
+    done(&d);
+}
+
+/* What frames the elements is the payload's: broken, nothing in it is trusted. */
+static void hub_broken_array_frame_is_unusable(void)
+{
+    expect_unusable("[{" REC "},]", "hub: malformed");
+    expect_unusable("[,{" REC "}]", "hub: malformed");
+    expect_unusable("[{" REC "},,{" REC "}]", "hub: malformed");
+    expect_unusable("[{" REC "}", "hub: truncated");
+    expect_unusable("[{" REC "},", "hub: truncated");
+    expect_unusable("[\"]", "hub: truncated");
+    expect_unusable("[{" REC "}] x", "hub: trailing data");
+    expect_unusable("[{" REC "}]]", "hub: trailing data");
+}
+
+/* 2,000 records as the lab hub sends them, one cut mid-character: 1,999 are kept. */
+static void hub_large_batch_keeps_all_but_the_bad_element(void)
+{
+    size_t cap = 2000 * 400, len = 0, bad = 1234;
+    char *buf = malloc(cap);
+    struct decoded d;
+
+    buf[len++] = '[';
+    for (size_t i = 0; i < 2000; i++)
+        len += (size_t)snprintf(buf + len, cap - len,
+                                "%s{\"time\":\"2026-11-29T10:00:00.000Z\",\"count\":1,\"category\":"
+                                "\"Authorization\",\"operation\":\"publish\",\"result\":"
+                                "\"Unauthorized\",\"deviceId\":\"dev-%zu\",\"details\":{\"topic\":"
+                                "\"x/%s\"}}",
+                                i ? "," : "", i, i == bad ? "\xc3\xa9\xc3" : "\xc3\xa9");
+    buf[len++] = ']';
+    decode_bytes(&d, buf, len, MAX_RECORDS);
+    CHECK(d.ok);
+    CHECK_INT(d.recs.n, 2000);
+    size_t valid = 0;
+    for (size_t i = 0; d.ok && i < d.recs.n; i++)
+        valid += d.recs.errors[i] == NULL;
+    CHECK_INT(valid, 1999);
+    if (d.ok && d.recs.n == 2000) {
+        CHECK_STR(d.recs.errors[bad], "hub: invalid UTF-8");
+        CHECK_STR(d.recs.ops[bad + 1].device_id, "dev-1235");
+    }
+    done(&d);
+    free(buf);
 }
 
 static void hub_source_ip_is_canonical(void)
@@ -567,6 +695,12 @@ int main(void)
     RUN(hub_device_id_not_utf8);
     RUN(hub_wrong_types_and_missing_fields);
     RUN(hub_record_that_is_not_an_object);
+    RUN(hub_element_not_utf8_is_refused_alone);
+    RUN(hub_element_not_json_is_refused_alone);
+    RUN(hub_element_with_a_nul_byte_is_refused_alone);
+    RUN(hub_element_bounds_skip_strings);
+    RUN(hub_broken_array_frame_is_unusable);
+    RUN(hub_large_batch_keeps_all_but_the_bad_element);
     RUN(hub_source_ip_is_canonical);
     RUN(hub_rejects_top_level_number_or_string);
     RUN(hub_rejects_malformed_and_truncated);
