@@ -764,8 +764,11 @@ evaluator_figures() {
         "$short" "ms" "-" "-" "value<1000"
     figure "evaluator" "pass, $2 days of history ($(jget "$T/eval-$2.json" count_rows) count rows), against the $1-day pass" \
         "$long" "ms" "the $1-day pass" "$short" "value<1000"
-    check "evaluator: longer history within 1.2x" \
-        "$(awk -v a="$long" -v b="$short" 'BEGIN { print (a <= 1.2 * b + 20) ? "yes" : "no" }')" yes
+    # Judged on the passes' CPU time: their wall time is stretched by whatever else
+    # runs on the machine, at different moments for the two passes.
+    check "evaluator: longer history within 1.2x (CPU time)" \
+        "$(awk -v a="$(jget "$T/eval-$2.json" pass_cpu_ms)" -v b="$(jget "$T/eval-$1.json" pass_cpu_ms)" \
+            'BEGIN { print (a <= 1.2 * b + 20) ? "yes" : "no" }')" yes
 }
 
 bench_evaluator() {

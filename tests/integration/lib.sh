@@ -36,13 +36,46 @@ free_port() {
     done
 }
 
-wait_port() { # wait_port PORT [SECONDS]
-    local i
-    for i in $(seq 1 $((${2:-10} * 20))); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+# ---- waiting: on a condition, until a deadline in wall-clock seconds ----
+# A test waits for what it needs (a port, a row, a log line, a process gone),
+# never for a fixed time: on a loaded machine (two cores shared with builds and
+# other tests) everything takes several times longer than on an idle one. The
+# deadlines are far beyond what an idle machine needs, so a test that passes
+# there passes under load too, and one that fails still fails within its
+# deadline. They are measured in wall time ($EPOCHREALTIME, no process started),
+# not counted in polls: a poll costs more on a busy machine. The 0.05 s sleep
+# between polls is the polling interval, not a wait for anything.
+
+# now_ms: wall-clock milliseconds.
+now_ms() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)); }
+
+# wait_until CMD [SECONDS]: run the shell command CMD (a string, evaluated each
+# time, so it sees variables as they change) until it succeeds; false if it has
+# not after SECONDS (default 30) of wall time.
+wait_until() {
+    local _wu_end=$((${EPOCHREALTIME/[.,]/} + ${2:-30} * 1000000))
+    while :; do
+        eval "$1" && return 0
+        [ "${EPOCHREALTIME/[.,]/}" -lt "$_wu_end" ] || return 1
         sleep 0.05
     done
-    return 1
+}
+
+# wait_log PATTERN FILE [SECONDS]: until a line of FILE matches the extended regex PATTERN.
+wait_log() {
+    local _wl_pat=$1 _wl_file=$2
+    wait_until 'grep -qE -- "$_wl_pat" "$_wl_file" 2>/dev/null' "${3:-30}"
+}
+
+wait_port() { # wait_port PORT [SECONDS]: until something accepts connections on 127.0.0.1:PORT
+    local _wp_port=$1
+    wait_until '(exec 3<>"/dev/tcp/127.0.0.1/$_wp_port") 2>/dev/null' "${2:-30}"
+}
+
+# wait_gone PID [SECONDS]: until the process PID no longer exists.
+wait_gone() {
+    local _wg_pid=$1
+    wait_until '! kill -0 "$_wg_pid" 2>/dev/null' "${2:-30}"
 }
 
 # start_broker: the lab broker on a free port; sets BROKER_PORT and BROKER_PID.
@@ -65,12 +98,12 @@ start_hub_broker() {
 }
 
 stop_pid() { # stop_pid PID [SIGNAL]: signal one of our processes and wait for it to exit
-    local i keep=()
+    local p keep=()
     kill "-${2:-TERM}" "$1" 2>/dev/null
     wait "$1" 2>/dev/null
     # The broker is not our child (tools/broker.sh starts it): poll until it is gone.
-    for i in $(seq 1 200); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
-    for i in "${PIDS[@]}"; do [ "$i" = "$1" ] || keep+=("$i"); done
+    wait_gone "$1" 60 || echo "stop_pid: $1 still running after 60 s" >&2
+    for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
     PIDS=("${keep[@]}")
 }
 
@@ -85,20 +118,15 @@ launch_warden() {
 # start_warden [ARGS]: launch_warden, then wait until it is connected to the broker.
 start_warden() {
     launch_warden "$@"
-    wait_sql "SELECT connected FROM ingest_state" 1 20 || { fail warden-start "$(tail -5 "$T/warden.log")"; exit 1; }
+    wait_sql "SELECT connected FROM ingest_state" 1 60 || { fail warden-start "$(tail -5 "$T/warden.log")"; exit 1; }
 }
 
 sql() { sqlite3 -batch -noheader "$T/warden.db" "$1"; }
 
-wait_sql() { # wait_sql QUERY EXPECTED [SECONDS]
-    local i v
-    for i in $(seq 1 $((${3:-10} * 10))); do
-        # Only once Warden has made the file: sqlite3 would make it with its own mode.
-        [ -e "$T/warden.db" ] &&
-            v=$(sqlite3 -batch -noheader "$T/warden.db" "$1" 2>/dev/null) && [ "$v" = "$2" ] && return 0
-        sleep 0.1
-    done
-    return 1
+wait_sql() { # wait_sql QUERY EXPECTED [SECONDS]: until QUERY on $T/warden.db answers EXPECTED
+    # Only once Warden has made the file: sqlite3 would make it with its own mode.
+    local _ws_q=$1 _ws_want=$2
+    wait_until '[ -e "$T/warden.db" ] && [ "$(sqlite3 -batch -noheader "$T/warden.db" "$_ws_q" 2>/dev/null)" = "$_ws_want" ]' "${3:-30}"
 }
 
 pub() { # pub TOPIC FILE|-m MSG
@@ -107,6 +135,38 @@ pub() { # pub TOPIC FILE|-m MSG
     else
         mosquitto_pub -p "$BROKER_PORT" -q 1 -t "$1" -f "$2"
     fi
+}
+
+# start_sub OUT ARGS...: mosquitto_sub -d ARGS in the background, what it prints in OUT;
+# returns once the broker has acknowledged the subscription (-d prints the SUBACK;
+# stdbuf makes the output line-buffered), so that what is published next reaches it.
+# Sets SUB_PID. sub_messages OUT leaves out -d's own lines ("Client ...", "Subscribed ...").
+start_sub() {
+    local _ss_out=$1
+    shift
+    stdbuf -oL mosquitto_sub -d "$@" > "$_ss_out" 2> "$_ss_out.err" &
+    SUB_PID=$!
+    PIDS+=("$SUB_PID")
+    wait_until 'grep -q "received SUBACK" "$_ss_out" 2>/dev/null || ! kill -0 "$SUB_PID" 2>/dev/null'
+    grep -q "received SUBACK" "$_ss_out" || { fail subscribe "$(tail -3 "$_ss_out.err" "$_ss_out")"; return 1; }
+}
+sub_messages() { grep -v -e '^Client ' -e '^Subscribed (mid: ' "$1"; }
+
+# wait_front OUT PID: the port the TLS front end (`warden hub tls --hub.tls.listen=127.0.0.1:0`,
+# process PID) says in OUT it listens on, once it has; fails if PID exits first. Sets FRONT_PORT.
+wait_front() {
+    local _wf_out=$1 _wf_pid=$2 _wf_re='^warden hub tls: listening on 127.0.0.1:[0-9]+$'
+    wait_until 'grep -qE "$_wf_re" "$_wf_out" 2>/dev/null || ! kill -0 "$_wf_pid" 2>/dev/null'
+    FRONT_PORT=$(grep -E "$_wf_re" "$_wf_out" | head -1 | sed 's/.*://')
+    [ -n "$FRONT_PORT" ]
+}
+
+# The lab hub's plugin re-reads its key store once a second when the file changed, and
+# logs each load: hub_keys_loads counts them, wait_hub_keys N waits for a load after N.
+hub_keys_loads() { grep -c 'warden_hub: key store loaded' "$T/broker/mosquitto.log"; }
+wait_hub_keys() {
+    local _wk_n=$1
+    wait_until '[ "$(hub_keys_loads)" -gt "$_wk_n" ]' "${2:-30}"
 }
 
 SEC_BAG='%24.ifid=urn%3Aazureiot%3ASecurity%3ASecurityAgent%3A1'

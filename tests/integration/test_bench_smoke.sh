@@ -14,10 +14,11 @@ trap 'rm -f "$out"' EXIT
 B=$B sh bench/run.sh --quick > "$out" 2>&1
 status=$?
 
-# bench/run.sh prints "ok BENCH CHECK: ..." or "FAIL BENCH CHECK: ..." for each check.
+# bench/run.sh prints "ok BENCH CHECK: ..." or "FAIL BENCH CHECK: ..." for each check
+# (CHECK may follow BENCH after a colon: "FAIL evaluator: longer history ...").
 for b in $BENCHES; do
-    oks=$(grep -c "^ok $b " "$out")
-    fails=$(grep "^FAIL $b " "$out")
+    oks=$(grep -cE "^ok $b[ :]" "$out")
+    fails=$(grep -E "^FAIL $b[ :]" "$out")
     if [ -n "$fails" ]; then
         echo "FAIL bench-smoke-$b: $(echo "$fails" | head -3 | tr '\n' ';')"
     elif [ "$oks" -eq 0 ]; then

@@ -52,7 +52,7 @@ echo "mode: $MODE; database on $(df -h "$DBFS" | tail -1)" >&2
     --flows 4 --count "$PHASE1" > "$T/sim1.json" 2> "$T/sim1.log"
 pub1=$(sim_field "$T/sim1.json" events)
 flows1=$(sim_field "$T/sim1.json" flows)
-wait_sql "SELECT (SELECT count(*) FROM event_ids_0) + (SELECT count(*) FROM event_ids_1)" "$pub1" 30 ||
+wait_sql "SELECT (SELECT count(*) FROM event_ids_0) + (SELECT count(*) FROM event_ids_1)" "$pub1" 60 ||
     fail disk-full-first-phase-stored "$(events_stored) of $pub1"
 check disk-full-healthy-before "$(req GET /healthz)" 200
 
@@ -72,13 +72,14 @@ SIM_PID=$!
 PIDS+=("$SIM_PID")
 
 # The error must really happen, and be said: log, /metrics, /healthz.
-for _ in $(seq 1 150); do grep -q "database not writable" "$T/warden.log" && break; sleep 0.2; done
+wait_log "database not writable" "$T/warden.log"
 grep "database not writable" "$T/warden.log" | head -1 >&2
 # Batches that fit in the room SQLite still had (its WAL is reused in place) were stored.
 stored_at_error=$(events_stored)
 grep -qE "database not writable: .*\((SQLITE_FULL|SQLITE_IOERR)\)" "$T/warden.log" &&
     pass disk-full-error-occurred || fail disk-full-error-occurred "$(tail -5 "$T/warden.log")"
-sleep 5 # long enough for a few retries
+# Warden retries the refused batch: wait for a retry that failed too.
+wait_until '[ "$(metric warden_store_write_failures_total)" -ge 2 ]'
 code=$(req GET /healthz)
 echo "healthz during the outage: $code $(cat "$T/body")" >&2
 check disk-full-healthz-503 "$code" 503
@@ -107,12 +108,12 @@ check disk-full-logged-once "$(grep -c "database not writable" "$T/warden.log")"
 if [ "$MODE" = tmpfs ]; then rm -f "$DBFS/filler" "$DBFS/filler2"; else echo 2000000000 > "$T/max_pages"; fi
 t_free=$(date +%s%N)
 total=$((pub1 + pub2))
-wait_sql "SELECT (SELECT count(*) FROM event_ids_0) + (SELECT count(*) FROM event_ids_1)" "$total" 60
+wait_sql "SELECT (SELECT count(*) FROM event_ids_0) + (SELECT count(*) FROM event_ids_1)" "$total" 120
 echo "backlog stored $(( ($(date +%s%N) - t_free) / 1000000 )) ms after space returned;" \
     "outage $(( (t_free - t_fill) / 1000000 )) ms" >&2
 grep "database writable again" "$T/warden.log" >&2 && pass disk-full-resume-logged ||
     fail disk-full-resume-logged
-for _ in $(seq 1 50); do [ "$(req GET /healthz)" = 200 ] && break; sleep 0.2; done
+wait_until '[ "$(req GET /healthz)" = 200 ]'
 check disk-full-healthz-ok-after "$(req GET /healthz)" 200
 check disk-full-metric-writable-after "$(metric warden_store_writable)" 1
 

@@ -197,7 +197,7 @@ mosquitto_sub -p "$BROKER_PORT" -u warden-service -P "$(awk -F'\t' '$1=="service
     -i hubrec-batches -t "hub/lab-hub/operations" -F '%l' -W 60 > "$T/batch-sizes" 2>/dev/null &
 SUB=$!
 PIDS+=("$SUB")
-for i in $(seq 1 100); do grep -q "as hubrec-batches" "$T/broker/mosquitto.log" && break; sleep 0.1; done
+wait_log "as hubrec-batches" "$T/broker/mosquitto.log" || fail hubrec-batches-subscriber-connects
 dead0=$(sql "SELECT count(*) FROM dead_letters")
 out=$(python3 "$T/flood.py" "$BROKER_PORT" 1 3000 0 "$HOST" --topics rtos-2 "rtos-2=$K2")
 echo "distinct topics (e): $out"

@@ -138,12 +138,18 @@ print("verified", cid.decode())
 EOF
 
 # ---- a raw TLS client: sends bytes after the handshake, reports when the server closes ----
+# The time it reports counts from before its connect(), so from no later than the front
+# end's accept, where the front end's deadline starts: a slow handshake on a busy machine
+# cannot make the close look early. With a 5th argument, it creates that file once the
+# handshake is done (the front end has accepted and counted the connection).
 cat > "$T/rawtls.py" <<'EOF'
 import socket, ssl, sys, time
 port, data, wait = int(sys.argv[1]), bytes.fromhex(sys.argv[2]), float(sys.argv[3])
 ctx = ssl.create_default_context(cafile=sys.argv[4])
+t0 = time.time()
 s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
-t0 = time.time(); s.sendall(data); s.settimeout(wait)
+if len(sys.argv) > 5: open(sys.argv[5], "w").close()
+s.sendall(data); s.settimeout(wait)
 try:
     got = s.recv(100)
     print("closed" if got == b"" else "data", "%.1f" % (time.time() - t0))
@@ -160,14 +166,7 @@ start_front() { # start_front BROKER_PORT [ARGS]: sets FRONT_PID and FRONT_PORT
         --mqtt.port="$1" "${@:2}" > "$T/front.out" 2>> "$T/front.log" &
     FRONT_PID=$!
     PIDS+=("$FRONT_PID")
-    local i
-    for i in $(seq 1 100); do
-        FRONT_PORT=$(sed -n 's/^warden hub tls: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$T/front.out")
-        [ -n "$FRONT_PORT" ] && return 0
-        sleep 0.1
-    done
-    fail hub-tls-start "$(tail -5 "$T/front.log")"
-    exit 1
+    wait_front "$T/front.out" "$FRONT_PID" || { fail hub-tls-start "$(tail -5 "$T/front.log")"; exit 1; }
 }
 
 # A key store without a service secret: refused at start-up, exit 2.
@@ -197,7 +196,10 @@ out=$(python3 "$T/verify.py" "$T/fake/connect.1" "$SECRET1" 'SharedAccessSignatu
     "$C/dev1.der" 'lab-hub/dev-1/?api-version=2021-04-12' 4 2>&1)
 check hub-tls-attestation-carries-ip-password-cert-and-hmac "$out" "verified dev-1"
 # What the client sent after the CONNECT reached the broker: PUBLISH (0x30) and DISCONNECT (0xe0).
-check hub-tls-client-bytes-pass-after-connect "$(od -An -tx1 "$T/fake/after.1" | tr -d ' \n')" "30e0"
+# The client exits once it has sent them; the front end forwards them after that.
+after1() { od -An -tx1 "$T/fake/after.1" 2>/dev/null | tr -d ' \n'; }
+wait_until '[ "$(after1 | tail -c 2)" = e0 ]'
+check hub-tls-client-bytes-pass-after-connect "$(after1)" "30e0"
 
 mosquitto_pub "${TLS[@]}" -i dev-2 -t t -m x 2> "$T/pub2.log"
 out=$(python3 "$T/verify.py" "$T/fake/connect.2" "$SECRET1" '' - '' 4 2>&1)
@@ -209,7 +211,9 @@ out=$(python3 "$T/verify.py" "$T/fake/connect.3" "$SECRET1" p5 "$C/old.der" u5 5
 check hub-tls-v5-with-will-and-expired-cert-is-attested "$out" "verified dev-old"
 
 # The secret changes on disk: the next attestation is signed with the new one.
-sleep 1.1 # a new mtime second, for file systems that keep only seconds
+# Kept sleep (the scenario, not a wait): the front end sees a changed key store by its
+# mtime, so the rewrite must fall in a new second on file systems that keep only seconds.
+sleep 1.1
 write_keys "$SECRET2"
 mosquitto_pub "${TLS[@]}" -V mqttv31 --cert "$C/self.pem" --key "$C/self.key" -i dev-self -u u3 -P p3 -t t -m x 2> "$T/pub4.log"
 out=$(python3 "$T/verify.py" "$T/fake/connect.4" "$SECRET2" p3 "$C/self.der" u3 3 2>&1)
@@ -272,28 +276,21 @@ start_front "$BROKER_PORT"
 TLS=(-h 127.0.0.1 -p "$FRONT_PORT" --cafile "$C/ca.pem")
 # -d prints the SUBACK (line-buffered by stdbuf), so the publishers start once the
 # subscription is in place.
-stdbuf -oL mosquitto_sub -d "${TLS[@]}" --cert "$C/dev1.pem" --key "$C/dev1.key" -i sub-tls -t 'lab/#' -C 4 -W 20 -v \
-    > "$T/sub.out" 2> "$T/sub.log" &
-SUB_PID=$!
-PIDS+=("$SUB_PID")
-for i in $(seq 1 100); do grep -q "received SUBACK" "$T/sub.out" && break; sleep 0.1; done
+start_sub "$T/sub.out" "${TLS[@]}" --cert "$C/dev1.pem" --key "$C/dev1.key" -i sub-tls -t 'lab/#' -C 4 -W 120 -v
 mosquitto_pub "${TLS[@]}" --cert "$C/old.pem" --key "$C/old.key" -i pub-old -q 1 -t lab/expired -m m1 2> "$T/p1.log"
 mosquitto_pub "${TLS[@]}" -i pub-nocert -q 1 -t lab/nocert -m m2 2> "$T/p2.log"
 mosquitto_pub "${TLS[@]}" --cert "$C/self.pem" --key "$C/self.key" -V mqttv5 -i pub-self -q 1 -t lab/self -m m3 2> "$T/p3.log"
 mosquitto_pub -p "$BROKER_PORT" -i pub-plain -q 1 -t lab/plain -m m4 2> "$T/p4.log"
 wait "$SUB_PID"
-check hub-tls-real-broker-messages-pass-both-ways "$(grep "^lab/" "$T/sub.out" | sort | tr '\n' ' ')" \
+check hub-tls-real-broker-messages-pass-both-ways "$(sub_messages "$T/sub.out" | sort | tr '\n' ' ')" \
     "lab/expired m1 lab/nocert m2 lab/plain m4 lab/self m3 "
 
 # Plain publisher in, TLS subscriber out, and the reverse, with a payload bigger than the pipe cap.
 head -c 600000 /dev/urandom | base64 -w0 > "$T/big.txt"
-mosquitto_sub -p "$BROKER_PORT" -i sub-plain -t big/back -C 1 -W 20 > "$T/big.out" 2> /dev/null &
-BIG_PID=$!
-PIDS+=("$BIG_PID")
-sleep 0.5
+start_sub "$T/big.out" -p "$BROKER_PORT" -i sub-plain -t big/back -C 1 -W 120
 mosquitto_pub "${TLS[@]}" --cert "$C/dev1.pem" --key "$C/dev1.key" -i pub-big -q 1 -t big/back -f "$T/big.txt" 2> "$T/pbig.log"
-wait "$BIG_PID"
-check hub-tls-large-message-passes-intact "$(cmp -s "$T/big.txt" <(tr -d '\n' < "$T/big.out") && echo same)" same
+wait "$SUB_PID"
+check hub-tls-large-message-passes-intact "$(cmp -s "$T/big.txt" <(sub_messages "$T/big.out" | tr -d '\n') && echo same)" same
 
 kill -TERM "$FRONT_PID"
 wait "$FRONT_PID"
@@ -301,14 +298,18 @@ check hub-tls-sigterm-after-traffic "$?" 0
 stop_pid "$FRONT_PID"
 
 # The connection cap: with room for one, a second client is closed while the first holds on.
+# The first client is in once its handshake is done; it holds on (sends nothing) until the
+# front end's 10 s deadline. "open": it was still connected after the second one's try.
 start_front "$BROKER_PORT" --hub.tls.max_connections=1
-python3 "$T/rawtls.py" "$FRONT_PORT" "" 3 "$C/ca.pem" > "$T/hold.out" 2>&1 &
+python3 "$T/rawtls.py" "$FRONT_PORT" "" 30 "$C/ca.pem" "$T/hold.ready" > "$T/hold.out" 2>&1 &
 HOLD_PID=$!
-sleep 0.5
+PIDS+=("$HOLD_PID")
+wait_until '[ -e "$T/hold.ready" ] || ! kill -0 "$HOLD_PID" 2>/dev/null' || fail hub-tls-cap-first-client "no handshake"
 mosquitto_pub -h 127.0.0.1 -p "$FRONT_PORT" --cafile "$C/ca.pem" -i over-cap -t lab/x -m x 2> /dev/null
 over=$?
-wait "$HOLD_PID"
+held=$(kill -0 "$HOLD_PID" 2>/dev/null && [ ! -s "$T/hold.out" ] && echo open || cut -d' ' -f1 "$T/hold.out")
+stop_pid "$HOLD_PID"
 check hub-tls-connection-cap-refuses-the-one-too-many \
-    "$([ "$over" -ne 0 ] && echo refused) $(cut -d' ' -f1 "$T/hold.out")" "refused open"
+    "$([ "$over" -ne 0 ] && echo refused) $held" "refused open"
 stop_pid "$FRONT_PID"
 exit "$NFAIL"

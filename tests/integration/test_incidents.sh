@@ -23,8 +23,8 @@ IoT_CertificateSuccessfullyAddedToHub IoT_CertificateSuccessfullyDeletedFromHub
 IoT_CertificateFailedToBeAddedToHub IoT_CertificateFailedToBeDeletedFromHub
 IoT_DiagnosticSettingAddedOrEditedOnHub IoT_DiagnosticSettingDeletedFromHub IoT_DeviceSilent"
 n=$(echo $expected | wc -w)
-wait_sql "SELECT count(DISTINCT alert_type) FROM alerts" "$n" 40
-wait_sql "SELECT count(*) FROM alerts WHERE alert_type = 'IoT_DeviceSilent' AND alert_key = 'sim-incident-silent'" 1 20
+wait_sql "SELECT count(DISTINCT alert_type) FROM alerts" "$n" 60
+wait_sql "SELECT count(*) FROM alerts WHERE alert_type = 'IoT_DeviceSilent' AND alert_key = 'sim-incident-silent'" 1
 for t in $expected; do
     got=$(sql "SELECT count(*) FROM alerts WHERE alert_type = '$t'")
     [ "$got" -ge 1 ] && pass "incidents-$t" || fail "incidents-$t" "no alert"

@@ -41,9 +41,9 @@ login() { printf '{"category":"Connections","operation":"deviceConnect","result"
 } > "$T/hubrecs.json"
 pub hub/lab-hub/operations "$T/hubrecs.json"
 for i in 1 2 3 4 5; do pub "devices/api-dev-001/messages/events/" -m "telemetry $i"; done
-wait_sql "SELECT count(*) >= 252 FROM alerts WHERE alert_type IN ('IoT_Expired_SAS_Token', 'IoT_Invalid_SAS_Token', 'IoT_Cert_Expired')" 1 30 ||
+wait_sql "SELECT count(*) >= 252 FROM alerts WHERE alert_type IN ('IoT_Expired_SAS_Token', 'IoT_Invalid_SAS_Token', 'IoT_Cert_Expired')" 1 60 ||
     fail api-seed-alerts "$(sql "SELECT count(*) FROM alerts")"
-wait_sql "SELECT sum(value) FROM device_counts WHERE device_id = 'api-dev-001' AND metric = 'd2c_messages'" 5 10 ||
+wait_sql "SELECT sum(value) FROM device_counts WHERE device_id = 'api-dev-001' AND metric = 'd2c_messages'" 5 ||
     fail api-seed-d2c
 
 # ---- health and metrics while everything runs ----
@@ -64,7 +64,7 @@ check api-metrics-alerts-count "$(grep -F 'warden_alerts{type="IoT_Expired_SAS_T
 
 # The broker goes away: the ingester is disconnected, /healthz says so.
 stop_pid "$BROKER_PID"
-for i in $(seq 1 50); do [ "$(req GET /healthz)" = 503 ] && break; sleep 0.2; done
+wait_until '[ "$(req GET /healthz)" = 503 ]'
 check api-healthz-503-broker-gone "$(req GET /healthz)" 503
 json "json_extract(j, '\$.why')" | grep -q "not connected" && pass api-healthz-why ||
     fail api-healthz-why "$(cat "$T/body")"

@@ -17,7 +17,7 @@ check auth-token-file-shape "$(grep -c '^[0-9a-f]\{64\}$' "$T/warden.token")" 1
 # ---- something to change: two alerts, and a group document ----
 pub hub/lab-hub/operations -m '[{"category":"Connections","operation":"deviceConnect","result":"Failed","reason":"SasTokenExpired","deviceId":"auth-a"},
 {"category":"Connections","operation":"deviceConnect","result":"Failed","reason":"SasTokenExpired","deviceId":"auth-b"}]'
-wait_sql "SELECT count(*) FROM alerts WHERE device_id IN ('auth-a', 'auth-b')" 2 20 || fail auth-seed
+wait_sql "SELECT count(*) FROM alerts WHERE device_id IN ('auth-a', 'auth-b')" 2 || fail auth-seed
 A=$(sql "SELECT alert_id FROM alerts WHERE device_id = 'auth-a'")
 B=$(sql "SELECT alert_id FROM alerts WHERE device_id = 'auth-b'")
 GROUP='{"properties": {"timeWindowRules": [], "allowlistRules": [], "thresholdRules": [], "denylistRules": []}}'
@@ -113,7 +113,7 @@ check auth-refuse-serve-empty-host "$?" 2
     >> "$T/serve.log" 2>&1 &
 SERVE_PID=$!
 PIDS+=("$SERVE_PID")
-wait_port "$port" 10 || fail auth-all-start "$(tail -3 "$T/serve.log")"
+wait_port "$port" || fail auth-all-start "$(tail -3 "$T/serve.log")"
 WEB="http://127.0.0.1:$port"
 check auth-all-read-no-token "$(req GET /api/v1/alerts)" 401
 check auth-all-read-token "$(req GET /api/v1/alerts -H "Authorization: Bearer $TOKEN")" 200

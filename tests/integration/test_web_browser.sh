@@ -45,7 +45,7 @@ DB=$T/warden.db
 WEB_PORT=$(free_port)
 WEB=http://127.0.0.1:$WEB_PORT
 start_warden --evaluator.interval=PT1S --web.listen="127.0.0.1:$WEB_PORT"
-wait_port "$WEB_PORT" 20 || { fail web-start "$(tail -5 "$T/warden.log")"; exit 1; }
+wait_port "$WEB_PORT" || { fail web-start "$(tail -5 "$T/warden.log")"; exit 1; }
 
 # Normal devices for the charts and system information (WEB_TEST_TRAFFIC seconds of them,
 # more for fuller screenshots), the incident set, the hostile strings.
@@ -88,14 +88,14 @@ pub hub/lab-hub/operations "$T/evil-hub.json"
 wait "$SIM_PID"
 
 q() { sqlite3 -batch -noheader "$DB" "$1"; }
-wait_sql "SELECT count(*) FROM alerts WHERE alert_type = 'IoT_TiConnection' AND device_id = '$EVIL'" 1 20 ||
+wait_sql "SELECT count(*) FROM alerts WHERE alert_type = 'IoT_TiConnection' AND device_id = '$EVIL'" 1 ||
     fail web-seed-evil-ti "no threat-intelligence alert for the hostile device"
-wait_sql "SELECT count(*) FROM alerts WHERE alert_key = 'lab-hub/$EVIL_CERT'" 1 20 ||
+wait_sql "SELECT count(*) FROM alerts WHERE alert_key = 'lab-hub/$EVIL_CERT'" 1 ||
     fail web-seed-evil-cert "no certificate alert for the hostile certificate"
-wait_sql "SELECT count(DISTINCT alert_type) >= 21 FROM alerts" 1 20 || fail web-seed-alerts "$(q "SELECT count(DISTINCT alert_type) FROM alerts")"
-wait_sql "SELECT count(DISTINCT rec_type) FROM recommendations WHERE state = 'Active'" 4 20 ||
+wait_sql "SELECT count(DISTINCT alert_type) >= 21 FROM alerts" 1 || fail web-seed-alerts "$(q "SELECT count(DISTINCT alert_type) FROM alerts")"
+wait_sql "SELECT count(DISTINCT rec_type) FROM recommendations WHERE state = 'Active'" 4 ||
     fail web-seed-recommendations
-wait_sql "SELECT count(*) > 0 FROM listening_ports WHERE device_id = '$EVIL'" 1 10 || fail web-seed-ports
+wait_sql "SELECT count(*) > 0 FROM listening_ports WHERE device_id = '$EVIL'" 1 || fail web-seed-ports
 
 # Percent-encode $1 for a query value.
 urlencode() {
@@ -113,7 +113,7 @@ mkdir -p "$T/shots" "$T/dom"
 # load NAME PATH [HEIGHT]: the page's DOM after load into $T/dom/NAME.html, a screenshot into
 # $T/shots, and the browser's console (where a Content-Security-Policy refusal shows) in NAME.log.
 load() {
-    timeout 30 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
         --disable-background-networking --disable-component-update --disable-sync \
         --disable-extensions --hide-scrollbars --user-data-dir="$T/chrome" \
         --enable-logging=stderr --v=0 \

@@ -8,7 +8,7 @@ start_web() {
     WEB_PORT=$(free_port)
     WEB="http://127.0.0.1:$WEB_PORT"
     start_warden --web.listen="127.0.0.1:$WEB_PORT" "$@"
-    wait_port "$WEB_PORT" 10 || { fail web-start "$(tail -5 "$T/warden.log")"; exit 1; }
+    wait_port "$WEB_PORT" || { fail web-start "$(tail -5 "$T/warden.log")"; exit 1; }
     TOKEN=$(cat "$T/warden.token")
 }
 
@@ -20,20 +20,25 @@ start_serve() {
         >> "$T/serve.log" 2>&1 &
     SERVE_PID=$!
     PIDS+=("$SERVE_PID")
-    wait_port "$WEB_PORT" 10 || { fail serve-start "$(tail -5 "$T/serve.log")"; exit 1; }
+    wait_port "$WEB_PORT" || { fail serve-start "$(tail -5 "$T/serve.log")"; exit 1; }
     TOKEN=$(cat "$T/warden.token")
 }
 
-# req METHOD PATH [CURL ARGS]: the status on stdout; the body in $T/body, headers in $T/headers.
+# req METHOD PATH [CURL ARGS]: the status on stdout; the body in $T/body, headers in $T/headers,
+# and in $T/time how long the request took in seconds: curl's own %{time_total}, from its
+# connect to the last byte, so without the start-up of the curl process (req_ms says it in ms).
 req() {
     local m=$1 p=$2
     shift 2
     if [ "$m" = HEAD ]; then
-        curl -s -I -o "$T/body" -D "$T/headers" -w '%{http_code}' --max-time 20 "$@" "$WEB$p"
+        curl -s -I -o "$T/body" -D "$T/headers" -w '%{http_code}%{stderr}%{time_total}' --max-time 20 \
+            "$@" "$WEB$p" 2> "$T/time"
     else
-        curl -s -o "$T/body" -D "$T/headers" -w '%{http_code}' --max-time 20 -X "$m" "$@" "$WEB$p"
+        curl -s -o "$T/body" -D "$T/headers" -w '%{http_code}%{stderr}%{time_total}' --max-time 20 \
+            -X "$m" "$@" "$WEB$p" 2> "$T/time"
     fi
 }
+req_ms() { awk '{ printf "%d", $1 * 1000 }' "$T/time"; }
 
 # json EXPR [FILE]: an SQL expression over the JSON text j of FILE (default: the last body).
 json() {

@@ -31,7 +31,7 @@ while kill -0 "$SIM_PID" 2>/dev/null; do
         "/proc/$WARDEN_PID/status" 2>/dev/null)
     [ -n "$kb" ] || { fail soak-warden-alive; break; }
     echo "$((SECONDS - t0)) $kb" >> "$T/rss"
-    sleep 10
+    sleep 10 # kept: the RSS sampling period of the soak, not a wait for anything
 done
 wait "$SIM_PID"
 published=$(grep -o '"events": *[0-9]*' "$T/sim.json" | grep -o '[0-9]*$')
