@@ -4,7 +4,7 @@
  *
  * SQLite's online backup API, not VACUUM INTO: the backup copies pages as
  * they are, while VACUUM INTO re-inserts every row and rebuilds every index
- * into the new file: on an 800 MB database, 1.7 to 2.3 s of CPU against 3.3
+ * into the new file: on an 800 MB database, 1.6 to 2.3 s of CPU against 3.3
  * to 4.0 s (README "Backup"), CPU taken from the cores ingest shares with the
  * broker, with no progress to show and no clean way to stop half-way.
  *
