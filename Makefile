@@ -2,6 +2,12 @@
 B       ?= build
 PREFIX  ?= /usr/local
 DESTDIR ?=
+# Where `make install` puts the configuration (Debian's Mosquitto reads
+# /etc/mosquitto/conf.d), the systemd units and the service user's sysusers.d
+# entry (systemd searches both directories under /usr and /usr/local).
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 CC      ?= cc
 PKGS     = libmosquitto jansson libevent sqlite3 openssl
 
@@ -25,7 +31,7 @@ FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
 SQL_SRC  = $(sort $(wildcard sql/[0-9]*.sql))
 
-.PHONY: all deps deps-test deps-bench test unit fuzz fuzz-build run demo bench install clean help check-long
+.PHONY: all deps deps-test deps-bench test unit fuzz fuzz-build run demo bench install uninstall clean help check-long
 
 all: $(B)/warden $(B)/warden_hub.so
 
@@ -128,6 +134,51 @@ install: $(B)/warden $(B)/warden_hub.so
 	install -m 0644 $(B)/warden_hub.so $(DESTDIR)$(PREFIX)/lib/warden/warden_hub.so
 	install -m 0644 conf/mosquitto.conf conf/demo-* $(DESTDIR)$(PREFIX)/share/warden/conf/
 	install -m 0644 sql/examples/*.sql $(DESTDIR)$(PREFIX)/share/warden/examples/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/warden
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/warden/README.md
+	@$(MAKE) -s install-service
+
+# The service (README "Install on a lab server"): dist/ holds the units and
+# configuration with @PREFIX@-style placeholders, filled in here. The files
+# of /etc are installed when absent and never replaced; the version this
+# install would have put there goes to share/warden/etc/ to compare.
+# StateDirectory=warden fixes the state directory.
+STATEDIR = /var/lib/warden
+DIST_SUBST = -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(PREFIX)/bin|g' \
+             -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@STATEDIR@|$(STATEDIR)|g'
+ETC_FILES  = warden/warden.json mosquitto/conf.d/warden-hub.conf
+.PHONY: install-service
+install-service:
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(PREFIX)/share/warden/etc \
+	    $(DESTDIR)$(SYSCONFDIR)/warden $(DESTDIR)$(SYSCONFDIR)/mosquitto/conf.d
+	for u in warden warden-hub-tls; do \
+	    sed $(DIST_SUBST) dist/systemd/$$u.service.in > $(DESTDIR)$(UNITDIR)/$$u.service || exit 1; \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.service; done
+	install -m 0644 dist/warden.sysusers $(DESTDIR)$(SYSUSERSDIR)/warden.conf
+	sed $(DIST_SUBST) dist/warden.json.in > $(DESTDIR)$(PREFIX)/share/warden/etc/warden.json
+	# The drop-in carries the settings of conf/mosquitto.conf but for allow_anonymous.
+	{ sed $(DIST_SUBST) dist/mosquitto/warden-hub.conf.in && \
+	  grep -v -e '^#' -e '^$$' -e '^allow_anonymous' conf/mosquitto.conf; } \
+	    > $(DESTDIR)$(PREFIX)/share/warden/etc/warden-hub.conf
+	chmod 0644 $(DESTDIR)$(PREFIX)/share/warden/etc/*
+	@for f in $(ETC_FILES); do \
+	    if [ -e $(DESTDIR)$(SYSCONFDIR)/$$f ]; then \
+	        echo "install: kept $(DESTDIR)$(SYSCONFDIR)/$$f (this version: $(PREFIX)/share/warden/etc/$${f##*/})"; \
+	    else install -m 0644 $(DESTDIR)$(PREFIX)/share/warden/etc/$${f##*/} $(DESTDIR)$(SYSCONFDIR)/$$f; fi; \
+	done
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v systemd-sysusers > /dev/null; then \
+	    systemd-sysusers $(SYSUSERSDIR)/warden.conf; fi
+
+# Everything install put outside /etc/warden, and the Mosquitto drop-in (its
+# plugin is gone: Mosquitto would not start with it). Kept: the configuration
+# in /etc/warden, the data in /var/lib/warden, the warden user.
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/warden $(DESTDIR)$(PREFIX)/lib/warden/warden_hub.so \
+	    $(DESTDIR)$(UNITDIR)/warden.service $(DESTDIR)$(UNITDIR)/warden-hub-tls.service \
+	    $(DESTDIR)$(SYSUSERSDIR)/warden.conf $(DESTDIR)$(SYSCONFDIR)/mosquitto/conf.d/warden-hub.conf
+	rm -rf $(DESTDIR)$(PREFIX)/share/warden $(DESTDIR)$(PREFIX)/share/doc/warden
+	-rmdir $(DESTDIR)$(PREFIX)/lib/warden
+	@echo "uninstall: kept $(SYSCONFDIR)/warden, $(STATEDIR) and the warden user (README: uninstalling)"
 
 clean:
 	rm -rf build
@@ -141,4 +192,5 @@ help:
 	@echo "make demo       make run plus simulated devices"
 	@echo "make fuzz       run every fuzz target for FUZZ_SECONDS (default 60)"
 	@echo "make bench      benchmarks with their ceilings"
-	@echo "make install    install to DESTDIR/PREFIX (default /usr/local)"
+	@echo "make install    install to DESTDIR/PREFIX (default /usr/local), with the systemd units"
+	@echo "make uninstall  remove what make install put there (not the configuration or data)"

@@ -120,6 +120,27 @@ int store_schema_version(struct store *s);
 int store_schema_latest(void);
 /* PRAGMA quick_check: true when the file is sound; otherwise the first problem in msg. */
 bool store_check(struct store *s, char *msg, size_t msglen);
+/*
+ * A consistent copy of the database at src_path (store/backup.c says how),
+ * taken while other processes write to it, as dest_path: mode 0640, written
+ * to a temporary name beside it and renamed. An existing dest_path is
+ * replaced only when replace is set. progress, when not NULL, is called
+ * between steps with the pages copied and the total; it returns false to
+ * stop (nothing is left behind). Returns STORE_ERR_INVALID for what the
+ * caller can fix (dest exists, not a Warden database, stopped), and says why
+ * in err.
+ */
+struct store_backup_info {
+    int64_t bytes;  /* size of the copy */
+    int64_t pages;
+    int64_t steps;  /* sqlite3_backup_step calls it took */
+    int64_t ms;     /* how long it took */
+    int schema;     /* the copy's schema version */
+};
+typedef bool (*store_backup_progress)(int64_t done, int64_t total, void *arg);
+enum store_err store_backup(const char *src_path, const char *dest_path, bool replace,
+                            store_backup_progress progress, void *arg,
+                            struct store_backup_info *info, char *err, size_t errlen);
 /* The last SQLite error text, for logs. */
 const char *store_errmsg(struct store *s);
 /* The underlying connection, for the few modules that read (evaluator, web). */
