@@ -218,6 +218,42 @@ static void window_edges_follow_bucket_starts(void)
     teardown();
 }
 
+/*
+ * Rules the lab cannot observe (AMQP, HTTP, local logins, file uploads,
+ * users, processes) are kept but never evaluated: a silent device would be
+ * below every minimum, yet only the MQTT rule beside them raises.
+ */
+static void window_unobservable_rules_never_raise(void)
+{
+    static const char *const types[] = {
+        "AmqpC2DMessagesNotInAllowedRange",   "HttpC2DMessagesNotInAllowedRange",
+        "AmqpC2DRejectedMessagesNotInAllowedRange", "HttpC2DRejectedMessagesNotInAllowedRange",
+        "AmqpD2CMessagesNotInAllowedRange",   "HttpD2CMessagesNotInAllowedRange",
+        "FailedLocalLoginsNotInAllowedRange", "FileUploadsNotInAllowedRange",
+        "MqttD2CMessagesNotInAllowedRange"};
+    char doc[4096];
+    size_t at = 0;
+
+    setup();
+    at += (size_t)snprintf(doc, sizeof(doc), "{\"name\": \"default\", \"properties\": {"
+                                             "\"timeWindowRules\": [");
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        at += (size_t)snprintf(doc + at, sizeof(doc) - at,
+                               "%s{\"ruleType\": \"%s\", \"isEnabled\": true, \"minThreshold\": 1, "
+                               "\"maxThreshold\": 5, \"timeWindowSize\": \"PT1M\"}",
+                               i ? ", " : "", types[i]);
+    snprintf(doc + at, sizeof(doc) - at,
+             "], \"allowlistRules\": [{\"ruleType\": \"LocalUserNotAllowed\", \"isEnabled\": "
+             "true, \"allowlistValues\": []}, {\"ruleType\": \"ProcessNotAllowed\", "
+             "\"isEnabled\": true, \"allowlistValues\": []}]}}");
+    group(doc);
+    device("dev-quiet", T0 - 3600 * S);
+    pass(T0);
+    CHECK_INT(OPEN("IoT_CA_MqttD2CMessagesNotInAllowedRange"), 1);
+    CHECK_INT(q("SELECT count(*) FROM alerts"), 1);
+    teardown();
+}
+
 static void window_silence_counts_as_zero(void)
 {
     setup();
@@ -670,6 +706,7 @@ int main(void)
     RUN(window_exactly_min_is_in_range_one_under_raises);
     RUN(window_edges_follow_bucket_starts);
     RUN(window_silence_counts_as_zero);
+    RUN(window_unobservable_rules_never_raise);
     RUN(window_overlapping_warden_downtime_is_not_judged_on_min);
     RUN(window_alert_updates_then_resolves_then_reopens);
     RUN(window_rule_disabled_while_active_resolves);
