@@ -392,8 +392,10 @@ static bool parse_names_rule(json_t *rule, const struct where *w, struct group_n
 
         if (s == NULL || n > GROUP_VALUE_MAX || !utf8_valid(s, n) || !text_printable(s, n) ||
             memchr(s, '\0', n) != NULL) {
-            fail(err, errlen, w, "allowlistValues[%zu] must be a string of up to %d bytes of "
-                 "printable text", i, GROUP_VALUE_MAX);
+            fail(err, errlen, w,
+                 "allowlistValues[%zu] must be a string of up to %d bytes of "
+                 "printable text",
+                 i, GROUP_VALUE_MAX);
             names_free(&l);
             return false;
         }
@@ -652,8 +654,8 @@ bool group_parse(const char *json, size_t len, const char *name, struct group *g
 }
 
 /* The groups of list (a LIST body's value, or an array), each under its own name. */
-static bool parse_group_list(json_t *list, const char *where, const char *name,
-                             struct group *gs, size_t *n, char *err, size_t errlen)
+static bool parse_group_list(json_t *list, const char *where, const char *name, struct group *gs,
+                             size_t *n, char *err, size_t errlen)
 {
     size_t count = json_array_size(list), i;
     char why[512];
@@ -668,14 +670,16 @@ static bool parse_group_list(json_t *list, const char *where, const char *name,
         }
         (*n)++;
         if (g->name[0] == '\0') {
-            snprintf(err, errlen, "%s[%zu]: the group has no name (each group of a list needs "
-                     "its own)", where, i);
+            snprintf(err, errlen,
+                     "%s[%zu]: the group has no name (each group of a list needs "
+                     "its own)",
+                     where, i);
             return false;
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp(gs[j].name, g->name) == 0) {
-                snprintf(err, errlen, "%s[%zu]: group \"%s\" is also %s[%zu]", where, i,
-                         g->name, where, j);
+                snprintf(err, errlen, "%s[%zu]: group \"%s\" is also %s[%zu]", where, i, g->name,
+                         where, j);
                 return false;
             }
         }
@@ -699,8 +703,8 @@ static json_t *group_list_of(json_t *root, const char **where)
     return value;
 }
 
-bool groups_parse_doc(const char *json, size_t len, const char *name, struct group **out,
-                      size_t *n, char *err, size_t errlen)
+bool groups_parse_doc(const char *json, size_t len, const char *name, struct group **out, size_t *n,
+                      char *err, size_t errlen)
 {
     json_t *root = import_json_load(json, len, err, errlen), *list;
     const char *where = "";
@@ -1176,8 +1180,8 @@ static int groups_list(struct store *s)
             rc = EXIT_RUNTIME;
             break;
         }
-        printf("%-40s %3d/%-3d %8lld\n", gs[i].name, group_enabled_rules(&gs[i]),
-               GROUP_RULES_TOTAL, (long long)devices);
+        printf("%-40s %3d/%-3d %8lld\n", gs[i].name, group_enabled_rules(&gs[i]), GROUP_RULES_TOTAL,
+               (long long)devices);
     }
     if (rc == 0)
         list_undefined(st, gs, n);

@@ -53,14 +53,14 @@ enum group_rule {
     GROUP_TWIN_UPDATES,           /* TwinUpdatesNotInAllowedRange */
     GROUP_UNAUTHORIZED,           /* UnauthorizedOperationsNotInAllowedRange */
     /* Not observable in this lab: kept and exported, never evaluated. */
-    GROUP_AMQP_C2D,               /* AmqpC2DMessagesNotInAllowedRange */
-    GROUP_HTTP_C2D,               /* HttpC2DMessagesNotInAllowedRange */
-    GROUP_AMQP_C2D_REJECTED,      /* AmqpC2DRejectedMessagesNotInAllowedRange */
-    GROUP_HTTP_C2D_REJECTED,      /* HttpC2DRejectedMessagesNotInAllowedRange */
-    GROUP_AMQP_D2C,               /* AmqpD2CMessagesNotInAllowedRange */
-    GROUP_HTTP_D2C,               /* HttpD2CMessagesNotInAllowedRange */
-    GROUP_FAILED_LOCAL_LOGINS,    /* FailedLocalLoginsNotInAllowedRange */
-    GROUP_FILE_UPLOADS,           /* FileUploadsNotInAllowedRange */
+    GROUP_AMQP_C2D,            /* AmqpC2DMessagesNotInAllowedRange */
+    GROUP_HTTP_C2D,            /* HttpC2DMessagesNotInAllowedRange */
+    GROUP_AMQP_C2D_REJECTED,   /* AmqpC2DRejectedMessagesNotInAllowedRange */
+    GROUP_HTTP_C2D_REJECTED,   /* HttpC2DRejectedMessagesNotInAllowedRange */
+    GROUP_AMQP_D2C,            /* AmqpD2CMessagesNotInAllowedRange */
+    GROUP_HTTP_D2C,            /* HttpD2CMessagesNotInAllowedRange */
+    GROUP_FAILED_LOCAL_LOGINS, /* FailedLocalLoginsNotInAllowedRange */
+    GROUP_FILE_UPLOADS,        /* FileUploadsNotInAllowedRange */
     GROUP_RULE_COUNT
 };
 
@@ -68,7 +68,7 @@ enum group_rule {
 #define GROUP_RULE_OBSERVABLE (GROUP_UNAUTHORIZED + 1)
 
 /* The allow-list rule types. */
-#define GROUP_ALLOW_OUT_NAME       "ConnectionToIpNotAllowed"   /* outbound (and direction unknown) */
+#define GROUP_ALLOW_OUT_NAME       "ConnectionToIpNotAllowed" /* outbound (and direction unknown) */
 #define GROUP_ALLOW_IN_NAME        "ConnectionFromIpNotAllowed" /* inbound (Warden's own) */
 #define GROUP_ALLOW_USERS_NAME     "LocalUserNotAllowed"        /* not observable in this lab */
 #define GROUP_ALLOW_PROCESSES_NAME "ProcessNotAllowed"          /* not observable in this lab */
@@ -120,10 +120,10 @@ struct group_names {
 struct group {
     char name[GROUP_NAME_MAX + 1];
     struct group_tw_rule tw[GROUP_RULE_COUNT];
-    struct group_allow allow_out;  /* ConnectionToIpNotAllowed */
-    struct group_allow allow_in;   /* ConnectionFromIpNotAllowed */
-    struct group_names users;      /* LocalUserNotAllowed: not observable */
-    struct group_names processes;  /* ProcessNotAllowed: not observable */
+    struct group_allow allow_out; /* ConnectionToIpNotAllowed */
+    struct group_allow allow_in;  /* ConnectionFromIpNotAllowed */
+    struct group_names users;     /* LocalUserNotAllowed: not observable */
+    struct group_names processes; /* ProcessNotAllowed: not observable */
 };
 
 /*
@@ -170,8 +170,8 @@ bool group_parse(const char *json, size_t len, const char *name, struct group *g
  * document without a name has name "" for the caller to fill. On failure
  * err names the element and rule at fault and nothing is allocated.
  */
-bool groups_parse_doc(const char *json, size_t len, const char *name, struct group **out,
-                      size_t *n, char *err, size_t errlen);
+bool groups_parse_doc(const char *json, size_t len, const char *name, struct group **out, size_t *n,
+                      char *err, size_t errlen);
 
 /*
  * The normalised document of g: its name and every rule, CIDRs as
