@@ -166,18 +166,18 @@ static void test_unknown_rule_type_rejected_by_name(void)
     expect_rejected("{\"properties\": {\"timeWindowRules\": [{\"ruleType\": "
                     "\"SmtpMessagesNotInAllowedRange\", \"isEnabled\": true}]}}",
                     "timeWindowRules[0]", "unknown rule type \"SmtpMessagesNotInAllowedRange\"");
-    expect_rejected("{\"properties\": {\"allowlistRules\": [{\"ruleType\": \"LocalGroupNotAllowed\","
-                    " \"isEnabled\": true, \"allowlistValues\": []}]}}",
-                    "allowlistRules[0]", "unknown rule type \"LocalGroupNotAllowed\"");
+    expect_rejected(
+        "{\"properties\": {\"allowlistRules\": [{\"ruleType\": \"LocalGroupNotAllowed\","
+        " \"isEnabled\": true, \"allowlistValues\": []}]}}",
+        "allowlistRules[0]", "unknown rule type \"LocalGroupNotAllowed\"");
     expect_rejected("{\"properties\": {\"timeWindowRules\": [{\"isEnabled\": true}]}}",
                     "timeWindowRules[0]", "ruleType is required");
     /* Warden has no threshold or deny-list rules, so any listed there is refused. */
     expect_rejected(
         "{\"properties\": {\"denylistRules\": [{\"ruleType\": \"ProcessNotAllowed\"}]}}",
         "denylistRules[0] (ProcessNotAllowed)", "not a deny-list rule type");
-    expect_rejected(
-        "{\"properties\": {\"denylistRules\": [{\"ruleType\": \"ProcessAllowed\"}]}}",
-        "denylistRules[0]", "unknown rule type \"ProcessAllowed\"");
+    expect_rejected("{\"properties\": {\"denylistRules\": [{\"ruleType\": \"ProcessAllowed\"}]}}",
+                    "denylistRules[0]", "unknown rule type \"ProcessAllowed\"");
     expect_rejected("{\"properties\": {\"thresholdRules\": [{\"ruleType\": "
                     "\"TwinUpdatesNotInAllowedRange\"}]}}",
                     "thresholdRules[0] (TwinUpdatesNotInAllowedRange)", "not a threshold rule");
@@ -414,8 +414,9 @@ static void test_import_names_the_group(void)
 
     tdb_open(&t);
     /* The document's name. */
-    tdb_file(&t, "ignored.json", "{\"name\": \"from-doc\", \"properties\": {\"thresholdRules\": []}}",
-             path, sizeof(path));
+    tdb_file(&t, "ignored.json",
+             "{\"name\": \"from-doc\", \"properties\": {\"thresholdRules\": []}}", path,
+             sizeof(path));
     {
         char *argv[] = {"groups", "import", path, NULL};
         capture_begin(&t);
@@ -433,7 +434,8 @@ static void test_import_names_the_group(void)
     }
     CHECK_INT(sql_int(&t, "SELECT count(*) FROM security_groups WHERE name = ?1", "override"), 1);
     /* Neither: the file name without its extension. */
-    tdb_file(&t, "sensors.v2.json", "{\"properties\": {\"denylistRules\": []}}", path, sizeof(path));
+    tdb_file(&t, "sensors.v2.json", "{\"properties\": {\"denylistRules\": []}}", path,
+             sizeof(path));
     {
         char *argv[] = {"groups", "import", path, NULL};
         capture_begin(&t);
@@ -660,7 +662,6 @@ static void test_groups_load_and_store(void)
     tdb_close(&t);
 }
 
-
 /* ---- documents as Azure writes them --------------------------------------------------- */
 
 /* groups import (with --name when name is not NULL): the exit status; output in t->out/err. */
@@ -746,12 +747,10 @@ static void test_every_azure_rule_type_is_exported_with_its_values(void)
     ex_by = rules_by_type(ex);
     CHECK_INT(json_object_size(in_by), 19); /* Azure's 16 time-window and 3 allow-list types */
     CHECK_INT(json_object_size(ex_by), 20); /* and Warden's inbound list */
-    json_object_foreach(in_by, type, r)
-        check_rule_kept(type, r, json_object_get(ex_by, type));
+    json_object_foreach(in_by, type, r) check_rule_kept(type, r, json_object_get(ex_by, type));
     want = json_pack("[s, s, s]", "172.20.0.0/16", "203.0.113.9/32", "2001:db8:77::/48");
-    CHECK(json_equal(json_object_get(json_object_get(ex_by, GROUP_ALLOW_OUT_NAME),
-                                     "allowlistValues"),
-                     want));
+    CHECK(json_equal(
+        json_object_get(json_object_get(ex_by, GROUP_ALLOW_OUT_NAME), "allowlistValues"), want));
     json_decref(want);
     /* Read-only members are not written back. */
     CHECK(strstr(t.out, "displayName") == NULL && strstr(t.out, "valueType") == NULL);
@@ -773,12 +772,13 @@ static void test_put_list_and_array_bodies_import_every_group(void)
     CHECK_CONTAINS(t.out, "security group pumps: imported, 1 of 20 rules enabled (1 not "
                           "observable in this lab, kept but not evaluated: "
                           "HttpD2CMessagesNotInAllowedRange)");
-    CHECK_INT(sql_int(&t,
-                      "SELECT json_extract(r.value, '$.maxThreshold') FROM security_groups, "
-                      "json_each(rules_json, '$.properties.timeWindowRules') r WHERE name = ?1 "
-                      "AND json_extract(r.value, '$.ruleType') = 'HttpD2CMessagesNotInAllowedRange'",
-                      "pumps"),
-              44);
+    CHECK_INT(
+        sql_int(&t,
+                "SELECT json_extract(r.value, '$.maxThreshold') FROM security_groups, "
+                "json_each(rules_json, '$.properties.timeWindowRules') r WHERE name = ?1 "
+                "AND json_extract(r.value, '$.ruleType') = 'HttpD2CMessagesNotInAllowedRange'",
+                "pumps"),
+        44);
     /* The LIST body: every group, each under its own name. */
     CHECK_INT(import_file(&t, "tests/fixtures/groups/azure_list_body.json", NULL), 0);
     CHECK_CONTAINS(t.out, "security group floor-sensors: imported, 10 of 20");
@@ -798,8 +798,9 @@ static void test_put_list_and_array_bodies_import_every_group(void)
     CHECK_INT(import_file(&t, path, NULL), 0);
     CHECK_INT(sql_int(&t, "SELECT count(*) FROM security_groups WHERE name IN ('a1', 'a2')", NULL),
               2);
-    tdb_file(&t, "one.json", "{\"value\": [{\"name\": \"b0\", \"properties\": "
-                             "{\"allowlistRules\": []}}], \"nextLink\": null}",
+    tdb_file(&t, "one.json",
+             "{\"value\": [{\"name\": \"b0\", \"properties\": "
+             "{\"allowlistRules\": []}}], \"nextLink\": null}",
              path, sizeof(path));
     CHECK_INT(import_file(&t, path, "b1"), 0);
     CHECK_INT(sql_int(&t, "SELECT count(*) FROM security_groups WHERE name = ?1", "b1"), 1);
