@@ -226,17 +226,18 @@ static void window_edges_follow_bucket_starts(void)
 static void window_unobservable_rules_never_raise(void)
 {
     static const char *const types[] = {
-        "AmqpC2DMessagesNotInAllowedRange",   "HttpC2DMessagesNotInAllowedRange",
+        "AmqpC2DMessagesNotInAllowedRange",         "HttpC2DMessagesNotInAllowedRange",
         "AmqpC2DRejectedMessagesNotInAllowedRange", "HttpC2DRejectedMessagesNotInAllowedRange",
-        "AmqpD2CMessagesNotInAllowedRange",   "HttpD2CMessagesNotInAllowedRange",
-        "FailedLocalLoginsNotInAllowedRange", "FileUploadsNotInAllowedRange",
+        "AmqpD2CMessagesNotInAllowedRange",         "HttpD2CMessagesNotInAllowedRange",
+        "FailedLocalLoginsNotInAllowedRange",       "FileUploadsNotInAllowedRange",
         "MqttD2CMessagesNotInAllowedRange"};
     char doc[4096];
     size_t at = 0;
 
     setup();
-    at += (size_t)snprintf(doc, sizeof(doc), "{\"name\": \"default\", \"properties\": {"
-                                             "\"timeWindowRules\": [");
+    at += (size_t)snprintf(doc, sizeof(doc),
+                           "{\"name\": \"default\", \"properties\": {"
+                           "\"timeWindowRules\": [");
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
         at += (size_t)snprintf(doc + at, sizeof(doc) - at,
                                "%s{\"ruleType\": \"%s\", \"isEnabled\": true, \"minThreshold\": 1, "
@@ -454,6 +455,27 @@ static void ti_listed_address_raises_and_bogons_are_skipped(void)
                  "json_extract(extended_properties, '$.remote_port') FROM alerts LIMIT 1"),
               "bad 443");
     CHECK_STR(qs("SELECT severity FROM alerts LIMIT 1"), "Medium");
+    teardown();
+}
+
+/* Spamhaus' JSON lists raise with their SBL id as the category, IPv4 and IPv6. */
+static void ti_spamhaus_json_list_gives_its_sbl_id(void)
+{
+    setup();
+    load_list("spamhaus-drop",
+              "{\"cidr\":\"45.140.8.0/22\",\"sblid\":\"SBL700101\",\"rir\":\"ripencc\"}\n"
+              "{\"cidr\":\"2a0d:5e40::/29\",\"sblid\":\"SBL700201\",\"rir\":\"ripencc\"}\n"
+              "{\"type\":\"metadata\",\"timestamp\":1765000000,\"records\":2}\n");
+    int64_t a = device("dev-a", T0);
+    flow(a, T0 - 30 * S, "45.140.9.7", 443, 0);
+    flow(a, T0 - 30 * S, "2a0d:5e41::80", 443, 0);
+    pass(T0);
+    CHECK_STR(qs("SELECT group_concat(alert_key || '|' || json_extract(extended_properties, "
+                 "'$.category'), ',') FROM (SELECT * FROM alerts WHERE alert_type = "
+                 "'IoT_TiConnection' ORDER BY alert_key)"),
+              "dev-a/2a0d:5e41::80|SBL700201,dev-a/45.140.9.7|SBL700101");
+    CHECK(strstr(qs("SELECT description FROM alerts WHERE alert_key = 'dev-a/45.140.9.7'"),
+                 "SBL700101") != NULL);
     teardown();
 }
 
@@ -715,6 +737,7 @@ int main(void)
     RUN(active_connections_count_distinct_flows);
     RUN(ti_listed_address_raises_and_bogons_are_skipped);
     RUN(ti_matches_bogons_when_configured);
+    RUN(ti_spamhaus_json_list_gives_its_sbl_id);
     RUN(allow_lists_by_direction);
     RUN(flow_alert_repeats_then_resolves_after_ttl);
     RUN(auth_alerts_from_hub_records);
