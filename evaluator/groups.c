@@ -308,6 +308,23 @@ static void unmap_cidr(struct group_cidr *c)
     }
 }
 
+/*
+ * What every allow list starts with: isEnabled, and its allowlistValues,
+ * which only a disabled rule may leave out (*values is then NULL).
+ */
+static bool allow_values(json_t *rule, const struct where *w, bool *enabled, json_t **values,
+                         char *err, size_t errlen)
+{
+    if (!take_enabled(rule, w, enabled, err, errlen))
+        return false;
+    *values = import_member(rule, "allowlistValues");
+    if (*values == NULL && *enabled) {
+        fail(err, errlen, w, "allowlistValues is required on an enabled rule");
+        return false;
+    }
+    return true;
+}
+
 static bool parse_allow_rule(json_t *rule, const struct where *w, struct group_allow *out,
                              char *err, size_t errlen)
 {
@@ -316,15 +333,11 @@ static bool parse_allow_rule(json_t *rule, const struct where *w, struct group_a
     size_t i;
     char q[80];
 
-    if (!take_enabled(rule, w, &a.enabled, err, errlen))
+    if (!allow_values(rule, w, &a.enabled, &values, err, errlen))
         return false;
-    values = import_member(rule, "allowlistValues");
     if (values == NULL) {
-        if (a.enabled)
-            fail(err, errlen, w, "allowlistValues is required on an enabled rule");
-        else
-            *out = a;
-        return !a.enabled;
+        *out = a;
+        return true;
     }
     if (!json_is_array(values)) {
         fail(err, errlen, w, "allowlistValues must be an array of CIDRs");
@@ -366,15 +379,11 @@ static bool parse_names_rule(json_t *rule, const struct where *w, struct group_n
     json_t *values, *v;
     size_t i;
 
-    if (!take_enabled(rule, w, &l.enabled, err, errlen))
+    if (!allow_values(rule, w, &l.enabled, &values, err, errlen))
         return false;
-    values = import_member(rule, "allowlistValues");
     if (values == NULL) {
-        if (l.enabled)
-            fail(err, errlen, w, "allowlistValues is required on an enabled rule");
-        else
-            *out = l;
-        return !l.enabled;
+        *out = l;
+        return true;
     }
     if (!json_is_array(values) || json_array_size(values) > GROUP_ALLOW_MAX) {
         fail(err, errlen, w, "allowlistValues must be an array of up to %d strings",
