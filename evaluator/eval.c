@@ -34,7 +34,8 @@
 #define WSTRIDE 8
 
 /* Which count metric each time-window rule reads (METRIC_FLOWS: distinct flows instead). */
-static const enum store_metric rule_metric[GROUP_RULE_COUNT] = {
+/* Only the rules the lab observes have one; the others are never evaluated (groups.h). */
+static const enum store_metric rule_metric[GROUP_RULE_OBSERVABLE] = {
     [GROUP_ACTIVE_CONNECTIONS] = METRIC_FLOWS,
     [GROUP_MQTT_C2D] = METRIC_C2D,
     [GROUP_MQTT_D2C] = METRIC_D2C,
@@ -898,7 +899,7 @@ static bool apply_windows(struct apply *a, int64_t hi)
         const struct device *d = &e->devices[i];
         const struct group *g = &e->groups[d->group];
 
-        for (int r = 0; r < GROUP_RULE_COUNT; r++) {
+        for (int r = 0; r < GROUP_RULE_OBSERVABLE; r++) {
             const struct group_tw_rule *rule = &g->tw[r];
             int64_t lo = hi - rule->window_ms, value;
             bool low, high, judged_low;
@@ -1165,7 +1166,7 @@ static bool read_snapshot(struct eval *e, int64_t hi, char *err, size_t errlen)
     for (size_t i = 0; i < e->n_windows; i++)
         e->windows[i].used = false;
     for (size_t g = 0; g < e->n_groups; g++) {
-        for (int r = 0; r < GROUP_RULE_COUNT; r++) {
+        for (int r = 0; r < GROUP_RULE_OBSERVABLE; r++) {
             const struct group_tw_rule *rule = &e->groups[g].tw[r];
             struct window *w;
             if (!rule->enabled)

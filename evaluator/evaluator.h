@@ -18,7 +18,8 @@
 int eval_cmd_groups(int argc, char **argv, struct store *s);   /* import F [--name N] | export NAME | list */
 int eval_cmd_registry(int argc, char **argv, struct store *s,
                       const struct config *cfg); /* import F | add | rm | token */
-/* import F | cert add NAME FILE | cert delete NAME | diag set NAME FILE | diag delete NAME */
+/* import F [--hub N] | cert add NAME FILE | cert delete NAME | diag set NAME FILE
+ * | diag delete NAME */
 int eval_cmd_hub(int argc, char **argv, struct store *s, const struct config *cfg);
 int eval_cmd_intel(int argc, char **argv, struct store *s);    /* load F [--name N] | list | drop N */
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define EXIT_RUNTIME 1
 #define EXIT_INVALID 2
@@ -28,10 +29,28 @@ static const char *const rule_names[GROUP_RULE_COUNT] = {
     [GROUP_MQTT_C2D_REJECTED] = "MqttC2DRejectedMessagesNotInAllowedRange",
     [GROUP_TWIN_UPDATES] = "TwinUpdatesNotInAllowedRange",
     [GROUP_UNAUTHORIZED] = "UnauthorizedOperationsNotInAllowedRange",
+    [GROUP_AMQP_C2D] = "AmqpC2DMessagesNotInAllowedRange",
+    [GROUP_HTTP_C2D] = "HttpC2DMessagesNotInAllowedRange",
+    [GROUP_AMQP_C2D_REJECTED] = "AmqpC2DRejectedMessagesNotInAllowedRange",
+    [GROUP_HTTP_C2D_REJECTED] = "HttpC2DRejectedMessagesNotInAllowedRange",
+    [GROUP_AMQP_D2C] = "AmqpD2CMessagesNotInAllowedRange",
+    [GROUP_HTTP_D2C] = "HttpD2CMessagesNotInAllowedRange",
+    [GROUP_FAILED_LOCAL_LOGINS] = "FailedLocalLoginsNotInAllowedRange",
+    [GROUP_FILE_UPLOADS] = "FileUploadsNotInAllowedRange",
 };
 
 /* Allow lists are numbered after the time-window rules when tracking duplicates. */
-enum { ALLOW_OUT = GROUP_RULE_COUNT, ALLOW_IN, ALL_RULES };
+enum { ALLOW_OUT = GROUP_RULE_COUNT, ALLOW_IN, ALLOW_USERS, ALLOW_PROCESSES, ALL_RULES };
+
+static const char *const allow_names[ALL_RULES - GROUP_RULE_COUNT] = {
+    [ALLOW_OUT - GROUP_RULE_COUNT] = GROUP_ALLOW_OUT_NAME,
+    [ALLOW_IN - GROUP_RULE_COUNT] = GROUP_ALLOW_IN_NAME,
+    [ALLOW_USERS - GROUP_RULE_COUNT] = GROUP_ALLOW_USERS_NAME,
+    [ALLOW_PROCESSES - GROUP_RULE_COUNT] = GROUP_ALLOW_PROCESSES_NAME,
+};
+
+/* The one type a group document may say it is (Azure writes it in this case). */
+#define GROUP_RESOURCE_TYPE "Microsoft.Security/deviceSecurityGroups"
 
 const char *group_rule_name(enum group_rule r)
 {
@@ -48,6 +67,12 @@ bool group_rule_lookup(const char *name, enum group_rule *r)
         }
     }
     return false;
+}
+
+bool group_rule_observable(enum group_rule r)
+{
+    WARDEN_ASSERT(r >= 0 && r < GROUP_RULE_COUNT);
+    return r < GROUP_RULE_OBSERVABLE;
 }
 
 bool group_name_valid(const char *name)
@@ -74,17 +99,37 @@ void group_init(struct group *g, const char *name)
         g->tw[i].window_ms = GROUP_WINDOW_DEFAULT_MS;
 }
 
+static void names_free(struct group_names *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->values[i]);
+    free(l->values);
+    l->values = NULL;
+    l->n = 0;
+}
+
 void group_free(struct group *g)
 {
     free(g->allow_out.cidrs);
     free(g->allow_in.cidrs);
     g->allow_out.cidrs = g->allow_in.cidrs = NULL;
     g->allow_out.n = g->allow_in.n = 0;
+    names_free(&g->users);
+    names_free(&g->processes);
+}
+
+int group_enabled_unobservable(const struct group *g)
+{
+    int n = g->users.enabled + g->processes.enabled;
+
+    for (int i = GROUP_RULE_OBSERVABLE; i < GROUP_RULE_COUNT; i++)
+        n += g->tw[i].enabled;
+    return n;
 }
 
 int group_enabled_rules(const struct group *g)
 {
-    int n = g->allow_out.enabled + g->allow_in.enabled;
+    int n = g->allow_out.enabled + g->allow_in.enabled + g->users.enabled + g->processes.enabled;
 
     for (int i = 0; i < GROUP_RULE_COUNT; i++)
         n += g->tw[i].enabled;
@@ -263,6 +308,23 @@ static void unmap_cidr(struct group_cidr *c)
     }
 }
 
+/*
+ * What every allow list starts with: isEnabled, and its allowlistValues,
+ * which only a disabled rule may leave out (*values is then NULL).
+ */
+static bool allow_values(json_t *rule, const struct where *w, bool *enabled, json_t **values,
+                         char *err, size_t errlen)
+{
+    if (!take_enabled(rule, w, enabled, err, errlen))
+        return false;
+    *values = import_member(rule, "allowlistValues");
+    if (*values == NULL && *enabled) {
+        fail(err, errlen, w, "allowlistValues is required on an enabled rule");
+        return false;
+    }
+    return true;
+}
+
 static bool parse_allow_rule(json_t *rule, const struct where *w, struct group_allow *out,
                              char *err, size_t errlen)
 {
@@ -271,15 +333,11 @@ static bool parse_allow_rule(json_t *rule, const struct where *w, struct group_a
     size_t i;
     char q[80];
 
-    if (!take_enabled(rule, w, &a.enabled, err, errlen))
+    if (!allow_values(rule, w, &a.enabled, &values, err, errlen))
         return false;
-    values = import_member(rule, "allowlistValues");
     if (values == NULL) {
-        if (a.enabled)
-            fail(err, errlen, w, "allowlistValues is required on an enabled rule");
-        else
-            *out = a;
-        return !a.enabled;
+        *out = a;
+        return true;
     }
     if (!json_is_array(values)) {
         fail(err, errlen, w, "allowlistValues must be an array of CIDRs");
@@ -310,6 +368,57 @@ static bool parse_allow_rule(json_t *rule, const struct where *w, struct group_a
     return true;
 }
 
+/*
+ * An allow list of names (LocalUserNotAllowed, ProcessNotAllowed): kept as
+ * given, each value printable text, so that it can be shown and exported.
+ */
+static bool parse_names_rule(json_t *rule, const struct where *w, struct group_names *out,
+                             char *err, size_t errlen)
+{
+    struct group_names l = {false, NULL, 0};
+    json_t *values, *v;
+    size_t i;
+
+    if (!allow_values(rule, w, &l.enabled, &values, err, errlen))
+        return false;
+    if (values == NULL) {
+        *out = l;
+        return true;
+    }
+    if (!json_is_array(values) || json_array_size(values) > GROUP_ALLOW_MAX) {
+        fail(err, errlen, w, "allowlistValues must be an array of up to %d strings",
+             GROUP_ALLOW_MAX);
+        return false;
+    }
+    if (json_array_size(values) > 0 &&
+        (l.values = calloc(json_array_size(values), sizeof(*l.values))) == NULL) {
+        fail(err, errlen, w, "out of memory");
+        return false;
+    }
+    json_array_foreach(values, i, v) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+
+        if (s == NULL || n > GROUP_VALUE_MAX || !utf8_valid(s, n) || !text_printable(s, n) ||
+            memchr(s, '\0', n) != NULL) {
+            fail(err, errlen, w,
+                 "allowlistValues[%zu] must be a string of up to %d bytes of "
+                 "printable text",
+                 i, GROUP_VALUE_MAX);
+            names_free(&l);
+            return false;
+        }
+        if ((l.values[l.n] = strndup(s, n)) == NULL) {
+            fail(err, errlen, w, "out of memory");
+            names_free(&l);
+            return false;
+        }
+        l.n++;
+    }
+    *out = l;
+    return true;
+}
+
 /* The rule type of element i of list, as an index below ALL_RULES; -1 when unknown. */
 static int rule_type(json_t *rule, const char *list, size_t i, struct where *w, char *err,
                      size_t errlen)
@@ -336,13 +445,11 @@ static int rule_type(json_t *rule, const char *list, size_t i, struct where *w, 
         w->rule = rule_names[r];
         return (int)r;
     }
-    if (strcmp(s, GROUP_ALLOW_OUT_NAME) == 0) {
-        w->rule = GROUP_ALLOW_OUT_NAME;
-        return ALLOW_OUT;
-    }
-    if (strcmp(s, GROUP_ALLOW_IN_NAME) == 0) {
-        w->rule = GROUP_ALLOW_IN_NAME;
-        return ALLOW_IN;
+    for (int a = ALLOW_OUT; a < ALL_RULES; a++) {
+        if (strcmp(s, allow_names[a - GROUP_RULE_COUNT]) == 0) {
+            w->rule = allow_names[a - GROUP_RULE_COUNT];
+            return a;
+        }
     }
     fail(err, errlen, w, "unknown rule type %s", quoted(t, q, sizeof(q)));
     return -1;
@@ -398,8 +505,11 @@ static bool parse_rules(json_t *props, struct group *g, char *err, size_t errlen
             seen[t] = true;
             if (t < GROUP_RULE_COUNT)
                 ok = parse_tw_rule(rule, &w, &g->tw[t], err, errlen);
-            else
+            else if (t == ALLOW_OUT || t == ALLOW_IN)
                 ok = parse_allow_rule(rule, &w, t == ALLOW_OUT ? &g->allow_out : &g->allow_in, err,
+                                      errlen);
+            else
+                ok = parse_names_rule(rule, &w, t == ALLOW_USERS ? &g->users : &g->processes, err,
                                       errlen);
             if (!ok)
                 return false;
@@ -439,42 +549,206 @@ static bool take_name(json_t *root, const char *name, struct group *g, char *err
     return true;
 }
 
-/* The rules object: "properties" when the document has it, else the document itself. */
+static const char *const rule_lists[] = {"timeWindowRules", "allowlistRules", "thresholdRules",
+                                         "denylistRules"};
+
+static bool has_rule_list(json_t *obj)
+{
+    for (size_t i = 0; i < sizeof(rule_lists) / sizeof(rule_lists[0]); i++)
+        if (json_object_get(obj, rule_lists[i]) != NULL)
+            return true;
+    return false;
+}
+
+/* The type a document says it is, when it says one; false (with err) when it is not a group's. */
+static bool type_is_group(json_t *root, char *err, size_t errlen)
+{
+    json_t *v = import_member(root, "type");
+    const char *t = json_string_value(v);
+    char q[80];
+
+    if (v != NULL && t == NULL) {
+        fail(err, errlen, NULL, "type must be a string");
+        return false;
+    }
+    if (t == NULL || t[0] == '\0' || strcasecmp(t, GROUP_RESOURCE_TYPE) == 0)
+        return true;
+    fail(err, errlen, NULL, "not a security group: its type is %s, not " GROUP_RESOURCE_TYPE "%s",
+         quoted(v, q, sizeof(q)),
+         strcasestr(t, "IotHubs") || strcasestr(t, "diagnosticSettings")
+             ? " (a hub document: give it to `warden hub import`)"
+             : "");
+    return false;
+}
+
+/* Why root, an object without rule lists, is not a group: for the message that refuses it. */
+static void not_a_group(json_t *root, char *err, size_t errlen)
+{
+    if (json_object_get(root, "responses") != NULL && json_object_get(root, "parameters") != NULL)
+        fail(err, errlen, NULL,
+             "not a security group but an azure-rest-api-specs example file: import the REST "
+             "body inside it (responses.200.body, or the PUT's group under parameters)");
+    else if (import_member(root, "value") != NULL)
+        fail(err, errlen, NULL,
+             "a LIST body ({\"value\": [...]}) holds several groups: import it with "
+             "`warden groups import FILE`, which stores each under its own name");
+    else
+        fail(err, errlen, NULL,
+             "not a security group: expected a deviceSecurityGroups document {\"name\", "
+             "\"properties\": {\"timeWindowRules\": [...], \"allowlistRules\": [...], ...}} "
+             "with at least one rule list, a LIST body {\"value\": [...]} or an array of groups");
+}
+
+/*
+ * The rules object of a group document: "properties" when the document has
+ * it, else the document itself. NULL (with err) when root is not a group.
+ */
 static json_t *rules_object(json_t *root, char *err, size_t errlen)
 {
     json_t *props = import_member(root, "properties");
 
-    if (props == NULL)
-        return root;
+    if (!type_is_group(root, err, errlen))
+        return NULL;
+    if (props == NULL) {
+        if (has_rule_list(root))
+            return root;
+        not_a_group(root, err, errlen);
+        return NULL;
+    }
     if (!json_is_object(props)) {
         fail(err, errlen, NULL, "properties must be an object");
         return NULL;
     }
-    if (json_object_get(root, "timeWindowRules") || json_object_get(root, "allowlistRules")) {
+    if (has_rule_list(root)) {
         fail(err, errlen, NULL, "rules are given both inside and outside properties");
+        return NULL;
+    }
+    if (!has_rule_list(props)) {
+        not_a_group(root, err, errlen);
         return NULL;
     }
     return props;
 }
 
+/* One group document, already loaded, into g (group_free() it on success). */
+static bool parse_group_object(json_t *root, const char *name, struct group *g, char *err,
+                               size_t errlen)
+{
+    json_t *props;
+    bool ok = false;
+
+    group_init(g, NULL);
+    if (!json_is_object(root))
+        fail(err, errlen, NULL, "a security group document must be a JSON object");
+    else if ((props = rules_object(root, err, errlen)) != NULL &&
+             take_name(root, name, g, err, errlen))
+        ok = parse_rules(props, g, err, errlen);
+    if (!ok)
+        group_free(g);
+    return ok;
+}
+
 bool group_parse(const char *json, size_t len, const char *name, struct group *g, char *err,
                  size_t errlen)
 {
-    json_t *root = import_json_load(json, len, err, errlen), *props;
-    bool ok = false;
+    json_t *root = import_json_load(json, len, err, errlen);
+    bool ok;
 
     group_init(g, NULL);
     if (root == NULL)
         return false;
-    if (!json_is_object(root))
-        fail(err, errlen, NULL, "a security group document must be a JSON object");
-    else if (take_name(root, name, g, err, errlen) &&
-             (props = rules_object(root, err, errlen)) != NULL)
-        ok = parse_rules(props, g, err, errlen);
+    ok = parse_group_object(root, name, g, err, errlen);
     json_decref(root);
-    if (!ok)
-        group_free(g);
     return ok;
+}
+
+/* The groups of list (a LIST body's value, or an array), each under its own name. */
+static bool parse_group_list(json_t *list, const char *where, const char *name, struct group *gs,
+                             size_t *n, char *err, size_t errlen)
+{
+    size_t count = json_array_size(list), i;
+    char why[512];
+    json_t *el;
+
+    json_array_foreach(list, i, el) {
+        struct group *g = &gs[i];
+
+        if (!parse_group_object(el, count == 1 ? name : NULL, g, why, sizeof(why))) {
+            snprintf(err, errlen, "%s[%zu]: %s", where, i, why);
+            return false;
+        }
+        (*n)++;
+        if (g->name[0] == '\0') {
+            snprintf(err, errlen,
+                     "%s[%zu]: the group has no name (each group of a list needs "
+                     "its own)",
+                     where, i);
+            return false;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(gs[j].name, g->name) == 0) {
+                snprintf(err, errlen, "%s[%zu]: group \"%s\" is also %s[%zu]", where, i, g->name,
+                         where, j);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* The list of groups root holds, or NULL when it is one group; *where names it for messages. */
+static json_t *group_list_of(json_t *root, const char **where)
+{
+    json_t *value;
+
+    if (json_is_array(root)) {
+        *where = "";
+        return root;
+    }
+    value = json_is_object(root) ? import_member(root, "value") : NULL;
+    if (value == NULL || has_rule_list(root) || import_member(root, "properties") != NULL)
+        return NULL;
+    *where = "value";
+    return value;
+}
+
+bool groups_parse_doc(const char *json, size_t len, const char *name, struct group **out, size_t *n,
+                      char *err, size_t errlen)
+{
+    json_t *root = import_json_load(json, len, err, errlen), *list;
+    const char *where = "";
+    struct group *gs = NULL;
+    size_t count = 1, done = 0;
+    bool ok = false;
+
+    *out = NULL;
+    *n = 0;
+    if (root == NULL)
+        return false;
+    list = group_list_of(root, &where);
+    if (list != NULL && !json_is_array(list))
+        fail(err, errlen, NULL, "value must be an array of security groups");
+    else if (list != NULL && (count = json_array_size(list)) == 0)
+        fail(err, errlen, NULL, "the document holds no security group");
+    else if (count > GROUP_DOC_MAX_GROUPS)
+        fail(err, errlen, NULL, "the document holds more than %d groups", GROUP_DOC_MAX_GROUPS);
+    else if (name != NULL && count > 1)
+        fail(err, errlen, NULL, "a name was given for one group, but the document holds %zu",
+             count);
+    else if ((gs = calloc(count, sizeof(*gs))) == NULL)
+        fail(err, errlen, NULL, "out of memory");
+    else if (list == NULL)
+        done = (ok = parse_group_object(root, name, &gs[0], err, errlen)) ? 1 : 0;
+    else
+        ok = parse_group_list(list, where, name, gs, &done, err, errlen);
+    json_decref(root);
+    if (!ok) {
+        groups_free(gs, done);
+        return false;
+    }
+    *out = gs;
+    *n = count;
+    return true;
 }
 
 /* ---- the normalised document ------------------------------------------------------ */
@@ -521,6 +795,21 @@ static json_t *allow_json(const char *type, const struct group_allow *a)
                      "allowlistValues", values);
 }
 
+/* An allow list of names, its values as they were given. */
+static json_t *names_json(const char *type, const struct group_names *l)
+{
+    json_t *values = json_array();
+
+    for (size_t i = 0; values != NULL && i < l->n; i++) {
+        if (json_array_append_new(values, json_string(l->values[i])) != 0) {
+            json_decref(values);
+            return NULL;
+        }
+    }
+    return json_pack("{s:s, s:b, s:o}", "ruleType", type, "isEnabled", l->enabled,
+                     "allowlistValues", values);
+}
+
 static json_t *group_json(const struct group *g)
 {
     json_t *tw = json_array(), *allow = json_array();
@@ -540,7 +829,10 @@ static json_t *group_json(const struct group *g)
     }
     if (allow != NULL &&
         (json_array_append_new(allow, allow_json(GROUP_ALLOW_OUT_NAME, &g->allow_out)) != 0 ||
-         json_array_append_new(allow, allow_json(GROUP_ALLOW_IN_NAME, &g->allow_in)) != 0)) {
+         json_array_append_new(allow, allow_json(GROUP_ALLOW_IN_NAME, &g->allow_in)) != 0 ||
+         json_array_append_new(allow, names_json(GROUP_ALLOW_USERS_NAME, &g->users)) != 0 ||
+         json_array_append_new(allow, names_json(GROUP_ALLOW_PROCESSES_NAME, &g->processes)) !=
+             0)) {
         json_decref(allow);
         allow = NULL;
     }
@@ -694,14 +986,55 @@ static void file_stem(const char *path, char *out, size_t outlen)
     snprintf(out, outlen, "%.*s", (int)(n < outlen ? n : outlen - 1), base);
 }
 
+/* Every group of one document, in one transaction: all of them or none. */
+static bool groups_store_all(sqlite3 *db, const struct group *gs, size_t n, char *err,
+                             size_t errlen)
+{
+    bool ok = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+
+    if (!ok)
+        snprintf(err, errlen, "security groups: %s", sqlite3_errmsg(db));
+    for (size_t i = 0; ok && i < n; i++)
+        ok = group_store(db, &gs[i], err, errlen);
+    if (ok && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "security groups: %s", sqlite3_errmsg(db));
+        ok = false;
+    }
+    if (!ok)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return ok;
+}
+
+/* What was imported for g, in a line, naming the enabled rules the lab cannot observe. */
+static void import_summary(const struct group *g)
+{
+    int unobservable = group_enabled_unobservable(g), k = 0;
+
+    printf("security group %s: imported, %d of %d rules enabled", g->name, group_enabled_rules(g),
+           GROUP_RULES_TOTAL);
+    if (unobservable > 0) {
+        printf(" (%d not observable in this lab, kept but not evaluated:", unobservable);
+        for (int i = GROUP_RULE_OBSERVABLE; i < GROUP_RULE_COUNT; i++)
+            if (g->tw[i].enabled)
+                printf("%s %s", k++ ? "," : "", rule_names[i]);
+        if (g->users.enabled)
+            printf("%s %s", k++ ? "," : "", GROUP_ALLOW_USERS_NAME);
+        if (g->processes.enabled)
+            printf("%s %s", k++ ? "," : "", GROUP_ALLOW_PROCESSES_NAME);
+        printf(")");
+    }
+    printf("\n");
+}
+
 static int groups_import(int argc, char **argv, struct store *s)
 {
     const char *path = NULL, *name = NULL;
     bool usage = false;
-    struct group g;
+    struct group *gs;
     char err[512];
-    size_t len;
+    size_t len, n;
     char *buf;
+    int rc = 0;
 
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--name") == 0 && i + 1 < argc && name == NULL)
@@ -721,32 +1054,30 @@ static int groups_import(int argc, char **argv, struct store *s)
         fprintf(stderr, "warden groups: %s\n", err);
         return EXIT_RUNTIME;
     }
-    if (!group_parse(buf, len, name, &g, err, sizeof(err))) {
-        fprintf(stderr, "warden groups: %s: %s\n", path, err);
+    if (!groups_parse_doc(buf, len, name, &gs, &n, err, sizeof(err))) {
+        fprintf(stderr, "warden groups: %s: %s (nothing imported)\n", path, err);
         free(buf);
         return EXIT_INVALID;
     }
     free(buf);
-    if (g.name[0] == '\0') {
-        file_stem(path, g.name, sizeof(g.name));
-        if (!group_name_valid(g.name)) {
+    if (n == 1 && gs[0].name[0] == '\0') {
+        file_stem(path, gs[0].name, sizeof(gs[0].name));
+        if (!group_name_valid(gs[0].name)) {
             fprintf(stderr,
                     "warden groups: %s: the file name is not a valid group name; "
                     "give one with --name\n",
                     path);
-            group_free(&g);
-            return EXIT_INVALID;
+            rc = EXIT_INVALID;
         }
     }
-    if (!group_store(store_sqlite(s), &g, err, sizeof(err))) {
-        fprintf(stderr, "warden groups: %s\n", err);
-        group_free(&g);
-        return EXIT_RUNTIME;
+    if (rc == 0 && !groups_store_all(store_sqlite(s), gs, n, err, sizeof(err))) {
+        fprintf(stderr, "warden groups: %s (nothing imported)\n", err);
+        rc = EXIT_RUNTIME;
     }
-    printf("security group %s: imported, %d of %d rules enabled\n", g.name, group_enabled_rules(&g),
-           GROUP_RULE_COUNT + 2);
-    group_free(&g);
-    return 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        import_summary(&gs[i]);
+    groups_free(gs, n);
+    return rc;
 }
 
 static const char sql_group_get[] = "SELECT rules_json FROM security_groups WHERE name = ?1";
@@ -858,8 +1189,8 @@ static int groups_list(struct store *s)
             rc = EXIT_RUNTIME;
             break;
         }
-        printf("%-40s %3d/%-3d %8lld\n", gs[i].name, group_enabled_rules(&gs[i]),
-               GROUP_RULE_COUNT + 2, (long long)devices);
+        printf("%-40s %3d/%-3d %8lld\n", gs[i].name, group_enabled_rules(&gs[i]), GROUP_RULES_TOTAL,
+               (long long)devices);
     }
     if (rc == 0)
         list_undefined(st, gs, n);

@@ -1,13 +1,20 @@
 /*
  * evaluator/hubconf.c: the hub's network and diagnostic configuration (SPEC
- * 4.3), `warden hub import FILE`.
+ * 4.3), `warden hub import FILE [--hub NAME]`.
  *
- * A document may hold the hub's "properties" (as `az iot hub show` prints
- * them), its "diagnosticSettings", or both; each part present replaces what
- * Warden had for that hub, and a part absent leaves it alone, so the two can
- * come from separate Azure commands. Only what Warden reads is kept, in a
- * normalised form: an export's other properties (routing endpoints and their
- * connection strings among them) never reach the database.
+ * A hub document may hold the hub's "properties" (as the IotHubs GET returns
+ * them and `az iot hub show` prints them), its "diagnosticSettings", or both;
+ * each part present replaces what Warden had for that hub, and a part absent
+ * leaves it alone, so the two can come from separate Azure commands. A
+ * diagnostic setting on its own, or a LIST of them, is recognised as such
+ * (by its type, else by its logs or metrics), never taken for a hub named
+ * after the setting. Only what Warden reads is kept, in a normalised form: an
+ * export's other properties (routing endpoints and their connection strings
+ * among them) never reach the database.
+ *
+ * The lab has one hub, the one whose key store the broker reads: a document
+ * is imported for it (hub.name) whatever name it gives its hub, unless
+ * --hub names another, and the command says so when the two differ.
  */
 #include "evaluator.h"
 #include "hubctl.h"
@@ -17,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define EXIT_RUNTIME 1
 #define EXIT_INVALID 2
@@ -338,11 +346,35 @@ static bool parse_log(json_t *log, const char *setting_where, size_t i, struct h
     return parse_retention(log, where, l, *norm, err, errlen);
 }
 
+/*
+ * The log categories of a setting: "logs" as `az monitor diagnostic-settings
+ * show` prints it, or "properties.logs" as the REST API returns it. NULL
+ * when it has none; *bad (with err) when the two shapes are mixed.
+ */
+static json_t *setting_logs(json_t *obj, const char *where, bool *bad, char *err, size_t errlen)
+{
+    json_t *props = import_member(obj, "properties"), *logs = import_member(obj, "logs");
+
+    *bad = false;
+    if (props == NULL)
+        return logs;
+    if (!json_is_object(props)) {
+        fail(err, errlen, where, "properties must be an object");
+    } else if (logs != NULL) {
+        fail(err, errlen, where, "logs are given both inside and outside properties");
+    } else {
+        return import_member(props, "logs");
+    }
+    *bad = true;
+    return NULL;
+}
+
 static bool parse_setting(json_t *obj, const char *where0, struct hub_diag_setting *s, char *err,
                           size_t errlen)
 {
     json_t *logs, *el, *norm = NULL, *norm_logs;
     char where[300];
+    bool bad;
     size_t i;
 
     memset(s, 0, sizeof(*s));
@@ -353,7 +385,9 @@ static bool parse_setting(json_t *obj, const char *where0, struct hub_diag_setti
     if (!take_name(obj, "name", where0, s->name, err, errlen))
         return false;
     snprintf(where, sizeof(where), "%s (\"%s\")", where0, s->name);
-    logs = import_member(obj, "logs");
+    logs = setting_logs(obj, where, &bad, err, errlen);
+    if (bad)
+        return false;
     if (logs != NULL && (!json_is_array(logs) || json_array_size(logs) > HUB_MAX_LOGS)) {
         fail(err, errlen, where, "logs must be an array of up to %d entries", HUB_MAX_LOGS);
         return false;
@@ -411,34 +445,143 @@ bool hub_setting_parse(const char *buf, size_t len, struct hub_diag_setting *s, 
     return ok;
 }
 
-static bool parse_settings(json_t *arr, struct hub_doc *doc, char *err, size_t errlen)
+/* ---- what a document is ------------------------------------------------------------------ */
+
+#define TYPE_IOTHUB  "Microsoft.Devices/IotHubs"
+#define TYPE_SETTING "/diagnosticSettings" /* Microsoft.Insights/diagnosticSettings */
+
+static bool ends_with_nocase(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+
+    return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+/* A member that holds an array, in root or in its properties. */
+static bool has_array(json_t *obj, const char *key)
+{
+    return json_is_array(import_member(obj, key));
+}
+
+/*
+ * True when obj reads as a diagnostic setting: its type says so, or it
+ * holds logs or metrics (in properties, as the REST API writes them, or at
+ * the top, as az prints them). A hub's properties have neither.
+ */
+static bool looks_like_setting(json_t *obj)
+{
+    const char *type = json_string_value(import_member(obj, "type"));
+    json_t *props = import_member(obj, "properties");
+
+    if (type != NULL && type[0] != '\0')
+        return ends_with_nocase(type, TYPE_SETTING);
+    return has_array(props, "logs") || has_array(props, "metrics") || has_array(obj, "logs") ||
+           has_array(obj, "metrics");
+}
+
+/* The documents hub import tells apart; DOC_REFUSED leaves the reason in err. */
+enum doc_shape { DOC_REFUSED, DOC_HUB, DOC_SETTING, DOC_SETTING_LIST };
+
+static const char expected[] =
+    "expected a hub ({\"name\", \"properties\": {\"networkRuleSets\", \"ipFilterRules\"}, "
+    "\"diagnosticSettings\": [...]}, as the IotHubs GET returns it), a diagnostic setting "
+    "({\"name\", \"properties\": {\"logs\": [...]}}) or a LIST of diagnostic settings "
+    "({\"value\": [...]})";
+
+static enum doc_shape typed_shape(const char *type, char *err, size_t errlen)
+{
+    if (strcasecmp(type, TYPE_IOTHUB) == 0)
+        return DOC_HUB;
+    if (ends_with_nocase(type, TYPE_SETTING))
+        return DOC_SETTING;
+    if (!import_name_valid(type, strlen(type)))
+        snprintf(err, errlen, "type: not printable text; %s", expected);
+    else if (strcasestr(type, "deviceSecurityGroups") != NULL)
+        snprintf(err, errlen, "type \"%s\" is a security group: give it to `warden groups import`",
+                 type);
+    else
+        snprintf(err, errlen,
+                 "type \"%s\" is neither " TYPE_IOTHUB
+                 " nor Microsoft.Insights/diagnosticSettings; %s",
+                 type, expected);
+    return DOC_REFUSED;
+}
+
+static enum doc_shape doc_shape(json_t *root, char *err, size_t errlen)
+{
+    json_t *type = import_member(root, "type");
+    bool hub_parts;
+
+    if (json_is_array(root))
+        return DOC_SETTING_LIST;
+    if (!json_is_object(root)) {
+        snprintf(err, errlen, "the document is not a JSON object; %s", expected);
+        return DOC_REFUSED;
+    }
+    if (type != NULL && !json_is_string(type)) {
+        snprintf(err, errlen, "type must be a string");
+        return DOC_REFUSED;
+    }
+    if (json_string_length(type) > 0)
+        return typed_shape(json_string_value(type), err, errlen);
+    hub_parts = import_member(root, "properties") != NULL ||
+                import_member(root, "diagnosticSettings") != NULL;
+    if (json_object_get(root, "responses") != NULL && json_object_get(root, "parameters") != NULL)
+        snprintf(err, errlen,
+                 "an azure-rest-api-specs example file: import the REST body inside "
+                 "it (responses.200.body)");
+    else if (import_member(root, "value") != NULL && !hub_parts)
+        return DOC_SETTING_LIST;
+    else if (looks_like_setting(root))
+        return DOC_SETTING;
+    else if (hub_parts)
+        return DOC_HUB;
+    else
+        snprintf(err, errlen, "not a hub document; %s", expected);
+    return DOC_REFUSED;
+}
+
+/* ---- diagnostic settings, one or a list ---------------------------------------------------- */
+
+/*
+ * The settings of arr into doc. strict: each element must read as a
+ * diagnostic setting (a LIST body of hubs is not one of settings); inside a
+ * hub's diagnosticSettings the place says what they are.
+ */
+static bool parse_setting_list(json_t *arr, const char *list, bool strict, struct hub_doc *doc,
+                               char *err, size_t errlen)
 {
     json_t *el;
     size_t i;
 
     if (!json_is_array(arr) || json_array_size(arr) > HUB_MAX_SETTINGS) {
-        snprintf(err, errlen, "diagnosticSettings: must be an array of up to %d settings",
-                 HUB_MAX_SETTINGS);
+        snprintf(err, errlen, "%s: must be an array of up to %d settings", list, HUB_MAX_SETTINGS);
         return false;
     }
     doc->has_settings = true;
     if (json_array_size(arr) > 0 &&
         (doc->settings = calloc(json_array_size(arr), sizeof(*doc->settings))) == NULL) {
-        snprintf(err, errlen, "diagnosticSettings: out of memory");
+        snprintf(err, errlen, "%s: out of memory", list);
         return false;
     }
     json_array_foreach(arr, i, el) {
         struct hub_diag_setting *s = &doc->settings[i];
         char where[64];
 
-        snprintf(where, sizeof(where), "diagnosticSettings[%zu]", i);
+        snprintf(where, sizeof(where), "%s[%zu]", list, i);
+        if (strict && !looks_like_setting(el)) {
+            fail(err, errlen, where,
+                 "not a diagnostic setting (no logs, metrics or type "
+                 "Microsoft.Insights/diagnosticSettings)");
+            return false;
+        }
         if (!parse_setting(el, where, s, err, errlen))
             return false;
         doc->nsettings++;
         for (size_t j = 0; j < i; j++) {
             if (strcmp(doc->settings[j].name, s->name) == 0) {
-                snprintf(err, errlen, "diagnosticSettings[%zu] (\"%s\"): name is also setting %zu",
-                         i, s->name, j);
+                snprintf(err, errlen, "%s[%zu] (\"%s\"): name is also setting %zu", list, i,
+                         s->name, j);
                 return false;
             }
         }
@@ -446,42 +589,80 @@ static bool parse_settings(json_t *arr, struct hub_doc *doc, char *err, size_t e
     return true;
 }
 
-/* ---- the document ----------------------------------------------------------------------- */
-
-static bool take_hub(json_t *root, const char *default_hub, struct hub_doc *doc, char *err,
-                     size_t errlen)
+/* A hub's diagnosticSettings: an array, or a LIST body {"value": [...]} pasted in as it came. */
+static bool parse_hub_settings(json_t *v, struct hub_doc *doc, char *err, size_t errlen)
 {
-    json_t *v = import_member(root, "name");
-    const char *hub = default_hub;
-    size_t n = hub ? strlen(hub) : 0;
+    if (json_is_object(v) && json_is_array(import_member(v, "value")))
+        return parse_setting_list(import_member(v, "value"), "diagnosticSettings.value", false, doc,
+                                  err, errlen);
+    return parse_setting_list(v, "diagnosticSettings", false, doc, err, errlen);
+}
 
-    if (v != NULL) {
-        if (!json_is_string(v)) {
-            snprintf(err, errlen, "name must be a string");
-            return false;
-        }
-        hub = json_string_value(v);
-        n = json_string_length(v);
-    }
-    if (hub == NULL || !import_hub_name_valid(hub, n)) {
-        snprintf(err, errlen, "%s: not a valid hub name (1 to %d bytes of printable text, no '/')",
-                 v != NULL ? "name" : "hub.name", IMPORT_NAME_MAX);
+static bool parse_one_setting(json_t *root, struct hub_doc *doc, char *err, size_t errlen)
+{
+    if (import_member(root, "name") == NULL) {
+        snprintf(err, errlen,
+                 "a diagnostic setting without a name: give it one with "
+                 "`warden hub diag set NAME FILE`");
         return false;
     }
-    snprintf(doc->hub, sizeof(doc->hub), "%s", hub);
+    doc->has_settings = true;
+    if ((doc->settings = calloc(1, sizeof(*doc->settings))) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    if (!parse_setting(root, "diagnostic setting", &doc->settings[0], err, errlen))
+        return false;
+    doc->nsettings = 1;
     return true;
 }
 
-static bool parse_doc(json_t *root, const char *default_hub, struct hub_doc *doc, char *err,
-                      size_t errlen)
+/* ---- the document ----------------------------------------------------------------------- */
+
+/*
+ * The hub a resource id names (".../providers/Microsoft.Devices/IotHubs/NAME/..."),
+ * copied into out, or "" when it names none.
+ */
+static void hub_of_id(json_t *id, char *out, size_t outlen)
+{
+    const char *s = json_string_value(id), *p = s ? strcasestr(s, "/IotHubs/") : NULL;
+    size_t n;
+
+    out[0] = '\0';
+    if (p == NULL)
+        return;
+    p += strlen("/IotHubs/");
+    n = strcspn(p, "/");
+    if (n > 0 && n < outlen && import_hub_name_valid(p, n))
+        snprintf(out, outlen, "%.*s", (int)n, p);
+}
+
+/* The hub name a hub document gives, kept to say so when it is not the one imported for. */
+static bool take_named(json_t *root, struct hub_doc *doc, char *err, size_t errlen)
+{
+    json_t *v = import_member(root, "name");
+
+    if (v == NULL)
+        return true;
+    if (!json_is_string(v)) {
+        snprintf(err, errlen, "name must be a string");
+        return false;
+    }
+    if (!import_hub_name_valid(json_string_value(v), json_string_length(v))) {
+        snprintf(err, errlen,
+                 "name: not a valid hub name (1 to %d bytes of printable text, no '/')",
+                 IMPORT_NAME_MAX);
+        return false;
+    }
+    snprintf(doc->named, sizeof(doc->named), "%s", json_string_value(v));
+    return true;
+}
+
+static bool parse_hub(json_t *root, struct hub_doc *doc, char *err, size_t errlen)
 {
     json_t *props, *settings, *norm = NULL;
 
-    if (!json_is_object(root)) {
-        snprintf(err, errlen, "a hub document must be a JSON object");
-        return false;
-    }
-    if (!take_hub(root, default_hub, doc, err, errlen))
+    if (!take_named(root, doc, err, errlen))
         return false;
     props = import_member(root, "properties");
     settings = import_member(root, "diagnosticSettings");
@@ -500,20 +681,49 @@ static bool parse_doc(json_t *root, const char *default_hub, struct hub_doc *doc
             return false;
         }
     }
-    return settings == NULL || parse_settings(settings, doc, err, errlen);
+    return settings == NULL || parse_hub_settings(settings, doc, err, errlen);
 }
 
-bool hubconf_parse(const char *buf, size_t len, const char *default_hub, struct hub_doc *doc,
-                   char *err, size_t errlen)
+static bool parse_doc(json_t *root, struct hub_doc *doc, char *err, size_t errlen)
 {
-    json_t *root = import_json_load(buf, len, err, errlen);
+    switch (doc_shape(root, err, errlen)) {
+    case DOC_HUB:
+        doc->kind = HUB_DOC_HUB;
+        return parse_hub(root, doc, err, errlen);
+    case DOC_SETTING:
+        doc->kind = HUB_DOC_SETTING;
+        hub_of_id(import_member(root, "id"), doc->named, sizeof(doc->named));
+        return parse_one_setting(root, doc, err, errlen);
+    case DOC_SETTING_LIST:
+        doc->kind = HUB_DOC_SETTING_LIST;
+        if (json_is_array(root))
+            return parse_setting_list(root, "", true, doc, err, errlen);
+        return parse_setting_list(import_member(root, "value"), "value", true, doc, err, errlen);
+    case DOC_REFUSED:
+        break;
+    }
+    return false;
+}
+
+bool hubconf_parse(const char *buf, size_t len, const char *hub, struct hub_doc *doc, char *err,
+                   size_t errlen)
+{
+    json_t *root;
     bool ok;
 
     memset(doc, 0, sizeof(*doc));
-    if (root == NULL)
+    if (hub == NULL || !import_hub_name_valid(hub, strlen(hub))) {
+        snprintf(err, errlen,
+                 "hub \"%.128s\": not a valid hub name (1 to %d bytes of printable "
+                 "text, no '/')",
+                 hub ? hub : "", IMPORT_NAME_MAX);
+        return false;
+    }
+    snprintf(doc->hub, sizeof(doc->hub), "%s", hub);
+    if ((root = import_json_load(buf, len, err, errlen)) == NULL)
         return false;
     err[0] = '\0';
-    ok = parse_doc(root, default_hub, doc, err, errlen);
+    ok = parse_doc(root, doc, err, errlen);
     json_decref(root);
     if (!ok)
         hubconf_free(doc);
@@ -536,7 +746,9 @@ static const char sql_hub_config_put[] =
     "INSERT INTO hub_config (hub, config_json, updated_ms) VALUES (?1, ?2, ?3) "
     "ON CONFLICT(hub) DO UPDATE SET config_json = excluded.config_json, "
     "updated_ms = excluded.updated_ms";
-static const char sql_hub_settings_clear[] = "DELETE FROM hub_diagnostic_settings WHERE hub = ?1";
+/* ?2 NULL: every setting of the hub (a list replaces them); else the one of that name. */
+static const char sql_hub_settings_clear[] =
+    "DELETE FROM hub_diagnostic_settings WHERE hub = ?1 AND (?2 IS NULL OR name = ?2)";
 static const char sql_hub_setting_add[] =
     "INSERT INTO hub_diagnostic_settings (hub, name, config_json, updated_ms) "
     "VALUES (?1, ?2, ?3, ?4)";
@@ -556,8 +768,11 @@ static bool put_config(sqlite3 *db, const struct hub_doc *doc, int64_t now_ms)
 static bool replace_settings(sqlite3 *db, const struct hub_doc *doc, int64_t now_ms)
 {
     sqlite3_stmt *st = NULL;
+    const char *one = doc->kind == HUB_DOC_SETTING ? doc->settings[0].name : NULL;
     bool ok = sqlite3_prepare_v2(db, sql_hub_settings_clear, -1, &st, NULL) == SQLITE_OK &&
               sqlite3_bind_text(st, 1, doc->hub, -1, SQLITE_STATIC) == SQLITE_OK &&
+              (one ? sqlite3_bind_text(st, 2, one, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 2)) ==
+                  SQLITE_OK &&
               sqlite3_step(st) == SQLITE_DONE;
 
     sqlite3_finalize(st);
@@ -598,6 +813,18 @@ static void hubconf_summary(const struct hub_doc *doc)
 {
     const struct hub_props *p = &doc->props;
 
+    if (doc->kind == HUB_DOC_SETTING) {
+        printf("hub %s: diagnostic setting \"%s\" imported (%zu log categor%s; the hub's other "
+               "settings kept)\n",
+               doc->hub, doc->settings[0].name, doc->settings[0].nlogs,
+               doc->settings[0].nlogs == 1 ? "y" : "ies");
+        return;
+    }
+    if (doc->kind == HUB_DOC_SETTING_LIST && doc->nsettings == 0) {
+        printf("hub %s: the list holds no diagnostic setting: the hub's settings are removed\n",
+               doc->hub);
+        return;
+    }
     printf("hub %s:", doc->hub);
     if (doc->has_props && p->has_network_rule_sets)
         printf(" network rules (default %s, %zu rules)", p->default_deny ? "Deny" : "Allow",
@@ -610,16 +837,23 @@ static void hubconf_summary(const struct hub_doc *doc)
     if (doc->has_settings)
         printf("%s %zu diagnostic setting%s", doc->has_props ? "," : "", doc->nsettings,
                doc->nsettings == 1 ? "" : "s");
-    printf(" imported\n");
+    printf(" imported%s\n",
+           doc->kind == HUB_DOC_SETTING_LIST ? " (they replace the hub's settings)" : "");
 }
+
+/* What became of the IP filter in the lab hub's key store. */
+enum keystore_result { KEYSTORE_APPLIED, KEYSTORE_OTHER_HUB, KEYSTORE_FAILED };
 
 /*
  * The lab broker's plugin applies the hub's IP filter to connections: give it
- * the rules just imported. networkRuleSets win over the older ipFilterRules,
- * as on IoT Hub when both are present.
+ * the rules just imported, when they are the lab hub's (the key store serves
+ * one hub; another hub's rules are stored for the recommendations only).
+ * networkRuleSets win over the older ipFilterRules, as on IoT Hub when both
+ * are present. *lab_hub is the key store's hub.
  */
-static bool keystore_ip_filter(const struct config *cfg, const struct hub_doc *doc, char *err,
-                               size_t errlen)
+static enum keystore_result keystore_ip_filter(const struct config *cfg, const struct hub_doc *doc,
+                                               char *lab_hub, size_t lab_len, char *err,
+                                               size_t errlen)
 {
     const struct hub_props *p = &doc->props;
     const struct hub_ip_rule *rules = NULL;
@@ -631,11 +865,11 @@ static bool keystore_ip_filter(const struct config *cfg, const struct hub_doc *d
     hub_keys_default_path(cfg->hub_keystore, cfg->db_path, path, sizeof(path));
     int lock = hub_keys_begin(path, &k, err, errlen);
     if (lock < 0)
-        return false;
-    if (strcmp(doc->hub, k.hub[0] ? k.hub : cfg->hub_name) != 0) {
-        /* The key store serves one hub, the lab's own; another hub's rules are not its. */
-        return hub_keys_end(lock, path, &k, false, err, errlen);
-    }
+        return KEYSTORE_FAILED;
+    snprintf(lab_hub, lab_len, "%s", k.hub[0] ? k.hub : cfg->hub_name);
+    if (strcmp(doc->hub, lab_hub) != 0)
+        return hub_keys_end(lock, path, &k, false, err, errlen) ? KEYSTORE_OTHER_HUB
+                                                                : KEYSTORE_FAILED;
     snprintf(k.hub, sizeof(k.hub), "%s", doc->hub);
     k.ip_mode = HUB_KEYS_IP_NONE;
     k.default_allow = true;
@@ -662,34 +896,79 @@ static bool keystore_ip_filter(const struct config *cfg, const struct hub_doc *d
     ok = ok && hub_keys_ensure_service(&k);
     if (!ok)
         snprintf(err, errlen, "out of memory or no random bytes");
-    return hub_keys_end(lock, path, &k, ok, err, errlen) && ok;
+    return hub_keys_end(lock, path, &k, ok, err, errlen) && ok ? KEYSTORE_APPLIED : KEYSTORE_FAILED;
+}
+
+/* The line that says what the lab hub now enforces, or why it enforces nothing of this. */
+static void keystore_summary(const struct hub_doc *doc, enum keystore_result r, const char *lab_hub)
+{
+    const struct hub_props *p = &doc->props;
+
+    if (r == KEYSTORE_OTHER_HUB)
+        printf("  IP filter stored but not enforced: the lab hub is \"%s\", not \"%s\" (--hub %s "
+               "applies it there)\n",
+               lab_hub, doc->hub, lab_hub);
+    else if (p->has_network_rule_sets)
+        printf("  the lab hub now enforces networkRuleSets (default %s, %zu rules)%s\n",
+               p->default_deny ? "Deny" : "Allow", p->n_ip_rules,
+               p->has_ip_filter_rules ? "; the older ipFilterRules are kept but not in force, as "
+                                        "on IoT Hub"
+                                      : "");
+    else if (p->has_ip_filter_rules)
+        printf("  the lab hub now enforces ipFilterRules (%zu, in order, accept when none "
+               "matches)\n",
+               p->n_ip_filter_rules);
+    else
+        printf("  the lab hub now has no IP filter: every address may connect\n");
 }
 
 static const char hub_usage[] =
-    "usage: warden hub import FILE\n"
+    "usage: warden hub import FILE [--hub NAME]\n"
     "       warden hub cert add NAME FILE | cert delete NAME\n"
     "       warden hub diag set NAME FILE | diag delete NAME\n";
 
+/* `hub import FILE [--hub NAME]`: *path and *hub (NULL when not given); false on a usage error. */
+static bool import_args(int argc, char **argv, const char **path, const char **hub)
+{
+    *path = *hub = NULL;
+    if (argc < 3 || strcmp(argv[1], "import") != 0)
+        return false;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--hub") == 0 && i + 1 < argc && *hub == NULL)
+            *hub = argv[++i];
+        else if (strncmp(argv[i], "--hub=", 6) == 0 && *hub == NULL)
+            *hub = argv[i] + 6;
+        else if (argv[i][0] != '-' && *path == NULL)
+            *path = argv[i];
+        else
+            return false;
+    }
+    return *path != NULL;
+}
+
 int eval_cmd_hub(int argc, char **argv, struct store *s, const struct config *cfg)
 {
+    const char *path, *hub;
+    enum keystore_result ks = KEYSTORE_APPLIED;
+    char err[512], lab_hub[HUB_KEYS_NAME_MAX + 1] = "", *buf;
     struct hub_doc doc;
-    char err[512], *buf;
     size_t len;
 
     /* Changes to single certificates and settings, each recorded as the hub would: hubctl.c. */
     if (argc >= 2 && (strcmp(argv[1], "cert") == 0 || strcmp(argv[1], "diag") == 0))
         return hubctl_cmd(argc, argv, s, cfg);
-    if (argc != 3 || strcmp(argv[1], "import") != 0 || argv[2][0] == '-') {
+    if (!import_args(argc, argv, &path, &hub)) {
         fputs(hub_usage, stderr);
         return EXIT_INVALID;
     }
-    if ((buf = import_read_file(argv[2], HUB_DOC_MAX_BYTES, &len, err, sizeof(err))) == NULL) {
+    if ((buf = import_read_file(path, HUB_DOC_MAX_BYTES, &len, err, sizeof(err))) == NULL) {
         fprintf(stderr, "warden hub: %s\n", err);
         return EXIT_RUNTIME;
     }
-    if (!hubconf_parse(buf, len, cfg->hub_name, &doc, err, sizeof(err))) {
+    /* The lab has one hub: a document is for it, whatever its own name, unless --hub says. */
+    if (!hubconf_parse(buf, len, hub ? hub : cfg->hub_name, &doc, err, sizeof(err))) {
         free(buf);
-        fprintf(stderr, "warden hub: %s: %s (nothing imported)\n", argv[2], err);
+        fprintf(stderr, "warden hub: %s: %s (nothing imported)\n", path, err);
         return EXIT_INVALID;
     }
     free(buf);
@@ -698,13 +977,19 @@ int eval_cmd_hub(int argc, char **argv, struct store *s, const struct config *cf
         fprintf(stderr, "warden hub: %s (nothing imported)\n", err);
         return EXIT_RUNTIME;
     }
-    if (doc.has_props && !keystore_ip_filter(cfg, &doc, err, sizeof(err))) {
+    if (doc.has_props && (ks = keystore_ip_filter(cfg, &doc, lab_hub, sizeof(lab_hub), err,
+                                                  sizeof(err))) == KEYSTORE_FAILED) {
         hubconf_free(&doc);
         fprintf(stderr, "warden hub: imported, but the lab hub's key store is not updated: %s\n",
                 err);
         return EXIT_RUNTIME;
     }
     hubconf_summary(&doc);
+    if (doc.named[0] != '\0' && strcmp(doc.named, doc.hub) != 0)
+        printf("  the document is for hub \"%s\"; imported for \"%s\"%s\n", doc.named, doc.hub,
+               hub ? "" : ", the lab hub (--hub NAME to import it for another)");
+    if (doc.has_props)
+        keystore_summary(&doc, ks, lab_hub);
     hubconf_free(&doc);
     return 0;
 }

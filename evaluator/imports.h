@@ -151,9 +151,19 @@ struct hub_diag_setting {
     char *json; /* the normalised setting, compact, malloc'd */
 };
 
+/* The documents `warden hub import` takes. */
+enum hub_doc_kind {
+    HUB_DOC_HUB,          /* a hub: its properties and/or its diagnosticSettings */
+    HUB_DOC_SETTING,      /* one diagnostic setting: added or replaced, the hub's others kept */
+    HUB_DOC_SETTING_LIST, /* a LIST of diagnostic settings: the hub's settings become these */
+};
+
 /* A hub document. Each part is replaced on import only when the document has it. */
 struct hub_doc {
-    char hub[IMPORT_NAME_MAX + 1];
+    enum hub_doc_kind kind;
+    char hub[IMPORT_NAME_MAX + 1]; /* the hub it is imported for */
+    char named[IMPORT_NAME_MAX +
+               1]; /* the hub the document names (its name, a setting's id), or "" */
     bool has_props;
     struct hub_props props;
     char *props_json; /* normalised "properties", compact, malloc'd */
@@ -163,14 +173,25 @@ struct hub_doc {
 };
 
 /*
- * A hub document: {"name", "properties": {networkRuleSets, ipFilterRules},
- * "diagnosticSettings": [...]}. The hub is the document's name, else
- * default_hub. Only what Warden reads is kept, normalised (masks as
- * "network/prefix"), so that nothing else a hub export holds, such as
- * connection strings, reaches the database. Free with hubconf_free().
+ * A document for hub (the caller's choice: --hub, else hub.name; the name
+ * the document gives its hub is only reported, in doc->named), one of:
+ *   - a hub, as the IotHubs GET returns it or Warden's own shape: {"name",
+ *     "type": "Microsoft.Devices/IotHubs", "properties": {networkRuleSets,
+ *     ipFilterRules, ...}, "diagnosticSettings": [setting, ...] or {"value": [...]}};
+ *   - one diagnostic setting, as the REST API returns it ({"name", "type":
+ *     "Microsoft.Insights/diagnosticSettings", "properties": {"logs": [...]}})
+ *     or az prints it ({"name", "logs": [...]}); it must have its name;
+ *   - a LIST of settings ({"value": [setting, ...]}, or a JSON array).
+ * A document says what it is by its "type", else by its members (a
+ * setting has logs or metrics, a hub's properties have neither); anything
+ * else, a security group or an example file's wrapper among them, is
+ * refused with what was expected. Only what Warden reads is kept,
+ * normalised (masks as "network/prefix", settings as {name, logs}), so that
+ * nothing else a hub export holds, such as connection strings, reaches the
+ * database. Free with hubconf_free().
  */
-bool hubconf_parse(const char *buf, size_t len, const char *default_hub, struct hub_doc *doc,
-                   char *err, size_t errlen);
+bool hubconf_parse(const char *buf, size_t len, const char *hub, struct hub_doc *doc, char *err,
+                   size_t errlen);
 void hubconf_free(struct hub_doc *doc);
 
 /* A stored hub_config.config_json (or any "properties" object). Free with hub_props_free(). */
@@ -178,9 +199,11 @@ bool hub_props_parse(const char *buf, size_t len, struct hub_props *p, char *err
 void hub_props_free(struct hub_props *p);
 
 /*
- * One diagnostic setting object {name, logs[]}: a stored
- * hub_diagnostic_settings.config_json, or the details.config of a hub
- * record. Free with hub_setting_free().
+ * One diagnostic setting object {name, logs[]} or, as the REST API writes
+ * it, {name, properties: {logs[]}}: a stored hub_diagnostic_settings.
+ * config_json, the details.config of a hub record, or what `warden hub diag
+ * set` is given. A log names its category or its categoryGroup (allLogs,
+ * audit). Free with hub_setting_free().
  */
 bool hub_setting_parse(const char *buf, size_t len, struct hub_diag_setting *s, char *err,
                        size_t errlen);

@@ -56,6 +56,7 @@ struct intel_entry {
     size_t text_len;
     const char *category;
     size_t category_len;
+    bool json; /* the line was a JSON object (an entry, or the metadata line skipped) */
 };
 
 /*
@@ -69,6 +70,12 @@ struct intel_entry {
  *     (`ip,category,score`) whose second is the category and the rest are
  *     ignored; anything else separated by blanks is an ignored extra column;
  *   - a CSV field may be wrapped in one pair of double quotes;
+ *   - a line that starts with `{` is one JSON object, as Spamhaus' drop_v4.json
+ *     and drop_v6.json write them: {"cidr": ..., "sblid": ..., "rir": ...},
+ *     the CIDR its entry and the SBL id its category (other members are
+ *     ignored), or the {"type": "metadata", ...} line, which is skipped; a
+ *     JSON line without cidr, invalid JSON or nesting deeper than 8 is an
+ *     error;
  *   - a category must be printable UTF-8; past INTEL_MAX_CATEGORY it is cut.
  * Returns false with a reason in err when the line is none of these. A CSV
  * header is not an entry: see intel_line_is_header().

@@ -2574,7 +2574,36 @@ static const char *const rule_help[GROUP_RULE_COUNT] = {
     [GROUP_MQTT_C2D_REJECTED] = "cloud-to-device messages the device rejected (hub records)",
     [GROUP_TWIN_UPDATES] = "twin and module twin updates",
     [GROUP_UNAUTHORIZED] = "operations the hub refused as unauthorized (hub records)",
+    [GROUP_AMQP_C2D] = "cloud-to-device messages over AMQP",
+    [GROUP_HTTP_C2D] = "cloud-to-device messages over HTTP",
+    [GROUP_AMQP_C2D_REJECTED] = "cloud-to-device messages over AMQP the device rejected",
+    [GROUP_HTTP_C2D_REJECTED] = "cloud-to-device messages over HTTP the device rejected",
+    [GROUP_AMQP_D2C] = "device-to-cloud messages over AMQP",
+    [GROUP_HTTP_D2C] = "device-to-cloud messages over HTTP",
+    [GROUP_FAILED_LOCAL_LOGINS] = "failed logins on the device itself",
+    [GROUP_FILE_UPLOADS] = "files the device uploaded to the cloud",
 };
+
+/* Why the lab cannot count what a rule is about (rules from GROUP_RULE_OBSERVABLE on). */
+static const char WHY_AMQP_HTTP[] = "the lab hub speaks MQTT only";
+static const char *const rule_why_not[GROUP_RULE_COUNT] = {
+    [GROUP_AMQP_C2D] = WHY_AMQP_HTTP,
+    [GROUP_HTTP_C2D] = WHY_AMQP_HTTP,
+    [GROUP_AMQP_C2D_REJECTED] = WHY_AMQP_HTTP,
+    [GROUP_HTTP_C2D_REJECTED] = WHY_AMQP_HTTP,
+    [GROUP_AMQP_D2C] = WHY_AMQP_HTTP,
+    [GROUP_HTTP_D2C] = WHY_AMQP_HTTP,
+    [GROUP_FAILED_LOCAL_LOGINS] = "the devices' agents report no local logins",
+    [GROUP_FILE_UPLOADS] = "the lab hub has no file upload endpoint",
+};
+
+/* The mark of a rule kept and exported but never evaluated. */
+static void put_unobservable(struct evbuffer *out, const char *why)
+{
+    put_badge(out, "warn", "not observable in this lab");
+    html_printf(out, "<div class=\"small muted\">%s: kept and exported, not evaluated</div>",
+                why);
+}
 
 static const char SQL_GROUP_DEVICES[] =
     "SELECT security_group, count(*) FROM devices GROUP BY security_group";
@@ -2628,9 +2657,10 @@ static void page_groups(struct web_req *r)
         evbuffer_add_printf(out, "<tr><td class=\"nw\"><a href=\"/groups/");
         url_escape(out, g->name);
         html_printf(out,
-                    "\"><b>%s</b></a></td><td class=\"num\">%lld</td><td><b>%d of 10</b>"
+                    "\"><b>%s</b></a></td><td class=\"num\">%lld</td><td><b>%d of %d</b>"
                     "<div class=\"small muted mono\">",
-                    g->name, (long long)lookup(devs, g->name, 0), group_enabled_rules(g));
+                    g->name, (long long)lookup(devs, g->name, 0), group_enabled_rules(g),
+                    GROUP_RULES_TOTAL);
         for (int j = 0; j < GROUP_RULE_COUNT; j++)
             if (g->tw[j].enabled)
                 html_printf(out, "%s%s", k++ ? ", " : "", group_rule_name((enum group_rule)j));
@@ -2638,7 +2668,15 @@ static void page_groups(struct web_req *r)
             html_printf(out, "%s%s", k++ ? ", " : "", GROUP_ALLOW_OUT_NAME);
         if (g->allow_in.enabled)
             html_printf(out, "%s%s", k++ ? ", " : "", GROUP_ALLOW_IN_NAME);
-        evbuffer_add_printf(out, "</div></td><td class=\"t\">");
+        if (g->users.enabled)
+            html_printf(out, "%s%s", k++ ? ", " : "", GROUP_ALLOW_USERS_NAME);
+        if (g->processes.enabled)
+            html_printf(out, "%s%s", k++ ? ", " : "", GROUP_ALLOW_PROCESSES_NAME);
+        evbuffer_add_printf(out, "</div>");
+        if (group_enabled_unobservable(g) > 0)
+            html_printf(out, "<div class=\"small\">%d of them not observable in this lab</div>",
+                        group_enabled_unobservable(g));
+        evbuffer_add_printf(out, "</td><td class=\"t\">");
         if (updated >= 0)
             put_when(out, now, updated);
         else
@@ -2652,6 +2690,17 @@ static void page_groups(struct web_req *r)
     sqlite3_finalize(upd);
     groups_free(groups, n);
     page_send(r, out, 200);
+}
+
+/* An allow list of names as a table cell: its values, as the document gave them. */
+static void put_names(struct evbuffer *out, const struct group_names *l)
+{
+    if (!l->enabled)
+        evbuffer_add_printf(out, "<span class=\"muted\">off</span>");
+    else if (l->n == 0)
+        evbuffer_add_printf(out, "<b>empty: nothing allowed</b>");
+    for (size_t i = 0; l->enabled && i < l->n; i++)
+        html_printf(out, "%s<code>%s</code>", i ? " " : "", l->values[i]);
 }
 
 /* An allow list as a table cell: its ranges, "network/prefix". */
@@ -2677,7 +2726,10 @@ static void group_rules(struct evbuffer *out, const struct group *g)
 
     evbuffer_add_printf(out, "<div class=\"card\"><h2>Time-window rules</h2><p class=\"hint\">"
                              "An enabled rule raises a Low alert for a device whose count over "
-                             "the window is below the minimum or above the maximum.</p><table>"
+                             "the window is below the minimum or above the maximum. A rule "
+                             "marked not observable counts what the lab cannot see: it keeps "
+                             "the values the document gave it and exports them unchanged, "
+                             "but raises nothing.</p><table>"
                              "<thead><tr><th>Rule</th><th>Counts</th><th>Enabled</th>"
                              "<th class=\"num\">Min</th><th class=\"num\">Max</th>"
                              "<th>Window</th></tr></thead><tbody>");
@@ -2685,8 +2737,11 @@ static void group_rules(struct evbuffer *out, const struct group *g)
         const struct group_tw_rule *t = &g->tw[i];
 
         fmt_span(t->window_ms, win, sizeof(win));
-        evbuffer_add_printf(out, "<tr><td class=\"mono\">%s</td><td>%s</td><td>",
+        evbuffer_add_printf(out, "<tr><td class=\"mono\">%s</td><td>%s",
                             group_rule_name((enum group_rule)i), rule_help[i]);
+        if (!group_rule_observable((enum group_rule)i))
+            put_unobservable(out, rule_why_not[i]);
+        evbuffer_add_printf(out, "</td><td>");
         put_badge(out, t->enabled ? "ok" : "other", t->enabled ? "on" : "off");
         evbuffer_add_printf(out, "</td><td class=\"num\">%" PRId64 "</td><td class=\"num\">%" PRId64
                                  "</td><td>%s</td></tr>",
@@ -2701,6 +2756,16 @@ static void group_rules(struct evbuffer *out, const struct group *g)
     evbuffer_add_printf(out, "</td></tr><tr><th>" GROUP_ALLOW_IN_NAME
                              "<div class=\"small\">inbound</div></th><td>");
     put_allow(out, &g->allow_in);
+    evbuffer_add_printf(out, "</td></tr><tr><th>" GROUP_ALLOW_USERS_NAME
+                             "<div class=\"small\">local users allowed to log in</div>");
+    put_unobservable(out, "the devices' agents report no local logins");
+    evbuffer_add_printf(out, "</th><td>");
+    put_names(out, &g->users);
+    evbuffer_add_printf(out, "</td></tr><tr><th>" GROUP_ALLOW_PROCESSES_NAME
+                             "<div class=\"small\">processes allowed to run</div>");
+    put_unobservable(out, "the devices' agents report no processes");
+    evbuffer_add_printf(out, "</th><td>");
+    put_names(out, &g->processes);
     evbuffer_add_printf(out, "</td></tr></table></div>");
 }
 
@@ -2741,7 +2806,7 @@ static void json_line(struct evbuffer *b, json_t *v)
 
 /*
  * The normalised document of g for reading and editing: the members on
- * their own lines and each rule on one line, so all ten rules fit on a
+ * their own lines and each rule on one line, so all twenty rules fit on a
  * screen. malloc'd; NULL when out of memory.
  */
 static char *group_pretty(const struct group *g)

@@ -3,7 +3,9 @@
  * Besides the sanitizers' own checks, it asserts what the evaluator relies
  * on: a parsed group is within the documented bounds, a refusal says why,
  * and the normalised document parses back to the same group and the same
- * text (export, then import, changes nothing).
+ * text (export, then import, changes nothing). The same input also goes
+ * through groups_parse_doc() (LIST bodies and arrays), whose every group
+ * must hold the same bounds and have a name when there are several.
  */
 #include "../../evaluator/groups.h"
 
@@ -24,6 +26,26 @@ static void check_allow(const struct group_allow *a)
     }
 }
 
+static void check_names(const struct group_names *l)
+{
+    WARDEN_ASSERT(l->n <= GROUP_ALLOW_MAX && (l->n == 0) == (l->values == NULL));
+    for (size_t i = 0; i < l->n; i++) {
+        size_t n = strlen(l->values[i]);
+        WARDEN_ASSERT(n <= GROUP_VALUE_MAX && utf8_valid(l->values[i], n) &&
+                      text_printable(l->values[i], n));
+    }
+}
+
+static bool same_names(const struct group_names *a, const struct group_names *b)
+{
+    if (a->enabled != b->enabled || a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->values[i], b->values[i]) != 0)
+            return false;
+    return true;
+}
+
 static void check_group(const struct group *g)
 {
     WARDEN_ASSERT(g->name[0] == '\0' || group_name_valid(g->name));
@@ -35,6 +57,10 @@ static void check_group(const struct group *g)
     }
     check_allow(&g->allow_out);
     check_allow(&g->allow_in);
+    check_names(&g->users);
+    check_names(&g->processes);
+    WARDEN_ASSERT(group_enabled_rules(g) <= GROUP_RULES_TOTAL &&
+                  group_enabled_unobservable(g) <= group_enabled_rules(g));
 }
 
 static void check_round_trip(const struct group *g)
@@ -46,11 +72,33 @@ static void check_round_trip(const struct group *g)
     WARDEN_ASSERT(group_parse(json, strlen(json), NULL, &back, err, sizeof(err)));
     WARDEN_ASSERT(strcmp(back.name, g->name) == 0);
     WARDEN_ASSERT(memcmp(back.tw, g->tw, sizeof(g->tw)) == 0);
+    WARDEN_ASSERT(same_names(&back.users, &g->users) && same_names(&back.processes, &g->processes));
     again = group_to_json(&back);
     WARDEN_ASSERT(again != NULL && strcmp(again, json) == 0);
     free(again);
     free(json);
     group_free(&back);
+}
+
+static void check_doc(const uint8_t *data, size_t size)
+{
+    struct group *gs;
+    size_t n;
+    char err[512];
+
+    err[0] = '\0';
+    if (!groups_parse_doc((const char *)data, size, NULL, &gs, &n, err, sizeof(err))) {
+        WARDEN_ASSERT(err[0] != '\0');
+        return;
+    }
+    WARDEN_ASSERT(n >= 1 && n <= GROUP_DOC_MAX_GROUPS);
+    for (size_t i = 0; i < n; i++) {
+        check_group(&gs[i]);
+        WARDEN_ASSERT(n == 1 || gs[i].name[0] != '\0');
+        for (size_t j = 0; j < i; j++)
+            WARDEN_ASSERT(strcmp(gs[i].name, gs[j].name) != 0);
+    }
+    groups_free(gs, n);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -66,6 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         WARDEN_ASSERT(err[0] != '\0');
         WARDEN_ASSERT(g.allow_out.cidrs == NULL && g.allow_in.cidrs == NULL);
+        WARDEN_ASSERT(g.users.values == NULL && g.processes.values == NULL);
     }
+    check_doc(data, size);
     return 0;
 }

@@ -4,7 +4,8 @@
  * setting (as a hub record's details.config carries it), all on each input.
  * Besides the sanitizers' own checks, it asserts that what an import stores
  * (the normalised properties and settings) parses back to the same rules and
- * the same text, and that a refusal says why.
+ * the same text, that a diagnostic setting (or a LIST of them) is never
+ * taken for a hub, and that a refusal says why.
  */
 #include "../../evaluator/imports.h"
 
@@ -71,9 +72,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     err[0] = '\0';
     if (hubconf_parse(buf, size, "fuzz-hub", &doc, err, sizeof(err))) {
-        WARDEN_ASSERT(import_hub_name_valid(doc.hub, strlen(doc.hub)));
+        WARDEN_ASSERT(strcmp(doc.hub, "fuzz-hub") == 0);
+        WARDEN_ASSERT(doc.named[0] == '\0' || import_hub_name_valid(doc.named, strlen(doc.named)));
         WARDEN_ASSERT(doc.has_props || doc.has_settings);
         WARDEN_ASSERT(doc.has_props == (doc.props_json != NULL));
+        /* A setting or a list of them is never taken for a hub, nor a hub for a setting. */
+        WARDEN_ASSERT(doc.kind == HUB_DOC_HUB || (!doc.has_props && doc.has_settings));
+        WARDEN_ASSERT(doc.kind != HUB_DOC_SETTING || doc.nsettings == 1);
         if (doc.has_props)
             check_props_stored(&doc.props, doc.props_json);
         for (size_t i = 0; i < doc.nsettings; i++)

@@ -4,8 +4,9 @@
  * CSV header check), the entries build a matcher in memory, and addresses at
  * and around every range's edges are looked up. Besides the sanitizers'
  * checks it asserts what callers rely on: a parsed range is ordered and of
- * one family, its text and category lie inside the line, and the matcher
- * agrees with a linear scan under intel.h's attribution rule.
+ * one family, its text and category lie inside the line (Spamhaus' JSON
+ * lines included: their CIDR and SBL id are spans of the line too), and the
+ * matcher agrees with a linear scan under intel.h's attribution rule.
  */
 #include "../../evaluator/intel.h"
 

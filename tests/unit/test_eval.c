@@ -218,6 +218,43 @@ static void window_edges_follow_bucket_starts(void)
     teardown();
 }
 
+/*
+ * Rules the lab cannot observe (AMQP, HTTP, local logins, file uploads,
+ * users, processes) are kept but never evaluated: a silent device would be
+ * below every minimum, yet only the MQTT rule beside them raises.
+ */
+static void window_unobservable_rules_never_raise(void)
+{
+    static const char *const types[] = {
+        "AmqpC2DMessagesNotInAllowedRange",         "HttpC2DMessagesNotInAllowedRange",
+        "AmqpC2DRejectedMessagesNotInAllowedRange", "HttpC2DRejectedMessagesNotInAllowedRange",
+        "AmqpD2CMessagesNotInAllowedRange",         "HttpD2CMessagesNotInAllowedRange",
+        "FailedLocalLoginsNotInAllowedRange",       "FileUploadsNotInAllowedRange",
+        "MqttD2CMessagesNotInAllowedRange"};
+    char doc[4096];
+    size_t at = 0;
+
+    setup();
+    at += (size_t)snprintf(doc, sizeof(doc),
+                           "{\"name\": \"default\", \"properties\": {"
+                           "\"timeWindowRules\": [");
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        at += (size_t)snprintf(doc + at, sizeof(doc) - at,
+                               "%s{\"ruleType\": \"%s\", \"isEnabled\": true, \"minThreshold\": 1, "
+                               "\"maxThreshold\": 5, \"timeWindowSize\": \"PT1M\"}",
+                               i ? ", " : "", types[i]);
+    snprintf(doc + at, sizeof(doc) - at,
+             "], \"allowlistRules\": [{\"ruleType\": \"LocalUserNotAllowed\", \"isEnabled\": "
+             "true, \"allowlistValues\": []}, {\"ruleType\": \"ProcessNotAllowed\", "
+             "\"isEnabled\": true, \"allowlistValues\": []}]}}");
+    group(doc);
+    device("dev-quiet", T0 - 3600 * S);
+    pass(T0);
+    CHECK_INT(OPEN("IoT_CA_MqttD2CMessagesNotInAllowedRange"), 1);
+    CHECK_INT(q("SELECT count(*) FROM alerts"), 1);
+    teardown();
+}
+
 static void window_silence_counts_as_zero(void)
 {
     setup();
@@ -418,6 +455,27 @@ static void ti_listed_address_raises_and_bogons_are_skipped(void)
                  "json_extract(extended_properties, '$.remote_port') FROM alerts LIMIT 1"),
               "bad 443");
     CHECK_STR(qs("SELECT severity FROM alerts LIMIT 1"), "Medium");
+    teardown();
+}
+
+/* Spamhaus' JSON lists raise with their SBL id as the category, IPv4 and IPv6. */
+static void ti_spamhaus_json_list_gives_its_sbl_id(void)
+{
+    setup();
+    load_list("spamhaus-drop",
+              "{\"cidr\":\"45.140.8.0/22\",\"sblid\":\"SBL700101\",\"rir\":\"ripencc\"}\n"
+              "{\"cidr\":\"2a0d:5e40::/29\",\"sblid\":\"SBL700201\",\"rir\":\"ripencc\"}\n"
+              "{\"type\":\"metadata\",\"timestamp\":1765000000,\"records\":2}\n");
+    int64_t a = device("dev-a", T0);
+    flow(a, T0 - 30 * S, "45.140.9.7", 443, 0);
+    flow(a, T0 - 30 * S, "2a0d:5e41::80", 443, 0);
+    pass(T0);
+    CHECK_STR(qs("SELECT group_concat(alert_key || '|' || json_extract(extended_properties, "
+                 "'$.category'), ',') FROM (SELECT * FROM alerts WHERE alert_type = "
+                 "'IoT_TiConnection' ORDER BY alert_key)"),
+              "dev-a/2a0d:5e41::80|SBL700201,dev-a/45.140.9.7|SBL700101");
+    CHECK(strstr(qs("SELECT description FROM alerts WHERE alert_key = 'dev-a/45.140.9.7'"),
+                 "SBL700101") != NULL);
     teardown();
 }
 
@@ -670,6 +728,7 @@ int main(void)
     RUN(window_exactly_min_is_in_range_one_under_raises);
     RUN(window_edges_follow_bucket_starts);
     RUN(window_silence_counts_as_zero);
+    RUN(window_unobservable_rules_never_raise);
     RUN(window_overlapping_warden_downtime_is_not_judged_on_min);
     RUN(window_alert_updates_then_resolves_then_reopens);
     RUN(window_rule_disabled_while_active_resolves);
@@ -678,6 +737,7 @@ int main(void)
     RUN(active_connections_count_distinct_flows);
     RUN(ti_listed_address_raises_and_bogons_are_skipped);
     RUN(ti_matches_bogons_when_configured);
+    RUN(ti_spamhaus_json_list_gives_its_sbl_id);
     RUN(allow_lists_by_direction);
     RUN(flow_alert_repeats_then_resolves_after_ttl);
     RUN(auth_alerts_from_hub_records);

@@ -9,7 +9,7 @@
 #include "../../evaluator/groups.h"
 #include "eval_helpers.h"
 
-#define ALL_RULES (GROUP_RULE_COUNT + 2)
+#include <jansson.h>
 
 static bool parse_text(const char *json, struct group *g, char *err, size_t errlen)
 {
@@ -53,8 +53,8 @@ static void test_new_group_has_every_rule_disabled(void)
     CHECK(!g.allow_out.enabled && !g.allow_in.enabled);
     CHECK_INT(group_enabled_rules(&g), 0);
 
-    /* An empty document is such a group too. */
-    CHECK(parse_text("{}", &g, err, sizeof(err)));
+    /* A document with empty rule lists is such a group too (an empty object is not a group). */
+    CHECK(parse_text("{\"properties\": {\"timeWindowRules\": []}}", &g, err, sizeof(err)));
     CHECK_STR(g.name, "");
     CHECK_INT(group_enabled_rules(&g), 0);
     CHECK_INT(g.tw[GROUP_TWIN_UPDATES].window_ms, 15 * 60 * 1000);
@@ -76,6 +76,21 @@ static void test_rule_names_in_spec_order(void)
     CHECK(group_rule_lookup("TwinUpdatesNotInAllowedRange", &r) && r == GROUP_TWIN_UPDATES);
     CHECK(!group_rule_lookup("ConnectionToIpNotAllowed", &r));
     CHECK(!group_rule_lookup("twinupdatesnotinallowedrange", &r));
+    /* Azure's other eight are known, and not observable in this lab. */
+    CHECK(group_rule_lookup("AmqpC2DMessagesNotInAllowedRange", &r) && r == GROUP_AMQP_C2D);
+    CHECK(group_rule_lookup("HttpC2DMessagesNotInAllowedRange", &r) && r == GROUP_HTTP_C2D);
+    CHECK(group_rule_lookup("AmqpC2DRejectedMessagesNotInAllowedRange", &r) &&
+          r == GROUP_AMQP_C2D_REJECTED);
+    CHECK(group_rule_lookup("HttpC2DRejectedMessagesNotInAllowedRange", &r) &&
+          r == GROUP_HTTP_C2D_REJECTED);
+    CHECK(group_rule_lookup("AmqpD2CMessagesNotInAllowedRange", &r) && r == GROUP_AMQP_D2C);
+    CHECK(group_rule_lookup("HttpD2CMessagesNotInAllowedRange", &r) && r == GROUP_HTTP_D2C);
+    CHECK(group_rule_lookup("FailedLocalLoginsNotInAllowedRange", &r) &&
+          r == GROUP_FAILED_LOCAL_LOGINS);
+    CHECK(group_rule_lookup("FileUploadsNotInAllowedRange", &r) && r == GROUP_FILE_UPLOADS);
+    CHECK_INT(GROUP_RULE_COUNT, 16);
+    for (int i = 0; i < GROUP_RULE_COUNT; i++)
+        CHECK(group_rule_observable((enum group_rule)i) == (i <= GROUP_UNAUTHORIZED));
 }
 
 static void test_partial_document_leaves_others_disabled(void)
@@ -149,17 +164,20 @@ static void test_bare_properties_document_accepted(void)
 static void test_unknown_rule_type_rejected_by_name(void)
 {
     expect_rejected("{\"properties\": {\"timeWindowRules\": [{\"ruleType\": "
-                    "\"AmqpC2DMessagesNotInAllowedRange\", \"isEnabled\": true}]}}",
-                    "timeWindowRules[0]", "unknown rule type \"AmqpC2DMessagesNotInAllowedRange\"");
-    expect_rejected("{\"properties\": {\"allowlistRules\": [{\"ruleType\": \"LocalUserNotAllowed\","
-                    " \"isEnabled\": true, \"allowlistValues\": []}]}}",
-                    "allowlistRules[0]", "unknown rule type \"LocalUserNotAllowed\"");
+                    "\"SmtpMessagesNotInAllowedRange\", \"isEnabled\": true}]}}",
+                    "timeWindowRules[0]", "unknown rule type \"SmtpMessagesNotInAllowedRange\"");
+    expect_rejected(
+        "{\"properties\": {\"allowlistRules\": [{\"ruleType\": \"LocalGroupNotAllowed\","
+        " \"isEnabled\": true, \"allowlistValues\": []}]}}",
+        "allowlistRules[0]", "unknown rule type \"LocalGroupNotAllowed\"");
     expect_rejected("{\"properties\": {\"timeWindowRules\": [{\"isEnabled\": true}]}}",
                     "timeWindowRules[0]", "ruleType is required");
-    /* Warden has no threshold or deny-list rules, so any listed there is unknown. */
+    /* Warden has no threshold or deny-list rules, so any listed there is refused. */
     expect_rejected(
         "{\"properties\": {\"denylistRules\": [{\"ruleType\": \"ProcessNotAllowed\"}]}}",
-        "denylistRules[0]", "unknown rule type \"ProcessNotAllowed\"");
+        "denylistRules[0] (ProcessNotAllowed)", "not a deny-list rule type");
+    expect_rejected("{\"properties\": {\"denylistRules\": [{\"ruleType\": \"ProcessAllowed\"}]}}",
+                    "denylistRules[0]", "unknown rule type \"ProcessAllowed\"");
     expect_rejected("{\"properties\": {\"thresholdRules\": [{\"ruleType\": "
                     "\"TwinUpdatesNotInAllowedRange\"}]}}",
                     "thresholdRules[0] (TwinUpdatesNotInAllowedRange)", "not a threshold rule");
@@ -314,9 +332,11 @@ static void test_bad_names_rejected(void)
     struct group g;
     char err[256];
 
-    expect_rejected("{\"name\": \"lab/one\"}", "not a valid group name", NULL);
-    expect_rejected("{\"name\": 7}", "name must be a string", NULL);
-    CHECK(!group_parse("{}", 2, "..", &g, err, sizeof(err)));
+    expect_rejected("{\"name\": \"lab/one\", \"properties\": {\"allowlistRules\": []}}",
+                    "not a valid group name", NULL);
+    expect_rejected("{\"name\": 7, \"properties\": {\"allowlistRules\": []}}",
+                    "name must be a string", NULL);
+    CHECK(!group_parse("{\"timeWindowRules\": []}", 23, "..", &g, err, sizeof(err)));
     CHECK_CONTAINS(err, "not a valid group name");
     CHECK(group_name_valid("production_v2.lab-1"));
     CHECK(!group_name_valid(""));
@@ -394,7 +414,9 @@ static void test_import_names_the_group(void)
 
     tdb_open(&t);
     /* The document's name. */
-    tdb_file(&t, "ignored.json", "{\"name\": \"from-doc\"}", path, sizeof(path));
+    tdb_file(&t, "ignored.json",
+             "{\"name\": \"from-doc\", \"properties\": {\"thresholdRules\": []}}", path,
+             sizeof(path));
     {
         char *argv[] = {"groups", "import", path, NULL};
         capture_begin(&t);
@@ -408,11 +430,12 @@ static void test_import_names_the_group(void)
         capture_begin(&t);
         CHECK_INT(eval_cmd_groups(5, argv, t.s), 0);
         capture_end(&t);
-        CHECK_CONTAINS(t.out, "security group override: imported, 0 of 10 rules enabled");
+        CHECK_CONTAINS(t.out, "security group override: imported, 0 of 20 rules enabled");
     }
     CHECK_INT(sql_int(&t, "SELECT count(*) FROM security_groups WHERE name = ?1", "override"), 1);
     /* Neither: the file name without its extension. */
-    tdb_file(&t, "sensors.v2.json", "{\"properties\": {}}", path, sizeof(path));
+    tdb_file(&t, "sensors.v2.json", "{\"properties\": {\"denylistRules\": []}}", path,
+             sizeof(path));
     {
         char *argv[] = {"groups", "import", path, NULL};
         capture_begin(&t);
@@ -430,7 +453,12 @@ static void test_import_names_the_group(void)
                       "SELECT json_array_length(rules_json, '$.properties.timeWindowRules') "
                       "FROM security_groups WHERE name = ?1",
                       "sensors.v2"),
-              8);
+              16);
+    CHECK_INT(sql_int(&t,
+                      "SELECT json_array_length(rules_json, '$.properties.allowlistRules') "
+                      "FROM security_groups WHERE name = ?1",
+                      "sensors.v2"),
+              4);
     tdb_close(&t);
 }
 
@@ -490,7 +518,7 @@ static void test_export_prints_normalised_document(void)
         capture_begin(&t);
         CHECK_INT(eval_cmd_groups(5, argv, t.s), 0);
         capture_end(&t);
-        CHECK_CONTAINS(t.out, "3 of 10 rules enabled");
+        CHECK_CONTAINS(t.out, "3 of 20 rules enabled");
     }
     {
         char *argv[] = {"groups", "export", "lab", NULL};
@@ -576,8 +604,8 @@ static void test_list_counts_rules_and_devices(void)
         capture_end(&t);
     }
     CHECK_CONTAINS(t.out, "NAME");
-    CHECK_STR(list_line(t.out, "default", line, sizeof(line)), "default 0/10 1");
-    CHECK_STR(list_line(t.out, "lab", line, sizeof(line)), "lab 1/10 2");
+    CHECK_STR(list_line(t.out, "default", line, sizeof(line)), "default 0/20 1");
+    CHECK_STR(list_line(t.out, "lab", line, sizeof(line)), "lab 1/20 2");
     CHECK_STR(list_line(t.out, "ghost", line, sizeof(line)), "ghost - 1 (not defined)");
     tdb_close(&t);
 }
@@ -634,6 +662,231 @@ static void test_groups_load_and_store(void)
     tdb_close(&t);
 }
 
+/* ---- documents as Azure writes them --------------------------------------------------- */
+
+/* groups import (with --name when name is not NULL): the exit status; output in t->out/err. */
+static int import_file(struct tdb *t, const char *path, const char *name)
+{
+    char *argv[] = {"groups", "import", (char *)path, "--name", (char *)name, NULL};
+    int rc;
+
+    capture_begin(t);
+    rc = eval_cmd_groups(name ? 5 : 3, argv, t->s);
+    capture_end(t);
+    return rc;
+}
+
+/* A document's rules by rule type, from its properties' two rule lists. */
+static json_t *rules_by_type(json_t *doc)
+{
+    static const char *const lists[] = {"timeWindowRules", "allowlistRules"};
+    json_t *props = json_object_get(doc, "properties"), *by = json_object(), *rule;
+    size_t i;
+
+    for (size_t l = 0; l < 2; l++)
+        json_array_foreach(json_object_get(props, lists[l]), i, rule)
+            json_object_set(by, json_string_value(json_object_get(rule, "ruleType")), rule);
+    return by;
+}
+
+static int64_t window_of(json_t *rule)
+{
+    int64_t ms = -1;
+    const char *w = json_string_value(json_object_get(rule, "timeWindowSize"));
+
+    return w != NULL && duration_parse(w, &ms) ? ms : -1;
+}
+
+/* The exported rule e holds the values of the document's rule r, field by field. */
+static void check_rule_kept(const char *type, json_t *r, json_t *e)
+{
+    static const char *const same[] = {"isEnabled", "minThreshold", "maxThreshold"};
+    int before = check_failures;
+
+    CHECK(e != NULL);
+    if (e == NULL) {
+        fprintf(stderr, "  rule %s was not exported\n", type);
+        return;
+    }
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++)
+        CHECK(json_equal(json_object_get(r, same[i]), json_object_get(e, same[i])) ||
+              json_object_get(r, same[i]) == NULL);
+    if (json_object_get(r, "timeWindowSize") != NULL)
+        CHECK_INT(window_of(e), window_of(r));
+    /* Lists of names come back exactly; CIDRs as their networks (checked below). */
+    if (json_object_get(r, "allowlistValues") != NULL && strcmp(type, GROUP_ALLOW_OUT_NAME) != 0)
+        CHECK(json_equal(json_object_get(r, "allowlistValues"),
+                         json_object_get(e, "allowlistValues")));
+    if (check_failures != before)
+        fprintf(stderr, "  rule %s changed on export\n", type);
+}
+
+static void test_every_azure_rule_type_is_exported_with_its_values(void)
+{
+    static const char fixture[] = "tests/fixtures/groups/azure_get_body.json";
+    struct tdb t;
+    json_t *in = json_load_file(fixture, 0, NULL), *ex, *in_by, *ex_by, *r, *want;
+    const char *type;
+
+    tdb_open(&t);
+    CHECK_INT(import_file(&t, fixture, NULL), 0);
+    CHECK_CONTAINS(t.out, "security group floor-sensors: imported, 10 of 20 rules enabled (5 not "
+                          "observable in this lab, kept but not evaluated: "
+                          "AmqpC2DMessagesNotInAllowedRange, AmqpD2CMessagesNotInAllowedRange, "
+                          "FailedLocalLoginsNotInAllowedRange, FileUploadsNotInAllowedRange, "
+                          "LocalUserNotAllowed)");
+    {
+        char *argv[] = {"groups", "export", "floor-sensors", NULL};
+        capture_begin(&t);
+        CHECK_INT(eval_cmd_groups(3, argv, t.s), 0);
+        capture_end(&t);
+    }
+    ex = json_loads(t.out, 0, NULL);
+    CHECK(in != NULL && ex != NULL);
+    in_by = rules_by_type(in);
+    ex_by = rules_by_type(ex);
+    CHECK_INT(json_object_size(in_by), 19); /* Azure's 16 time-window and 3 allow-list types */
+    CHECK_INT(json_object_size(ex_by), 20); /* and Warden's inbound list */
+    json_object_foreach(in_by, type, r) check_rule_kept(type, r, json_object_get(ex_by, type));
+    want = json_pack("[s, s, s]", "172.20.0.0/16", "203.0.113.9/32", "2001:db8:77::/48");
+    CHECK(json_equal(
+        json_object_get(json_object_get(ex_by, GROUP_ALLOW_OUT_NAME), "allowlistValues"), want));
+    json_decref(want);
+    /* Read-only members are not written back. */
+    CHECK(strstr(t.out, "displayName") == NULL && strstr(t.out, "valueType") == NULL);
+    json_decref(in_by);
+    json_decref(ex_by);
+    json_decref(in);
+    json_decref(ex);
+    tdb_close(&t);
+}
+
+static void test_put_list_and_array_bodies_import_every_group(void)
+{
+    struct tdb t;
+    char path[256];
+
+    tdb_open(&t);
+    /* The PUT request body: no name, one rule Warden cannot observe. */
+    CHECK_INT(import_file(&t, "tests/fixtures/groups/azure_put_body.json", "pumps"), 0);
+    CHECK_CONTAINS(t.out, "security group pumps: imported, 1 of 20 rules enabled (1 not "
+                          "observable in this lab, kept but not evaluated: "
+                          "HttpD2CMessagesNotInAllowedRange)");
+    CHECK_INT(
+        sql_int(&t,
+                "SELECT json_extract(r.value, '$.maxThreshold') FROM security_groups, "
+                "json_each(rules_json, '$.properties.timeWindowRules') r WHERE name = ?1 "
+                "AND json_extract(r.value, '$.ruleType') = 'HttpD2CMessagesNotInAllowedRange'",
+                "pumps"),
+        44);
+    /* The LIST body: every group, each under its own name. */
+    CHECK_INT(import_file(&t, "tests/fixtures/groups/azure_list_body.json", NULL), 0);
+    CHECK_CONTAINS(t.out, "security group floor-sensors: imported, 10 of 20");
+    CHECK_CONTAINS(t.out, "security group gateways: imported, 2 of 20");
+    CHECK_INT(sql_int(&t, "SELECT count(*) FROM security_groups", NULL), 3);
+    CHECK_INT(sql_int(&t,
+                      "SELECT json_extract(rules_json, '$.properties.allowlistRules[2].isEnabled') "
+                      "FROM security_groups WHERE name = ?1",
+                      "gateways"),
+              0);
+    /* An array of groups, and a LIST of one renamed with --name. */
+    tdb_file(&t, "two.json",
+             "[{\"name\": \"a1\", \"properties\": {\"timeWindowRules\": []}},"
+             " {\"name\": \"a2\", \"timeWindowRules\": [{\"ruleType\": "
+             "\"FileUploadsNotInAllowedRange\", \"isEnabled\": false}]}]",
+             path, sizeof(path));
+    CHECK_INT(import_file(&t, path, NULL), 0);
+    CHECK_INT(sql_int(&t, "SELECT count(*) FROM security_groups WHERE name IN ('a1', 'a2')", NULL),
+              2);
+    tdb_file(&t, "one.json",
+             "{\"value\": [{\"name\": \"b0\", \"properties\": "
+             "{\"allowlistRules\": []}}], \"nextLink\": null}",
+             path, sizeof(path));
+    CHECK_INT(import_file(&t, path, "b1"), 0);
+    CHECK_INT(sql_int(&t, "SELECT count(*) FROM security_groups WHERE name = ?1", "b1"), 1);
+    tdb_close(&t);
+}
+
+/* Each document is refused with its message, and nothing is stored. */
+static void test_documents_that_are_not_groups_are_refused(void)
+{
+    static const struct {
+        const char *doc, *why;
+    } bad[] = {
+        {"{}", "not a security group: expected a deviceSecurityGroups document"},
+        {"{\"name\": \"x\"}", "with at least one rule list, a LIST body"},
+        {"{\"name\": \"x\", \"properties\": {}}", "not a security group"},
+        {"{\"value\": []}", "the document holds no security group"},
+        {"{\"value\": {}}", "value must be an array of security groups"},
+        {"{\"value\": [{\"name\": \"ok\", \"properties\": {\"timeWindowRules\": []}}, {}]}",
+         "value[1]: not a security group"},
+        {"{\"value\": [{\"properties\": {\"timeWindowRules\": []}}, "
+         "{\"name\": \"b\", \"properties\": {\"timeWindowRules\": []}}]}",
+         "value[0]: the group has no name"},
+        {"[{\"name\": \"d\", \"timeWindowRules\": []}, {\"name\": \"d\", \"timeWindowRules\": []}]",
+         "[1]: group \"d\" is also [0]"},
+        {"{\"parameters\": {\"api-version\": \"2019-08-01\"}, \"responses\": {\"200\": "
+         "{\"body\": {\"name\": \"x\", \"properties\": {\"timeWindowRules\": []}}}}}",
+         "azure-rest-api-specs example file"},
+        {"{\"name\": \"hub-1\", \"type\": \"Microsoft.Devices/IotHubs\", \"properties\": "
+         "{\"ipFilterRules\": [], \"timeWindowRules\": []}}",
+         "its type is \"Microsoft.Devices/IotHubs\""},
+        {"{\"name\": \"set\", \"type\": \"Microsoft.Insights/diagnosticSettings\", "
+         "\"properties\": {\"logs\": []}}",
+         "give it to `warden hub import`"},
+        {"{\"name\": \"x\", \"type\": 5, \"timeWindowRules\": []}", "type must be a string"},
+        {"{\"timeWindowRules\": [], \"allowlistRules\": [{\"ruleType\": \"ProcessNotAllowed\","
+         " \"isEnabled\": true, \"allowlistValues\": [\"ok\", 7]}]}",
+         "(ProcessNotAllowed): allowlistValues[1] must be a string"},
+        {"{\"allowlistRules\": [{\"ruleType\": \"LocalUserNotAllowed\", \"isEnabled\": true}]}",
+         "(LocalUserNotAllowed): allowlistValues is required"},
+        {"{\"allowlistRules\": [{\"ruleType\": \"LocalUserNotAllowed\", \"isEnabled\": true,"
+         " \"allowlistValues\": [\"tab\\there\"]}]}",
+         "printable text"},
+    };
+    struct tdb t;
+    char path[256];
+
+    tdb_open(&t);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        tdb_file(&t, "doc.json", bad[i].doc, path, sizeof(path));
+        CHECK_INT(import_file(&t, path, NULL), 2);
+        CHECK_CONTAINS(t.err, bad[i].why);
+        CHECK_CONTAINS(t.err, "(nothing imported)");
+    }
+    CHECK_INT(sql_int(&t, "SELECT count(*) FROM security_groups", NULL), 0);
+    /* --name cannot name several groups. */
+    CHECK_INT(import_file(&t, "tests/fixtures/groups/azure_list_body.json", "one"), 2);
+    CHECK_CONTAINS(t.err, "a name was given for one group, but the document holds 2");
+    CHECK_INT(sql_int(&t, "SELECT count(*) FROM security_groups", NULL), 0);
+    tdb_close(&t);
+}
+
+static void test_api_put_refuses_a_list_body(void)
+{
+    struct group g;
+    char err[512];
+    size_t len;
+    char *doc = slurp("tests/fixtures/groups/azure_list_body.json", &len);
+
+    /* group_parse is what PUT /api/v1/security-groups/{name} and the web editor call. */
+    CHECK(!group_parse(doc, len, "lab", &g, err, sizeof(err)));
+    CHECK_CONTAINS(err, "a LIST body");
+    CHECK_CONTAINS(err, "warden groups import");
+    free(doc);
+    doc = slurp("tests/fixtures/groups/azure_get_body.json", &len);
+    CHECK(group_parse(doc, len, "lab", &g, err, sizeof(err)));
+    CHECK_STR(g.name, "lab");
+    CHECK(g.tw[GROUP_FILE_UPLOADS].enabled && g.tw[GROUP_FILE_UPLOADS].max == 12 &&
+          g.tw[GROUP_FILE_UPLOADS].window_ms == 6 * 3600000LL);
+    CHECK_INT(g.users.n, 3);
+    CHECK(g.users.n == 3 && strcmp(g.users.values[2], "z\xc3\xa9phyr") == 0);
+    CHECK(!g.processes.enabled && g.processes.n == 2);
+    CHECK_INT(group_enabled_unobservable(&g), 5);
+    group_free(&g);
+    free(doc);
+}
+
 int main(void)
 {
     RUN(test_new_group_has_every_rule_disabled);
@@ -657,5 +910,9 @@ int main(void)
     RUN(test_export_prints_normalised_document);
     RUN(test_list_counts_rules_and_devices);
     RUN(test_groups_load_and_store);
+    RUN(test_every_azure_rule_type_is_exported_with_its_values);
+    RUN(test_put_list_and_array_bodies_import_every_group);
+    RUN(test_documents_that_are_not_groups_are_refused);
+    RUN(test_api_put_refuses_a_list_body);
     return CHECK_DONE();
 }

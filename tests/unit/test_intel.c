@@ -1250,13 +1250,142 @@ static void remove_tmpdir(void)
     static const char *const files[] = {"noheader.csv",   "late_header.csv", "my.list.v2.txt",
                                         "everything.txt", "wide.txt",        "narrow.csv",
                                         "feed.txt",       "keep.txt",        "ugly.txt",
-                                        "long.txt",       "huge.txt"};
+                                        "long.txt",       "huge.txt",        "cut.json"};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         tmp_path(path, sizeof(path), files[i]);
         unlink(path);
     }
     if (rmdir(tmpdir) != 0)
         fprintf(stderr, "note: %s left behind\n", tmpdir);
+}
+
+/* ---- Spamhaus' JSON lists ----------------------------------------------------------- */
+
+static void parse_line_reads_spamhaus_json(void)
+{
+    struct intel_entry e;
+    bool ok;
+
+    e = parse("{\"cidr\":\"45.140.8.0/22\",\"sblid\":\"SBL700101\",\"rir\":\"ripencc\"}", &ok);
+    CHECK(ok && entry_is(&e, "45.140.8.0", "45.140.11.255", 22) && e.json);
+    CHECK(span_is(e.text, e.text_len, "45.140.8.0/22"));
+    CHECK(span_is(e.category, e.category_len, "SBL700101"));
+    e = parse(" { \"rir\" : \"apnic\" , \"sblid\" : \"SBL9\" , \"cidr\" : \"2403:7e00::/32\" }\r",
+              &ok);
+    CHECK(ok && entry_is(&e, "2403:7e00::", "2403:7e00:ffff:ffff:ffff:ffff:ffff:ffff", 32));
+    CHECK(span_is(e.category, e.category_len, "SBL9"));
+    /* An escaped slash, as some JSON writers put it; the text stays as written. */
+    e = parse("{\"cidr\":\"185.250.44.0\\/24\",\"sblid\":\"SBL3\"}", &ok);
+    CHECK(ok && entry_is(&e, "185.250.44.0", "185.250.44.255", 24));
+    CHECK(span_is(e.text, e.text_len, "185.250.44.0\\/24"));
+    /* Members Warden does not read, of any JSON type, are walked over. */
+    e = parse("{\"cidr\":\"1.2.3.4\",\"extra\":[1,-2.5e+3,true,false,null,{\"k\":\"\\u00e9\\n\"}]}",
+              &ok);
+    CHECK(ok && entry_is(&e, "1.2.3.4", "1.2.3.4", 32) && e.category == NULL);
+    /* The metadata line is skipped, and said to be JSON. */
+    e = parse("{\"type\":\"metadata\",\"timestamp\":1765000000,\"size\":250,\"records\":4}", &ok);
+    CHECK(ok && e.kind == INTEL_LINE_SKIP && e.json);
+}
+
+static void parse_line_rejects_bad_json_lines(void)
+{
+    static const struct {
+        const char *line, *why;
+    } bad[] = {
+        {"{\"cidr\":\"45.140.8.0/22\",\"sblid\":\"SBL1\"", "',' or '}' was expected"},
+        {"{\"cidr\":\"45.140.8.0/22\",}", "a member name was expected"},
+        {"{\"cidr\" \"45.140.8.0/22\"}", "':' was expected"},
+        {"{\"cidr\":\"45.140.8.0/22\"} {}", "data after the object"},
+        {"{\"cidr\":\"45.140.8.0/33\"}", "cidr is not an IP address or CIDR"},
+        {"{\"cidr\":\"45.140.8.0\\u002f22\"}", "cidr is not an IP address or CIDR"},
+        {"{\"cidr\":4514080}", "cidr is not an IP address or CIDR"},
+        {"{\"cidr\":\"1.2.3.0/24\",\"cidr\":\"1.2.4.0/24\"}", "a member appears twice"},
+        {"{\"cidr\":\"1.2.3.0/24\",\"sblid\":17}", "sblid must be a string"},
+        {"{\"cidr\":\"1.2.3.0/24\",\"sblid\":\"SBL\\u0031\"}", "without escapes"},
+        {"{\"cidr\":\"1.2.3.0/24\",\"sblid\":\"SBL\x01\"}", "invalid JSON value"},
+        {"{\"cidr\":\"1.2.3.0/24\",\"sblid\":\"SBL\\q\"}", "invalid JSON value"},
+        {"{\"cidr\":\"1.2.3.0/24\",\"n\":01}", "invalid JSON value"},
+        {"{\"cidr\":\"1.2.3.0/24\",\"n\":tru}", "invalid JSON value"},
+        {"{\"asn\":64500,\"rir\":\"arin\",\"asname\":\"X\"}", "an ASN-DROP record"},
+        {"{\"rir\":\"arin\"}", "a JSON line without cidr"},
+        {"{}", "a JSON line without cidr"},
+        {"{\"type\":\"data\",\"cidr\":\"1.2.3.0/24\"}", "a type other than \"metadata\""},
+        {"{\"cidr\":\"1.2.3.0/24\",\"a\":[[[[[[[[[1]]]]]]]]]}", "nested deeper than 8"},
+        {"[{\"cidr\":\"1.2.3.0/24\"}]", "a JSON array"},
+        {"{\"cidr\":\"1.2.3.0/24\",\"sblid\":\"SBL1\\", "invalid JSON value"},
+        {"{\"cidr\":\"1.2.3.0/24\",\"x\":\"\\u12\"}", "invalid JSON value"},
+    };
+    struct intel_entry e;
+    char err[128];
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        if (intel_parse_line(bad[i].line, strlen(bad[i].line), &e, err, sizeof(err))) {
+            fprintf(stderr, "  accepted: %s\n", bad[i].line);
+            CHECK(false);
+        }
+        if (strstr(err, bad[i].why) == NULL) {
+            fprintf(stderr, "  %s: \"%s\" does not say \"%s\"\n", bad[i].line, err, bad[i].why);
+            CHECK(false);
+        }
+    }
+    /* The length given is the line: a JSON object cut by it is not read past it. */
+    CHECK(!intel_parse_line("{\"cidr\":\"1.2.3.0/24\"}", 20, &e, err, sizeof(err)));
+}
+
+static void load_spamhaus_json_v4_and_v6_with_sbl_ids(void)
+{
+    struct store *s = fresh_db();
+    const char *cat = NULL;
+    struct intel *in;
+    struct run r;
+
+    intel_cmd(s, &r, "load", FIXTURES "spamhaus_drop_v4.json", "--name", "drop", NULL);
+    CHECK_INT(r.rc, 0);
+    CHECK(strstr(r.err, "warning") == NULL); /* the metadata line is there */
+    intel_cmd(s, &r, "load", FIXTURES "spamhaus_drop_v6.json", NULL);
+    CHECK_INT(r.rc, 0);
+    CHECK_INT(list_entries(s, "drop"), 4);
+    CHECK_INT(list_entries(s, "spamhaus_drop_v6"), 2);
+    in = build(s);
+    CHECK_STR(match(in, "45.140.11.254", &cat), "drop");
+    CHECK_STR(cat, "SBL700101");
+    CHECK_STR(match(in, "103.77.247.1", &cat), "drop");
+    CHECK_STR(cat, "SBL700102");
+    CHECK(match(in, "103.77.248.0", NULL) == NULL);
+    CHECK_STR(match(in, "2a0d:5e47:ffff::1", &cat), "spamhaus_drop_v6");
+    CHECK_STR(cat, "SBL700201");
+    CHECK_STR(match(in, "2403:7e00:1::9", &cat), "spamhaus_drop_v6");
+    CHECK_STR(cat, "SBL700202");
+    CHECK(match(in, "2a0d:5e48::1", NULL) == NULL);
+    intel_free(in);
+    CHECK_INT(query_int(s, "SELECT count(*) FROM intel_ranges WHERE source = ?1", "45.140.8.0/22"),
+              1);
+    store_close(s);
+}
+
+static void json_bad_line_rejected_with_line_number(void)
+{
+    struct store *s = fresh_db();
+    char path[128];
+    struct run r;
+
+    intel_cmd(s, &r, "load", FIXTURES "spamhaus_drop_v4.json", "--name", "drop", NULL);
+    CHECK_INT(r.rc, 0);
+    /* A line cut short in the middle: refused with its number, the list as it was. */
+    intel_cmd(s, &r, "load", FIXTURES "spamhaus_drop_bad_line.json", "--name", "drop", NULL);
+    CHECK_INT(r.rc, 2);
+    CHECK(strstr(r.err, "spamhaus_drop_bad_line.json:3: invalid JSON") != NULL);
+    CHECK_INT(list_entries(s, "drop"), 4);
+    CHECK_INT(list_ranges(s, "drop"), 4);
+    /* Cut at a line's end instead: it loads, with a warning that the metadata is missing. */
+    tmp_path(path, sizeof(path), "cut.json");
+    write_file(path, "{\"cidr\":\"45.140.8.0/22\",\"sblid\":\"SBL700101\",\"rir\":\"ripencc\"}\n");
+    intel_cmd(s, &r, "load", path, NULL);
+    CHECK_INT(r.rc, 0);
+    CHECK(strstr(r.err, "no metadata line: the file may be cut short") != NULL);
+    CHECK_INT(list_entries(s, "cut"), 1);
+    store_close(s);
 }
 
 int main(void)
@@ -1271,6 +1400,10 @@ int main(void)
     RUN(parse_line_rejects_bad_lines);
     RUN(parse_line_cuts_long_category_at_char_boundary);
     RUN(csv_header_detected_only_as_header);
+    RUN(parse_line_reads_spamhaus_json);
+    RUN(parse_line_rejects_bad_json_lines);
+    RUN(load_spamhaus_json_v4_and_v6_with_sbl_ids);
+    RUN(json_bad_line_rejected_with_line_number);
     RUN(load_firehol_netset_with_bogons);
     RUN(load_spamhaus_drop_sbl_as_category);
     RUN(load_plain_list_ipv6_crlf_extra_columns);

@@ -58,18 +58,19 @@ static size_t count_type(const struct assessed *a, const char *type)
     return n;
 }
 
-static void hub_doc(struct tdb *t, const char *json)
+/* `warden hub import` of json for hub (the lab has one hub; --hub names the others). */
+static void hub_doc(struct tdb *t, const char *hub, const char *json)
 {
     struct config cfg;
     char path[256];
-    char *argv[] = {"hub", "import", path, NULL};
+    char *argv[] = {"hub", "import", path, "--hub", (char *)hub, NULL};
     int rc;
 
     config_defaults(&cfg);
     snprintf(cfg.db_path, sizeof(cfg.db_path), "%s", t->path);
     tdb_file(t, "hub.json", json, path, sizeof(path));
     capture_begin(t);
-    rc = eval_cmd_hub(3, argv, t->s, &cfg);
+    rc = eval_cmd_hub(5, argv, t->s, &cfg);
     capture_end(t);
     if (rc != 0) {
         fprintf(stderr, "  hub import: %s", t->err);
@@ -83,7 +84,7 @@ static void filter(struct tdb *t, const char *hub, const char *properties)
     char json[4096];
 
     snprintf(json, sizeof(json), "{\"name\": \"%s\", \"properties\": %s}", hub, properties);
-    hub_doc(t, json);
+    hub_doc(t, hub, json);
 }
 
 /* A hub with one diagnostic setting holding one log category. */
@@ -95,7 +96,7 @@ static void diag(struct tdb *t, const char *hub, const char *log)
              "{\"name\": \"%s\", \"diagnosticSettings\": [{\"name\": \"s\","
              " \"logs\": [%s]}]}",
              hub, log);
-    hub_doc(t, json);
+    hub_doc(t, hub, json);
 }
 
 static void add_device(struct tdb *t, const char *id, const char *hub)
@@ -428,11 +429,12 @@ static void test_diagnostics_retention_boundaries(void)
     }
     done(&a);
     /* One good setting among bad ones is enough. */
-    hub_doc(&t, "{\"name\": \"days-364\", \"diagnosticSettings\": [{\"name\": \"short\", \"logs\":"
-                " [{\"category\": \"C2DCommands\", \"enabled\": true, \"retentionPolicy\":"
-                " {\"enabled\": true, \"days\": 7}}]}, {\"name\": \"archive\", \"logs\":"
-                " [{\"category\": \"Connections\", \"enabled\": true, \"retentionPolicy\":"
-                " {\"enabled\": true, \"days\": 400}}]}]}");
+    hub_doc(&t, "days-364",
+            "{\"name\": \"days-364\", \"diagnosticSettings\": [{\"name\": \"short\", \"logs\":"
+            " [{\"category\": \"C2DCommands\", \"enabled\": true, \"retentionPolicy\":"
+            " {\"enabled\": true, \"days\": 7}}]}, {\"name\": \"archive\", \"logs\":"
+            " [{\"category\": \"Connections\", \"enabled\": true, \"retentionPolicy\":"
+            " {\"enabled\": true, \"days\": 400}}]}]}");
     assess(&t, &a);
     CHECK(find(&a, REC_DIAGNOSTICS_LOGS, "days-364") == NULL);
     done(&a);
