@@ -154,7 +154,7 @@ struct store {
 
     struct map devices;  /* device_id -> devices.id */
     /*
-     * Devices registered automatically (devices.auto_registered), -1 until
+     * Devices registered automatically (devices.auto_registered, sql/005), -1 until
      * counted. An import (another process) lowers the real number, so at the
      * cap it is counted again, once a batch: a flood of new ids at the cap
      * costs one count a batch, not one a message.

@@ -1,4 +1,4 @@
--- 004: which devices Warden registered by itself.
+-- 005: which devices Warden registered by itself.
 --
 -- A device id first seen on a topic or in a hub record is registered
 -- automatically, and ingest.max_auto_devices bounds how many such devices
