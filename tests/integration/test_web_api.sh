@@ -240,7 +240,7 @@ expect_error api-recs-bad-state 400 state: GET "/api/v1/recommendations?state=Op
 check api-groups-200 "$(req GET /api/v1/security-groups)" 200
 check api-groups-default "$(json "(SELECT count(*) FROM json_each(j, '\$.items') WHERE json_extract(value, '\$.name') = 'default')")" 1
 check api-group-200 "$(req GET /api/v1/security-groups/default)" 200
-check api-group-rules "$(json "json_array_length(j, '\$.properties.timeWindowRules')")" 8
+check api-group-rules "$(json "json_array_length(j, '\$.properties.timeWindowRules')")" 16
 check api-group-404 "$(req GET /api/v1/security-groups/nosuch)" 404
 expect_error api-group-bad-name 400 name: GET "/api/v1/security-groups/a%20b"
 cat > "$T/group.json" <<'EOF'

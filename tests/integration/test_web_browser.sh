@@ -207,7 +207,7 @@ expect recommendations "Identical authentication credentials used by multiple de
 safe recommendations Recommendations
 
 load groups /groups
-expect groups "href=\"/groups/default\"" "10 of 10"
+expect groups "href=\"/groups/default\"" "10 of 20"
 safe groups "Security groups"
 
 load group /groups/default
