@@ -682,7 +682,12 @@ void ingest_stop(struct ingest *in)
             int fd = mosquitto_socket(in->mosq);
             fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
             mosquitto_disconnect(in->mosq);
-            while (mosquitto_want_write(in->mosq) &&
+            /*
+             * Once disconnecting, libmosquitto reports a lost connection as
+             * success and keeps its unsent packets: without the socket check
+             * a broker gone at the same moment would keep this loop spinning.
+             */
+            while (mosquitto_want_write(in->mosq) && mosquitto_socket(in->mosq) >= 0 &&
                    mosquitto_loop_write(in->mosq, 1) == MOSQ_ERR_SUCCESS)
                 ;
         }

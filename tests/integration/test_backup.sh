@@ -103,6 +103,10 @@ check backup-mode-0640-whatever-the-umask "$(stat -c %a "$T/forced.db")" 640
 echo stale > "$T/forced.db"
 "$WARDEN" db backup "$T/forced.db" --force --db "$T/warden.db" > /dev/null
 check backup-force-replaces "$?/$(sqlite3 "$T/forced.db" "PRAGMA integrity_check")" 0/ok
+sum1=$(md5sum < "$T/warden.db")
+"$WARDEN" db backup "$T/warden.db" --force --db "$T/warden.db" > /dev/null 2> "$T/self.err"
+check backup-refuses-to-replace-the-database-itself "$?/$(grep -c 'is the database itself' "$T/self.err")" 2/1
+check backup-over-itself-changes-nothing "$(md5sum < "$T/warden.db")" "$sum1"
 # Stopped half-way (Ctrl-C): exit 2, and neither the file nor its temporary is left.
 WARDEN_TEST_BACKUP_STEP=1:50 "$WARDEN" db backup "$T/stopped.db" --db "$T/warden.db" \
     > /dev/null 2> "$T/stopped.err" &
