@@ -111,7 +111,7 @@ check backup-over-itself-changes-nothing "$(md5sum < "$T/warden.db")" "$sum1"
 WARDEN_TEST_BACKUP_STEP=1:50 "$WARDEN" db backup "$T/stopped.db" --db "$T/warden.db" \
     > /dev/null 2> "$T/stopped.err" &
 bpid=$!
-for i in $(seq 1 100); do ls "$T"/stopped.db.* > /dev/null 2>&1 && break; sleep 0.05; done
+wait_until 'ls "$T"/stopped.db.* > /dev/null 2>&1' 30 || fail backup-stopped-temporary-made
 kill -INT "$bpid"
 wait "$bpid"
 check backup-stopped-by-sigint-exits-2 "$?" 2

@@ -33,11 +33,8 @@ set -m
 # gone PATTERN PGID: no process of the group, and none whose command line
 # names the clone, is left (waiting up to 30 s for them to stop).
 gone() {
-    local deadline=$((SECONDS + 30))
-    while pgrep -g "$2" > /dev/null || pgrep -f "$1" > /dev/null; do
-        [ "$SECONDS" -ge "$deadline" ] && return 1
-        sleep 0.2
-    done
+    local _g_pat=$1 _g_pg=$2
+    wait_until '! pgrep -g "$_g_pg" > /dev/null && ! pgrep -f "$_g_pat" > /dev/null' 30
 }
 
 MQTT=$(free_port)
@@ -50,15 +47,12 @@ DEMO=$!
 PIDS+=("$DEMO")
 
 # The build comes first; a loaded machine may take several minutes for it.
-deadline=$((SECONDS + 600))
-until grep -q "^Dashboard: $WEB/" "$T/demo.out"; do
-    if ! kill -0 "$DEMO" 2> /dev/null || [ "$SECONDS" -ge "$deadline" ]; then
-        fail new-user-make-demo-starts "$(tail -15 "$T/demo.out")"
-        kill -INT -- -"$DEMO" 2> /dev/null
-        exit 1
-    fi
-    sleep 0.5
-done
+if ! wait_until 'grep -q "^Dashboard: $WEB/" "$T/demo.out" || ! kill -0 "$DEMO" 2> /dev/null' 600 ||
+    ! grep -q "^Dashboard: $WEB/" "$T/demo.out"; then
+    fail new-user-make-demo-starts "$(tail -15 "$T/demo.out")"
+    kill -INT -- -"$DEMO" 2> /dev/null
+    exit 1
+fi
 pass new-user-make-demo-starts
 up=$SECONDS
 
@@ -78,12 +72,7 @@ have_alerts() {
         curl -s --max-time 5 "$WEB/api/v1/alerts?type=$t&limit=1" | grep -q '"alert_id"' || return 1
     done
 }
-deadline=$((SECONDS + 120))
-until have_alerts; do
-    [ "$SECONDS" -ge "$deadline" ] && break
-    sleep 1
-done
-if have_alerts; then
+if wait_until have_alerts 120; then
     pass new-user-alerts-within-two-minutes
     echo "new-user: the three alerts showed $((SECONDS - up)) s after the dashboard" >&2
 else
