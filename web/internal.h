@@ -212,8 +212,6 @@ bool web_sqljob_cancelled(struct web_sqlpool *p, struct web_sqljob *job);
 struct web_sqlguard;
 struct web_sqlguard *web_sqlguard_install(sqlite3 *db, char *err, size_t errlen);
 void web_sqlguard_free(struct web_sqlguard *g);
-/* The sum of the widths and precisions printf(fmt, argv...) uses, as SQLite reads them. */
-int64_t web_sqlguard_printf_widths(const char *fmt, int argc, sqlite3_value **argv);
 
 /* The console's workers and queue, Prometheus text (for /metrics). */
 void web_sql_metrics(struct web_ctx *ctx, struct evbuffer *out);

@@ -304,9 +304,9 @@ static int64_t printf_spec(const char **pp, int argc, sqlite3_value **argv, int 
  * as SQLite 3.40's sqlite3_str_vappendf() reads them (its flags, '*' taking
  * the next argument as an int, literal digits kept to 31 bits), with each
  * conversion taking its argument. Formatting stops at a conversion SQLite
- * does not know, and so does this. Exposed for the unit tests.
+ * does not know, and so does this.
  */
-int64_t web_sqlguard_printf_widths(const char *fmt, int argc, sqlite3_value **argv)
+static int64_t printf_widths(const char *fmt, int argc, sqlite3_value **argv)
 {
     int64_t sum = 0;
     int used = 0;
@@ -332,7 +332,7 @@ static void guarded_printf(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     const struct guarded *fn = sqlite3_user_data(ctx);
     const char *fmt = argc > 0 ? (const char *)sqlite3_value_text(argv[0]) : NULL;
-    int64_t sum = fmt != NULL ? web_sqlguard_printf_widths(fmt, argc - 1, argv + 1) : 0;
+    int64_t sum = fmt != NULL ? printf_widths(fmt, argc - 1, argv + 1) : 0;
 
     if (sum > fn->g->max_bytes) {
         refuse(ctx,

@@ -4,10 +4,9 @@
 # 1 s) and `warden serve`:
 #   - each query that made one SQL function call run for seconds on the web's
 #     event loop is answered within 1.5x the limit with an error naming the
-#     function, while /healthz answers in under 100 ms (curl's time_total,
-#     the median of the answers sent meanwhile);
+#     function, while /healthz answers in under 100 ms (curl's time_total);
 #   - four slow queries at once (warden serve, a limit of 3 s) run to their
-#     limit while /healthz and an API page answer in under 100 ms (median);
+#     limit while /healthz and an API page answer in under 100 ms;
 #   - a client that leaves cancels its query or export at once; a full queue
 #     answers 503 with Retry-After at once;
 #   - console requests a browser marks as sent by another site's page
@@ -42,16 +41,16 @@ console_bg() {
     curl -s -o "$out.body" -w '%{http_code} %{time_total}\n' --max-time 60 "$@" \
         "$WEB/api/v1/sql" --get --data-urlencode "q=$sql" > "$out" &
 }
-# probe_while PID PATH: "MEDIAN WORST" ms of the answers to PATH sent while PID runs (three at
-# least). The median is what is checked: one answer in a few may wait for the shared machine.
+# probe_while PID PATH: the slowest answer to PATH, in ms, of those sent while PID runs (one
+# at least).
 probe_while() {
-    local times=() n=0
+    local worst=0 t
     while :; do
-        times+=("$(ms "$(curl -s -o /dev/null -w '%{time_total}' --max-time 60 "$WEB$2")")")
-        n=$((n + 1))
-        [ "$n" -ge 3 ] && ! kill -0 "$1" 2>/dev/null && break
+        t=$(ms "$(curl -s -o /dev/null -w '%{time_total}' --max-time 60 "$WEB$2")")
+        [ "$t" -gt "$worst" ] && worst=$t
+        kill -0 "$1" 2>/dev/null || break
     done
-    printf '%s\n' "${times[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)], v[NR] }'
+    echo "$worst"
 }
 under() { # under NAME VALUE MAX: pass when VALUE < MAX
     if [ "$2" -lt "$3" ]; then pass "$1"; else fail "$1" "$2, at most $3 allowed"; fi
@@ -60,15 +59,15 @@ under() { # under NAME VALUE MAX: pass when VALUE < MAX
 # ---- each attack, replayed alone -------------------------------------------------------------
 # attack NAME WORD SQL: refused or stopped with a detail saying WORD, within 1.5x the limit.
 attack() {
-    local name=$1 word=$2 sql=$3 pid hz worst code secs took detail
+    local name=$1 word=$2 sql=$3 pid hz code secs took detail
     console_bg "$T/atk" "$sql"
     pid=$!
-    read -r hz worst < <(probe_while "$pid" /healthz)
+    hz=$(probe_while "$pid" /healthz)
     wait "$pid"
     read -r code secs < "$T/atk"
     took=$(ms "$secs")
     detail=$(json "json_extract(j, '\$.detail')" "$T/atk.body" 2>/dev/null)
-    echo "# $name: $code in $took ms; /healthz meanwhile: median $hz ms, worst $worst ms; ${detail:0:110}"
+    echo "# $name: $code in $took ms; /healthz meanwhile at worst $hz ms; ${detail:0:110}"
     if [ "$code" = 400 ] && printf '%s' "$detail" | grep -qF -- "$word"; then
         pass "atk-$name-clear-error"
     else
@@ -186,21 +185,30 @@ for i in 0 1 2 3; do
 done
 wait_metric warden_sql_running 4 5 && pass slow-four-running-at-once ||
     fail slow-four-running-at-once "warden_sql_running is '$(metric warden_sql_running)'"
-hzs=() apis=()
-for i in 1 2 3 4 5; do
-    hzs+=("$(ms "$(curl -s -o /dev/null -w '%{time_total}' --max-time 60 "$WEB/healthz")")")
-    apis+=("$(ms "$(curl -s -o /dev/null -w '%{time_total}' --max-time 60 "$WEB/api/v1/alerts?limit=20")")")
+# Rounds of five probes of each; a round counts when all four queries still ran at its end,
+# and one such round must answer every probe in under 100 ms (the machine is shared: a round
+# may meet another engineer's burst).
+best_hz=999999 best_api=999999 rounds=0
+for round in 1 2 3; do
+    hz=0 api=0
+    for i in 1 2 3 4 5; do
+        t=$(ms "$(curl -s -o /dev/null -w '%{time_total}' --max-time 60 "$WEB/healthz")")
+        [ "$t" -gt "$hz" ] && hz=$t
+        t=$(ms "$(curl -s -o /dev/null -w '%{time_total}' --max-time 60 "$WEB/api/v1/alerts?limit=20")")
+        [ "$t" -gt "$api" ] && api=$t
+    done
+    still=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && still=$((still + 1)); done
+    echo "# four slow queries, round $round: /healthz at worst $hz ms, /api/v1/alerts at worst $api ms, $still queries still running"
+    [ "$still" = 4 ] || break
+    rounds=$((rounds + 1))
+    [ $((hz > api ? hz : api)) -lt $((best_hz > best_api ? best_hz : best_api)) ] && best_hz=$hz best_api=$api
+    [ "$hz" -lt 100 ] && [ "$api" -lt 100 ] && break
 done
-still=0
-for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && still=$((still + 1)); done
 wait "${pids[@]}"
-stats() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)], v[NR] }'; }
-read -r hz hz_worst < <(stats "${hzs[@]}")
-read -r api api_worst < <(stats "${apis[@]}")
-echo "# four slow queries: /healthz median $hz ms (worst $hz_worst, of ${hzs[*]}), /api/v1/alerts median $api ms (worst $api_worst, of ${apis[*]})"
-check slow-probes-while-all-four-ran "$still" 4
-under slow-healthz-under-100ms "$hz" 100
-under slow-api-page-under-100ms "$api" 100
+[ "$rounds" -ge 1 ] && pass slow-probes-while-all-four-ran || fail slow-probes-while-all-four-ran "no round of probes ended before the queries"
+under slow-healthz-under-100ms "$best_hz" 100
+under slow-api-page-under-100ms "$best_api" 100
 for i in 0 1 2 3; do
     read -r code secs < "$T/slow$i"
     took=$(ms "$secs")
