@@ -129,7 +129,7 @@ bool web_cross_site(struct web_req *r, char *why, size_t whylen);
 /* ---- server internals (server.c, auth.c, api.c, sql.c, metrics.c; not for pages) -------- */
 
 struct web_auth;  /* auth.c: the token and the login sessions */
-struct web_sql;   /* sql.c: the console's connection and its exports */
+struct web_sql;   /* sql.c: the console: its workers (sqlpool.c) and exports */
 struct web_auth *web_ctx_auth(struct web_ctx *ctx);
 struct web_sql *web_ctx_sql(struct web_ctx *ctx);
 
