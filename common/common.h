@@ -201,6 +201,9 @@ struct config {
     int64_t web_sql_max_rows;
     int64_t web_sql_export_time_limit_ms;
     int64_t web_sql_export_max_bytes;
+    int64_t web_sql_max_value_bytes; /* SQLITE_LIMIT_LENGTH of the console's connections */
+    int64_t web_sql_workers;         /* threads running console queries and exports */
+    int64_t web_sql_queue;           /* console requests that may wait for a worker */
     int64_t web_max_connections;
     int64_t web_max_header_bytes;
     int64_t web_max_body_bytes;

@@ -51,6 +51,9 @@ static const struct key keys[] = {
     INT("web.sql.max_rows", web_sql_max_rows, 1, 10000000),
     DUR("web.sql.export_time_limit", web_sql_export_time_limit_ms, 100, 86400000),
     INT("web.sql.export_max_bytes", web_sql_export_max_bytes, 1024, INT64_MAX),
+    INT("web.sql.max_value_bytes", web_sql_max_value_bytes, 1024, 1000000000),
+    INT("web.sql.workers", web_sql_workers, 1, 64),
+    INT("web.sql.queue", web_sql_queue, 0, 10000),
     INT("web.max_connections", web_max_connections, 1, 100000),
     INT("web.max_header_bytes", web_max_header_bytes, 1024, 1048576),
     INT("web.max_body_bytes", web_max_body_bytes, 1024, 64 * 1024 * 1024),
@@ -103,6 +106,9 @@ void config_defaults(struct config *cfg)
     cfg->web_sql_max_rows = 1000;
     cfg->web_sql_export_time_limit_ms = 60000;
     cfg->web_sql_export_max_bytes = 100LL * 1000 * 1000;
+    cfg->web_sql_max_value_bytes = 1048576;
+    cfg->web_sql_workers = 4;
+    cfg->web_sql_queue = 16;
     cfg->web_max_connections = 512;
     cfg->web_max_header_bytes = 16384;
     cfg->web_max_body_bytes = 1048576;

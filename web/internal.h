@@ -17,8 +17,10 @@
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <sys/queue.h>
 
 struct web_page;
+struct event_base;
 
 /* A statement of web_ctx.db kept prepared between requests (api.c), by its SQL constant. */
 #define WEB_KEPT_MAX 8
@@ -106,17 +108,33 @@ bool web_session_valid(const struct web_req *r);
 void web_redirect(struct web_req *r, const char *location, const char *cookie);
 
 /*
- * Run one SQL console statement (sql.c) with the console's limits. Returns
- * 200 with *out = {"columns": [...], "rows": [[...]], "truncated": bool}
- * (the caller json_decref's it); otherwise the HTTP status to answer (400
- * failed, 403 refused, 503 busy) with the reason, for a person, in err.
+ * Run one SQL console statement (sql.c) on the console's workers, with the
+ * console's limits. Returns 0 when it is queued: done is then called once,
+ * on the loop, with a request to answer (r, for the same client) and the
+ * outcome: status 200 with result = {"columns": [...], "rows": [[...]],
+ * "truncated": bool} (done json_decref's it), or the HTTP status to answer
+ * (400 failed, 403 refused, 503 busy) with the reason for a person in err.
+ * When the client has gone first, done is called with r NULL, to free arg.
+ * Otherwise returns the status to answer now (503 when every worker is busy
+ * and the queue is full; a Retry-After header is set on r) with err.
  */
-int web_sql_query(struct web_ctx *ctx, const char *q, json_t **out, char *err, size_t errlen);
+typedef void (*web_sql_done)(struct web_req *r, int status, json_t *result, const char *err,
+                             void *arg);
+int web_sql_submit(struct web_req *r, const char *q, web_sql_done done, void *arg, char *err,
+                   size_t errlen);
+
+/*
+ * True when r, a console request, is refused as sent by a page of another
+ * site: the browser's Sec-Fetch-Site says cross-site or same-site, or its
+ * Origin is not this server's. Why, for a person, in why; counted for
+ * /metrics. A request without those headers (curl, a script) may run.
+ */
+bool web_cross_site(struct web_req *r, char *why, size_t whylen);
 
 /* ---- server internals (server.c, auth.c, api.c, sql.c, metrics.c; not for pages) -------- */
 
 struct web_auth;  /* auth.c: the token and the login sessions */
-struct web_sql;   /* sql.c: the console's connection and its exports */
+struct web_sql;   /* sql.c: the console: its workers (sqlpool.c) and exports */
 struct web_auth *web_ctx_auth(struct web_ctx *ctx);
 struct web_sql *web_ctx_sql(struct web_ctx *ctx);
 
@@ -135,7 +153,8 @@ void web_logout(struct web_req *r); /* POST /logout */
 bool web_cookie_get(const char *header, const char *name, char *out, size_t outlen);
 
 /* sql.c */
-struct web_sql *web_sql_open(const struct config *cfg, char *err, size_t errlen);
+struct web_sql *web_sql_open(const struct config *cfg, struct event_base *base, char *err,
+                             size_t errlen);
 void web_sql_close(struct web_sql *s);
 void web_sql_handler(struct web_req *r); /* GET|POST /api/v1/sql */
 /*
@@ -145,6 +164,65 @@ void web_sql_handler(struct web_req *r); /* GET|POST /api/v1/sql */
  */
 int web_sql_authorize(int action, const char *a1, const char *a2, const char **why);
 
+/*
+ * sqlpool.c: the console's workers, each with a console connection of its
+ * own, a bounded queue, and a watchdog that interrupts a job at its deadline.
+ * A job is embedded in its owner's struct; the pool never frees it.
+ */
+enum web_sqljob_state { WEB_SQLJOB_NEW, WEB_SQLJOB_QUEUED, WEB_SQLJOB_RUNNING, WEB_SQLJOB_DONE };
+struct web_sqljob {
+    /* Set by the owner before submitting. */
+    void (*run)(struct web_sqljob *job, void *conn); /* on a worker, with its connection */
+    void (*done)(struct web_sqljob *job);            /* on the loop, once, after run or instead */
+    int64_t max_wait_ms; /* a job that waited longer for a worker is not run: expired */
+    /* The pool's, under its lock; done may read them. */
+    TAILQ_ENTRY(web_sqljob) link;
+    enum web_sqljob_state state;
+    int64_t queued_ms, deadline_ms;
+    bool timed_out, cancelled, expired;
+};
+/* How the pool opens and closes a worker's connection: open returns it, its handle in *db. */
+struct web_sqlpool_conn {
+    void *(*open)(void *arg, sqlite3 **db, char *err, size_t errlen);
+    void (*close)(void *conn);
+    void *arg;
+};
+struct web_sqlpool_stats {
+    int64_t workers, running, queued;
+    uint64_t submitted, finished, refused_busy, timed_out, cancelled;
+};
+struct web_sqlpool;
+/* Open the workers' connections and start them; NULL with the reason in err. */
+struct web_sqlpool *web_sqlpool_new(struct event_base *base, int workers, int64_t queue_max,
+                                    const struct web_sqlpool_conn *opener, char *err,
+                                    size_t errlen);
+/* Stop every worker (running jobs are interrupted) and hand each job left to its done. */
+void web_sqlpool_free(struct web_sqlpool *p);
+/* Queue job; false when every worker is busy and the queue is full (answer 503). */
+bool web_sqlpool_submit(struct web_sqlpool *p, struct web_sqljob *job);
+/* The client has gone: take the job out of the queue, or interrupt it; done still follows. */
+void web_sqlpool_cancel(struct web_sqlpool *p, struct web_sqljob *job);
+void web_sqlpool_stats(struct web_sqlpool *p, struct web_sqlpool_stats *out);
+/* From run: the watchdog interrupts the job's statement limit_ms from now. */
+void web_sqljob_arm(struct web_sqlpool *p, struct web_sqljob *job, int64_t limit_ms);
+bool web_sqljob_timed_out(struct web_sqlpool *p, struct web_sqljob *job);
+bool web_sqljob_cancelled(struct web_sqlpool *p, struct web_sqljob *job);
+
+/*
+ * sqlguard.c: on console connection db, replace the functions whose cost one
+ * VDBE operation does not bound (instr, replace, like, glob, trim, json_patch,
+ * printf, format, zeroblob, randomblob, json_group_array, json_group_object)
+ * by versions that check their operands against db's SQLITE_LIMIT_LENGTH
+ * (set it first) and refuse with a message. The guard is used by db's thread
+ * only; free it after closing db. NULL with the reason in err.
+ */
+struct web_sqlguard;
+struct web_sqlguard *web_sqlguard_install(sqlite3 *db, char *err, size_t errlen);
+void web_sqlguard_free(struct web_sqlguard *g);
+
+/* The console's workers and queue, Prometheus text (for /metrics). */
+void web_sql_metrics(struct web_ctx *ctx, struct evbuffer *out);
+
 /* metrics.c */
 void web_metrics(struct web_req *r); /* GET /metrics */
 void web_healthz(struct web_req *r); /* GET /healthz */
@@ -153,6 +231,8 @@ void web_server_metrics(struct web_ctx *ctx, struct evbuffer *out);
 
 /* server.c: the handler answers later (a streamed export); the server must not. */
 void web_reply_started(struct web_req *r);
+/* r for answering req later, from outside its handler (a console query that has run). */
+void web_req_resume(struct web_req *r, struct web_ctx *ctx, struct evhttp_request *req);
 /* The security headers (CSP, nosniff, ...) onto a reply started by hand. */
 void web_security_headers(struct web_req *r);
 /* Count a reply's status for /metrics (web_send does it; a streamed reply calls it). */

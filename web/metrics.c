@@ -338,6 +338,7 @@ void web_metrics(struct web_req *r)
     }
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     web_server_metrics(r->ctx, out);
+    web_sql_metrics(r->ctx, out);
     web_send(r, 200, "text/plain; version=0.0.4; charset=utf-8", out);
 }
 

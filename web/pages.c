@@ -3029,7 +3029,7 @@ static void sql_examples_list(struct evbuffer *out)
     evbuffer_add_printf(out, "</div>");
 }
 
-/* The result of web_sql_query(): {"columns": [...], "rows": [[...]], "truncated": bool}. */
+/* The result of a console query (web_sql_submit): {"columns": [...], "rows": [[...]], "truncated": bool}. */
 static void sql_result(struct evbuffer *out, json_t *res, const char *q)
 {
     json_t *cols = json_object_get(res, "columns"), *rows = json_object_get(res, "rows");
@@ -3067,21 +3067,62 @@ static void sql_result(struct evbuffer *out, json_t *res, const char *q)
     evbuffer_add_printf(out, "</tbody></table></div></div>");
 }
 
+/* What a console page keeps while its query runs on a worker. */
+struct sql_page {
+    struct evbuffer *out;
+    char *q;
+};
+
+static void sql_page_end(struct web_req *r, struct sql_page *p, int status)
+{
+    evbuffer_add_printf(p->out, "</div><div>");
+    sql_examples_list(p->out);
+    evbuffer_add_printf(p->out, "</div></div>");
+    page_send(r, p->out, status);
+    p->out = NULL;
+}
+
+static void sql_page_free(struct sql_page *p)
+{
+    if (p->out != NULL)
+        evbuffer_free(p->out);
+    free(p->q);
+    free(p);
+}
+
+/* The query has run (web_sql_submit's callback): the result or the error, then the page's end. */
+static void page_sql_done(struct web_req *r, int status, json_t *res, const char *err, void *arg)
+{
+    struct sql_page *p = arg;
+
+    if (r != NULL) {
+        if (status == 200)
+            sql_result(p->out, res, p->q);
+        else
+            html_printf(p->out, "<div class=\"error\">%s</div>", err);
+        sql_page_end(r, p, status);
+    }
+    json_decref(res);
+    sql_page_free(p);
+}
+
 static void page_sql(struct web_req *r)
 {
-    struct evbuffer *out = page_open(r, "SQL", "sql");
+    struct sql_page *p = calloc(1, sizeof(*p));
     const char *q = param(r, "q");
-    json_t *res = NULL;
     char err[1024] = "";
     int status = 200;
 
-    evbuffer_add_printf(out, "<h1>SQL console</h1><p class=\"lead\">Ask the database anything, "
-                             "read-only. The tables and views are described in the README "
-                             "(<code>alerts</code>, <code>v_alerts</code>, <code>flows</code>, "
-                             "<code>device_counts</code>, <code>devices</code>, ...). Times are "
-                             "unix milliseconds in <code>*_ms</code> columns. The query is part of "
-                             "the address, so a result can be shared as a link.</p>");
-    html_printf(out,
+    if (p == NULL)
+        fatal("out of memory");
+    p->out = page_open(r, "SQL", "sql");
+    evbuffer_add_printf(p->out, "<h1>SQL console</h1><p class=\"lead\">Ask the database anything, "
+                                "read-only. The tables and views are described in the README "
+                                "(<code>alerts</code>, <code>v_alerts</code>, <code>flows</code>, "
+                                "<code>device_counts</code>, <code>devices</code>, ...). Times are "
+                                "unix milliseconds in <code>*_ms</code> columns. The query is part "
+                                "of the address, so a result can be shared as a link.</p>");
+    html_printf(p->out,
                 "<div class=\"split\"><div style=\"flex:2\"><form class=\"card\" method=\"get\" "
                 "action=\"/sql\"><textarea name=\"q\" rows=\"7\" spellcheck=\"false\" "
                 "placeholder=\"SELECT alert_type, count(*) FROM alerts GROUP BY 1\">%s</textarea>"
@@ -3090,18 +3131,16 @@ static void page_sql(struct web_req *r)
                 "</form>",
                 q ? q : "", (long long)r->ctx->cfg->web_sql_max_rows,
                 (long long)r->ctx->cfg->web_sql_time_limit_ms);
-    if (q != NULL) {
-        status = web_sql_query(r->ctx, q, &res, err, sizeof(err));
-        if (status == 200)
-            sql_result(out, res, q);
-        else
-            html_printf(out, "<div class=\"error\">%s</div>", err);
-        json_decref(res);
-    }
-    evbuffer_add_printf(out, "</div><div>");
-    sql_examples_list(out);
-    evbuffer_add_printf(out, "</div></div>");
-    page_send(r, out, status);
+    if (q != NULL && web_cross_site(r, err, sizeof(err)))
+        status = 403;
+    else if (q != NULL && (p->q = strdup(q)) == NULL)
+        fatal("out of memory");
+    else if (q != NULL && (status = web_sql_submit(r, q, page_sql_done, p, err, sizeof(err))) == 0)
+        return; /* page_sql_done ends the page */
+    if (status != 200)
+        html_printf(p->out, "<div class=\"error\">%s</div>", err);
+    sql_page_end(r, p, status);
+    sql_page_free(p);
 }
 
 /* ---- /login -------------------------------------------------------------------------------- */

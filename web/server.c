@@ -68,6 +68,7 @@ struct web {
     char address[96];
     uint64_t status[STATUS_MAX];
     uint64_t accepted, evicted, refused, cut_slow, cut_stalled, too_long;
+    uint64_t cross_site; /* console requests refused as sent by another site's page */
 };
 
 static struct web *web_of(struct web_ctx *ctx)
@@ -287,6 +288,16 @@ void web_reply_started(struct web_req *r)
     web_of(r->ctx)->replied = true;
 }
 
+void web_req_resume(struct web_req *r, struct web_ctx *ctx, struct evhttp_request *req)
+{
+    memset(r, 0, sizeof(*r));
+    r->req = req;
+    r->ctx = ctx;
+    r->path = "";
+    TAILQ_INIT(&r->query);
+    web_of(ctx)->replied = false;
+}
+
 void web_send(struct web_req *r, int status, const char *content_type, struct evbuffer *body)
 {
     struct web *w = web_of(r->ctx);
@@ -489,6 +500,73 @@ static bool host_allowed(struct web *w, const char *host)
     if (inet_pton(AF_INET6, name, &a6) == 1)
         return IN6_IS_ADDR_LOOPBACK(&a6);
     return false;
+}
+
+/*
+ * host[:port] of an origin or a Host header, lower case, without the
+ * scheme's default port, into out; false when it does not fit.
+ */
+static bool host_port_norm(const char *s, bool https, char *out, size_t outlen)
+{
+    const char *dflt = https ? ":443" : ":80";
+    size_t n = strlen(s), d = strlen(dflt);
+
+    if (n >= outlen)
+        return false;
+    for (size_t i = 0; i <= n; i++)
+        out[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
+    if (n > d && strcmp(out + n - d, dflt) == 0)
+        out[n - d] = '\0';
+    return true;
+}
+
+/* Origin (scheme://host[:port], nothing else) names host, the Host header or web.listen's address. */
+static bool origin_is(const char *origin, const char *host)
+{
+    bool https = strncasecmp(origin, "https://", 8) == 0;
+    char a[300], b[300];
+
+    if (host == NULL || (!https && strncasecmp(origin, "http://", 7) != 0))
+        return false;
+    return host_port_norm(origin + (https ? 8 : 7), https, a, sizeof(a)) &&
+           host_port_norm(host, https, b, sizeof(b)) && a[0] != '\0' && strcmp(a, b) == 0;
+}
+
+/*
+ * A page of another site may make the operator's browser send a GET (an
+ * <img>, a link) or a form POST to Warden; the console must not run it.
+ * Browsers say where a request comes from: Sec-Fetch-Site (cross-site;
+ * same-site also means another port or subdomain of the same host, such as
+ * another program's page on 127.0.0.1, so it is refused too; Warden's own
+ * pages are same-origin), and Origin on every POST and cross-origin fetch
+ * ("null" from sandboxed frames and files). A request with neither comes
+ * from a typed address, a bookmark or a client that is not a browser.
+ */
+bool web_cross_site(struct web_req *r, char *why, size_t whylen)
+{
+    struct web *w = web_of(r->ctx);
+    struct evkeyvalq *in = evhttp_request_get_input_headers(r->req);
+    const char *site = evhttp_find_header(in, "Sec-Fetch-Site");
+    const char *origin = evhttp_find_header(in, "Origin");
+
+    if (site != NULL && (strcasecmp(site, "cross-site") == 0 || strcasecmp(site, "same-site") == 0))
+        snprintf(why, whylen,
+                 "the browser says a page of %s sent this request (Sec-Fetch-Site: %s); the SQL "
+                 "console runs queries only from Warden's own pages, a typed address, or a "
+                 "client that is not a browser",
+                 strcasecmp(site, "cross-site") == 0 ? "another site"
+                                                     : "another port or subdomain of this site",
+                 site);
+    else if (origin != NULL && !origin_is(origin, evhttp_find_header(in, "Host")) &&
+             !origin_is(origin, w->address))
+        snprintf(why, whylen,
+                 "the request comes from a page of another origin (Origin: %.100s), not from "
+                 "Warden's own pages; the SQL console refuses it",
+                 origin);
+    else
+        return false;
+    w->cross_site++;
+    return true;
 }
 
 /* The routes of both tables; the API's first. */
@@ -809,10 +887,15 @@ void web_server_metrics(struct web_ctx *ctx, struct evbuffer *out)
                         "warden_http_connections_closed_total{reason=\"request_timeout\"} %llu\n"
                         "warden_http_connections_closed_total{reason=\"evicted_at_cap\"} %llu\n"
                         "warden_http_connections_closed_total{reason=\"refused_at_cap\"} %llu\n"
-                        "warden_http_connections_closed_total{reason=\"response_stalled\"} %llu\n",
+                        "warden_http_connections_closed_total{reason=\"response_stalled\"} %llu\n"
+                        "# HELP warden_http_cross_site_refused_total SQL console requests "
+                        "refused as sent by another site's page.\n"
+                        "# TYPE warden_http_cross_site_refused_total counter\n"
+                        "warden_http_cross_site_refused_total %llu\n",
                         (long long)w->live, (long long)w->cap, (unsigned long long)w->accepted,
                         (unsigned long long)w->cut_slow, (unsigned long long)w->evicted,
-                        (unsigned long long)w->refused, (unsigned long long)w->cut_stalled);
+                        (unsigned long long)w->refused, (unsigned long long)w->cut_stalled,
+                        (unsigned long long)w->cross_site);
 }
 
 /* ---- start and stop -------------------------------------------------------------------------- */
@@ -977,7 +1060,7 @@ struct web *web_start(struct event_base *base, const struct config *cfg, char *e
                  errlen) ||
         !open_db(cfg->db_path, SQLITE_OPEN_READWRITE, &w->ctx.db_rw, err, errlen) ||
         (w->auth = web_auth_new(cfg, w->ctx.token, sizeof(w->ctx.token), err, errlen)) == NULL ||
-        (w->sql = web_sql_open(cfg, err, errlen)) == NULL || !http_setup(w, err, errlen) ||
+        (w->sql = web_sql_open(cfg, base, err, errlen)) == NULL || !http_setup(w, err, errlen) ||
         !listen_bind(w, numeric, port, err, errlen)) {
         web_stop(w);
         return NULL;

@@ -2,80 +2,65 @@
  * web/sql.c: the SQL console (SPEC 6). Anyone who can reach the dashboard
  * can run a query, so the console is locked down in layers:
  *
+ *   - a browser's request from another site (Sec-Fetch-Site, Origin) is
+ *     refused before anything runs, so a page the operator has open
+ *     elsewhere cannot fire queries from an <img> or a form;
  *   - its connections are opened SQLITE_OPEN_READONLY, with PRAGMA
- *     query_only, extension loading switched off, the defensive flag on and
- *     the schema untrusted;
+ *     query_only, extension loading switched off and the defensive flag on;
  *   - an authorizer refuses, at prepare time, what a read-only connection
  *     alone would still run: ATTACH and DETACH, pragmas that set a value
  *     (query_only above all), temporary tables, views, indexes and triggers,
  *     transactions (an open one would pin a snapshot for ever), and functions
  *     that reach outside the database;
  *   - one statement per request, and it must be read-only to SQLite too;
- *   - a time limit through the progress handler, a row cap and a size cap,
- *     and SQLite's own limits on the length of values and of the SQL.
+ *   - SQLite's limits on the length of values (web.sql.max_value_bytes) and
+ *     of the SQL, and sqlguard.c's checked versions of the functions whose
+ *     cost one VDBE operation does not bound;
+ *   - a time limit kept by the worker pool's watchdog (sqlguard.c bounds what
+ *     an interrupt cannot stop), a row cap and a size cap.
  *
- * A console query runs on the web's event loop, bounded by
- * web.sql.time_limit. A CSV export may run for web.sql.export_time_limit, so
- * it runs in a thread of its own with a connection of its own, and streams
- * through a socket pair into a chunked reply: the loop only copies bytes,
- * and the client's reading speed paces the query. Readers in WAL mode never
- * block the writer, so neither holds up ingest.
+ * Queries never run on the web's event loop: sqlpool.c's workers run them,
+ * each on a console connection of its own, and the loop only answers. A CSV
+ * export runs on a worker too, for web.sql.export_time_limit, and streams
+ * through a socket pair into a chunked reply: the loop only copies bytes, and
+ * the client's reading speed paces the query. Readers in WAL mode never block
+ * the writer, so neither holds up ingest.
  */
 #include "internal.h"
 
 #include <errno.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #define SQL_MAX_BYTES      100000             /* longest statement taken */
 #define SQL_RESULT_BYTES   (8 * 1024 * 1024)  /* a console answer is cut past this */
-#define SQL_VALUE_BYTES    (4 * 1024 * 1024)  /* SQLITE_LIMIT_LENGTH */
-#define EXPORTS_MAX        4
 #define EXPORT_CHUNK       65536
-#define PROGRESS_OPS       1000
+#define EXPORT_STARTED     '!'                /* the worker's first byte: the statement is ready */
 
-/* What a connection's authorizer and progress handler share with the code running it. */
+/* What a connection's authorizer tells the code running it. */
 struct guard {
-    int64_t deadline_ms;   /* the progress handler stops the statement past this */
-    atomic_bool *cancel;   /* and when this is set (exports) */
-    char why[200];         /* the authorizer's first refusal, for the answer */
+    char why[200]; /* the authorizer's first refusal, for the answer */
 };
 
-/* A streamed CSV export: the worker thread's and the loop's halves. */
-struct export {
-    TAILQ_ENTRY(export) link;
-    struct web_sql *sql;
-    /* the loop's */
-    struct evhttp_request *req;
-    struct evhttp_connection *evcon;
-    struct event *ev;
-    int fd;
-    bool sending;
-    /* the worker's */
-    pthread_t thread;
+/* A worker's console connection. */
+struct console {
     sqlite3 *db;
-    sqlite3_stmt *st;
     struct guard g;
-    int wfd;
-    int64_t max_bytes, time_limit_ms;
-    atomic_bool cancel;
+    struct web_sqlguard *fns;
 };
 
 struct web_sql {
     const struct config *cfg;
-    sqlite3 *db;
-    struct guard g;
-    TAILQ_HEAD(, export) exports;
-    int nexports;
+    struct web_sqlpool *pool;
+    struct web_sqlpool_conn opener;
+    int exports, exports_max; /* CSV exports queued or running; loop only */
 };
 
 /* ---- the authorizer -------------------------------------------------------------------------- */
@@ -188,36 +173,58 @@ static int authorizer(void *arg, int action, const char *a1, const char *a2, con
     return rc;
 }
 
-static int progress(void *arg)
-{
-    struct guard *g = arg;
-
-    if (g->cancel != NULL && atomic_load(g->cancel))
-        return 1;
-    return clock_mono_ms() > g->deadline_ms;
-}
 
 /* ---- connections and statements -------------------------------------------------------------- */
 
-static sqlite3 *console_open(const char *path, struct guard *g, char *err, size_t errlen)
+static void console_close(void *conn)
 {
+    struct console *c = conn;
+
+    if (c == NULL)
+        return;
+    sqlite3_close(c->db);
+    web_sqlguard_free(c->fns);
+    free(c);
+}
+
+/* A worker's connection (sqlpool.c calls this at start, once per worker). */
+static void *console_open(void *arg, sqlite3 **dbp, char *err, size_t errlen)
+{
+    const struct config *cfg = arg;
+    struct console *c = calloc(1, sizeof(*c));
     sqlite3 *db = NULL;
 
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "SQL console: %s: %s", path, db ? sqlite3_errmsg(db) : "no memory");
-        sqlite3_close(db);
+    if (c == NULL) {
+        snprintf(err, errlen, "SQL console: out of memory");
         return NULL;
     }
+    if (sqlite3_open_v2(cfg->db_path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        snprintf(err, errlen, "SQL console: %s: %s", cfg->db_path,
+                 db ? sqlite3_errmsg(db) : "no memory");
+        sqlite3_close(db);
+        free(c);
+        return NULL;
+    }
+    c->db = db;
     sqlite3_busy_timeout(db, 1000);
     sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
     sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-    sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+    /*
+     * The schema is Warden's own migrations, and the console can add nothing
+     * to it (read-only, query_only, and the authorizer refuses CREATE, temp
+     * objects included, and checks every function a view calls). It must be
+     * trusted: SQLite 3.40 does not mark its JSON functions innocuous, and
+     * the flows view reads its packs with ->> (untrusted, every query of
+     * flows failed with "unsafe use of ->>()").
+     */
+    sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 1, NULL);
     if (sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "SQL console: %s", sqlite3_errmsg(db));
-        sqlite3_close(db);
+        console_close(c);
         return NULL;
     }
-    sqlite3_limit(db, SQLITE_LIMIT_LENGTH, SQL_VALUE_BYTES);
+    sqlite3_limit(db, SQLITE_LIMIT_LENGTH, (int)cfg->web_sql_max_value_bytes);
     sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, SQL_MAX_BYTES);
     sqlite3_limit(db, SQLITE_LIMIT_COLUMN, 500);
     sqlite3_limit(db, SQLITE_LIMIT_EXPR_DEPTH, 200);
@@ -227,10 +234,13 @@ static sqlite3 *console_open(const char *path, struct guard *g, char *err, size_
     sqlite3_limit(db, SQLITE_LIMIT_LIKE_PATTERN_LENGTH, 10000);
     sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, 100);
     sqlite3_limit(db, SQLITE_LIMIT_TRIGGER_DEPTH, 10);
-    g->deadline_ms = INT64_MAX;
-    sqlite3_set_authorizer(db, authorizer, g);
-    sqlite3_progress_handler(db, PROGRESS_OPS, progress, g);
-    return db;
+    if ((c->fns = web_sqlguard_install(db, err, errlen)) == NULL) {
+        console_close(c);
+        return NULL;
+    }
+    sqlite3_set_authorizer(db, authorizer, &c->g);
+    *dbp = db;
+    return c;
 }
 
 static bool blank(const char *s)
@@ -251,12 +261,29 @@ static bool tail_empty(sqlite3 *db, const char *tail)
     return rc == SQLITE_OK && st == NULL;
 }
 
+/* Why a statement stopped, for a person. */
+static int step_error(struct web_sql *s, struct web_sqljob *job, sqlite3 *db, int rc,
+                      int64_t limit_ms, const char *what, char *err, size_t errlen)
+{
+    if (rc == SQLITE_INTERRUPT && web_sqljob_timed_out(s->pool, job)) {
+        snprintf(err, errlen, "time limit: the query ran longer than %s (%lld ms) and was stopped",
+                 what, (long long)limit_ms);
+        return 400;
+    }
+    if (rc == SQLITE_INTERRUPT) {
+        snprintf(err, errlen, "cancelled: the client has gone, or Warden is stopping");
+        return 503;
+    }
+    snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+    return rc == SQLITE_BUSY ? 503 : 400;
+}
+
 /*
  * Prepare q as the console's one statement. Returns 0, or the status to
  * answer with the reason in err.
  */
-static int prepare_one(sqlite3 *db, struct guard *g, int64_t time_limit_ms, const char *q,
-                       sqlite3_stmt **st, char *err, size_t errlen)
+static int prepare_one(struct console *c, const char *q, sqlite3_stmt **st, char *err,
+                       size_t errlen)
 {
     size_t n = strlen(q);
     const char *tail = NULL;
@@ -271,22 +298,21 @@ static int prepare_one(sqlite3 *db, struct guard *g, int64_t time_limit_ms, cons
         snprintf(err, errlen, "q: must be UTF-8 text of at most %d bytes", SQL_MAX_BYTES);
         return 400;
     }
-    g->why[0] = '\0';
-    g->deadline_ms = clock_mono_ms() + time_limit_ms;
-    rc = sqlite3_prepare_v2(db, q, (int)n, st, &tail);
+    c->g.why[0] = '\0';
+    rc = sqlite3_prepare_v2(c->db, q, (int)n, st, &tail);
     if (rc != SQLITE_OK) {
-        if (g->why[0] != '\0' || rc == SQLITE_AUTH) {
-            snprintf(err, errlen, "refused: %s", g->why[0] ? g->why : sqlite3_errmsg(db));
+        if (c->g.why[0] != '\0' || rc == SQLITE_AUTH) {
+            snprintf(err, errlen, "refused: %s", c->g.why[0] ? c->g.why : sqlite3_errmsg(c->db));
             return 403;
         }
-        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+        snprintf(err, errlen, "%s", sqlite3_errmsg(c->db));
         return 400;
     }
     if (*st == NULL) {
         snprintf(err, errlen, "q: there is no statement, only comments");
         return 400;
     }
-    if (!tail_empty(db, tail)) {
+    if (!tail_empty(c->db, tail)) {
         snprintf(err, errlen,
                  "one statement at a time: remove what follows the first one (\"%.40s\")",
                  tail + strspn(tail, " \t\r\n"));
@@ -303,37 +329,111 @@ static int prepare_one(sqlite3 *db, struct guard *g, int64_t time_limit_ms, cons
     return 0;
 }
 
-/* Why a step failed, for a person. */
-static int step_error(sqlite3 *db, int rc, int64_t limit_ms, const char *what, char *err,
-                      size_t errlen)
+/* ---- a request's link to its client ---------------------------------------------------------- */
+
+/*
+ * What a job keeps of its HTTP request, and how it learns that the client
+ * has left, so that a query nobody waits for stops at once instead of
+ * holding a worker to its time limit.
+ *
+ * libevent 2.1 does not watch a connection while its request is being
+ * answered later, so the client's socket is watched here: readable with
+ * nothing to read is the end of the stream (the client closed it; a client
+ * that only half-closes after its request is taken for gone as well, as
+ * evhttp itself does while reading). The request is still answered then,
+ * into the void, because evhttp frees it only when that answer fails.
+ *
+ * evhttp calls the connection's close callback when it frees the connection
+ * (a write failed, or the server stops). A request whose client left before
+ * the answer has been detached by then and is freed here; one still attached
+ * is freed by evhttp after the callback.
+ */
+struct client {
+    struct web_ctx *ctx;
+    struct evhttp_request *req;      /* NULL once evhttp has let go of it */
+    struct evhttp_connection *evcon;
+    struct event *watch;             /* the socket, while the job waits or runs */
+    bool left;                       /* the client closed its end */
+    void (*on_left)(void *arg);
+    void *arg;
+};
+
+static void client_unwatch(struct client *cl)
 {
-    if (rc == SQLITE_INTERRUPT) {
-        snprintf(err, errlen, "time limit: the query ran longer than %s (%lld ms) and was stopped",
-                 what, (long long)limit_ms);
-        return 400;
-    }
-    snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-    return rc == SQLITE_BUSY ? 503 : 400;
+    if (cl->watch != NULL)
+        event_free(cl->watch);
+    cl->watch = NULL;
 }
 
-struct web_sql *web_sql_open(const struct config *cfg, char *err, size_t errlen)
+static void client_peek(evutil_socket_t fd, short what, void *arg)
 {
-    struct web_sql *s = calloc(1, sizeof(*s));
+    struct client *cl = arg;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
 
-    if (s == NULL) {
-        snprintf(err, errlen, "SQL console: out of memory");
-        return NULL;
+    (void)what;
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    client_unwatch(cl); /* bytes (a pipelined request) are evhttp's; the end is ours */
+    if (n <= 0) {
+        cl->left = true;
+        cl->on_left(cl->arg);
     }
-    s->cfg = cfg;
-    TAILQ_INIT(&s->exports);
-    if ((s->db = console_open(cfg->db_path, &s->g, err, errlen)) == NULL) {
-        free(s);
-        return NULL;
-    }
-    return s;
+}
+
+static void client_hold(struct client *cl, struct web_req *r,
+                        void (*closed)(struct evhttp_connection *, void *),
+                        void (*on_left)(void *), void *arg)
+{
+    struct bufferevent *bev;
+
+    cl->ctx = r->ctx;
+    cl->req = r->req;
+    cl->evcon = evhttp_request_get_connection(r->req);
+    cl->on_left = on_left;
+    cl->arg = arg;
+    evhttp_connection_set_closecb(cl->evcon, closed, arg);
+    bev = evhttp_connection_get_bufferevent(cl->evcon);
+    cl->watch = event_new(evhttp_connection_get_base(cl->evcon), bufferevent_getfd(bev),
+                          EV_READ | EV_PERSIST, client_peek, cl);
+    if (cl->watch != NULL)
+        event_add(cl->watch, NULL);
+    web_reply_started(r);
+}
+
+/* evhttp is freeing the connection (its close callback). */
+static void client_closed(struct client *cl)
+{
+    client_unwatch(cl);
+    if (cl->req != NULL && evhttp_request_get_connection(cl->req) == NULL)
+        evhttp_request_free(cl->req);
+    cl->req = NULL;
+    cl->evcon = NULL;
+}
+
+/* The job is over: stop watching the connection, which serves the client's next request. */
+static void client_release(struct client *cl)
+{
+    client_unwatch(cl);
+    if (cl->evcon != NULL)
+        evhttp_connection_set_closecb(cl->evcon, NULL, NULL);
+    cl->evcon = NULL;
 }
 
 /* ---- the console query ----------------------------------------------------------------------- */
+
+struct query {
+    struct web_sqljob job; /* first: the pool hands this back */
+    struct web_sql *sql;
+    struct client cl;
+    char *q;
+    web_sql_done done;
+    void *arg;
+    /* the worker's answer */
+    int status;
+    json_t *result;
+    char err[400];
+};
 
 static size_t value_bytes(sqlite3_stmt *st, int i)
 {
@@ -343,29 +443,38 @@ static size_t value_bytes(sqlite3_stmt *st, int i)
            (t == SQLITE_TEXT || t == SQLITE_BLOB ? (size_t)sqlite3_column_bytes(st, i) * 2 : 0);
 }
 
-int web_sql_query(struct web_ctx *ctx, const char *q, json_t **out, char *err, size_t errlen)
+static json_t *query_columns(sqlite3_stmt *st)
 {
-    struct web_sql *s = web_ctx_sql(ctx);
-    int64_t limit_ms = s->cfg->web_sql_time_limit_ms;
+    json_t *columns = json_array();
+
+    for (int i = 0; i < sqlite3_column_count(st); i++)
+        json_array_append_new(columns, web_json_text(sqlite3_column_name(st, i),
+                                                     strlen(sqlite3_column_name(st, i))));
+    return columns;
+}
+
+/* On a worker: run the statement to the row cap, the size cap, its end or the time limit. */
+static void query_run(struct web_sqljob *job, void *conn)
+{
+    struct query *qj = (struct query *)job;
+    struct console *c = conn;
+    int64_t limit_ms = qj->sql->cfg->web_sql_time_limit_ms;
     sqlite3_stmt *st;
     json_t *columns, *rows;
     size_t bytes = 0;
     bool truncated = false;
-    int status, rc, n;
+    int rc, n;
 
-    *out = NULL;
-    if ((status = prepare_one(s->db, &s->g, limit_ms, q, &st, err, errlen)) != 0)
-        return status;
+    web_sqljob_arm(qj->sql->pool, job, limit_ms);
+    if ((qj->status = prepare_one(c, qj->q, &st, qj->err, sizeof(qj->err))) != 0)
+        return;
     n = sqlite3_column_count(st);
-    columns = json_array();
-    for (int i = 0; i < n; i++)
-        json_array_append_new(columns, web_json_text(sqlite3_column_name(st, i),
-                                                     strlen(sqlite3_column_name(st, i))));
+    columns = query_columns(st);
     rows = json_array();
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *row;
 
-        if ((int64_t)json_array_size(rows) >= s->cfg->web_sql_max_rows ||
+        if ((int64_t)json_array_size(rows) >= qj->sql->cfg->web_sql_max_rows ||
             bytes > SQL_RESULT_BYTES) {
             truncated = true;
             break;
@@ -377,21 +486,133 @@ int web_sql_query(struct web_ctx *ctx, const char *q, json_t **out, char *err, s
         }
         json_array_append_new(rows, row);
     }
-    status = rc == SQLITE_ROW || rc == SQLITE_DONE
-                 ? 200
-                 : step_error(s->db, rc, limit_ms, "web.sql.time_limit", err, errlen);
+    qj->status = rc == SQLITE_ROW || rc == SQLITE_DONE
+                     ? 200
+                     : step_error(qj->sql, job, c->db, rc, limit_ms, "web.sql.time_limit", qj->err,
+                                  sizeof(qj->err));
     sqlite3_finalize(st);
-    s->g.deadline_ms = INT64_MAX;
-    if (status != 200) {
+    if (qj->status != 200) {
         json_decref(columns);
         json_decref(rows);
-        return status;
+        return;
     }
-    *out = json_pack("{s:o, s:o, s:b}", "columns", columns, "rows", rows, "truncated", truncated);
-    return 200;
+    qj->result = json_pack("{s:o, s:o, s:b}", "columns", columns, "rows", rows, "truncated",
+                           truncated);
+}
+
+static void busy_detail(struct web_sql *s, char *err, size_t errlen)
+{
+    snprintf(err, errlen,
+             "busy: the SQL console's %lld workers and its queue of %lld are taken; try again "
+             "in a moment",
+             (long long)s->cfg->web_sql_workers, (long long)s->cfg->web_sql_queue);
+}
+
+static void retry_after(struct web_req *r, const struct config *cfg)
+{
+    char secs[24];
+
+    snprintf(secs, sizeof(secs), "%lld", (long long)(cfg->web_sql_time_limit_ms + 999) / 1000);
+    evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", secs);
+}
+
+/* On the loop: answer, unless the client has gone, and free. */
+static void query_done(struct web_sqljob *job)
+{
+    struct query *qj = (struct query *)job;
+    struct web_req r;
+
+    if (qj->cl.req != NULL) {
+        client_release(&qj->cl);
+        web_req_resume(&r, qj->cl.ctx, qj->cl.req);
+        if (job->expired) {
+            qj->status = 503;
+            busy_detail(qj->sql, qj->err, sizeof(qj->err));
+        }
+        if (qj->status == 503)
+            retry_after(&r, qj->sql->cfg);
+    }
+    if (qj->cl.req != NULL && !qj->cl.left) {
+        qj->done(&r, qj->status, qj->result, qj->err, qj->arg);
+        qj->result = NULL;
+    } else {
+        qj->done(NULL, 0, NULL, NULL, qj->arg);
+        if (qj->cl.req != NULL)
+            web_error(&r, 503, "cancelled", "the client closed the connection");
+    }
+    json_decref(qj->result);
+    free(qj->q);
+    free(qj);
+}
+
+static void query_left(void *arg)
+{
+    struct query *qj = arg;
+
+    web_sqlpool_cancel(qj->sql->pool, &qj->job);
+}
+
+static void query_closed(struct evhttp_connection *evcon, void *arg)
+{
+    struct query *qj = arg;
+
+    (void)evcon;
+    client_closed(&qj->cl);
+    web_sqlpool_cancel(qj->sql->pool, &qj->job);
+}
+
+int web_sql_submit(struct web_req *r, const char *q, web_sql_done done, void *arg, char *err,
+                   size_t errlen)
+{
+    struct web_sql *s = web_ctx_sql(r->ctx);
+    struct query *qj = calloc(1, sizeof(*qj));
+
+    if (qj == NULL || (qj->q = strdup(q)) == NULL) {
+        free(qj);
+        snprintf(err, errlen, "out of memory");
+        return 500;
+    }
+    qj->sql = s;
+    qj->done = done;
+    qj->arg = arg;
+    qj->job.run = query_run;
+    qj->job.done = query_done;
+    qj->job.max_wait_ms = s->cfg->web_request_timeout_ms;
+    if (!web_sqlpool_submit(s->pool, &qj->job)) {
+        free(qj->q);
+        free(qj);
+        busy_detail(s, err, errlen);
+        retry_after(r, s->cfg);
+        return 503;
+    }
+    client_hold(&qj->cl, r, query_closed, query_left, qj);
+    return 0;
 }
 
 /* ---- the streamed CSV export ----------------------------------------------------------------- */
+
+/*
+ * An export: the worker prepares the statement, writes one byte
+ * (EXPORT_STARTED) or, on failure, closes its end with the reason in
+ * status and err; then it writes the CSV, blocking when the socket pair is
+ * full. The loop reads it chunk by chunk into the reply. Each half ends on
+ * its own (the worker when the statement ends, the loop when the bytes are
+ * out or the client has gone); the export is freed when both have.
+ */
+struct export {
+    struct web_sqljob job; /* first */
+    struct web_sql *sql;
+    struct client cl;
+    char *q;
+    /* the loop's */
+    struct event *ev;
+    int fd;
+    bool started, loop_done, worker_done;
+    /* the worker's */
+    int wfd;
+    atomic_int status; /* 0 until the worker has prepared; then 200 or the error's status */
+    char err[400];
+};
 
 /* A cell of the export: numbers bare, text through csv_cell, blobs as x'..'. */
 static void export_cell(struct evbuffer *out, sqlite3_stmt *st, int i)
@@ -431,89 +652,136 @@ static bool export_flush(struct evbuffer *out, int fd)
     return true;
 }
 
-/*
- * The worker: the header, then each row as the statement steps, until the
- * end, the byte cap, the time limit or the client leaving. A cut export ends
- * with a line "# export stopped: why".
- */
-static void *export_main(void *arg)
+static void export_header(struct evbuffer *out, sqlite3_stmt *st)
 {
-    struct export *e = arg;
-    struct evbuffer *out = evbuffer_new(), *row = evbuffer_new();
-    int n = sqlite3_column_count(e->st), rc;
-    int64_t bytes = 0;
-    char why[300] = "";
-
-    e->g.deadline_ms = clock_mono_ms() + e->time_limit_ms;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < sqlite3_column_count(st); i++) {
         if (i > 0)
             evbuffer_add(out, ",", 1);
-        csv_cell(out, sqlite3_column_name(e->st, i));
+        csv_cell(out, sqlite3_column_name(st, i));
     }
     evbuffer_add(out, "\r\n", 2);
-    bytes = (int64_t)evbuffer_get_length(out);
-    while ((rc = sqlite3_step(e->st)) == SQLITE_ROW) {
+}
+
+/*
+ * The rows as the statement steps, until the end, the byte cap, the time
+ * limit or the client leaving. A cut export ends with a line "# export
+ * stopped: why".
+ */
+static void export_rows(struct export *e, struct console *c, sqlite3_stmt *st,
+                        struct evbuffer *out)
+{
+    const struct config *cfg = e->sql->cfg;
+    struct evbuffer *row = evbuffer_new();
+    int n = sqlite3_column_count(st), rc;
+    int64_t bytes;
+    char why[300] = "";
+
+    export_header(out, st);
+    bytes = (int64_t)evbuffer_get_length(out) - 1; /* less EXPORT_STARTED */
+    /* The reply starts now, even if the first row is long in coming. */
+    if (!export_flush(out, e->wfd))
+        goto out;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         for (int i = 0; i < n; i++) {
             if (i > 0)
                 evbuffer_add(row, ",", 1);
-            export_cell(row, e->st, i);
+            export_cell(row, st, i);
         }
         evbuffer_add(row, "\r\n", 2);
-        if (bytes + (int64_t)evbuffer_get_length(row) > e->max_bytes) {
+        if (bytes + (int64_t)evbuffer_get_length(row) > cfg->web_sql_export_max_bytes) {
             snprintf(why, sizeof(why), "web.sql.export_max_bytes (%lld bytes) reached",
-                     (long long)e->max_bytes);
+                     (long long)cfg->web_sql_export_max_bytes);
             break;
         }
         bytes += (int64_t)evbuffer_get_length(row);
         evbuffer_add_buffer(out, row);
         if (evbuffer_get_length(out) >= EXPORT_CHUNK && !export_flush(out, e->wfd))
             break;
-        if (clock_mono_ms() > e->g.deadline_ms) {
-            rc = SQLITE_INTERRUPT;
-            break;
-        }
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE && !atomic_load(&e->cancel))
-        step_error(e->db, rc, e->time_limit_ms, "web.sql.export_time_limit", why,
-                   sizeof(why));
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE && !web_sqljob_cancelled(e->sql->pool, &e->job))
+        step_error(e->sql, &e->job, c->db, rc, cfg->web_sql_export_time_limit_ms,
+                   "web.sql.export_time_limit", why, sizeof(why));
     if (why[0] != '\0')
         evbuffer_add_printf(out, "# export stopped: %s\r\n", why);
     export_flush(out, e->wfd);
-    evbuffer_free(out);
+out:
     evbuffer_free(row);
-    sqlite3_finalize(e->st);
-    sqlite3_close(e->db);
-    e->st = NULL;
-    e->db = NULL;
-    close(e->wfd);
-    e->wfd = -1;
-    return NULL;
 }
 
-/* The loop's side is done (the export ended, or its client left): join the worker, free. */
+static void export_run(struct web_sqljob *job, void *conn)
+{
+    struct export *e = (struct export *)job;
+    struct console *c = conn;
+    struct evbuffer *out = evbuffer_new();
+    sqlite3_stmt *st;
+    int status;
+
+    web_sqljob_arm(e->sql->pool, job, e->sql->cfg->web_sql_export_time_limit_ms);
+    status = prepare_one(c, e->q, &st, e->err, sizeof(e->err));
+    atomic_store(&e->status, status == 0 ? 200 : status);
+    if (status == 0) {
+        evbuffer_add(out, &(char){EXPORT_STARTED}, 1);
+        export_rows(e, c, st, out);
+        sqlite3_finalize(st);
+    }
+    evbuffer_free(out);
+    close(e->wfd);
+    e->wfd = -1;
+}
+
 static void export_free(struct export *e)
 {
-    atomic_store(&e->cancel, true);
-    if (e->evcon != NULL)
-        evhttp_connection_set_closecb(e->evcon, NULL, NULL);
-    if (e->ev != NULL)
-        event_free(e->ev);
-    if (e->fd >= 0)
-        close(e->fd); /* a worker still writing now gets EPIPE and stops */
-    pthread_join(e->thread, NULL);
-    TAILQ_REMOVE(&e->sql->exports, e, link);
-    e->sql->nexports--;
+    if (!e->loop_done || !e->worker_done)
+        return;
+    e->sql->exports--;
+    free(e->q);
     free(e);
 }
 
-static void export_gone(struct evhttp_connection *evcon, void *arg)
+/* The loop's half is over (the reply ended, or the client has gone). */
+static void export_loop_end(struct export *e)
 {
-    struct export *e = arg;
-
-    (void)evcon;
-    e->req = NULL;
-    e->evcon = NULL;
+    if (e->ev != NULL)
+        event_free(e->ev);
+    e->ev = NULL;
+    if (e->fd >= 0)
+        close(e->fd); /* a worker still writing now gets EPIPE and stops */
+    e->fd = -1;
+    client_release(&e->cl);
+    e->cl.req = NULL;
+    e->loop_done = true;
+    if (!e->worker_done)
+        web_sqlpool_cancel(e->sql->pool, &e->job);
     export_free(e);
+}
+
+/* The worker never started (the queue took too long) or refused the statement: answer. */
+static void export_refused(struct export *e, int status, const char *detail)
+{
+    struct web_req r;
+
+    web_req_resume(&r, e->cl.ctx, e->cl.req);
+    if (status == 503)
+        retry_after(&r, e->sql->cfg);
+    web_error(&r, status, status == 403 ? "refused" : status == 503 ? "busy" : "query failed",
+              detail);
+    export_loop_end(e);
+}
+
+static void export_start(struct export *e)
+{
+    struct web_req r;
+    struct evkeyvalq *h;
+
+    web_req_resume(&r, e->cl.ctx, e->cl.req);
+    h = evhttp_request_get_output_headers(e->cl.req);
+    web_security_headers(&r);
+    evhttp_add_header(h, "Content-Type", "text/csv; charset=utf-8");
+    evhttp_add_header(h, "Content-Disposition", "attachment; filename=\"warden-query.csv\"");
+    web_count_status(&r, 200);
+    evhttp_send_reply_start(e->cl.req, 200, "OK");
+    e->started = true;
+    client_unwatch(&e->cl); /* from now on evhttp's writes see the client leave */
 }
 
 static void export_sent(struct evhttp_connection *evcon, void *arg)
@@ -521,8 +789,29 @@ static void export_sent(struct evhttp_connection *evcon, void *arg)
     struct export *e = arg;
 
     (void)evcon;
-    e->sending = false;
     event_add(e->ev, NULL);
+}
+
+/* The worker has closed its end: the reply ends, or, before it started, says why. */
+static void export_eof(struct export *e)
+{
+    struct evhttp_request *req = e->cl.req;
+    char detail[sizeof(e->err) + 100];
+    int status;
+
+    if (e->started) {
+        /* Free first: ending the reply may free the connection at once (HTTP/1.0). */
+        export_loop_end(e);
+        evhttp_send_reply_end(req);
+        return;
+    }
+    status = atomic_load(&e->status);
+    if (status == 0) {
+        busy_detail(e->sql, detail, sizeof(detail));
+        export_refused(e, 503, detail);
+    } else {
+        export_refused(e, status == 200 ? 500 : status, e->err);
+    }
 }
 
 /* Bytes from the worker: pass them on as one chunk, and read no more until it is out. */
@@ -533,87 +822,95 @@ static void export_readable(evutil_socket_t fd, short what, void *arg)
     int n = evbuffer_read(buf, fd, EXPORT_CHUNK);
 
     (void)what;
-    if (n > 0) {
-        e->sending = true;
+    if (n > 0 && !e->started) {
+        evbuffer_drain(buf, 1); /* EXPORT_STARTED */
+        export_start(e);
+    }
+    if (n > 0 && evbuffer_get_length(buf) > 0) {
         event_del(e->ev);
-        evhttp_send_reply_chunk_with_cb(e->req, buf, export_sent, e);
-    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-        /*
-         * Free first: ending the reply may free the connection at once (an
-         * HTTP/1.0 client), and its close callback must not find us.
-         */
-        struct evhttp_request *req = e->req;
-        export_free(e);
-        evhttp_send_reply_end(req);
+        evhttp_send_reply_chunk_with_cb(e->cl.req, buf, export_sent, e);
+    } else if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        export_eof(e);
     }
     evbuffer_free(buf);
+}
+
+static void export_done(struct web_sqljob *job)
+{
+    struct export *e = (struct export *)job;
+
+    if (e->wfd >= 0) { /* never run: the loop reads the end of the stream and answers */
+        close(e->wfd);
+        e->wfd = -1;
+    }
+    e->worker_done = true;
+    export_free(e);
+}
+
+static void export_closed(struct evhttp_connection *evcon, void *arg)
+{
+    struct export *e = arg;
+
+    (void)evcon;
+    client_closed(&e->cl);
+    export_loop_end(e);
+}
+
+/* The client closed its end before the export started: answer into the void, and end. */
+static void export_left(void *arg)
+{
+    export_refused(arg, 503, "cancelled: the client closed the connection");
 }
 
 static void sql_export(struct web_req *r, const char *q)
 {
     struct web_sql *s = web_ctx_sql(r->ctx);
-    struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
     struct export *e;
-    char err[400];
-    int sv[2], status;
+    char detail[300];
+    int sv[2];
 
-    if (s->nexports >= EXPORTS_MAX) {
-        web_error(r, 503, "busy",
-                  "as many exports as allowed are running; try again when one ends");
+    if (s->exports >= s->exports_max) {
+        snprintf(detail, sizeof(detail),
+                 "busy: %d exports are running, as many as allowed (one worker fewer than "
+                 "web.sql.workers); try again when one ends",
+                 s->exports_max);
+        retry_after(r, s->cfg);
+        web_error(r, 503, "busy", detail);
         return;
     }
-    if ((e = calloc(1, sizeof(*e))) == NULL) {
-        web_error(r, 500, "internal error", "out of memory");
-        return;
-    }
-    e->sql = s;
-    e->fd = e->wfd = -1;
-    e->max_bytes = s->cfg->web_sql_export_max_bytes;
-    e->time_limit_ms = s->cfg->web_sql_export_time_limit_ms;
-    atomic_init(&e->cancel, false);
-    e->g.cancel = &e->cancel;
-    if ((e->db = console_open(s->cfg->db_path, &e->g, err, sizeof(err))) == NULL) {
-        free(e);
-        web_error(r, 500, "database error", err);
-        return;
-    }
-    if ((status = prepare_one(e->db, &e->g, e->time_limit_ms, q, &e->st, err, sizeof(err))) != 0 ||
+    if ((e = calloc(1, sizeof(*e))) == NULL || (e->q = strdup(q)) == NULL ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        sqlite3_finalize(e->st);
-        sqlite3_close(e->db);
-        free(e);
-        if (status == 0)
-            web_error(r, 500, "internal error", strerror(errno));
-        else
-            web_error(r, status, status == 403 ? "refused" : "query failed", err);
-        return;
-    }
-    e->fd = sv[0];
-    e->wfd = sv[1];
-    evutil_make_socket_nonblocking(e->fd);
-    if (pthread_create(&e->thread, NULL, export_main, e) != 0) {
-        close(sv[0]);
-        close(sv[1]);
-        sqlite3_finalize(e->st);
-        sqlite3_close(e->db);
+        if (e != NULL)
+            free(e->q);
         free(e);
         web_error(r, 500, "internal error", "cannot start the export");
         return;
     }
-    TAILQ_INSERT_TAIL(&s->exports, e, link);
-    s->nexports++;
-    e->req = r->req;
-    e->evcon = evhttp_request_get_connection(r->req);
-    e->ev = event_new(evhttp_connection_get_base(e->evcon), e->fd, EV_READ | EV_PERSIST,
-                      export_readable, e);
+    e->sql = s;
+    e->fd = sv[0];
+    e->wfd = sv[1];
+    atomic_init(&e->status, 0);
+    evutil_make_socket_nonblocking(e->fd);
+    e->job.run = export_run;
+    e->job.done = export_done;
+    e->job.max_wait_ms = s->cfg->web_request_timeout_ms;
+    e->ev = event_new(evhttp_connection_get_base(evhttp_request_get_connection(r->req)), e->fd,
+                      EV_READ | EV_PERSIST, export_readable, e);
+    if (e->ev == NULL || !web_sqlpool_submit(s->pool, &e->job)) {
+        if (e->ev != NULL)
+            event_free(e->ev);
+        close(sv[0]);
+        close(sv[1]);
+        free(e->q);
+        free(e);
+        busy_detail(s, detail, sizeof(detail));
+        retry_after(r, s->cfg);
+        web_error(r, 503, "busy", detail);
+        return;
+    }
+    s->exports++;
     event_add(e->ev, NULL);
-    evhttp_connection_set_closecb(e->evcon, export_gone, e);
-    web_security_headers(r);
-    evhttp_add_header(h, "Content-Type", "text/csv; charset=utf-8");
-    evhttp_add_header(h, "Content-Disposition", "attachment; filename=\"warden-query.csv\"");
-    web_count_status(r, 200);
-    web_reply_started(r);
-    evhttp_send_reply_start(r->req, 200, "OK");
+    client_hold(&e->cl, r, export_closed, export_left, e);
 }
 
 /* ---- the handler ----------------------------------------------------------------------------- */
@@ -630,27 +927,13 @@ static const char *query_text(struct web_req *r, json_t **doc)
     return json_string_value(json_object_get(*doc, "q"));
 }
 
-void web_sql_handler(struct web_req *r)
+static void json_answer(struct web_req *r, int status, json_t *result, const char *err,
+                        void *arg)
 {
-    json_t *doc, *result;
-    const char *q = query_text(r, &doc);
-    char err[400];
-    int status;
-
-    if (q == NULL) {
-        json_decref(doc);
-        web_error(r, 400, "bad parameter",
-                  "q: the SQL statement is required (?q=... or a JSON body {\"q\": \"...\"})");
-        return;
-    }
-    if (r->wants_csv) {
-        sql_export(r, q);
-        json_decref(doc);
-        return;
-    }
-    status = web_sql_query(r->ctx, q, &result, err, sizeof(err));
-    json_decref(doc);
-    if (status == 200)
+    (void)arg;
+    if (r == NULL)
+        json_decref(result);
+    else if (status == 200)
         web_send_json(r, 200, result);
     else
         web_error(r, status,
@@ -660,15 +943,100 @@ void web_sql_handler(struct web_req *r)
                   err);
 }
 
+void web_sql_handler(struct web_req *r)
+{
+    json_t *doc;
+    const char *q;
+    char err[400];
+    int status;
+
+    if (web_cross_site(r, err, sizeof(err))) {
+        web_error(r, 403, "cross-site request refused", err);
+        return;
+    }
+    if ((q = query_text(r, &doc)) == NULL) {
+        json_decref(doc);
+        web_error(r, 400, "bad parameter",
+                  "q: the SQL statement is required (?q=... or a JSON body {\"q\": \"...\"})");
+        return;
+    }
+    if (r->wants_csv)
+        sql_export(r, q);
+    else if ((status = web_sql_submit(r, q, json_answer, NULL, err, sizeof(err))) != 0)
+        json_answer(r, status, NULL, err, NULL);
+    json_decref(doc);
+}
+
+/* ---- start, stop, metrics -------------------------------------------------------------------- */
+
+struct web_sql *web_sql_open(const struct config *cfg, struct event_base *base, char *err,
+                             size_t errlen)
+{
+    struct web_sql *s = calloc(1, sizeof(*s));
+
+    if (s == NULL) {
+        snprintf(err, errlen, "SQL console: out of memory");
+        return NULL;
+    }
+    s->cfg = cfg;
+    s->exports_max = cfg->web_sql_workers > 1 ? (int)cfg->web_sql_workers - 1 : 1;
+    s->opener = (struct web_sqlpool_conn){console_open, console_close, (void *)cfg};
+    s->pool = web_sqlpool_new(base, (int)cfg->web_sql_workers, cfg->web_sql_queue, &s->opener,
+                              err, errlen);
+    if (s->pool == NULL) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
 void web_sql_close(struct web_sql *s)
 {
     if (s == NULL)
         return;
-    /* evhttp_free() has closed every connection, and with them the exports; this is a backstop. */
-    while (!TAILQ_EMPTY(&s->exports)) {
-        TAILQ_FIRST(&s->exports)->evcon = NULL;
-        export_free(TAILQ_FIRST(&s->exports));
-    }
-    sqlite3_close(s->db);
+    /* evhttp_free() has closed every connection; the pool hands back what is left. */
+    web_sqlpool_free(s->pool);
     free(s);
+}
+
+void web_sql_metrics(struct web_ctx *ctx, struct evbuffer *out)
+{
+    struct web_sql *s = web_ctx_sql(ctx);
+    struct web_sqlpool_stats st;
+
+    web_sqlpool_stats(s->pool, &st);
+    evbuffer_add_printf(out,
+                        "# HELP warden_sql_workers The SQL console's worker threads.\n"
+                        "# TYPE warden_sql_workers gauge\n"
+                        "warden_sql_workers %lld\n"
+                        "# HELP warden_sql_running Console queries and exports running now.\n"
+                        "# TYPE warden_sql_running gauge\n"
+                        "warden_sql_running %lld\n"
+                        "# HELP warden_sql_queued Console queries and exports waiting for a "
+                        "worker.\n"
+                        "# TYPE warden_sql_queued gauge\n"
+                        "warden_sql_queued %lld\n"
+                        "# HELP warden_sql_exports CSV exports queued, running or sending.\n"
+                        "# TYPE warden_sql_exports gauge\n"
+                        "warden_sql_exports %d\n"
+                        "# HELP warden_sql_jobs_total Console queries and exports a worker "
+                        "took.\n"
+                        "# TYPE warden_sql_jobs_total counter\n"
+                        "warden_sql_jobs_total %llu\n"
+                        "# HELP warden_sql_time_limit_total Of them, stopped at their time "
+                        "limit.\n"
+                        "# TYPE warden_sql_time_limit_total counter\n"
+                        "warden_sql_time_limit_total %llu\n"
+                        "# HELP warden_sql_cancelled_total Console requests whose client left "
+                        "before the answer.\n"
+                        "# TYPE warden_sql_cancelled_total counter\n"
+                        "warden_sql_cancelled_total %llu\n"
+                        "# HELP warden_sql_refused_total Console requests refused for want of a "
+                        "worker.\n"
+                        "# TYPE warden_sql_refused_total counter\n"
+                        "warden_sql_refused_total{reason=\"busy\"} %llu\n",
+                        (long long)st.workers, (long long)st.running, (long long)st.queued,
+                        s->exports, (unsigned long long)st.finished,
+                        (unsigned long long)st.timed_out, (unsigned long long)st.cancelled,
+                        (unsigned long long)st.refused_busy);
 }
