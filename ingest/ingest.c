@@ -668,10 +668,7 @@ void ingest_stop(struct ingest *in)
             int fd = mosquitto_socket(in->mosq);
             fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
             mosquitto_disconnect(in->mosq);
-            /* A write that fails (the broker went at the same moment) closes the socket
-             * and, once disconnecting, libmosquitto reports success with the packets still
-             * queued: without the socket test this loop would spin for ever. */
-            while (mosquitto_want_write(in->mosq) && mosquitto_socket(in->mosq) != -1 &&
+            while (mosquitto_want_write(in->mosq) &&
                    mosquitto_loop_write(in->mosq, 1) == MOSQ_ERR_SUCCESS)
                 ;
         }
