@@ -20,7 +20,7 @@ check() { # check NAME ACTUAL EXPECTED
 cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do wait_exit "$p" 60 sigterm; done
     if [ "$NFAIL" -eq 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "kept $T" >&2; fi
 }
 trap cleanup EXIT
@@ -97,12 +97,23 @@ start_hub_broker() {
     export ASAN_OPTIONS=$saved
 }
 
+# wait_exit PID SECONDS WHAT: wait for PID to exit after WHAT (a signal, or its own end);
+# our status is its exit status. Polling: the broker is not our child (tools/broker.sh
+# starts it). One still running after SECONDS is a failure, and is killed: the suite
+# goes on rather than hang in `wait`.
+wait_exit() {
+    if ! wait_gone "$1" "$2"; then
+        fail "exits-after-${3// /-}" "$(ps -o args= -p "$1" | cut -c1-100) (pid $1) still running $2 s after $3; killed"
+        kill -KILL "$1" 2>/dev/null
+        wait_gone "$1" 10
+    fi
+    wait "$1" 2>/dev/null
+}
+
 stop_pid() { # stop_pid PID [SIGNAL]: signal one of our processes and wait for it to exit
     local p keep=()
     kill "-${2:-TERM}" "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
-    # The broker is not our child (tools/broker.sh starts it): poll until it is gone.
-    wait_gone "$1" 60 || echo "stop_pid: $1 still running after 60 s" >&2
+    wait_exit "$1" 60 "sig$(echo "${2:-TERM}" | tr 'A-Z' 'a-z')"
     for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
     PIDS=("${keep[@]}")
 }

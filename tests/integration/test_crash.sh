@@ -59,7 +59,7 @@ wait "$STREAM_SUB"
 # never committed, so it can only be in the database at the end if the broker
 # re-delivered it.
 WARDEN_TEST_ABORT=before_commit:3 ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 launch_warden
-wait "$WARDEN_PID" 2>/dev/null
+wait_exit "$WARDEN_PID" 120 "its start"
 b=$(aborted_batch before)
 echo "abort: $b" >&2
 [ -n "$b" ] && pass crash-abort-before-commit-mid-batch || fail crash-abort-before-commit-mid-batch
@@ -67,7 +67,7 @@ echo "abort: $b" >&2
 # written: the broker re-delivers messages that are already stored.
 dups0=$(counter warden_events_duplicate_total)
 WARDEN_TEST_ABORT=after_commit:2 ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 launch_warden
-wait "$WARDEN_PID" 2>/dev/null
+wait_exit "$WARDEN_PID" 120 "its start"
 b=$(aborted_batch after)
 echo "abort: $b" >&2
 [ -n "$b" ] && pass crash-abort-after-commit-mid-batch || fail crash-abort-after-commit-mid-batch
@@ -99,7 +99,7 @@ stop_pid "$WARDEN_PID" KILL
 
 # 4. The rest of the stream queues in the broker while Warden is down; the
 # broker is stopped (SIGTERM: it saves its state) and started again.
-wait "$SIM_PID" 2>/dev/null
+wait_exit "$SIM_PID" $((120 + MESSAGES / RATE * 4)) "its start"
 published=$(grep -o '"events": *[0-9]*' "$T/sim.json" | grep -o '[0-9]*$')
 flows=$(grep -o '"flows": *[0-9]*' "$T/sim.json" | grep -o '[0-9]*$')
 echo "published: $published events, $flows flows; stored before the broker restart: $(events_stored)" >&2

@@ -26,7 +26,7 @@ fi
 finish() {
     local p
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do wait_exit "$p" 60 sigterm; done
     PIDS=()
     [ "$MODE" = tmpfs ] && umount "$DBFS"
     cleanup
@@ -93,7 +93,7 @@ echo "failed batch writes so far: $failures" >&2
 
 # Devices keep publishing into the outage; the broker takes their messages
 # and Warden acknowledges none of them.
-wait "$SIM_PID"
+wait_exit "$SIM_PID" 300 "its start"
 pub2=$(sim_field "$T/sim2.json" events)
 acked2=$(sim_field "$T/sim2.json" published)
 flows2=$(sim_field "$T/sim2.json" flows)

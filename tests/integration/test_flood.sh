@@ -64,7 +64,7 @@ while kill -0 "$NORMAL_PID" 2>/dev/null; do
     r=$(rss_kb "$WARDEN_PID"); [ "$r" -gt "$peak" ] && peak=$r
     sleep 0.5 # kept: the RSS sampling period while the ordinary devices run, not a wait
 done
-wait "$NORMAL_PID"
+wait_exit "$NORMAL_PID" 120 "its start"
 normal=$(grep -o '"published": *[0-9]*' "$T/normal.json" | grep -o '[0-9]*$')
 t_end=$(date +%s%N)
 
@@ -89,7 +89,7 @@ echo "ordinary devices: published $normal, counted $(all_of 'norm-%')" \
 check flood-others-stored-within-bound "$stored_ok" 1
 check flood-others-alert-within-bound "$alert_ok" 1
 
-wait "$FLOOD_PID"
+wait_exit "$FLOOD_PID" 120 "its start"
 flooded=$(grep -o '"published": *[0-9]*' "$T/flood.json" | grep -o '[0-9]*$')
 rate=$(grep -o '"rate": *[0-9.]*' "$T/flood.json" | grep -o '[0-9.]*$')
 # Warden drains the flood's backlog from the broker, then the flooder's alert shows.

@@ -254,7 +254,7 @@ else
 fi
 echo "back-pressure: client sent ${sent} MiB of 64; front RSS ${rss0} -> ${rss1} MiB" >&2
 
-wait "$IDLE_PID"
+wait_exit "$IDLE_PID" 60 "its start"
 read -r state secs < "$T/idle.out"
 if [ "$state" = closed ] && awk -v s="$secs" 'BEGIN { exit !(s >= 9 && s <= 14) }'; then
     pass hub-tls-silent-client-closed-at-the-deadline
@@ -264,7 +264,7 @@ fi
 
 # SIGTERM: a clean stop (exit 0, counters logged; the sanitizers would report leaks here).
 kill -TERM "$FRONT_PID"
-wait "$FRONT_PID"
+wait_exit "$FRONT_PID" 60 sigterm
 rc=$?
 stop_pid "$FRONT_PID"
 check hub-tls-sigterm-stops-cleanly "$rc $(grep -o 'stopped: [0-9]* accepted, [0-9]* forwarded' "$T/front.log")" \
@@ -293,7 +293,7 @@ wait "$SUB_PID"
 check hub-tls-large-message-passes-intact "$(cmp -s "$T/big.txt" <(sub_messages "$T/big.out" | tr -d '\n') && echo same)" same
 
 kill -TERM "$FRONT_PID"
-wait "$FRONT_PID"
+wait_exit "$FRONT_PID" 60 sigterm
 check hub-tls-sigterm-after-traffic "$?" 0
 stop_pid "$FRONT_PID"
 

@@ -85,7 +85,7 @@ cat > "$T/evil-hub.json" << JSON
   "reason": "SasTokenExpired", "deviceId": "$EVIL", "sourceIp": "203.0.113.66"}]
 JSON
 pub hub/lab-hub/operations "$T/evil-hub.json"
-wait "$SIM_PID"
+wait_exit "$SIM_PID" 120 "its start"
 
 q() { sqlite3 -batch -noheader "$DB" "$1"; }
 wait_sql "SELECT count(*) FROM alerts WHERE alert_type = 'IoT_TiConnection' AND device_id = '$EVIL'" 1 ||
