@@ -1,13 +1,16 @@
 /*
  * common/catalog.h: the one catalogue of alert types (SPEC 5.2) and
- * recommendation types (5.3), as data. The evaluator reads it for severities,
- * titles and how an alert resolves; the web for menus, labels, severities and
- * the help of a recommendation; `warden catalog --markdown` prints the
- * README's tables from it (tests/integration/test_catalog.sh compares them).
+ * recommendation types (5.3), as data. The evaluator takes each type's
+ * title, severity, kind (how it resolves) and remediation from it; the web
+ * its menus, short labels, severities, the kind that says how to show an
+ * alert's data, and a recommendation's help; the API its severities; and
+ * `warden catalog --markdown` prints the README's tables from it
+ * (tests/integration/test_catalog.sh holds the README to them).
  *
- * It lives in common/ because both evaluator/ and web/ include it and it
- * depends on nothing: a table in evaluator/ would make the web read the
- * evaluator's private header for data that has no logic.
+ * It lives in common/ because both evaluator/ and web/ include it (and the
+ * outputs to come will) and it depends on nothing: a table in evaluator/
+ * would make the web read the evaluator's private header for data without
+ * logic. It may call nothing but libc.
  */
 #ifndef WARDEN_CATALOG_H
 #define WARDEN_CATALOG_H
@@ -15,7 +18,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* What an entry is, and so how it resolves and how a page shows its data. */
+/* What an entry is: how it resolves, what its key names and how a page shows its data. */
 enum catalog_kind {
     CK_FLOW,     /* threat intelligence and allow lists: after event_alert_ttl without a repeat */
     CK_AUTH,     /* the four authentication alerts: likewise */
@@ -28,15 +31,15 @@ enum catalog_kind {
 
 struct catalog_entry {
     const char *type;        /* "IoT_TiConnection" */
-    const char *title;       /* "Suspicious IP address communication" */
-    const char *label;       /* a short title for menus and tables */
+    const char *title;       /* "Suspicious IP address communication": display_name */
+    const char *label;       /* alerts: a short title for menus and tables */
     const char *severity;    /* High, Medium, Low */
     enum catalog_kind kind;
-    const char *key;         /* what identifies one: "device/remote-ip"; for a recommendation, per what */
-    const char *when;        /* raised (alert) or active (recommendation) when */
-    const char *resolves;    /* alerts: when it resolves; recommendations: the config switch */
-    const char *description; /* what it means, for someone who has never seen Azure */
-    const char *remediation; /* what to do about it */
+    const char *key;         /* what tells one from another (alert_key, rec_key): "device/remote-ip" */
+    const char *when;        /* the description: raised (alert) or active (recommendation) when */
+    const char *why;         /* recommendations: what the weakness risks, for someone new to it */
+    const char *remediation; /* what to do; for an alert, the text each alert of the type carries */
+    const char *setting;     /* recommendations: the configuration switch */
 };
 
 /* The entry of type, or NULL for a type Warden does not know (or type NULL). */
@@ -49,7 +52,13 @@ const struct catalog_entry *catalog_alerts(void);
 /* The recommendation types (*n of them), in the README's order. */
 const struct catalog_entry *catalog_recs(size_t *n);
 
-/* The README's table rows: alerts (recommendations 0) or recommendations (1). */
+/* When an entry of kind resolves, as the README says it. */
+const char *catalog_resolves(enum catalog_kind kind);
+
+/* Every severity SPEC 5 names, highest first, then NULL. */
+extern const char *const catalog_severities[];
+
+/* The README's table (heading row included): alerts (recommendations 0) or recommendations (1). */
 void catalog_markdown(FILE *out, int recommendations);
 
 #endif

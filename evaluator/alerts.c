@@ -1,6 +1,7 @@
 /*
- * The texts written for each alert (the catalogue is common/catalog.c), and the one place
- * that writes alerts, their transitions and their outbox rows.
+ * evaluator/alerts.c: the description written for each alert from its facts
+ * (its type's title, severity and remediation are common/catalog.c's), and
+ * the one place that writes alerts, their transitions and their outbox rows.
  */
 #include "alerts.h"
 
@@ -46,7 +47,7 @@ static void say_window(int64_t ms, char *out, size_t outlen)
         snprintf(out, outlen, "%lld seconds", (long long)s);
 }
 
-static void window_texts(const struct alert_facts *f, char *desc, size_t dl, char *rem, size_t rl)
+static void window_texts(const struct alert_facts *f, char *desc, size_t dl)
 {
     char win[40];
 
@@ -56,16 +57,9 @@ static void window_texts(const struct alert_facts *f, char *desc, size_t dl, cha
              "%lld to %lld set by its security group.",
              or(f->device_id, "?"), f->value, or(f->rule_type, "?"), win, (long long)f->min,
              (long long)f->max);
-    snprintf(rem, rl,
-             "Check what the device was doing in that window (its page shows the counts over "
-             "time). If the activity is expected, widen the range of %s in the device's security "
-             "group; if not, isolate the device and look for a compromised process or a "
-             "misbehaving cloud application.",
-             or(f->rule_type, "the rule"));
 }
 
-static void flow_texts(const char *type, const struct alert_facts *f, char *desc, size_t dl,
-                       char *rem, size_t rl)
+static void flow_texts(const char *type, const struct alert_facts *f, char *desc, size_t dl)
 {
     char port[16] = "";
 
@@ -85,12 +79,6 @@ static void flow_texts(const char *type, const struct alert_facts *f, char *desc
                  "security group.",
                  or(f->device_id, "?"), out ? "an outbound" : "an inbound", or(f->protocol, "IP"),
                  out ? "to" : "from", or(f->remote_ip, "?"), port);
-        snprintf(rem, rl,
-                 "If the address is a legitimate endpoint of the device, add it (or its network) "
-                 "to %s in the device's security group. Otherwise find what on the device %s it "
-                 "and isolate the device.",
-                 out ? "ConnectionToIpNotAllowed" : "ConnectionFromIpNotAllowed",
-                 out ? "connects to" : "accepts connections from");
     }
 }
 
@@ -130,15 +118,17 @@ static void texts(const char *type, const struct alert_facts *f, char *desc, siz
 {
     const struct catalog_entry *info = alert_info(type);
 
-    /* The catalogue's remediation, unless the type's own text names the rule to change. */
+    /* The remediation is the type's, from the catalogue; the description says this alert's facts. */
     snprintf(rem, rl, "%s", info != NULL ? info->remediation : "");
     switch (info ? info->kind : CK_HUB_CERT) {
-    case CK_WINDOW: window_texts(f, desc, dl, rem, rl); break;
-    case CK_FLOW: flow_texts(type, f, desc, dl, rem, rl); break;
+    case CK_WINDOW: window_texts(f, desc, dl); break;
+    case CK_FLOW: flow_texts(type, f, desc, dl); break;
     case CK_AUTH: auth_texts(type, f, desc, dl); break;
     case CK_HUB_CERT:
     case CK_HUB_DIAG:
-    case CK_REC: hub_texts(type, f, desc, dl); break;
+    case CK_REC: /* not an alert: alert_info() never returns one */
+        hub_texts(type, f, desc, dl);
+        break;
     case CK_SILENT:
         snprintf(desc, dl, "Device %s has sent nothing for %s.", or(f->device_id, "?"),
                  or(f->reason, "longer than the silence limit"));

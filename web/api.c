@@ -13,6 +13,7 @@
 #include "internal.h"
 #include "jsonw.h"
 
+#include "../common/catalog.h"
 #include "../evaluator/evaluator.h"
 #include "../evaluator/groups.h"
 #include "../store/store.h"
@@ -828,7 +829,6 @@ static void list_send(struct web_req *r, sqlite3_stmt *st, int64_t limit, list_c
     "start_ms, end_ms, resolved_ms, count, value, description, remediation, extended_properties "
 
 static const char *const alert_statuses[] = {"Active", "Resolved", "Dismissed", NULL};
-static const char *const severities[] = {"High", "Medium", "Low", "Informational", NULL};
 static const char *const alert_csv[] = {
     "alert_id", "alert_type", "alert_key", "display_name", "severity", "device_id",
     "hub", "status", "start_time", "end_time", "resolved_time", "count",
@@ -868,7 +868,7 @@ static bool alert_filter_parse(struct web_req *r, struct alert_filter *f)
     f->cur_start = INT64_MAX;
     f->cur_id = INT64_MAX;
     if (!param_enum(r, "status", alert_statuses, &f->status) ||
-        !param_enum(r, "severity", severities, &f->severity) ||
+        !param_enum(r, "severity", catalog_severities, &f->severity) ||
         !param_text(r, "type", &f->type) || !param_text(r, "device", &f->device) ||
         !web_param_time(r, "since", 0, &f->since) ||
         !web_param_time(r, "until", INT64_MAX, &f->until) || !param_limit(r, &f->limit))

@@ -1005,7 +1005,6 @@ static bool one_of(const char *v, const char *const *allowed, size_t n)
 /* Read the filters; a bad one is dropped with a message (the page still shows). */
 static void filter_read(struct web_req *r, struct alert_filter *f, int64_t dflt_since)
 {
-    static const char *const sevs[] = {"High", "Medium", "Low", "Informational"};
     static const char *const stats[] = {"Active", "Dismissed", "Resolved"};
     char e[120] = "";
 
@@ -1014,7 +1013,7 @@ static void filter_read(struct web_req *r, struct alert_filter *f, int64_t dflt_
     f->type = param(r, "type");
     f->status = param(r, "status");
     f->device = param(r, "device");
-    if (f->severity != NULL && !one_of(f->severity, sevs, 4)) {
+    if (f->severity != NULL && !one_of(f->severity, catalog_severities, 4)) {
         snprintf(f->err, sizeof(f->err), "severity: one of High, Medium, Low. ");
         f->severity = NULL;
     }
@@ -2451,7 +2450,7 @@ static void recs_table(struct web_req *r, struct evbuffer *out, const char *stat
         if (h != NULL)
             html_printf(out, "<details class=\"small\"><summary>Why and what to do</summary>"
                              "<p>%s</p><p><b>Fix:</b> %s</p></details>",
-                        h->description, h->remediation);
+                        h->why, h->remediation);
         evbuffer_add_printf(out, "</td><td>");
         put_scope(out, col(st, 4), col(st, 5));
         evbuffer_add_printf(out, "</td><td>");
