@@ -1,6 +1,6 @@
 /*
  * evaluator/hubctl.c: the hub's control plane. `warden hub cert add|delete`,
- * `warden hub diag set|delete` and the API's /api/v1/hub/... (web/hubapi.c)
+ * `warden hub diag set|delete` and the API's /api/v1/hub/... (web/api_hub.c)
  * change the hub's certificates and diagnostic settings through the
  * functions here.
  *

@@ -20,8 +20,14 @@
  * share one entry, so many addresses buy an attacker no more tries than one
  * more source. The log says the first failure of a quiet spell at once and
  * sums up the rest once a minute, so a guessing script cannot fill it.
+ *
+ * Part of the core: the router checks every request here, and the two forms
+ * (POST /login, POST /logout) are this file's routes, web_auth_routes; the
+ * login page that posts the first is page_login.c's.
  */
-#include "internal.h"
+#include "server.h"
+#include "html.h"
+#include "routes.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -524,9 +530,9 @@ static bool local_path(const char *p)
 }
 
 /* The token is read from the form body alone: POST /login?token=... is a failed login. */
-void web_login(struct web_req *r)
+static void web_login(struct web_req *r)
 {
-    struct web_auth *a = web_ctx_auth(r->ctx);
+    struct web_auth *a = web_server_of(r->ctx)->auth;
     const char *token = web_form_param(r, "token"), *next = web_param(r, "next");
     int64_t now = clock_mono_ms(), wait;
     struct login_source *src;
@@ -567,9 +573,9 @@ void web_login(struct web_req *r)
     explicit_bzero(cookie, sizeof(cookie));
 }
 
-void web_logout(struct web_req *r)
+static void web_logout(struct web_req *r)
 {
-    struct web_auth *a = web_ctx_auth(r->ctx);
+    struct web_auth *a = web_server_of(r->ctx)->auth;
     struct session *s = request_session(a, r);
 
     if (s != NULL)
@@ -578,3 +584,10 @@ void web_logout(struct web_req *r)
                  a->secure_cookies ? COOKIE_NAME "=" COOKIE_ATTRS "; Max-Age=0; Secure"
                                    : COOKIE_NAME "=" COOKIE_ATTRS "; Max-Age=0");
 }
+
+/* Anyone may log in, even when every read needs the token; logging out is a change. */
+const struct web_route web_auth_routes[] = {
+    {"POST", "/login", WEB_PUBLIC, web_login, NULL},
+    {"POST", "/logout", WEB_WRITES, web_logout, NULL},
+    {NULL, NULL, 0, NULL, NULL},
+};

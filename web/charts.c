@@ -3,8 +3,9 @@
  * script, no external library): a value axis with round ticks, bars, and
  * labels. Everything written is a number computed here or a label passed
  * through html_escape, so a device-supplied label cannot become markup.
+ * On the core's floor (html.h); calls only html.c.
  */
-#include "internal.h"
+#include "html.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -2,9 +2,10 @@
  * web/html.c: escaping for every place a stored string can land (HTML text
  * and attributes, URLs, CSV cells) and the frame every page shares. Every
  * string that came from a device or a record is untrusted, so the pages
- * write them only through these functions.
+ * write them only through these functions. On the core's floor (html.h);
+ * calls nothing else in web/.
  */
-#include "internal.h"
+#include "html.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * straight into room reserved at the end of the evbuffer, a large piece at a
  * time, and committed when it is full: evbuffer_add for every token would
  * cost more than the escaping, and a buffer of our own would copy every
- * byte twice.
+ * byte twice. On the core's floor; calls only common/.
  */
 #include "jsonw.h"
 

@@ -5,9 +5,13 @@
  * separate `warden serve` reports the ingester and the evaluator of another
  * process as well as its own: ingest_counters holds the ingester's counters
  * with their label text, evaluator_state the evaluator's, and the rest is
- * counted from the tables. Every metric name starts with warden_.
+ * counted from the tables. Every metric name starts with warden_. Above the
+ * core: calls it (web_server_metrics), the console (web_sql_metrics) and the
+ * store's health check.
  */
-#include "internal.h"
+#include "core.h"
+#include "routes.h"
+#include "sql.h"
 
 #include "../store/store.h"
 
@@ -314,7 +318,7 @@ static bool ingest_state(sqlite3 *db, struct evbuffer *out, const struct store_h
     return true;
 }
 
-void web_metrics(struct web_req *r)
+static void web_metrics(struct web_req *r)
 {
     sqlite3 *db = r->ctx->db;
     struct evbuffer *out = evbuffer_new();
@@ -360,7 +364,7 @@ static const char sql_health[] =
     "(SELECT value FROM evaluator_state WHERE key = 'last_pass_ms') "
     "FROM ingest_state WHERE id = 1";
 
-void web_healthz(struct web_req *r)
+static void web_healthz(struct web_req *r)
 {
     json_t *o = json_object(), *whys = json_array(), *ingest = json_object();
     sqlite3_stmt *st = NULL;
@@ -422,3 +426,10 @@ void web_healthz(struct web_req *r)
     json_object_set_new(o, "why", whys);
     web_send_json(r, 503, o);
 }
+
+/* /healthz answers anyone: a load balancer or a monitor has no token. */
+const struct web_route web_metrics_routes[] = {
+    {"GET", "/metrics", 0, web_metrics, NULL},
+    {"GET", "/healthz", WEB_PUBLIC, web_healthz, NULL},
+    {NULL, NULL, 0, NULL, NULL},
+};

@@ -1,5 +1,5 @@
 /*
- * web/sql.c: the SQL console (SPEC 6). Anyone who can reach the dashboard
+ * web/sql.c: the SQL console (SPEC 6), above the core. Anyone who can reach the dashboard
  * can run a query, so the console is locked down in layers:
  *
  *   - a browser's request from another site (Sec-Fetch-Site, Origin) is
@@ -25,43 +25,23 @@
  * through a socket pair into a chunked reply: the loop only copies bytes, and
  * the client's reading speed paces the query. Readers in WAL mode never block
  * the writer, so neither holds up ingest.
+ *
+ * The console's files: sql.c (the locks above, its connections, a query and
+ * the handler), sqlclient.c (a request's link to its client while a worker
+ * runs it), sqlexport.c (the CSV export), sqlpool.c (the workers) and
+ * sqlguard.c (the checked functions); sqlpriv.h is what they share and sql.h
+ * what the rest of web/ calls. They call the core and nothing else of web/.
  */
-#include "internal.h"
+#include "routes.h"
+#include "sqlpriv.h"
 
-#include <errno.h>
-#include <event2/bufferevent.h>
-#include <event2/event.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #define SQL_MAX_BYTES      100000             /* longest statement taken */
 #define SQL_RESULT_BYTES   (8 * 1024 * 1024)  /* a console answer is cut past this */
-#define EXPORT_CHUNK       65536
-#define EXPORT_STARTED     '!'                /* the worker's first byte: the statement is ready */
-
-/* What a connection's authorizer tells the code running it. */
-struct guard {
-    char why[200]; /* the authorizer's first refusal, for the answer */
-};
-
-/* A worker's console connection. */
-struct console {
-    sqlite3 *db;
-    struct guard g;
-    struct web_sqlguard *fns;
-};
-
-struct web_sql {
-    const struct config *cfg;
-    struct web_sqlpool *pool;
-    struct web_sqlpool_conn opener;
-    int exports, exports_max; /* CSV exports queued or running; loop only */
-};
 
 /* ---- the authorizer -------------------------------------------------------------------------- */
 
@@ -162,7 +142,7 @@ int web_sql_authorize(int action, const char *a1, const char *a2, const char **w
 static int authorizer(void *arg, int action, const char *a1, const char *a2, const char *db,
                       const char *trigger)
 {
-    struct guard *g = arg;
+    struct web_console_guard *g = arg;
     const char *why = NULL;
     int rc = web_sql_authorize(action, a1, a2, &why);
 
@@ -178,7 +158,7 @@ static int authorizer(void *arg, int action, const char *a1, const char *a2, con
 
 static void console_close(void *conn)
 {
-    struct console *c = conn;
+    struct web_console *c = conn;
 
     if (c == NULL)
         return;
@@ -191,7 +171,7 @@ static void console_close(void *conn)
 static void *console_open(void *arg, sqlite3 **dbp, char *err, size_t errlen)
 {
     const struct config *cfg = arg;
-    struct console *c = calloc(1, sizeof(*c));
+    struct web_console *c = calloc(1, sizeof(*c));
     sqlite3 *db = NULL;
 
     if (c == NULL) {
@@ -262,7 +242,7 @@ static bool tail_empty(sqlite3 *db, const char *tail)
 }
 
 /* Why a statement stopped, for a person. */
-static int step_error(struct web_sql *s, struct web_sqljob *job, sqlite3 *db, int rc,
+int web_sql_step_error(struct web_sql *s, struct web_sqljob *job, sqlite3 *db, int rc,
                       int64_t limit_ms, const char *what, char *err, size_t errlen)
 {
     if (rc == SQLITE_INTERRUPT && web_sqljob_timed_out(s->pool, job)) {
@@ -282,7 +262,7 @@ static int step_error(struct web_sql *s, struct web_sqljob *job, sqlite3 *db, in
  * Prepare q as the console's one statement. Returns 0, or the status to
  * answer with the reason in err.
  */
-static int prepare_one(struct console *c, const char *q, sqlite3_stmt **st, char *err,
+int web_sql_prepare(struct web_console *c, const char *q, sqlite3_stmt **st, char *err,
                        size_t errlen)
 {
     size_t n = strlen(q);
@@ -329,103 +309,12 @@ static int prepare_one(struct console *c, const char *q, sqlite3_stmt **st, char
     return 0;
 }
 
-/* ---- a request's link to its client ---------------------------------------------------------- */
-
-/*
- * What a job keeps of its HTTP request, and how it learns that the client
- * has left, so that a query nobody waits for stops at once instead of
- * holding a worker to its time limit.
- *
- * libevent 2.1 does not watch a connection while its request is being
- * answered later, so the client's socket is watched here: readable with
- * nothing to read is the end of the stream (the client closed it; a client
- * that only half-closes after its request is taken for gone as well, as
- * evhttp itself does while reading). The request is still answered then,
- * into the void, because evhttp frees it only when that answer fails.
- *
- * evhttp calls the connection's close callback when it frees the connection
- * (a write failed, or the server stops). A request whose client left before
- * the answer has been detached by then and is freed here; one still attached
- * is freed by evhttp after the callback.
- */
-struct client {
-    struct web_ctx *ctx;
-    struct evhttp_request *req;      /* NULL once evhttp has let go of it */
-    struct evhttp_connection *evcon;
-    struct event *watch;             /* the socket, while the job waits or runs */
-    bool left;                       /* the client closed its end */
-    void (*on_left)(void *arg);
-    void *arg;
-};
-
-static void client_unwatch(struct client *cl)
-{
-    if (cl->watch != NULL)
-        event_free(cl->watch);
-    cl->watch = NULL;
-}
-
-static void client_peek(evutil_socket_t fd, short what, void *arg)
-{
-    struct client *cl = arg;
-    char c;
-    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-
-    (void)what;
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
-    client_unwatch(cl); /* bytes (a pipelined request) are evhttp's; the end is ours */
-    if (n <= 0) {
-        cl->left = true;
-        cl->on_left(cl->arg);
-    }
-}
-
-static void client_hold(struct client *cl, struct web_req *r,
-                        void (*closed)(struct evhttp_connection *, void *),
-                        void (*on_left)(void *), void *arg)
-{
-    struct bufferevent *bev;
-
-    cl->ctx = r->ctx;
-    cl->req = r->req;
-    cl->evcon = evhttp_request_get_connection(r->req);
-    cl->on_left = on_left;
-    cl->arg = arg;
-    evhttp_connection_set_closecb(cl->evcon, closed, arg);
-    bev = evhttp_connection_get_bufferevent(cl->evcon);
-    cl->watch = event_new(evhttp_connection_get_base(cl->evcon), bufferevent_getfd(bev),
-                          EV_READ | EV_PERSIST, client_peek, cl);
-    if (cl->watch != NULL)
-        event_add(cl->watch, NULL);
-    web_reply_started(r);
-}
-
-/* evhttp is freeing the connection (its close callback). */
-static void client_closed(struct client *cl)
-{
-    client_unwatch(cl);
-    if (cl->req != NULL && evhttp_request_get_connection(cl->req) == NULL)
-        evhttp_request_free(cl->req);
-    cl->req = NULL;
-    cl->evcon = NULL;
-}
-
-/* The job is over: stop watching the connection, which serves the client's next request. */
-static void client_release(struct client *cl)
-{
-    client_unwatch(cl);
-    if (cl->evcon != NULL)
-        evhttp_connection_set_closecb(cl->evcon, NULL, NULL);
-    cl->evcon = NULL;
-}
-
 /* ---- the console query ----------------------------------------------------------------------- */
 
 struct query {
     struct web_sqljob job; /* first: the pool hands this back */
     struct web_sql *sql;
-    struct client cl;
+    struct web_sqlclient cl;
     char *q;
     web_sql_done done;
     void *arg;
@@ -457,7 +346,7 @@ static json_t *query_columns(sqlite3_stmt *st)
 static void query_run(struct web_sqljob *job, void *conn)
 {
     struct query *qj = (struct query *)job;
-    struct console *c = conn;
+    struct web_console *c = conn;
     int64_t limit_ms = qj->sql->cfg->web_sql_time_limit_ms;
     sqlite3_stmt *st;
     json_t *columns, *rows;
@@ -466,7 +355,7 @@ static void query_run(struct web_sqljob *job, void *conn)
     int rc, n;
 
     web_sqljob_arm(qj->sql->pool, job, limit_ms);
-    if ((qj->status = prepare_one(c, qj->q, &st, qj->err, sizeof(qj->err))) != 0)
+    if ((qj->status = web_sql_prepare(c, qj->q, &st, qj->err, sizeof(qj->err))) != 0)
         return;
     n = sqlite3_column_count(st);
     columns = query_columns(st);
@@ -488,8 +377,8 @@ static void query_run(struct web_sqljob *job, void *conn)
     }
     qj->status = rc == SQLITE_ROW || rc == SQLITE_DONE
                      ? 200
-                     : step_error(qj->sql, job, c->db, rc, limit_ms, "web.sql.time_limit", qj->err,
-                                  sizeof(qj->err));
+                     : web_sql_step_error(qj->sql, job, c->db, rc, limit_ms, "web.sql.time_limit",
+                                          qj->err, sizeof(qj->err));
     sqlite3_finalize(st);
     if (qj->status != 200) {
         json_decref(columns);
@@ -500,7 +389,7 @@ static void query_run(struct web_sqljob *job, void *conn)
                            truncated);
 }
 
-static void busy_detail(struct web_sql *s, char *err, size_t errlen)
+void web_sql_busy_detail(struct web_sql *s, char *err, size_t errlen)
 {
     snprintf(err, errlen,
              "busy: the SQL console's %lld workers and its queue of %lld are taken; try again "
@@ -508,7 +397,7 @@ static void busy_detail(struct web_sql *s, char *err, size_t errlen)
              (long long)s->cfg->web_sql_workers, (long long)s->cfg->web_sql_queue);
 }
 
-static void retry_after(struct web_req *r, const struct config *cfg)
+void web_sql_retry_after(struct web_req *r, const struct config *cfg)
 {
     char secs[24];
 
@@ -523,14 +412,14 @@ static void query_done(struct web_sqljob *job)
     struct web_req r;
 
     if (qj->cl.req != NULL) {
-        client_release(&qj->cl);
+        web_sqlclient_release(&qj->cl);
         web_req_resume(&r, qj->cl.ctx, qj->cl.req);
         if (job->expired) {
             qj->status = 503;
-            busy_detail(qj->sql, qj->err, sizeof(qj->err));
+            web_sql_busy_detail(qj->sql, qj->err, sizeof(qj->err));
         }
         if (qj->status == 503)
-            retry_after(&r, qj->sql->cfg);
+            web_sql_retry_after(&r, qj->sql->cfg);
     }
     if (qj->cl.req != NULL && !qj->cl.left) {
         qj->done(&r, qj->status, qj->result, qj->err, qj->arg);
@@ -557,14 +446,14 @@ static void query_closed(struct evhttp_connection *evcon, void *arg)
     struct query *qj = arg;
 
     (void)evcon;
-    client_closed(&qj->cl);
+    web_sqlclient_closed(&qj->cl);
     web_sqlpool_cancel(qj->sql->pool, &qj->job);
 }
 
 int web_sql_submit(struct web_req *r, const char *q, web_sql_done done, void *arg, char *err,
                    size_t errlen)
 {
-    struct web_sql *s = web_ctx_sql(r->ctx);
+    struct web_sql *s = r->ctx->sql;
     struct query *qj = calloc(1, sizeof(*qj));
 
     if (qj == NULL || (qj->q = strdup(q)) == NULL) {
@@ -581,336 +470,12 @@ int web_sql_submit(struct web_req *r, const char *q, web_sql_done done, void *ar
     if (!web_sqlpool_submit(s->pool, &qj->job)) {
         free(qj->q);
         free(qj);
-        busy_detail(s, err, errlen);
-        retry_after(r, s->cfg);
+        web_sql_busy_detail(s, err, errlen);
+        web_sql_retry_after(r, s->cfg);
         return 503;
     }
-    client_hold(&qj->cl, r, query_closed, query_left, qj);
+    web_sqlclient_hold(&qj->cl, r, query_closed, query_left, qj);
     return 0;
-}
-
-/* ---- the streamed CSV export ----------------------------------------------------------------- */
-
-/*
- * An export: the worker prepares the statement, writes one byte
- * (EXPORT_STARTED) or, on failure, closes its end with the reason in
- * status and err; then it writes the CSV, blocking when the socket pair is
- * full. The loop reads it chunk by chunk into the reply. Each half ends on
- * its own (the worker when the statement ends, the loop when the bytes are
- * out or the client has gone); the export is freed when both have.
- */
-struct export {
-    struct web_sqljob job; /* first */
-    struct web_sql *sql;
-    struct client cl;
-    char *q;
-    /* the loop's */
-    struct event *ev;
-    int fd;
-    bool started, loop_done, worker_done;
-    /* the worker's */
-    int wfd;
-    atomic_int status; /* 0 until the worker has prepared; then 200 or the error's status */
-    char err[400];
-};
-
-/* A cell of the export: numbers bare, text through csv_cell, blobs as x'..'. */
-static void export_cell(struct evbuffer *out, sqlite3_stmt *st, int i)
-{
-    json_t *v;
-
-    switch (sqlite3_column_type(st, i)) {
-    case SQLITE_INTEGER:
-        evbuffer_add_printf(out, "%lld", (long long)sqlite3_column_int64(st, i));
-        break;
-    case SQLITE_FLOAT: evbuffer_add_printf(out, "%.17g", sqlite3_column_double(st, i)); break;
-    case SQLITE_NULL: break;
-    case SQLITE_TEXT:
-        csv_cell_n(out, (const char *)sqlite3_column_text(st, i),
-                   (size_t)sqlite3_column_bytes(st, i));
-        break;
-    default:
-        v = web_column_json(st, i);
-        csv_cell(out, json_string_value(v));
-        json_decref(v);
-    }
-}
-
-/* Write everything in out to fd (blocking); false once the reader has gone. */
-static bool export_flush(struct evbuffer *out, int fd)
-{
-    while (evbuffer_get_length(out) > 0) {
-        size_t n =
-            evbuffer_get_length(out) < EXPORT_CHUNK ? evbuffer_get_length(out) : EXPORT_CHUNK;
-        ssize_t w = send(fd, evbuffer_pullup(out, (ev_ssize_t)n), n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        evbuffer_drain(out, (size_t)w);
-    }
-    return true;
-}
-
-static void export_header(struct evbuffer *out, sqlite3_stmt *st)
-{
-    for (int i = 0; i < sqlite3_column_count(st); i++) {
-        if (i > 0)
-            evbuffer_add(out, ",", 1);
-        csv_cell(out, sqlite3_column_name(st, i));
-    }
-    evbuffer_add(out, "\r\n", 2);
-}
-
-/*
- * The rows as the statement steps, until the end, the byte cap, the time
- * limit or the client leaving. A cut export ends with a line "# export
- * stopped: why".
- */
-static void export_rows(struct export *e, struct console *c, sqlite3_stmt *st,
-                        struct evbuffer *out)
-{
-    const struct config *cfg = e->sql->cfg;
-    struct evbuffer *row = evbuffer_new();
-    int n = sqlite3_column_count(st), rc;
-    int64_t bytes;
-    char why[300] = "";
-
-    export_header(out, st);
-    bytes = (int64_t)evbuffer_get_length(out) - 1; /* less EXPORT_STARTED */
-    /* The reply starts now, even if the first row is long in coming. */
-    if (!export_flush(out, e->wfd))
-        goto out;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        for (int i = 0; i < n; i++) {
-            if (i > 0)
-                evbuffer_add(row, ",", 1);
-            export_cell(row, st, i);
-        }
-        evbuffer_add(row, "\r\n", 2);
-        if (bytes + (int64_t)evbuffer_get_length(row) > cfg->web_sql_export_max_bytes) {
-            snprintf(why, sizeof(why), "web.sql.export_max_bytes (%lld bytes) reached",
-                     (long long)cfg->web_sql_export_max_bytes);
-            break;
-        }
-        bytes += (int64_t)evbuffer_get_length(row);
-        evbuffer_add_buffer(out, row);
-        if (evbuffer_get_length(out) >= EXPORT_CHUNK && !export_flush(out, e->wfd))
-            break;
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE && !web_sqljob_cancelled(e->sql->pool, &e->job))
-        step_error(e->sql, &e->job, c->db, rc, cfg->web_sql_export_time_limit_ms,
-                   "web.sql.export_time_limit", why, sizeof(why));
-    if (why[0] != '\0')
-        evbuffer_add_printf(out, "# export stopped: %s\r\n", why);
-    export_flush(out, e->wfd);
-out:
-    evbuffer_free(row);
-}
-
-static void export_run(struct web_sqljob *job, void *conn)
-{
-    struct export *e = (struct export *)job;
-    struct console *c = conn;
-    struct evbuffer *out = evbuffer_new();
-    sqlite3_stmt *st;
-    int status;
-
-    web_sqljob_arm(e->sql->pool, job, e->sql->cfg->web_sql_export_time_limit_ms);
-    status = prepare_one(c, e->q, &st, e->err, sizeof(e->err));
-    atomic_store(&e->status, status == 0 ? 200 : status);
-    if (status == 0) {
-        evbuffer_add(out, &(char){EXPORT_STARTED}, 1);
-        export_rows(e, c, st, out);
-        sqlite3_finalize(st);
-    }
-    evbuffer_free(out);
-    close(e->wfd);
-    e->wfd = -1;
-}
-
-static void export_free(struct export *e)
-{
-    if (!e->loop_done || !e->worker_done)
-        return;
-    e->sql->exports--;
-    free(e->q);
-    free(e);
-}
-
-/* The loop's half is over (the reply ended, or the client has gone). */
-static void export_loop_end(struct export *e)
-{
-    if (e->ev != NULL)
-        event_free(e->ev);
-    e->ev = NULL;
-    if (e->fd >= 0)
-        close(e->fd); /* a worker still writing now gets EPIPE and stops */
-    e->fd = -1;
-    client_release(&e->cl);
-    e->cl.req = NULL;
-    e->loop_done = true;
-    if (!e->worker_done)
-        web_sqlpool_cancel(e->sql->pool, &e->job);
-    export_free(e);
-}
-
-/* The worker never started (the queue took too long) or refused the statement: answer. */
-static void export_refused(struct export *e, int status, const char *detail)
-{
-    struct web_req r;
-
-    web_req_resume(&r, e->cl.ctx, e->cl.req);
-    if (status == 503)
-        retry_after(&r, e->sql->cfg);
-    web_error(&r, status, status == 403 ? "refused" : status == 503 ? "busy" : "query failed",
-              detail);
-    export_loop_end(e);
-}
-
-static void export_start(struct export *e)
-{
-    struct web_req r;
-    struct evkeyvalq *h;
-
-    web_req_resume(&r, e->cl.ctx, e->cl.req);
-    h = evhttp_request_get_output_headers(e->cl.req);
-    web_security_headers(&r);
-    evhttp_add_header(h, "Content-Type", "text/csv; charset=utf-8");
-    evhttp_add_header(h, "Content-Disposition", "attachment; filename=\"warden-query.csv\"");
-    web_count_status(&r, 200);
-    evhttp_send_reply_start(e->cl.req, 200, "OK");
-    e->started = true;
-    client_unwatch(&e->cl); /* from now on evhttp's writes see the client leave */
-}
-
-static void export_sent(struct evhttp_connection *evcon, void *arg)
-{
-    struct export *e = arg;
-
-    (void)evcon;
-    event_add(e->ev, NULL);
-}
-
-/* The worker has closed its end: the reply ends, or, before it started, says why. */
-static void export_eof(struct export *e)
-{
-    struct evhttp_request *req = e->cl.req;
-    char detail[sizeof(e->err) + 100];
-    int status;
-
-    if (e->started) {
-        /* Free first: ending the reply may free the connection at once (HTTP/1.0). */
-        export_loop_end(e);
-        evhttp_send_reply_end(req);
-        return;
-    }
-    status = atomic_load(&e->status);
-    if (status == 0) {
-        busy_detail(e->sql, detail, sizeof(detail));
-        export_refused(e, 503, detail);
-    } else {
-        export_refused(e, status == 200 ? 500 : status, e->err);
-    }
-}
-
-/* Bytes from the worker: pass them on as one chunk, and read no more until it is out. */
-static void export_readable(evutil_socket_t fd, short what, void *arg)
-{
-    struct export *e = arg;
-    struct evbuffer *buf = evbuffer_new();
-    int n = evbuffer_read(buf, fd, EXPORT_CHUNK);
-
-    (void)what;
-    if (n > 0 && !e->started) {
-        evbuffer_drain(buf, 1); /* EXPORT_STARTED */
-        export_start(e);
-    }
-    if (n > 0 && evbuffer_get_length(buf) > 0) {
-        event_del(e->ev);
-        evhttp_send_reply_chunk_with_cb(e->cl.req, buf, export_sent, e);
-    } else if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-        export_eof(e);
-    }
-    evbuffer_free(buf);
-}
-
-static void export_done(struct web_sqljob *job)
-{
-    struct export *e = (struct export *)job;
-
-    if (e->wfd >= 0) { /* never run: the loop reads the end of the stream and answers */
-        close(e->wfd);
-        e->wfd = -1;
-    }
-    e->worker_done = true;
-    export_free(e);
-}
-
-static void export_closed(struct evhttp_connection *evcon, void *arg)
-{
-    struct export *e = arg;
-
-    (void)evcon;
-    client_closed(&e->cl);
-    export_loop_end(e);
-}
-
-/* The client closed its end before the export started: answer into the void, and end. */
-static void export_left(void *arg)
-{
-    export_refused(arg, 503, "cancelled: the client closed the connection");
-}
-
-static void sql_export(struct web_req *r, const char *q)
-{
-    struct web_sql *s = web_ctx_sql(r->ctx);
-    struct export *e;
-    char detail[300];
-    int sv[2];
-
-    if (s->exports >= s->exports_max) {
-        snprintf(detail, sizeof(detail),
-                 "busy: %d exports are running, as many as allowed (one worker fewer than "
-                 "web.sql.workers); try again when one ends",
-                 s->exports_max);
-        retry_after(r, s->cfg);
-        web_error(r, 503, "busy", detail);
-        return;
-    }
-    if ((e = calloc(1, sizeof(*e))) == NULL || (e->q = strdup(q)) == NULL ||
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        if (e != NULL)
-            free(e->q);
-        free(e);
-        web_error(r, 500, "internal error", "cannot start the export");
-        return;
-    }
-    e->sql = s;
-    e->fd = sv[0];
-    e->wfd = sv[1];
-    atomic_init(&e->status, 0);
-    evutil_make_socket_nonblocking(e->fd);
-    e->job.run = export_run;
-    e->job.done = export_done;
-    e->job.max_wait_ms = s->cfg->web_request_timeout_ms;
-    e->ev = event_new(evhttp_connection_get_base(evhttp_request_get_connection(r->req)), e->fd,
-                      EV_READ | EV_PERSIST, export_readable, e);
-    if (e->ev == NULL || !web_sqlpool_submit(s->pool, &e->job)) {
-        if (e->ev != NULL)
-            event_free(e->ev);
-        close(sv[0]);
-        close(sv[1]);
-        free(e->q);
-        free(e);
-        busy_detail(s, detail, sizeof(detail));
-        retry_after(r, s->cfg);
-        web_error(r, 503, "busy", detail);
-        return;
-    }
-    s->exports++;
-    event_add(e->ev, NULL);
-    client_hold(&e->cl, r, export_closed, export_left, e);
 }
 
 /* ---- the handler ----------------------------------------------------------------------------- */
@@ -943,7 +508,7 @@ static void json_answer(struct web_req *r, int status, json_t *result, const cha
                   err);
 }
 
-void web_sql_handler(struct web_req *r)
+static void web_sql_handler(struct web_req *r)
 {
     json_t *doc;
     const char *q;
@@ -961,7 +526,7 @@ void web_sql_handler(struct web_req *r)
         return;
     }
     if (r->wants_csv)
-        sql_export(r, q);
+        web_sql_export(r, q);
     else if ((status = web_sql_submit(r, q, json_answer, NULL, err, sizeof(err))) != 0)
         json_answer(r, status, NULL, err, NULL);
     json_decref(doc);
@@ -1001,7 +566,7 @@ void web_sql_close(struct web_sql *s)
 
 void web_sql_metrics(struct web_ctx *ctx, struct evbuffer *out)
 {
-    struct web_sql *s = web_ctx_sql(ctx);
+    struct web_sql *s = ctx->sql;
     struct web_sqlpool_stats st;
 
     web_sqlpool_stats(s->pool, &st);
@@ -1040,3 +605,9 @@ void web_sql_metrics(struct web_ctx *ctx, struct evbuffer *out)
                         (unsigned long long)st.timed_out, (unsigned long long)st.cancelled,
                         (unsigned long long)st.refused_busy);
 }
+
+const struct web_route web_sql_routes[] = {
+    {"GET", "/api/v1/sql", 0, web_sql_handler, NULL},
+    {"POST", "/api/v1/sql", 0, web_sql_handler, NULL},
+    {NULL, NULL, 0, NULL, NULL},
+};

@@ -23,7 +23,7 @@
  * reimplemented here with that limit, writing each element as SQLite 3.40's
  * json.c does (the unit test compares the two).
  */
-#include "internal.h"
+#include "sqlpriv.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -21,7 +21,7 @@
  * Locking: one mutex guards the queue, the finished list, each worker's
  * current job and every job's state and deadline.
  */
-#include "internal.h"
+#include "sqlpriv.h"
 
 #include <errno.h>
 #include <event2/event.h>

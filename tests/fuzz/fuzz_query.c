@@ -7,7 +7,8 @@
  * accepted is within its bounds, and what the server writes (a cursor, a
  * time) reads back as the same value.
  */
-#include "../../web/internal.h"
+#include "../../web/core.h"
+#include "../../web/sql.h"
 
 #include <sys/queue.h>
 

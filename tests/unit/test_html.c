@@ -5,7 +5,7 @@
  * are escaped like any other text, and the SQL page's example queries are
  * the files of sql/examples/ verbatim.
  */
-#include "../../web/internal.h"
+#include "../../web/page.h"
 #include "check.h"
 
 #include <dirent.h>
@@ -268,10 +268,10 @@ static void sql_examples_match_the_files(void)
             if (strcmp(x->file, e->d_name) == 0)
                 break;
         if (x->file == NULL)
-            fprintf(stderr, "  %s is not in web_sql_examples (web/pages.c)\n", path);
+            fprintf(stderr, "  %s is not in web_sql_examples (web/page_sql.c)\n", path);
         CHECK(x->file != NULL);
         if (x->file != NULL && text != NULL && strcmp(x->sql, text) != 0)
-            fprintf(stderr, "  %s differs from its copy in web/pages.c\n", path);
+            fprintf(stderr, "  %s differs from its copy in web/page_sql.c\n", path);
         CHECK(x->file != NULL && text != NULL && strcmp(x->sql, text) == 0);
         free(text);
     }

@@ -5,7 +5,7 @@
  * repair web_json_text() makes, structure and misuse, the size cap, and the
  * validator that lets stored JSON through.
  */
-#include "../../web/internal.h"
+#include "../../web/core.h"
 #include "../../web/jsonw.h"
 #include "check.h"
 

@@ -5,7 +5,7 @@
  * the operands that made one call run for seconds they refuse at once with a
  * message naming the function.
  */
-#include "../../web/internal.h"
+#include "../../web/sqlpriv.h"
 #include "check.h"
 
 #include <sqlite3.h>

@@ -1,5 +1,5 @@
 /*
- * web/hubapi.c: the hub's control plane over the API, the same changes as
+ * web/api_hub.c: the hub's control plane over the API, the same changes as
  * `warden hub cert|diag` through the same functions (evaluator/hubctl.c):
  *
  *   POST   /api/v1/hub/certificates              {"name": "...", "pem": "..."}
@@ -10,17 +10,18 @@
  * Each is a state-changing route, so the server refuses it without the admin
  * token (401, or 403 for a session without its CSRF token) as it refuses any
  * other change; but a refused attempt on the hub is itself something the hub
- * logs, so the server tells web_hub_refused() first, which writes the Failed
- * record with reason Unauthorized (SPEC 2.4). Every record carries the
- * client's address as sourceIp.
+ * logs, so each route names hub_refused() as what the router calls first,
+ * which writes the Failed record with reason Unauthorized (SPEC 2.4). Every
+ * record carries the client's address as sourceIp. Calls the core, the
+ * evaluator's hub control plane and the lab hub's key store path.
  */
-#include "internal.h"
+#include "core.h"
+#include "routes.h"
 
 #include "../broker/hubkeys.h"
 #include "../evaluator/evaluator.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define CERT_PREFIX    "/api/v1/hub/certificates"
@@ -80,7 +81,7 @@ static void send_deleted(struct web_req *r, const struct hub_call *h, const char
 }
 
 /* POST /api/v1/hub/certificates */
-void web_hub_cert_add(struct web_req *r)
+static void hub_cert_add(struct web_req *r)
 {
     struct hub_call h;
     struct eval_hub_out out;
@@ -111,7 +112,7 @@ void web_hub_cert_add(struct web_req *r)
 }
 
 /* DELETE /api/v1/hub/certificates/{name} */
-void web_hub_cert_delete(struct web_req *r)
+static void hub_cert_delete(struct web_req *r)
 {
     struct hub_call h;
     struct eval_hub_out out;
@@ -129,7 +130,7 @@ static const char sql_setting_get[] =
     "SELECT config_json FROM hub_diagnostic_settings WHERE hub = ?1 AND name = ?2";
 
 /* PUT /api/v1/hub/diagnostic-settings/{name}: 200 with the setting as stored. */
-void web_hub_diag_put(struct web_req *r)
+static void hub_diag_put(struct web_req *r)
 {
     struct hub_call h;
     struct eval_hub_out out;
@@ -156,7 +157,7 @@ void web_hub_diag_put(struct web_req *r)
 }
 
 /* DELETE /api/v1/hub/diagnostic-settings/{name} */
-void web_hub_diag_delete(struct web_req *r)
+static void hub_diag_delete(struct web_req *r)
 {
     struct hub_call h;
     struct eval_hub_out out;
@@ -170,7 +171,7 @@ void web_hub_diag_delete(struct web_req *r)
         send_deleted(r, &h, r->tail, &out);
 }
 
-void web_hub_refused(struct web_req *r)
+static void hub_refused(struct web_req *r)
 {
     enum evhttp_cmd_type cmd = evhttp_request_get_command(r->req);
     size_t cn = strlen(CERT_PREFIX "/"), sn = strlen(SETTING_PREFIX);
@@ -198,3 +199,12 @@ void web_hub_refused(struct web_req *r)
     eval_hub_unauthorized(&h.c, a, name);
     json_decref(body);
 }
+
+const struct web_route web_api_hub_routes[] = {
+    {"POST", "/api/v1/hub/certificates", WEB_WRITES, hub_cert_add, hub_refused},
+    {"DELETE", "/api/v1/hub/certificates/", WEB_PREFIX | WEB_WRITES, hub_cert_delete, hub_refused},
+    {"PUT", "/api/v1/hub/diagnostic-settings/", WEB_PREFIX | WEB_WRITES, hub_diag_put, hub_refused},
+    {"DELETE", "/api/v1/hub/diagnostic-settings/", WEB_PREFIX | WEB_WRITES, hub_diag_delete,
+     hub_refused},
+    {NULL, NULL, 0, NULL, NULL},
+};

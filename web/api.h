@@ -1,0 +1,77 @@
+/*
+ * web/api.h: what the JSON API's files (api_*.c) share, from api.c, above
+ * the core. Each helper that can fail answers the request itself (400 with
+ * the parameter's name, 500 or 503 with SQLite's message) and returns false
+ * or NULL, so a handler only returns.
+ */
+#ifndef WARDEN_WEB_API_H
+#define WARDEN_WEB_API_H
+
+#include "core.h"
+
+#define API_DAY_MS 86400000LL
+
+/* ---- rows and lists ------------------------------------------------------------------------- */
+
+/* True when name is in the NULL-terminated list. */
+bool api_in_list(const char *const *list, const char *name);
+/* ISO 8601 of a time in ms, as a JSON string. */
+json_t *api_iso_time(int64_t ms);
+/*
+ * A row as an object, column by column: a *_ms column gets its ISO 8601
+ * twin (start_ms -> start_time), a column of stored JSON the object itself.
+ */
+json_t *api_row_object(sqlite3_stmt *st);
+/*
+ * Answer a list: {"items": [...], "next_cursor": ...} as JSON, or as CSV
+ * with the columns cols (the cursor then in the X-Next-Cursor header), the
+ * file called warden-NAME.csv. Takes items and next over.
+ */
+void api_send_items(struct web_req *r, json_t *items, json_t *next, const char *const *cols,
+                    const char *name);
+
+/* The next page's cursor from the current row of a list's statement. */
+typedef void (*api_list_cursor)(sqlite3_stmt *st, char *out, size_t outlen);
+/*
+ * Answer st's page as JSON: at most limit rows (st was bound to return limit
+ * + 1; a row past limit means a next page, whose cursor comes from the last
+ * row written), written from SQLite as it steps, or the page kept from the
+ * last time while the database has not changed.
+ */
+void api_list_send(struct web_req *r, sqlite3_stmt *st, int64_t limit, api_list_cursor cursor);
+
+/* ---- statements ----------------------------------------------------------------------------- */
+
+/* A statement on db, or NULL having answered 500. */
+sqlite3_stmt *api_prepare(struct web_req *r, sqlite3 *db, const char *sql);
+/*
+ * A list's statement, kept prepared in ctx->kept by its SQL constant (pass
+ * the same array each time), or NULL having answered 500. Hand it back with
+ * api_kept_done() as soon as the request is done with it.
+ */
+sqlite3_stmt *api_kept_prepare(struct web_req *r, const char *sql);
+void api_kept_done(struct web_ctx *ctx, sqlite3_stmt *st);
+/* End of a step loop: false (having answered 500 or 503) when it ended in an error. */
+bool api_step_done(struct web_req *r, sqlite3_stmt *st, int rc);
+void api_bind_text_or_null(sqlite3_stmt *st, int i, const char *s);
+/* Finalize the kept statements and drop the kept page (web.c, before ctx->db is closed). */
+void web_api_free(struct web_ctx *ctx);
+
+/* ---- parameters ----------------------------------------------------------------------------- */
+
+/* A filter parameter; an empty one (a form's blank field) counts as absent. */
+const char *api_param(struct web_req *r, const char *name);
+/* 400 "bad parameter" with "name: why". */
+void api_bad_param(struct web_req *r, const char *name, const char *why);
+/* A free-text filter: absent, or 1 to 256 bytes of UTF-8. */
+bool api_param_text(struct web_req *r, const char *name, const char **out);
+/*
+ * An enumerated filter, one value of allowed (NULL-terminated) or several
+ * comma-separated: as a JSON array text for json_each() in *out, or NULL
+ * when absent. The caller frees it.
+ */
+bool api_param_enum(struct web_req *r, const char *name, const char *const *allowed, char **out);
+/* ?limit=, 1 to 1000, 100 by default. */
+bool api_param_limit(struct web_req *r, int64_t *limit);
+
+#endif
