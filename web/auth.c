@@ -27,7 +27,6 @@
  */
 #include "server.h"
 #include "html.h"
-#include "routes.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -88,6 +88,9 @@ struct web_route {
     web_handler refused;
 };
 
+/* The core's own routes: the login forms, POST /login and POST /logout (auth.c). */
+extern const struct web_route web_auth_routes[];
+
 /* ---- the server (server.c), for web.c -------------------------------------------------------- */
 
 /*

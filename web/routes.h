@@ -17,7 +17,6 @@ extern const struct web_route web_api_groups_routes[];
 extern const struct web_route web_api_hub_routes[];
 extern const struct web_route web_sql_routes[];
 extern const struct web_route web_metrics_routes[];
-extern const struct web_route web_auth_routes[];
 
 /* The dashboard's pages (page_*.c). */
 extern const struct web_route web_page_overview_routes[];
