@@ -27,12 +27,8 @@ ms() { awk -v s="$1" 'BEGIN { printf "%d", s * 1000 }'; }
 metric() { curl -s --max-time 5 "$WEB/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 # wait_metric NAME VALUE [SECONDS]
 wait_metric() {
-    local i
-    for i in $(seq 1 $((${3:-5} * 20))); do
-        [ "$(metric "$1")" = "$2" ] && return 0
-        sleep 0.05
-    done
-    return 1
+    local _wm_name=$1 _wm_want=$2
+    wait_until '[ "$(metric "$_wm_name")" = "$_wm_want" ]' "${3:-5}"
 }
 # console_bg OUT SQL [CURL ARGS]: the console query in the background, "status seconds" into OUT.
 console_bg() {
