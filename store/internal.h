@@ -3,6 +3,7 @@
  * prepared statements' names, the in-memory state of a store (struct store),
  * and the small helpers that bind and step its statements.
  *
+ *   stmt.c    the statements' text, error codes, bind and step helpers (the lowest floor)
  *   store.c   opening, migrations, the file's mode, errors, state, health
  *   batch.c   the writer: batches, devices, event ids, rows and per-batch sums
  *   rollup.c  reading packed flows back, and the hourly rollup
@@ -127,7 +128,7 @@ struct store {
     int64_t next_flow_id;
 };
 
-/* store.c: the statements' text, and the helpers every file of store/ uses. */
+/* stmt.c: the statements' text, and the helpers every file of store/ uses. */
 extern const char *const store_stmt_sql[ST_COUNT_STMTS];
 enum store_err store_code(struct store *s, int rc);
 enum store_err store_step_done(struct store *s, sqlite3_stmt *st);
