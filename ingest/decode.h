@@ -104,10 +104,11 @@ bool ingest_decode_json(const uint8_t *buf, size_t len, const struct ingest_limi
  * mapped on its own:
  * - a record (the lab hub's shape, or an Azure one ingest/hubazure.c maps)
  *   fills ops[i], errors[i] = NULL, unknown[i] = false;
- * - an object that is no record Warden can map, or has a field out of bounds,
- *   fills ops[i] with an "Unknown" record (its reason, and its own text in
+ * - an Azure object (it has an `operationName`) that cannot be mapped fills
+ *   ops[i] with an "Unknown" record (its reason, and its own text in
  *   details.record) and unknown[i] = true: it is stored, not dead-lettered;
- * - an element that is not JSON, not UTF-8 or not an object leaves ops[i]
+ * - an element that is not JSON, not UTF-8, not an object, or a lab record
+ *   with a field out of bounds leaves ops[i]
  *   zeroed, sets errors[i] to the reason and raw[i] to the element's own
  *   bytes, raw_len[i] long (NUL-terminated too, but they may hold a NUL), for
  *   its own dead letter.

@@ -11,9 +11,10 @@
  * Otherwise each element stands alone: its bytes are found by a scanner that
  * does not parse them and are parsed by themselves, so an element that is
  * not JSON, not UTF-8 or not an object is reported with its reason and its
- * own bytes, dead-lettered by itself, and its neighbours are stored. An
- * object that is no record Warden can map is stored as an Unknown record
- * with its reason (decode.h), never dead-lettered.
+ * own bytes, dead-lettered by itself, and its neighbours are stored, as is
+ * a lab record out of bounds. An Azure object (with an `operationName`) that
+ * cannot be mapped is stored as an Unknown record with its reason
+ * (decode.h), never dead-lettered.
  *
  * Per lab record: `category` and `operation` are required strings; `time`
  * (ISO 8601, default the received time), `result`, `reason`, `deviceId`,
@@ -502,9 +503,12 @@ static const char *decode_element(struct arena *a, const uint8_t *p, size_t n, c
     } else if (!json_is_object(rec)) {
         why = "hub: record not an object";
     } else {
-        why = member(rec, "operationName") != NULL ? ingest_hub_azure(a, rec, recv_ms, &op)
-                                                   : decode_record(a, rec, recv_ms, &op);
-        if (why != NULL && why != hub_oom) {
+        bool azure = member(rec, "operationName") != NULL;
+
+        why = azure ? ingest_hub_azure(a, rec, recv_ms, &op) : decode_record(a, rec, recv_ms, &op);
+        /* A lab record out of bounds is its sender's bug, dead-lettered (SPEC 2.4); one of
+         * Azure's logs is what Azure wrote, kept so that it is seen. */
+        if (azure && why != NULL && why != hub_oom) {
             out->unknown[i] = true;
             why = unknown_record(a, p, n, hub, recv_ms, why, &op);
         }
