@@ -278,7 +278,7 @@ static const char *resource_log(struct azure *z, const char *name, int64_t recv_
              (desc != NULL && strcasecmp(desc, AZ_UNAUTHORIZED_NAME) == 0)))
             op->reason = auth_reason(z, desc);
         else
-            op->reason = label_ok(desc) ? desc : code;
+            op->reason = label_ok(desc) ? desc : label_ok(code) ? code : NULL;
     } else if ((status = status_result(code)) != NULL || label_ok(status = code)) {
         op->result = status;
     } else {

@@ -340,25 +340,17 @@ static const char *scan_array(const uint8_t *buf, size_t len, size_t from, size_
     return NULL;
 }
 
-/* The object that begins at buf[i] ('{'): *end just past the bracket that closes it. */
+/*
+ * The object that begins at buf[i] ('{'): *end just past the '}' that closes
+ * it, found member by member as value_end finds array elements.
+ */
 static bool object_end(const uint8_t *buf, size_t len, size_t i, size_t *end)
 {
-    size_t depth = 0;
-
-    while (i < len) {
-        uint8_t c = buf[i];
-
-        if (c == '"') {
-            i = json_string_end(buf, len, i);
-            continue;
-        }
-        if (c == '[' || c == '{') {
-            depth++;
-        } else if ((c == ']' || c == '}') && --depth == 0) {
+    for (i++; (i = value_end(buf, len, i, '}')) < len; i++) {
+        if (buf[i] == '}') {
             *end = i + 1;
             return true;
         }
-        i++;
     }
     return false;
 }
