@@ -125,7 +125,7 @@ demo: deps all
 	bash tools/run.sh --demo
 
 bench: deps-bench $(B)/warden $(B)/warden_hub.so $(BENCH_BIN)
-	B=$(B) sh bench/run.sh
+	B=$(B) python3 bench/run.py
 
 install: $(B)/warden $(B)/warden_hub.so
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/warden/conf $(DESTDIR)$(PREFIX)/share/warden/examples
