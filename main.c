@@ -4,6 +4,7 @@
  * the work. Exit codes: 0 success, 1 runtime failure, 2 usage or configuration.
  */
 #include "broker/front.h"
+#include "common/catalog.h"
 #include "common/common.h"
 #include "evaluator/evaluator.h"
 #include "ingest/ingest.h"
@@ -45,6 +46,7 @@ static const char usage[] =
     "  intel load F [--name N] | list | drop N\n"
     "  sim [OPTIONS]       simulated devices (see README: warden sim --help)\n"
     "  config              print the effective configuration\n"
+    "  catalog --markdown [alerts|recommendations]  the README's tables of alert types\n"
     "  version | help\n"
     "\n"
     "Any setting can be given as a flag: --mqtt.port=1884 or --mqtt.port 1884.\n";
@@ -453,6 +455,20 @@ static int cmd_sim(struct cli *cli)
     return rc;
 }
 
+/* The catalogue's README rows, so a test can hold the README to the catalogue. */
+static int cmd_catalog(struct cli *cli)
+{
+    const char *which = cli->nargs > 2 ? cli->args[2] : "alerts";
+
+    if (cli->nargs < 2 || strcmp(cli->args[1], "--markdown") != 0 || cli->nargs > 3 ||
+        (strcmp(which, "alerts") != 0 && strcmp(which, "recommendations") != 0)) {
+        fputs("usage: warden catalog --markdown [alerts|recommendations]\n", stderr);
+        return EXIT_USAGE;
+    }
+    catalog_markdown(stdout, strcmp(which, "recommendations") == 0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct cli cli = {0};
@@ -485,6 +501,8 @@ int main(int argc, char **argv)
         rc = cmd_config_import(&cli);
     } else if (strcmp(cli.command, "sim") == 0) {
         rc = cmd_sim(&cli);
+    } else if (strcmp(cli.command, "catalog") == 0) {
+        rc = cmd_catalog(&cli);
     } else if (strcmp(cli.command, "config") == 0) {
         config_print(&cli.cfg);
         rc = 0;

@@ -1,5 +1,5 @@
 /*
- * The alert catalogue, the texts written for each alert, and the one place
+ * The texts written for each alert (the catalogue is common/catalog.c), and the one place
  * that writes alerts, their transitions and their outbox rows.
  */
 #include "alerts.h"
@@ -12,50 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct alert_type_info catalogue[] = {
-    {"IoT_TiConnection", "Suspicious IP address communication", "Medium", AK_FLOW},
-    {"IoT_CA_ConnectionToIpNotAllowed", "Outbound connection to an IP that isn't allowed", "Low",
-     AK_FLOW},
-    {"IoT_CA_ConnectionFromIpNotAllowed", "Inbound connection from an IP that isn't allowed", "Low",
-     AK_FLOW},
-    {"IoT_CA_ActiveConnectionsNotInAllowedRange", "Number of active connections is not in the allowed range", "Low",
-     AK_WINDOW},
-    {"IoT_CA_MqttD2CMessagesNotInAllowedRange", "Number of device-to-cloud messages (MQTT) is not in the allowed range",
-     "Low", AK_WINDOW},
-    {"IoT_CA_MqttC2DMessagesNotInAllowedRange", "Number of cloud-to-device messages (MQTT) is not in the allowed range",
-     "Low", AK_WINDOW},
-    {"IoT_CA_MqttC2DRejectedMessagesNotInAllowedRange",
-     "Number of rejected cloud-to-device messages (MQTT) is not in the allowed range", "Low", AK_WINDOW},
-    {"IoT_CA_QueuePurgesNotInAllowedRange", "Number of command queue purges is not in the allowed range", "Low",
-     AK_WINDOW},
-    {"IoT_CA_DirectMethodInvokesNotInAllowedRange", "Number of direct method invokes is not in the allowed range",
-     "Low", AK_WINDOW},
-    {"IoT_CA_TwinUpdatesNotInAllowedRange", "Number of module twin updates is not in the allowed range", "Low",
-     AK_WINDOW},
-    {"IoT_CA_UnauthorizedOperationsNotInAllowedRange",
-     "Number of unauthorized operations is not in the allowed range", "Low", AK_WINDOW},
-    {"IoT_Cert_Print_Mismatch", "X.509 device certificate thumbprint mismatch", "Medium", AK_AUTH},
-    {"IoT_Cert_Expired", "X.509 certificate expired", "Medium", AK_AUTH},
-    {"IoT_Expired_SAS_Token", "Expired SAS token", "Low", AK_AUTH},
-    {"IoT_Invalid_SAS_Token", "Invalid SAS token signature", "Low", AK_AUTH},
-    {"IoT_CertificateSuccessfullyAddedToHub", "New certificate added to an IoT Hub", "Medium", AK_HUB},
-    {"IoT_CertificateSuccessfullyDeletedFromHub", "Certificate deleted from an IoT Hub", "Medium", AK_HUB},
-    {"IoT_CertificateFailedToBeAddedToHub", "Unsuccessful attempt to add a certificate to an IoT Hub",
-     "Medium", AK_HUB},
-    {"IoT_CertificateFailedToBeDeletedFromHub",
-     "Unsuccessful attempt to delete a certificate from an IoT Hub", "Medium", AK_HUB},
-    {"IoT_DiagnosticSettingAddedOrEditedOnHub", "Diagnostic setting of an IoT Hub added or edited", "Low",
-     AK_HUB},
-    {"IoT_DiagnosticSettingDeletedFromHub", "Diagnostic setting deleted from an IoT Hub", "Low", AK_HUB},
-    {"IoT_DeviceSilent", "Device silent", "Low", AK_SILENT},
-};
-
-const struct alert_type_info *alert_info(const char *type)
+const struct catalog_entry *alert_info(const char *type)
 {
-    for (size_t i = 0; i < sizeof(catalogue) / sizeof(catalogue[0]); i++)
-        if (strcmp(catalogue[i].type, type) == 0)
-            return &catalogue[i];
-    return NULL;
+    const struct catalog_entry *e = catalog_find(type);
+
+    return e != NULL && e->kind != CK_REC ? e : NULL;
 }
 
 void alert_facts_init(struct alert_facts *f)
@@ -117,10 +78,6 @@ static void flow_texts(const char *type, const struct alert_facts *f, char *desc
                  or(f->device_id, "?"), or(f->protocol, "IP"), or(f->remote_ip, "?"), port,
                  or(f->list, "?"), f->category ? " (category " : "", or(f->category, ""),
                  f->category ? ")" : "");
-        snprintf(rem, rl,
-                 "Find the process on the device that opened the connection and whether the "
-                 "device was tampered with. Block the address at the lab firewall, and check "
-                 "other devices for traffic to it (sql/examples/devices_that_talked_to_ip.sql).");
     } else {
         bool out = strcmp(type, "IoT_CA_ConnectionToIpNotAllowed") == 0;
         snprintf(desc, dl,
@@ -137,8 +94,7 @@ static void flow_texts(const char *type, const struct alert_facts *f, char *desc
     }
 }
 
-static void auth_texts(const char *type, const struct alert_facts *f, char *desc, size_t dl,
-                       char *rem, size_t rl)
+static void auth_texts(const char *type, const struct alert_facts *f, char *desc, size_t dl)
 {
     const char *what = strcmp(type, "IoT_Cert_Print_Mismatch") == 0
                            ? "an X.509 certificate whose thumbprint does not match the registry"
@@ -151,20 +107,9 @@ static void auth_texts(const char *type, const struct alert_facts *f, char *desc
         snprintf(src, sizeof(src), " from %s", f->source_ip);
     snprintf(desc, dl, "A connection as device %s%s to hub %s was refused: it presented %s.",
              or(f->device_id, "?"), src, or(f->hub, "?"), what);
-    if (strncmp(type, "IoT_Cert", 8) == 0)
-        snprintf(rem, rl,
-                 "If the device was re-provisioned, update its thumbprint in the registry "
-                 "(warden registry import); otherwise treat it as an attempt to impersonate the "
-                 "device and find where the connection came from.");
-    else
-        snprintf(rem, rl,
-                 "Make sure the device's clock is right and that it renews its token before "
-                 "expiry. A token with a bad signature means a wrong key or a forged token: "
-                 "rotate the device's key if it may have leaked.");
 }
 
-static void hub_texts(const char *type, const struct alert_facts *f, char *desc, size_t dl,
-                      char *rem, size_t rl)
+static void hub_texts(const char *type, const struct alert_facts *f, char *desc, size_t dl)
 {
     bool cert = strstr(type, "Certificate") != NULL;
     const char *name = cert ? or(f->certificate_name, "?") : or(f->setting_name, "?");
@@ -178,35 +123,25 @@ static void hub_texts(const char *type, const struct alert_facts *f, char *desc,
     snprintf(desc, dl, "%s \"%s\" was %s on hub %s%s%s.",
              cert ? "The certificate" : "The diagnostic setting", name, act, or(f->hub, "?"),
              f->source_ip ? ", from " : "", or(f->source_ip, ""));
-    if (cert)
-        snprintf(rem, rl,
-                 "Confirm that someone on the lab team made this change. An unexpected "
-                 "certificate lets whoever holds its key enrol devices: remove it and review who "
-                 "can change the hub.");
-    else
-        snprintf(rem, rl,
-                 "Confirm that the change was intended: diagnostic settings decide which hub "
-                 "operations are logged, and an attacker may turn them off to hide. Restore the "
-                 "setting if it was not.");
 }
 
 static void texts(const char *type, const struct alert_facts *f, char *desc, size_t dl, char *rem,
                   size_t rl)
 {
-    const struct alert_type_info *info = alert_info(type);
+    const struct catalog_entry *info = alert_info(type);
 
-    switch (info ? info->kind : AK_HUB) {
-    case AK_WINDOW: window_texts(f, desc, dl, rem, rl); break;
-    case AK_FLOW: flow_texts(type, f, desc, dl, rem, rl); break;
-    case AK_AUTH: auth_texts(type, f, desc, dl, rem, rl); break;
-    case AK_HUB: hub_texts(type, f, desc, dl, rem, rl); break;
-    case AK_SILENT:
+    /* The catalogue's remediation, unless the type's own text names the rule to change. */
+    snprintf(rem, rl, "%s", info != NULL ? info->remediation : "");
+    switch (info ? info->kind : CK_HUB_CERT) {
+    case CK_WINDOW: window_texts(f, desc, dl, rem, rl); break;
+    case CK_FLOW: flow_texts(type, f, desc, dl, rem, rl); break;
+    case CK_AUTH: auth_texts(type, f, desc, dl); break;
+    case CK_HUB_CERT:
+    case CK_HUB_DIAG:
+    case CK_REC: hub_texts(type, f, desc, dl); break;
+    case CK_SILENT:
         snprintf(desc, dl, "Device %s has sent nothing for %s.", or(f->device_id, "?"),
                  or(f->reason, "longer than the silence limit"));
-        snprintf(rem, rl,
-                 "Check the device's power, network and broker credentials. A device that stops "
-                 "reporting may have crashed or been taken over; its security module sends a "
-                 "heartbeat every minute when it runs.");
         break;
     }
 }
@@ -339,7 +274,7 @@ bool alert_open(struct alert_writer *w, const char *type, const char *key,
                 const struct alert_facts *f, int64_t start_ms, int64_t end_ms, int64_t count,
                 int64_t *id)
 {
-    const struct alert_type_info *info = alert_info(type);
+    const struct catalog_entry *info = alert_info(type);
     sqlite3_stmt *st = w->st[W_INSERT];
     char desc[1024], rem[1024];
     char *props = props_json(f);
@@ -349,7 +284,7 @@ bool alert_open(struct alert_writer *w, const char *type, const char *key,
     texts(type, f, desc, sizeof(desc), rem, sizeof(rem));
     sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, info->display, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, info->title, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, info->severity, -1, SQLITE_STATIC);
     bind_opt(st, 5, f->device_id);
     bind_opt(st, 6, f->hub);

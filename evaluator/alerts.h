@@ -1,5 +1,5 @@
 /*
- * evaluator/alerts.h: the catalogue of alerts (SPEC 5.2) and their lifecycle
+ * evaluator/alerts.h: the texts of alerts (SPEC 5.2) and their lifecycle
  * (5.4), private to the evaluator module. Every status change goes through
  * one function, which writes the alert, its transition row and its outbox
  * row for MQTT together, so they can never disagree.
@@ -7,6 +7,7 @@
 #ifndef WARDEN_EVAL_ALERTS_H
 #define WARDEN_EVAL_ALERTS_H
 
+#include "../common/catalog.h"
 #include "../common/common.h"
 
 #include <stdbool.h>
@@ -14,24 +15,11 @@
 
 struct sqlite3;
 
-/* How an alert of a type resolves. */
-enum alert_kind {
-    AK_FLOW,    /* threat intelligence and allow lists: after event_alert_ttl without a repeat */
-    AK_AUTH,    /* the four authentication alerts: likewise */
-    AK_HUB,     /* hub control plane: stays open until dismissed */
-    AK_WINDOW,  /* time-window rules: the first pass back in range */
-    AK_SILENT   /* device silent: when the device sends again */
-};
-
-struct alert_type_info {
-    const char *type;       /* "IoT_TiConnection" */
-    const char *display;    /* "Suspicious IP address communication" */
-    const char *severity;   /* High, Medium, Low */
-    enum alert_kind kind;
-};
-
-/* The catalogue entry of type, or NULL for a type Warden does not know. */
-const struct alert_type_info *alert_info(const char *type);
+/*
+ * The catalogue entry of an alert type (common/catalog.c), or NULL for a
+ * type Warden does not know and for recommendation types.
+ */
+const struct catalog_entry *alert_info(const char *type);
 
 /*
  * The specifics of one alert, for its description, remediation and

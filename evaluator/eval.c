@@ -943,8 +943,8 @@ static bool apply_windows(struct apply *a, int64_t hi)
     /* Open window alerts no pass judged: the rule was disabled or the device moved group. */
     for (size_t i = 0; i < a->n_open; i++) {
         struct open_alert *o = &a->open[i];
-        const struct alert_type_info *info = alert_info(o->type);
-        if (!o->seen && info != NULL && info->kind == AK_WINDOW &&
+        const struct catalog_entry *info = alert_info(o->type);
+        if (!o->seen && info != NULL && info->kind == CK_WINDOW &&
             !resolve(a, o, "the rule no longer applies"))
             return false;
     }
@@ -964,8 +964,8 @@ static bool apply_events(struct apply *a)
     /* Flow and authentication alerts resolve after a TTL without a repeat. */
     for (size_t i = 0; i < a->n_open; i++) {
         struct open_alert *o = &a->open[i];
-        const struct alert_type_info *info = alert_info(o->type);
-        if (info == NULL || (info->kind != AK_FLOW && info->kind != AK_AUTH))
+        const struct catalog_entry *info = alert_info(o->type);
+        if (info == NULL || (info->kind != CK_FLOW && info->kind != CK_AUTH))
             continue;
         if (o->end_ms < ttl_cut && !resolve(a, o, "no repeat within evaluator.event_alert_ttl"))
             return false;

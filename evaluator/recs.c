@@ -10,38 +10,33 @@
  */
 #include "recs.h"
 
+#include "../common/catalog.h"
+
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const struct {
-    const char *type, *display_name, *severity;
-} rec_types[] = {
-    {REC_SHARED_CREDENTIALS, "Identical authentication credentials used by multiple devices",
-     "High"},
-    {REC_IPFILTER_DENY_ALL, "Default IP filter policy should be deny", "Medium"},
-    {REC_IPFILTER_PERMISSIVE, "IP filter rule includes large IP range", "Medium"},
-    {REC_DIAGNOSTICS_LOGS, "Enable diagnostics logs in IoT Hub", "Low"},
-};
-#define N_REC_TYPES (sizeof(rec_types) / sizeof(rec_types[0]))
+/* The catalogue entry of a recommendation type (common/catalog.c), or NULL. */
+static const struct catalog_entry *rec_info(const char *type)
+{
+    const struct catalog_entry *e = catalog_find(type);
+
+    return e != NULL && e->kind == CK_REC ? e : NULL;
+}
 
 const char *rec_display_name(const char *type)
 {
-    for (size_t i = 0; type != NULL && i < N_REC_TYPES; i++) {
-        if (strcmp(type, rec_types[i].type) == 0)
-            return rec_types[i].display_name;
-    }
-    return NULL;
+    const struct catalog_entry *e = rec_info(type);
+
+    return e != NULL ? e->title : NULL;
 }
 
 const char *rec_severity(const char *type)
 {
-    for (size_t i = 0; type != NULL && i < N_REC_TYPES; i++) {
-        if (strcmp(type, rec_types[i].type) == 0)
-            return rec_types[i].severity;
-    }
-    return NULL;
+    const struct catalog_entry *e = rec_info(type);
+
+    return e != NULL ? e->severity : NULL;
 }
 
 /* The defaults are config.c's (recommendations.*), the one place that knows them. */

@@ -7,6 +7,7 @@
  * connection. The route table at the end is what server.c dispatches on.
  */
 #include "internal.h"
+#include "../common/catalog.h"
 #include "../evaluator/evaluator.h"
 #include "../evaluator/groups.h"
 
@@ -29,57 +30,16 @@
 
 /* ---- what the pages know about the catalogue ---------------------------------------------- */
 
-enum kind { K_FLOW, K_WINDOW, K_AUTH, K_CERT, K_DIAG, K_SILENT };
-
 /*
- * The alert types of SPEC 5.2: a short label for menus and tables, how to
- * show the data behind one, and the severity the catalogue gives them.
+ * The alert types of SPEC 5.2 are common/catalog.c's: a short label for
+ * menus and tables, how to show the data behind one (its kind), and its
+ * severity.
  */
-static const struct alert_kind {
-    const char *type, *label;
-    enum kind kind;
-    const char *severity;
-} alert_kinds[] = {
-    {"IoT_TiConnection", "Suspicious IP address communication", K_FLOW, "Medium"},
-    {"IoT_CA_ConnectionToIpNotAllowed", "Outbound connection to an IP not allowed", K_FLOW, "Low"},
-    {"IoT_CA_ConnectionFromIpNotAllowed", "Inbound connection from an IP not allowed",
-     K_FLOW, "Low"},
-    {"IoT_CA_ActiveConnectionsNotInAllowedRange", "Active connections out of range",
-     K_WINDOW, "Low"},
-    {"IoT_CA_MqttD2CMessagesNotInAllowedRange", "Device-to-cloud messages out of range",
-     K_WINDOW, "Low"},
-    {"IoT_CA_MqttC2DMessagesNotInAllowedRange", "Cloud-to-device messages out of range",
-     K_WINDOW, "Low"},
-    {"IoT_CA_MqttC2DRejectedMessagesNotInAllowedRange", "Rejected C2D messages out of range",
-     K_WINDOW, "Low"},
-    {"IoT_CA_QueuePurgesNotInAllowedRange", "Command queue purges out of range", K_WINDOW, "Low"},
-    {"IoT_CA_DirectMethodInvokesNotInAllowedRange", "Direct method invokes out of range",
-     K_WINDOW, "Low"},
-    {"IoT_CA_TwinUpdatesNotInAllowedRange", "Twin updates out of range", K_WINDOW, "Low"},
-    {"IoT_CA_UnauthorizedOperationsNotInAllowedRange", "Unauthorized operations out of range",
-     K_WINDOW, "Low"},
-    {"IoT_Cert_Print_Mismatch", "X.509 thumbprint mismatch", K_AUTH, "Medium"},
-    {"IoT_Cert_Expired", "X.509 certificate expired", K_AUTH, "Medium"},
-    {"IoT_Expired_SAS_Token", "Expired SAS token", K_AUTH, "Low"},
-    {"IoT_Invalid_SAS_Token", "Invalid SAS token signature", K_AUTH, "Low"},
-    {"IoT_CertificateSuccessfullyAddedToHub", "Certificate added to a hub", K_CERT, "Medium"},
-    {"IoT_CertificateSuccessfullyDeletedFromHub", "Certificate deleted from a hub",
-     K_CERT, "Medium"},
-    {"IoT_CertificateFailedToBeAddedToHub", "Failed certificate add", K_CERT, "Medium"},
-    {"IoT_CertificateFailedToBeDeletedFromHub", "Failed certificate delete", K_CERT, "Medium"},
-    {"IoT_DiagnosticSettingAddedOrEditedOnHub", "Diagnostic setting added or edited",
-     K_DIAG, "Low"},
-    {"IoT_DiagnosticSettingDeletedFromHub", "Diagnostic setting deleted", K_DIAG, "Low"},
-    {"IoT_DeviceSilent", "Device silent", K_SILENT, "Low"},
-};
-#define N_ALERT_KINDS (sizeof(alert_kinds) / sizeof(alert_kinds[0]))
-
-static const struct alert_kind *alert_kind(const char *type)
+static const struct catalog_entry *alert_kind(const char *type)
 {
-    for (size_t i = 0; type != NULL && i < N_ALERT_KINDS; i++)
-        if (strcmp(alert_kinds[i].type, type) == 0)
-            return &alert_kinds[i];
-    return NULL;
+    const struct catalog_entry *e = catalog_find(type);
+
+    return e != NULL && e->kind != CK_REC ? e : NULL;
 }
 
 /* The metrics of device_counts, what they count, and the rule that watches each. */
@@ -105,40 +65,6 @@ static const struct metric *metric_of_rule(const char *rule)
     for (size_t i = 0; rule != NULL && i < N_METRICS; i++)
         if (metrics[i].rule != NULL && strcmp(metrics[i].rule, rule) == 0)
             return &metrics[i];
-    return NULL;
-}
-
-/* What each recommendation means, for someone who has never seen Azure. */
-static const struct rec_help {
-    const char *type, *what, *fix;
-} rec_helps[] = {
-    {"IoT_SharedCredentials",
-     "Two or more devices authenticate with the same key or certificate thumbprint. If one "
-     "device is compromised, its credentials open every device that shares them, and the "
-     "hub cannot tell the devices apart.",
-     "Give each device its own key or certificate in the hub's registry, then import the "
-     "registry again (warden registry import)."},
-    {"IoT_IPFilter_DenyAll",
-     "The hub's IP filter accepts connections from any address by default (or has no rules), "
-     "so anyone who obtains a device credential can connect from anywhere.",
-     "Set the hub's default action to Deny and allow only the networks your devices use; "
-     "then import the hub configuration again (warden hub import)."},
-    {"IoT_IPFilter_PermissiveRule",
-     "An allow rule of the hub's IP filter covers a very large address range, which lets "
-     "far more addresses connect than the devices need.",
-     "Narrow the rule to the networks your devices really connect from."},
-    {"IoT_DiagnosticsLogs",
-     "The hub keeps no diagnostic logs for at least a year, so a security incident could "
-     "not be investigated after the fact.",
-     "Add a diagnostic setting with the log categories enabled and retention off, 0 "
-     "(forever) or at least 365 days."},
-};
-
-static const struct rec_help *rec_help(const char *type)
-{
-    for (size_t i = 0; type != NULL && i < sizeof(rec_helps) / sizeof(rec_helps[0]); i++)
-        if (strcmp(rec_helps[i].type, type) == 0)
-            return &rec_helps[i];
     return NULL;
 }
 
@@ -654,7 +580,7 @@ static const char SQL_TYPE_COUNTS[] =
     "SELECT status, alert_type, count(*) FROM alerts GROUP BY status, alert_type";
 
 struct type_count {
-    const struct alert_kind *k;
+    const struct catalog_entry *k;
     int64_t raised, active;
 };
 
@@ -669,12 +595,12 @@ static int type_count_cmp(const void *a, const void *b)
 
 static void overview_top_types(struct web_req *r, struct evbuffer *out)
 {
-    struct type_count counts[N_ALERT_KINDS];
+    struct type_count counts[CATALOG_N_ALERTS];
     sqlite3_stmt *st;
     int rc, rows = 0;
 
-    for (size_t i = 0; i < N_ALERT_KINDS; i++)
-        counts[i] = (struct type_count){&alert_kinds[i], 0, 0};
+    for (size_t i = 0; i < CATALOG_N_ALERTS; i++)
+        counts[i] = (struct type_count){&catalog_alerts()[i], 0, 0};
     evbuffer_add_printf(out, "<div class=\"card\"><h2>Most prevalent alerts</h2>"
                              "<p class=\"hint\">Alert types raised most often, over every alert "
                              "stored.</p>");
@@ -683,19 +609,19 @@ static void overview_top_types(struct web_req *r, struct evbuffer *out)
         return;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const struct alert_kind *k = alert_kind(col(st, 1));
+        const struct catalog_entry *k = alert_kind(col(st, 1));
         if (k == NULL)
             continue;
-        counts[k - alert_kinds].raised += col_int(st, 2);
+        counts[k - catalog_alerts()].raised += col_int(st, 2);
         if (col(st, 0) != NULL && strcmp(col(st, 0), "Active") == 0)
-            counts[k - alert_kinds].active += col_int(st, 2);
+            counts[k - catalog_alerts()].active += col_int(st, 2);
     }
     finish(r, out, st, rc);
-    qsort(counts, N_ALERT_KINDS, sizeof(counts[0]), type_count_cmp);
+    qsort(counts, CATALOG_N_ALERTS, sizeof(counts[0]), type_count_cmp);
     evbuffer_add_printf(out, "<table><thead><tr><th>Alert</th><th>Severity</th>"
                              "<th class=\"num\">Raised</th><th class=\"num\">Active</th></tr>"
                              "</thead><tbody>");
-    for (size_t i = 0; i < N_ALERT_KINDS && i < 8 && counts[i].raised > 0; i++, rows++) {
+    for (size_t i = 0; i < CATALOG_N_ALERTS && i < 8 && counts[i].raised > 0; i++, rows++) {
         html_printf(out, "<tr><td><a href=\"/alerts?type=%s\">%s</a></td><td>",
                     counts[i].k->type, counts[i].k->label);
         put_state(out, counts[i].k->severity);
@@ -1157,10 +1083,10 @@ static void filter_form(struct evbuffer *out, const struct alert_filter *f, cons
         html_printf(out, "<input type=\"hidden\" name=\"view\" value=\"%s\">", view);
     select_options(out, "severity", "Severity", sevs, 3, f->severity);
     evbuffer_add_printf(out, "<label>Type<select name=\"type\"><option value=\"\">any</option>");
-    for (size_t i = 0; i < N_ALERT_KINDS; i++)
-        html_printf(out, "<option value=\"%s\"%s>%s</option>", alert_kinds[i].type,
-                    f->type && strcmp(f->type, alert_kinds[i].type) == 0 ? " selected" : "",
-                    alert_kinds[i].label);
+    for (size_t i = 0; i < CATALOG_N_ALERTS; i++)
+        html_printf(out, "<option value=\"%s\"%s>%s</option>", catalog_alerts()[i].type,
+                    f->type && strcmp(f->type, catalog_alerts()[i].type) == 0 ? " selected" : "",
+                    catalog_alerts()[i].label);
     evbuffer_add_printf(out, "</select></label>");
     select_options(out, "status", "Status", stats, 3, f->status);
     html_printf(out,
@@ -1480,7 +1406,7 @@ static void daily_link(struct evbuffer *out, const struct alert_filter *f, const
 static void daily_row(struct evbuffer *out, const struct alert_filter *f,
                       const struct daily_group *g, bool new_day)
 {
-    const struct alert_kind *k = alert_kind(g->type);
+    const struct catalog_entry *k = alert_kind(g->type);
     char date[32];
 
     fmt_iso(g->day * DAY_MS, date, sizeof(date));
@@ -1783,13 +1709,13 @@ static const char SQL_HUB_OPS[] =
     "ORDER BY id LIMIT 100";
 
 /* Hub alerts: the hub records that raised it. */
-static void data_hub(struct web_req *r, struct evbuffer *out, const struct alert *a, enum kind k)
+static void data_hub(struct web_req *r, struct evbuffer *out, const struct alert *a, enum catalog_kind k)
 {
-    const char *category = k == K_AUTH   ? "Connections"
-                           : k == K_CERT ? "Certificates"
+    const char *category = k == CK_AUTH   ? "Connections"
+                           : k == CK_HUB_CERT ? "Certificates"
                                          : "DiagnosticSettings";
-    const char *name = k == K_CERT   ? prop_str(a, "certificate_name")
-                       : k == K_DIAG ? prop_str(a, "setting_name")
+    const char *name = k == CK_HUB_CERT   ? prop_str(a, "certificate_name")
+                       : k == CK_HUB_DIAG ? prop_str(a, "setting_name")
                                      : NULL;
     sqlite3_stmt *st = prepare(r, out, SQL_HUB_OPS);
     int rc, rows = 0;
@@ -1804,9 +1730,9 @@ static void data_hub(struct web_req *r, struct evbuffer *out, const struct alert
     sqlite3_bind_int64(st, 2, a->end_ms + 300000);
     bind_text(st, 3, a->hub);
     bind_text(st, 4, category);
-    bind_text(st, 5, k == K_AUTH && a->has_device ? a->device : NULL);
+    bind_text(st, 5, k == CK_AUTH && a->has_device ? a->device : NULL);
     bind_text(st, 6, name);
-    bind_text(st, 7, k == K_CERT ? "$.certificateName" : "$.settingName");
+    bind_text(st, 7, k == CK_HUB_CERT ? "$.certificateName" : "$.settingName");
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (rows++ == 0)
             evbuffer_add_printf(out, "<table><thead><tr><th>Time</th><th>Operation</th>"
@@ -1852,16 +1778,16 @@ static void data_silent(struct web_req *r, struct evbuffer *out, const struct al
 
 static void alert_data(struct web_req *r, struct evbuffer *out, const struct alert *a)
 {
-    const struct alert_kind *k = alert_kind(a->type);
+    const struct catalog_entry *k = alert_kind(a->type);
 
     evbuffer_add_printf(out, "<div class=\"card\"><h2>The data behind it</h2>");
     if (k == NULL)
         evbuffer_add_printf(out, "<p class=\"empty\">Warden does not know this alert type.</p>");
-    else if (k->kind == K_FLOW)
+    else if (k->kind == CK_FLOW)
         data_flows(r, out, a);
-    else if (k->kind == K_WINDOW)
+    else if (k->kind == CK_WINDOW)
         data_window(r, out, a);
-    else if (k->kind == K_SILENT)
+    else if (k->kind == CK_SILENT)
         data_silent(r, out, a);
     else
         data_hub(r, out, a, k->kind);
@@ -2511,7 +2437,7 @@ static void recs_table(struct web_req *r, struct evbuffer *out, const char *stat
     bind_text(st, 1, state);
     sqlite3_bind_int(st, 2, limit);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const struct rec_help *h = rec_help(col(st, 1));
+        const struct catalog_entry *h = catalog_find(col(st, 1));
 
         if (rows++ == 0)
             evbuffer_add_printf(out, "<table><thead><tr><th>Severity</th><th>Recommendation</th>"
@@ -2525,7 +2451,7 @@ static void recs_table(struct web_req *r, struct evbuffer *out, const char *stat
         if (h != NULL)
             html_printf(out, "<details class=\"small\"><summary>Why and what to do</summary>"
                              "<p>%s</p><p><b>Fix:</b> %s</p></details>",
-                        h->what, h->fix);
+                        h->description, h->remediation);
         evbuffer_add_printf(out, "</td><td>");
         put_scope(out, col(st, 4), col(st, 5));
         evbuffer_add_printf(out, "</td><td>");
