@@ -63,7 +63,7 @@ static void test_export_imports_devices_groups_and_auth(void)
 
     tdb_open(&t);
     CHECK_INT(import(&t, FIXTURE, NULL), 0);
-    CHECK_CONTAINS(t.out, "5 devices imported (5 added, 0 updated), 8 credentials fingerprinted");
+    CHECK_CONTAINS(t.out, "5 devices: 5 added, 0 changed, 0 unchanged; 8 credentials fingerprinted");
     CHECK_INT(sql_int(&t, "SELECT count(*) FROM devices", NULL), 5);
     CHECK_STR(sql_text(&t, "SELECT security_group FROM devices WHERE device_id = ?1", "sensor-01",
                        text, sizeof(text)),
@@ -316,14 +316,17 @@ static void test_reimport_updates_in_place(void)
                  " VALUES ('sensor-01', 'hub-b', 1000, 2000, 'ThreadX 6.4')");
     id = sql_int(&t, "SELECT id FROM devices WHERE device_id = ?1", "sensor-01");
     CHECK_INT(import(&t, FIXTURE, NULL), 0);
-    CHECK_CONTAINS(t.out, "(4 added, 1 updated)");
+    CHECK_CONTAINS(t.out, "5 devices: 4 added, 1 changed, 0 unchanged");
     CHECK_INT(sql_int(&t, "SELECT id FROM devices WHERE device_id = ?1", "sensor-01"), id);
     CHECK_STR(sql_text(&t,
                        "SELECT hub || '|' || security_group || '|' || os_info || '|' || "
                        "first_seen_ms FROM devices WHERE device_id = ?1",
                        "sensor-01", text, sizeof(text)),
               "hub-b|production|ThreadX 6.4|1000");
-    /* A new export without the secondary key and the tag: both go. */
+    /*
+     * A new export without the secondary key: it goes. Without tags the group
+     * stays: a Device object (device-identity show) carries no tags at all.
+     */
     CHECK_INT(import_text(&t,
                           "[{\"deviceId\": \"sensor-01\", \"authentication\": {\"type\": \"sas\","
                           " \"symmetricKey\": {\"primaryKey\": "
@@ -335,7 +338,7 @@ static void test_reimport_updates_in_place(void)
         1);
     CHECK_STR(sql_text(&t, "SELECT security_group FROM devices WHERE device_id = ?1", "sensor-01",
                        text, sizeof(text)),
-              "default");
+              "production");
     /* --hub places new devices, and moves the ones it names. */
     {
         char path[256];
@@ -355,35 +358,71 @@ static void test_reimport_updates_in_place(void)
 /* registry_parse() alone, as the fuzz target and the web API use it. */
 static void expect_parse_error(const char *json, const char *needle)
 {
-    struct reg_identity *ids;
-    size_t n;
+    struct reg_doc doc;
+    char err[512] = "", all[REGISTRY_REFUSALS_KEPT * 330 + 512];
+    size_t used;
+
+    memset(&doc, 0, sizeof(doc));
+    CHECK(!registry_parse(json, strlen(json), &doc, err, sizeof(err)));
+    CHECK(doc.ids == NULL && doc.n == 0);
+    /* The reason is in err (the document) or in the refusal of its element. */
+    used = (size_t)snprintf(all, sizeof(all), "%s", err);
+    for (size_t i = 0; i < doc.refused && i < REGISTRY_REFUSALS_KEPT && used < sizeof(all); i++)
+        used += (size_t)snprintf(all + used, sizeof(all) - used, "\n%s", doc.refusal[i]);
+    CHECK_CONTAINS(all, needle);
+    registry_doc_free(&doc);
+}
+
+/* Each shape gives the same first identity. */
+static void expect_devices(const char *json, enum reg_shape shape, size_t n, const char *auth)
+{
+    struct reg_doc doc;
     char err[512] = "";
 
-    CHECK(!registry_parse(json, strlen(json), &ids, &n, err, sizeof(err)));
-    CHECK(ids == NULL && n == 0);
-    CHECK_CONTAINS(err, needle);
+    memset(&doc, 0, sizeof(doc));
+    CHECK(registry_parse(json, strlen(json), &doc, err, sizeof(err)));
+    CHECK_INT(doc.n, n);
+    CHECK_STR(registry_shape_name(doc.shape), registry_shape_name(shape));
+    if (doc.n >= 1) {
+        CHECK_STR(doc.ids[0].device_id, "dev-1");
+        CHECK_STR(doc.ids[0].auth_type, auth);
+    }
+    registry_doc_free(&doc);
+}
+
+static void test_parse_every_shape(void)
+{
+    expect_devices("{\"deviceId\": \"dev-1\", \"authentication\": {\"type\": \"sas\"}}",
+                      REG_SHAPE_DEVICE, 1, "sas");
+    expect_devices("[{\"deviceId\": \"dev-1\", \"authenticationType\": \"selfSigned\"}]",
+                      REG_SHAPE_ARRAY, 1, "selfSigned");
+    expect_devices("{\"id\": \"dev-1\", \"authentication\": {\"type\": \"none\"}}\n\n",
+                      REG_SHAPE_DEVICE, 1, "none");
+    expect_devices("{\"id\": \"dev-1\", \"authentication\": {\"type\": \"none\"}}\n"
+                      "{\"id\": \"dev-2\"}\n",
+                      REG_SHAPE_LINES, 2, "none");
 }
 
 static void test_parse_shapes_and_types(void)
 {
-    struct reg_identity *ids;
-    size_t n;
+    struct reg_doc doc;
     char err[256];
     const char *bulk = "[{\"id\": \"bulk-1\", \"eTag\": \"x\", \"status\": \"enabled\","
                        " \"authentication\": {\"type\": \"none\"}}]";
 
     /* The bulk export calls the device id "id". */
-    CHECK(registry_parse(bulk, strlen(bulk), &ids, &n, err, sizeof(err)));
-    CHECK_INT(n, 1);
-    if (n == 1) {
-        CHECK_STR(ids[0].device_id, "bulk-1");
-        CHECK_STR(ids[0].auth_type, "none");
-        CHECK_STR(ids[0].security_group, "default");
+    memset(&doc, 0, sizeof(doc));
+    CHECK(registry_parse(bulk, strlen(bulk), &doc, err, sizeof(err)));
+    CHECK_INT(doc.n, 1);
+    if (doc.n == 1) {
+        CHECK_STR(doc.ids[0].device_id, "bulk-1");
+        CHECK_STR(doc.ids[0].auth_type, "none");
+        CHECK_STR(doc.ids[0].status, "enabled");
     }
-    free(ids);
-    CHECK(registry_parse("[]", 2, &ids, &n, err, sizeof(err)));
-    CHECK(n == 0 && ids == NULL);
-    expect_parse_error("{\"deviceId\": \"a\"}", "must be a JSON array");
+    registry_doc_free(&doc);
+    CHECK(registry_parse("[]", 2, &doc, err, sizeof(err)));
+    CHECK(doc.n == 0 && doc.ids == NULL);
+    registry_doc_free(&doc);
     expect_parse_error("[\"a\"]", "element 0: an identity must be an object");
     expect_parse_error("[{}]", "element 0: deviceId is required");
     expect_parse_error("[{\"deviceId\": \"\"}]", "element 0: deviceId is not an IoT Hub device id: empty");
@@ -404,6 +443,8 @@ static void test_parse_shapes_and_types(void)
     expect_parse_error("[{\"deviceId\": \"a\", \"authentication\": []}]",
                        "authentication must be an object");
     expect_parse_error("[{\"deviceId\": \"a\", \"tags\": []}]", "tags must be an object");
+    expect_parse_error("[{\"deviceId\": \"a\", \"status\": \"off\"}]",
+                       "status must be \"enabled\" or \"disabled\"");
     expect_parse_error("[{\"deviceId\": \"a\"}", "invalid JSON at line 1");
 }
 
@@ -418,5 +459,6 @@ int main(void)
     RUN(test_import_is_all_or_nothing);
     RUN(test_reimport_updates_in_place);
     RUN(test_parse_shapes_and_types);
+    RUN(test_parse_every_shape);
     return CHECK_DONE();
 }
