@@ -117,8 +117,10 @@ static bool parse_cert(char **f, size_t nf, struct hub_keys *k)
 
 static bool parse_line(char *line, struct hub_keys *k)
 {
-    char *f[8];
-    size_t nf = split_tabs(line, f, 8);
+    /* One slot more than the longest record (a disabled device's 8), so that
+     * a line with more fields counts more, and is refused, not cut. */
+    char *f[9];
+    size_t nf = split_tabs(line, f, 9);
 
     if (strcmp(f[0], "device") == 0)
         return parse_device(f, nf, k);

@@ -9,7 +9,9 @@
  *     = device id, password a SAS token checked against the device's keys, or a
  *     client certificate (seen by Warden's TLS front end, `warden hub tls`, which
  *     passes it on in a signed attestation) checked against the registry's
- *     thumbprints or the hub's CA certificates; the hub's IP filter;
+ *     thumbprints or the hub's CA certificates; the hub's IP filter; a device
+ *     the registry has "disabled" is refused as IoT Hub refuses it
+ *     (DeviceNotFound), and disconnected when a reload disables or removes it;
  *   - authorization: a device publishes and subscribes only within its own
  *     topics and the $iothub topics a device uses; $iothub is one namespace in
  *     Mosquitto, so nothing is routed there: the plugin delivers each method

@@ -13,6 +13,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static bool lower_hex(const char *s, size_t n)
+{
+    if (strlen(s) != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+/* An empty group or status means "not stated": the import leaves it as it was. */
+static void check_identity(const struct reg_identity *id)
+{
+    WARDEN_ASSERT(device_id_check(id->device_id, strlen(id->device_id)) == NULL);
+    WARDEN_ASSERT(id->security_group[0] == '\0' || group_name_valid(id->security_group));
+    WARDEN_ASSERT(id->status[0] == '\0' || strcmp(id->status, "enabled") == 0 ||
+                  strcmp(id->status, "disabled") == 0);
+    for (int k = 0; k < CRED_KIND_COUNT; k++) {
+        const char *fp = id->fingerprint[k];
+
+        if (!id->has_cred[k]) {
+            WARDEN_ASSERT(fp[0] == '\0');
+            continue;
+        }
+        if (k == CRED_SAS_PRIMARY || k == CRED_SAS_SECONDARY)
+            WARDEN_ASSERT(lower_hex(fp, 64));
+        else
+            WARDEN_ASSERT(lower_hex(fp, 40) || lower_hex(fp, 64));
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct reg_doc doc;

@@ -10,6 +10,7 @@
 #include "eval_helpers.h"
 
 #include <openssl/evp.h>
+#include <sys/stat.h>
 
 #define FIXTURE "tests/fixtures/registry/iothub_export.json"
 
@@ -448,6 +449,184 @@ static void test_parse_shapes_and_types(void)
     expect_parse_error("[{\"deviceId\": \"a\"}", "invalid JSON at line 1");
 }
 
+
+/* The device's line in the lab hub's key store (beside the database), or "". */
+static void keystore_line(struct tdb *t, const char *device, char *out, size_t outlen)
+{
+    char path[256], want[160];
+    size_t len;
+    char *buf, *line, *save = NULL;
+
+    snprintf(path, sizeof(path), "%s/warden-hub.keys", t->dir);
+    snprintf(want, sizeof(want), "device\t%s\t", device);
+    out[0] = '\0';
+    if ((buf = slurp(path, &len)) == NULL)
+        return;
+    for (line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
+        if (strncmp(line, want, strlen(want)) == 0)
+            snprintf(out, outlen, "%s", line);
+    free(buf);
+}
+
+static const char lines_doc[] =
+    "{\"id\":\"on-1\",\"status\":\"enabled\",\"authentication\":{\"symmetricKey\":{\"primaryKey\":"
+    "\"b24tMSBwcmltYXJ5IGtleQ==\"}}}\n"
+    "{\"id\":\"off-1\",\"status\":\"disabled\",\"authentication\":{\"symmetricKey\":{\"primaryKey\":"
+    "\"b2ZmLTEgcHJpbWFyeSBrZXk=\"}}}\n";
+
+static void test_status_stored_reported_and_reenabled(void)
+{
+    struct tdb t;
+    char text[512], path[256];
+
+    tdb_open(&t);
+    tdb_file(&t, "devices.txt", lines_doc, path, sizeof(path));
+    CHECK_INT(import(&t, path, NULL), 0);
+    CHECK_CONTAINS(t.out, "(JSON lines): 2 devices: 2 added, 0 changed, 0 unchanged");
+    CHECK_CONTAINS(t.out, "registry: 1 disabled: the lab hub refuses its logins");
+    CHECK_STR(sql_text(&t, "SELECT status FROM devices WHERE device_id = ?1", "off-1", text,
+                       sizeof(text)),
+              "disabled");
+    keystore_line(&t, "off-1", text, sizeof(text));
+    CHECK_STR(text, "device\toff-1\tsas\tb2ZmLTEgcHJpbWFyeSBrZXk=\t-\t-\t-\tdisabled");
+    keystore_line(&t, "on-1", text, sizeof(text));
+    CHECK_STR(text, "device\ton-1\tsas\tb24tMSBwcmltYXJ5IGtleQ==\t-\t-\t-");
+    /* The same document again: nothing to do, and the key store is left alone. */
+    {
+        struct stat before, after;
+        char keys[256];
+        snprintf(keys, sizeof(keys), "%s/warden-hub.keys", t.dir);
+        CHECK(stat(keys, &before) == 0);
+        CHECK_INT(import(&t, path, NULL), 0);
+        CHECK(stat(keys, &after) == 0);
+        CHECK(before.st_ino == after.st_ino); /* a save renames a new file into place */
+    }
+    CHECK_CONTAINS(t.out, "2 devices: 0 added, 0 changed, 2 unchanged; 0 credentials");
+    /* Imported again "enabled": changed, and said so. */
+    CHECK_INT(import_text(&t, "{\"id\":\"off-1\",\"status\":\"Enabled\"}"), 0);
+    CHECK_CONTAINS(t.out, "changed   off-1: status disabled -> enabled");
+    keystore_line(&t, "off-1", text, sizeof(text));
+    CHECK_STR(text, "device\toff-1\tsas\tb2ZmLTEgcHJpbWFyeSBrZXk=\t-\t-\t-");
+    tdb_close(&t);
+}
+
+/* What an element does not state is kept: a twin has no keys, an export without keys none. */
+static void test_unstated_fields_are_kept(void)
+{
+    struct tdb t;
+    char text[512];
+
+    tdb_open(&t);
+    CHECK_INT(import_text(&t, "{\"deviceId\": \"dev-1\", \"status\": \"enabled\", "
+                              "\"authentication\": {\"type\": \"sas\", \"symmetricKey\": "
+                              "{\"primaryKey\": \"ZGV2LTEga2V5\"}}}"),
+              0);
+    CHECK_INT(import_text(&t, "[{\"deviceId\": \"dev-1\", \"authenticationType\": \"sas\", "
+                              "\"x509Thumbprint\": {\"primaryThumbprint\": null}, "
+                              "\"tags\": {\"SecurityGroup\": \"lab\"}, \"status\": \"disabled\"}]"),
+              0);
+    CHECK_CONTAINS(t.out, "changed   dev-1: status enabled -> disabled, group default -> lab");
+    CHECK_INT(sql_int(&t, "SELECT count(*) FROM device_credentials WHERE device_id = ?1", "dev-1"),
+              1);
+    keystore_line(&t, "dev-1", text, sizeof(text));
+    CHECK_STR(text, "device\tdev-1\tsas\tZGV2LTEga2V5\t-\t-\t-\tdisabled");
+    CHECK_INT(import_text(&t, "{\"id\": \"dev-1\", \"authentication\": null, \"tags\": null}"), 0);
+    CHECK_CONTAINS(t.out, "changed   dev-1: group lab -> default");
+    CHECK_STR(sql_text(&t, "SELECT status FROM devices WHERE device_id = ?1", "dev-1", text,
+                       sizeof(text)),
+              "disabled");
+    /* A Device object's authentication is all its credentials: the key it leaves out goes. */
+    CHECK_INT(import_text(&t, "{\"deviceId\": \"dev-1\", \"authentication\": {\"type\": "
+                              "\"selfSigned\", \"x509Thumbprint\": {\"primaryThumbprint\": "
+                              "\"71939224708d35f4b1389527d9be867e7d490738\"}}}"),
+              0);
+    CHECK_CONTAINS(t.out, "authentication sas -> selfSigned, primary key removed, primary "
+                          "thumbprint added");
+    keystore_line(&t, "dev-1", text, sizeof(text));
+    CHECK_STR(text, "device\tdev-1\tselfSigned\t-\t-\t71939224708d35f4b1389527d9be867e7d490738\t-"
+                    "\tdisabled");
+    tdb_close(&t);
+}
+
+static void test_lines_refused_by_line_all_or_nothing(void)
+{
+    struct tdb t;
+
+    tdb_open(&t);
+    CHECK_INT(import_text(&t, "{\"id\": \"a-1\"}\n"
+                              "\n"
+                              "{\"id\": \"a-2\", \"status\": 1}\n"
+                              "{\"id\": \"a-3\"\n"
+                              "{\"id\": \"a-1\"}\n"
+                              "{\"id\": \"a-4\", \"importMode\": \"deleteIfMatchETag\"}\n"),
+              2);
+    CHECK_CONTAINS(t.err, "refused device \"a-2\" (line 3): status must be");
+    CHECK_CONTAINS(t.err, "refused line 4: invalid JSON at column 12: truncated");
+    CHECK_CONTAINS(t.err, "refused device \"a-1\" (line 5): the device is also line 1");
+    CHECK_CONTAINS(t.err, "refused device \"a-4\" (line 6): importMode deleteIfMatchETag deletes");
+    CHECK_CONTAINS(t.err, "4 of 5 devices refused (nothing imported)");
+    CHECK_INT(sql_int(&t, "SELECT count(*) FROM devices", NULL), 0);
+    tdb_close(&t);
+}
+
+static void test_state_export(void)
+{
+    struct reg_doc doc;
+    char err[256];
+    static const char state[] =
+        "\xef\xbb\xbf{\"arm\": {\"resources\": []}, \"configurations\": {},"
+        " \"devices\": {\"gw-1\": {\"identity\": {\"authentication\": {\"type\": \"sas\","
+        " \"symmetricKey\": {\"primaryKey\": \"Z3ctMQ==\"}}, \"status\": \"disabled\"},"
+        " \"modules\": {\"m1\": {}, \"m2\": {}}, \"twin\": {\"tags\": {\"SecurityGroup\": \"gw\"}}},"
+        " \"cam-1\": {\"identity\": {}, \"parent\": \"gw-1\"}}}";
+
+    CHECK(registry_parse(state, strlen(state), &doc, err, sizeof(err)));
+    CHECK_INT(doc.shape, REG_SHAPE_STATE_EXPORT);
+    CHECK_INT(doc.n, 2);
+    CHECK_INT(doc.modules, 2);
+    CHECK(doc.has_arm);
+    if (doc.n == 2) {
+        CHECK_STR(doc.ids[0].device_id, "gw-1");
+        CHECK_STR(doc.ids[0].status, "disabled");
+        CHECK_STR(doc.ids[0].security_group, "gw");
+        CHECK(doc.ids[0].has_cred[CRED_SAS_PRIMARY] && doc.ids[0].states_sas);
+        CHECK_STR(doc.ids[1].security_group, ""); /* no tags: left as it is */
+        CHECK(!doc.ids[1].states_sas && !doc.ids[1].states_x509);
+    }
+    registry_doc_free(&doc);
+    expect_parse_error("{\"devices\": {\"bad id\": {\"identity\": {}}}}",
+                       "devices member 0: the key is not an IoT Hub device id: has a space");
+    expect_parse_error("{\"devices\": {\"d-1\": {\"twin\": {}}}}",
+                       "device \"d-1\": identity must be an object");
+    expect_parse_error("{\"devices\": {\"d-1\": {\"identity\": {\"deviceId\": \"d-2\"}}}}",
+                       "device \"d-1\": identity.deviceId is not the device's key");
+    expect_parse_error("{\"devices\": []}", "devices must be an object");
+}
+
+/* The key store's eighth field: "disabled", or nothing (as a store written before it). */
+static void test_keystore_disabled_field(void)
+{
+    static const char ok[] = "warden-hub-keys\t1\n"
+                             "device\ta\tsas\tYQ==\t-\t-\t-\n"
+                             "device\tb\tsas\tYg==\t-\t-\t-\tdisabled\n";
+    static const char *const bad[] = {
+        "warden-hub-keys\t1\ndevice\tc\tsas\tYw==\t-\t-\t-\tenabled\n",
+        "warden-hub-keys\t1\ndevice\tc\tsas\tYw==\t-\t-\t-\tdisabled\textra\n",
+    };
+    struct hub_keys k;
+    char err[256];
+
+    CHECK(hub_keys_parse(ok, strlen(ok), &k, err, sizeof(err)));
+    CHECK_INT(k.ndevices, 2);
+    if (k.ndevices == 2)
+        CHECK(!hub_keys_find(&k, "a")->disabled && hub_keys_find(&k, "b")->disabled);
+    hub_keys_free(&k);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK(!hub_keys_parse(bad[i], strlen(bad[i]), &k, err, sizeof(err)));
+        CHECK_CONTAINS(err, "line 2: malformed record");
+    }
+}
+
 int main(void)
 {
     RUN(test_export_imports_devices_groups_and_auth);
@@ -460,5 +639,10 @@ int main(void)
     RUN(test_reimport_updates_in_place);
     RUN(test_parse_shapes_and_types);
     RUN(test_parse_every_shape);
+    RUN(test_status_stored_reported_and_reenabled);
+    RUN(test_unstated_fields_are_kept);
+    RUN(test_lines_refused_by_line_all_or_nothing);
+    RUN(test_state_export);
+    RUN(test_keystore_disabled_field);
     return CHECK_DONE();
 }
