@@ -19,16 +19,8 @@ w() { "$WARDEN" "$@" --db "$T/warden.db" 2>>"$T/cli.err"; }
 # ---- a TLS front end and one device certificate, for the X.509 devices -----------------------
 C=$T/pki
 mkdir -p "$C"
-newkey=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
-(
-    cd "$C"
-    openssl req -x509 "${newkey[@]}" -keyout lab-ca.key -out lab-ca.pem -days 2 -subj /CN=lab-ca
-    openssl req "${newkey[@]}" -keyout server.key -out server.csr -subj /CN=localhost
-    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > server.ext
-    openssl x509 -req -in server.csr -CA lab-ca.pem -CAkey lab-ca.key -CAcreateserial -days 2 \
-        -extfile server.ext -out server.pem
-    openssl req -x509 "${newkey[@]}" -keyout cam.key -out cam.pem -days 2 -subj /CN=cam
-) > "$T/pki.log" 2>&1 || { fail pki "$(tail -5 "$T/pki.log")"; exit 1; }
+lab_tls_pki "$C" && openssl req -x509 "${NEWKEY[@]}" -keyout "$C/cam.key" -out "$C/cam.pem" \
+    -days 2 -subj /CN=cam >> "$T/pki.log" 2>&1 || { fail pki "$(tail -5 "$T/pki.log")"; exit 1; }
 CAM_THUMB=$(openssl x509 -in "$C/cam.pem" -noout -fingerprint -sha1 | sed 's/.*=//; s/://g')
 
 # sas_login DEVICE [KEY_OPTION]: exit status of one SAS login and publish as DEVICE.
@@ -61,13 +53,7 @@ q_op() { sql "SELECT COALESCE(SUM(count),0) FROM hub_operations WHERE $1"; }
 
 w registry init > /dev/null || fail registry-init
 start_hub_broker "$KEYS"
-"$WARDEN" hub tls --db "$T/warden.db" --hub.tls.listen=127.0.0.1:0 \
-    --hub.tls.cert_file="$C/server.pem" --hub.tls.key_file="$C/server.key" \
-    --mqtt.port="$BROKER_PORT" > "$T/front.out" 2>> "$T/front.log" &
-FRONT_PID=$!
-PIDS+=("$FRONT_PID")
-wait_front "$T/front.out" "$FRONT_PID" || { fail front-start "$(tail -3 "$T/front.log")"; exit 1; }
-TLS_PORT=$FRONT_PORT
+start_front "$C"
 start_warden --mqtt.username=warden-service --mqtt.password_file="$KEYS"
 
 # ---- JSON lines: the bulk export's devices.txt, two devices disabled and sharing a key --------
