@@ -78,8 +78,8 @@ static bool parse_device(char **f, size_t nf, struct hub_keys *k)
         d.disabled = true;
     else if (nf != 7)
         return false;
-    if (!take(d.id, sizeof(d.id), f[1]) || d.id[0] == '\0' ||
-        !take(d.auth, sizeof(d.auth), f[2]) || !take(d.primary, sizeof(d.primary), f[3]) ||
+    if (!take(d.id, sizeof(d.id), f[1]) || d.id[0] == '\0' || !take(d.auth, sizeof(d.auth), f[2]) ||
+        !take(d.primary, sizeof(d.primary), f[3]) ||
         !take(d.secondary, sizeof(d.secondary), f[4]) ||
         !take(d.thumb[0], sizeof(d.thumb[0]), f[5]) || !take(d.thumb[1], sizeof(d.thumb[1]), f[6]))
         return false;

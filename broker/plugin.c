@@ -207,7 +207,8 @@ static void clients_kick_revoked(void)
             if (!c->connected || ((d = hub_keys_find(&hub.keys, c->id)) != NULL && !d->disabled))
                 continue;
             mosquitto_log_printf(MOSQ_LOG_NOTICE, "warden_hub: disconnecting %s: %s", c->id,
-                                 d != NULL ? "the device is disabled" : "no longer in the registry");
+                                 d != NULL ? "the device is disabled"
+                                           : "no longer in the registry");
             mosquitto_kick_client_by_clientid(c->id, false);
         }
 }

@@ -92,12 +92,12 @@ const char *cred_kind_name(enum cred_kind k);
  */
 struct reg_identity {
     char device_id[129];
-    size_t pos;               /* the element's index, line number or member index */
-    char auth_type[24];       /* sas, selfSigned, certificateAuthority, none; "" when not stated */
-    char security_group[129]; /* tags.SecurityGroup, "default" when tags has none; "" when no tags */
-    char status[16];          /* enabled, disabled; "" when not stated */
-    bool states_sas;          /* the element says what the symmetric keys are (maybe none) */
-    bool states_x509;         /* ...and the thumbprints */
+    size_t pos;         /* the element's index, line number or member index */
+    char auth_type[24]; /* sas, selfSigned, certificateAuthority, none; "" when not stated */
+    char security_group[129]; /* tags.SecurityGroup ("default" if none); "" when no tags */
+    char status[16];         /* enabled, disabled; "" when not stated */
+    bool states_sas;         /* the element says what the symmetric keys are (maybe none) */
+    bool states_x509;        /* ...and the thumbprints */
     bool has_cred[CRED_KIND_COUNT];
     char fingerprint[CRED_KIND_COUNT][65];
     char key[2][HUB_KEYS_KEY_MAX + 1]; /* the symmetric keys as given (secret: cleanse) */

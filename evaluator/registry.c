@@ -202,8 +202,8 @@ static bool take_auth_type(json_t *obj, const char *member, const char *shown,
             return true;
         }
     }
-    fail(err, errlen, w, id->device_id,
-         "%s must be sas, selfSigned, certificateAuthority or none", shown);
+    fail(err, errlen, w, id->device_id, "%s must be sas, selfSigned, certificateAuthority or none",
+         shown);
     return false;
 }
 
@@ -298,8 +298,8 @@ static bool take_authentication(json_t *el, const struct reg_where *w, struct re
 }
 
 /* IoT Hub's DeviceStatus: a disabled device may not connect. */
-static bool take_status(json_t *el, const struct reg_where *w, struct reg_identity *id,
-                        char *err, size_t errlen)
+static bool take_status(json_t *el, const struct reg_where *w, struct reg_identity *id, char *err,
+                        size_t errlen)
 {
     json_t *v = import_member(el, "status");
     const char *s = json_is_string(v) ? json_string_value(v) : "";
@@ -500,8 +500,9 @@ static bool parse_state_export(json_t *devices, struct reg_doc *doc, char *err, 
 
     doc->shape = REG_SHAPE_STATE_EXPORT;
     if (!json_is_object(devices)) {
-        snprintf(err, errlen, "devices must be an object of devices by id (az iot hub state "
-                              "export)");
+        snprintf(err, errlen,
+                 "devices must be an object of devices by id (az iot hub state "
+                 "export)");
         return false;
     }
     if (!doc_alloc(doc, json_object_size(devices), err, errlen))
@@ -580,8 +581,7 @@ static bool looks_like_lines(const char *buf, size_t len)
     return lines;
 }
 
-static bool parse_lines(const char *buf, size_t len, struct reg_doc *doc, char *err,
-                        size_t errlen)
+static bool parse_lines(const char *buf, size_t len, struct reg_doc *doc, char *err, size_t errlen)
 {
     const char *p = buf, *end = buf + len, *line;
     size_t count = 0, lineno = 0, n;
@@ -798,8 +798,8 @@ static bool states_kind(const struct reg_identity *id, int k)
 }
 
 /* What the device becomes: what id states over what old was (IoT Hub's defaults when new). */
-static void state_apply(const struct reg_state *old, const struct reg_identity *id,
-                        const char *hub, struct reg_state *now)
+static void state_apply(const struct reg_state *old, const struct reg_identity *id, const char *hub,
+                        struct reg_state *now)
 {
     *now = *old;
     now->exists = now->imported = true;
@@ -855,7 +855,8 @@ static void state_diff(const struct reg_state *old, const struct reg_state *now,
     change_text(out, outlen, "authentication", old->auth, now->auth);
     for (int k = 0; k < CRED_KIND_COUNT; k++) {
         if (old->has_cred[k] != now->has_cred[k])
-            changes_add(out, outlen, "%s %s", cred_labels[k], now->has_cred[k] ? "added" : "removed");
+            changes_add(out, outlen, "%s %s", cred_labels[k],
+                        now->has_cred[k] ? "added" : "removed");
         else if (now->has_cred[k] && strcmp(old->fingerprint[k], now->fingerprint[k]) != 0)
             changes_add(out, outlen, "%s replaced", cred_labels[k]);
     }
@@ -986,8 +987,8 @@ static bool device_same(const struct hub_keys_device *a, const struct hub_keys_d
 /* What the key store holds of the imported devices, for the report. */
 struct reg_summary {
     size_t disabled;
-    size_t keyless;            /* SAS devices without a key: they cannot log in */
-    char keyless_first[129];   /* one of them, named */
+    size_t keyless;          /* SAS devices without a key: they cannot log in */
+    char keyless_first[129]; /* one of them, named */
 };
 
 /*
@@ -1185,11 +1186,10 @@ static int registry_add(const struct config *cfg, struct reg_tx *tx, int argc, c
         opt[1] = pk, opt[2] = sk;
         printf("registry: new keys for %s\n  primary   %s\n  secondary %s\n", argv[2], pk, sk);
     }
-    json_t *doc = json_pack("{s:s, s:{s:s, s:{s:s?, s:s?}, s:{s:s?, s:s?}}, s:{s:s}}",
-                            "deviceId", argv[2], "authentication", "type", opt[0],
-                            "symmetricKey", "primaryKey", opt[1], "secondaryKey", opt[2],
-                            "x509Thumbprint", "primaryThumbprint", opt[3], "secondaryThumbprint",
-                            opt[4], "tags", "SecurityGroup", opt[5]);
+    json_t *doc = json_pack("{s:s, s:{s:s, s:{s:s?, s:s?}, s:{s:s?, s:s?}}, s:{s:s}}", "deviceId",
+                            argv[2], "authentication", "type", opt[0], "symmetricKey", "primaryKey",
+                            opt[1], "secondaryKey", opt[2], "x509Thumbprint", "primaryThumbprint",
+                            opt[3], "secondaryThumbprint", opt[4], "tags", "SecurityGroup", opt[5]);
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     OPENSSL_cleanse(pk, sizeof(pk));

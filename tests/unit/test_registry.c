@@ -64,7 +64,8 @@ static void test_export_imports_devices_groups_and_auth(void)
 
     tdb_open(&t);
     CHECK_INT(import(&t, FIXTURE, NULL), 0);
-    CHECK_CONTAINS(t.out, "5 devices: 5 added, 0 changed, 0 unchanged; 8 credentials fingerprinted");
+    CHECK_CONTAINS(t.out,
+                   "5 devices: 5 added, 0 changed, 0 unchanged; 8 credentials fingerprinted");
     CHECK_INT(sql_int(&t, "SELECT count(*) FROM devices", NULL), 5);
     CHECK_STR(sql_text(&t, "SELECT security_group FROM devices WHERE device_id = ?1", "sensor-01",
                        text, sizeof(text)),
@@ -394,14 +395,14 @@ static void expect_devices(const char *json, enum reg_shape shape, size_t n, con
 static void test_parse_every_shape(void)
 {
     expect_devices("{\"deviceId\": \"dev-1\", \"authentication\": {\"type\": \"sas\"}}",
-                      REG_SHAPE_DEVICE, 1, "sas");
+                   REG_SHAPE_DEVICE, 1, "sas");
     expect_devices("[{\"deviceId\": \"dev-1\", \"authenticationType\": \"selfSigned\"}]",
-                      REG_SHAPE_ARRAY, 1, "selfSigned");
+                   REG_SHAPE_ARRAY, 1, "selfSigned");
     expect_devices("{\"id\": \"dev-1\", \"authentication\": {\"type\": \"none\"}}\n\n",
-                      REG_SHAPE_DEVICE, 1, "none");
+                   REG_SHAPE_DEVICE, 1, "none");
     expect_devices("{\"id\": \"dev-1\", \"authentication\": {\"type\": \"none\"}}\n"
-                      "{\"id\": \"dev-2\"}\n",
-                      REG_SHAPE_LINES, 2, "none");
+                   "{\"id\": \"dev-2\"}\n",
+                   REG_SHAPE_LINES, 2, "none");
 }
 
 static void test_parse_shapes_and_types(void)
@@ -449,7 +450,6 @@ static void test_parse_shapes_and_types(void)
     expect_parse_error("[{\"deviceId\": \"a\"}", "invalid JSON at line 1");
 }
 
-
 /* The device's line in the lab hub's key store (beside the database), or "". */
 static void keystore_line(struct tdb *t, const char *device, char *out, size_t outlen)
 {
@@ -471,7 +471,8 @@ static void keystore_line(struct tdb *t, const char *device, char *out, size_t o
 static const char lines_doc[] =
     "{\"id\":\"on-1\",\"status\":\"enabled\",\"authentication\":{\"symmetricKey\":{\"primaryKey\":"
     "\"b24tMSBwcmltYXJ5IGtleQ==\"}}}\n"
-    "{\"id\":\"off-1\",\"status\":\"disabled\",\"authentication\":{\"symmetricKey\":{\"primaryKey\":"
+    "{\"id\":\"off-1\",\"status\":\"disabled\",\"authentication\":{\"symmetricKey\":{"
+    "\"primaryKey\":"
     "\"b2ZmLTEgcHJpbWFyeSBrZXk=\"}}}\n";
 
 static void test_status_stored_reported_and_reenabled(void)
@@ -577,7 +578,8 @@ static void test_state_export(void)
         "\xef\xbb\xbf{\"arm\": {\"resources\": []}, \"configurations\": {},"
         " \"devices\": {\"gw-1\": {\"identity\": {\"authentication\": {\"type\": \"sas\","
         " \"symmetricKey\": {\"primaryKey\": \"Z3ctMQ==\"}}, \"status\": \"disabled\"},"
-        " \"modules\": {\"m1\": {}, \"m2\": {}}, \"twin\": {\"tags\": {\"SecurityGroup\": \"gw\"}}},"
+        " \"modules\": {\"m1\": {}, \"m2\": {}}, \"twin\": {\"tags\": {\"SecurityGroup\": "
+        "\"gw\"}}},"
         " \"cam-1\": {\"identity\": {}, \"parent\": \"gw-1\"}}}";
 
     CHECK(registry_parse(state, strlen(state), &doc, err, sizeof(err)));
