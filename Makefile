@@ -19,7 +19,7 @@ LDLIBS   = -lmosquitto -ljansson -levent_openssl -levent -lsqlite3 -lssl -lcrypt
 
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-MODULES  = common store ingest evaluator web sim broker
+MODULES  = common store notify ingest evaluator web sim broker
 # broker/plugin.c is the Mosquitto plugin: it runs inside the broker, not in warden.
 PLUGIN_SRC = broker/plugin.c
 LIB_SRC  = $(filter-out $(PLUGIN_SRC),$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
@@ -125,7 +125,7 @@ demo: deps all
 	bash tools/run.sh --demo
 
 bench: deps-bench $(B)/warden $(B)/warden_hub.so $(BENCH_BIN)
-	B=$(B) sh bench/run.sh
+	B=$(B) python3 bench/run.py
 
 install: $(B)/warden $(B)/warden_hub.so
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/warden/conf $(DESTDIR)$(PREFIX)/share/warden/examples

@@ -1,7 +1,7 @@
 /*
  * The lab hub plugin's cost: devices publishing through the broker to one
  * service subscriber, run once against the broker with broker/plugin.c
- * loaded and once against the same broker without it. bench/run.sh compares
+ * loaded and once against the same broker without it. bench/run.py compares
  * the two rates (hub_plugin).
  *
  * Every client logs in as it would at the lab hub, whether or not the broker

@@ -74,8 +74,12 @@ static bool parse_device(char **f, size_t nf, struct hub_keys *k)
     struct hub_keys_device d;
 
     memset(&d, 0, sizeof(d));
-    if (nf != 7 || !take(d.id, sizeof(d.id), f[1]) || d.id[0] == '\0' ||
-        !take(d.auth, sizeof(d.auth), f[2]) || !take(d.primary, sizeof(d.primary), f[3]) ||
+    if (nf == 8 && strcmp(f[7], "disabled") == 0)
+        d.disabled = true;
+    else if (nf != 7)
+        return false;
+    if (!take(d.id, sizeof(d.id), f[1]) || d.id[0] == '\0' || !take(d.auth, sizeof(d.auth), f[2]) ||
+        !take(d.primary, sizeof(d.primary), f[3]) ||
         !take(d.secondary, sizeof(d.secondary), f[4]) ||
         !take(d.thumb[0], sizeof(d.thumb[0]), f[5]) || !take(d.thumb[1], sizeof(d.thumb[1]), f[6]))
         return false;
@@ -113,8 +117,10 @@ static bool parse_cert(char **f, size_t nf, struct hub_keys *k)
 
 static bool parse_line(char *line, struct hub_keys *k)
 {
-    char *f[8];
-    size_t nf = split_tabs(line, f, 8);
+    /* One slot more than the longest record (a disabled device's 8), so that
+     * a line with more fields counts more, and is refused, not cut. */
+    char *f[9];
+    size_t nf = split_tabs(line, f, 9);
 
     if (strcmp(f[0], "device") == 0)
         return parse_device(f, nf, k);
@@ -270,8 +276,9 @@ static void write_all(FILE *f, const struct hub_keys *k)
         fprintf(f, "cert\t%s\t%s\n", k->certs[i].name, k->certs[i].der_b64);
     for (size_t i = 0; i < k->ndevices; i++) {
         const struct hub_keys_device *d = &k->devices[i];
-        fprintf(f, "device\t%s\t%s\t%s\t%s\t%s\t%s\n", d->id, dash(d->auth), dash(d->primary),
-                dash(d->secondary), dash(d->thumb[0]), dash(d->thumb[1]));
+        fprintf(f, "device\t%s\t%s\t%s\t%s\t%s\t%s%s\n", d->id, dash(d->auth), dash(d->primary),
+                dash(d->secondary), dash(d->thumb[0]), dash(d->thumb[1]),
+                d->disabled ? "\tdisabled" : "");
     }
 }
 

@@ -14,10 +14,12 @@
  *   warden-hub-keys	1
  *   hub	NAME
  *   service	SECRET                       64 hex digits
- *   device	ID	AUTH	PRIMARY	SECONDARY	THUMB1	THUMB2
+ *   device	ID	AUTH	PRIMARY	SECONDARY	THUMB1	THUMB2	[disabled]
  *           AUTH is sas|selfSigned|certificateAuthority|none; PRIMARY and
  *           SECONDARY are base64 keys, THUMB1/THUMB2 normalised lowercase hex;
- *           "-" for an empty field
+ *           "-" for an empty field. A disabled device (IoT Hub's status
+ *           "disabled") has an eighth field; an enabled one's line is as a
+ *           store of before it had one, which older plugins still read.
  *   ipfilter	MODE	DEFAULT              MODE rules|legacy, DEFAULT Allow|Deny
  *   iprule	NAME	ACTION	CIDR             ACTION Allow|Deny (rules) or Accept|Reject
  *   cert	NAME	BASE64-DER               a hub (CA) certificate, DER in base64
@@ -49,6 +51,7 @@ struct hub_keys_device {
     char primary[HUB_KEYS_KEY_MAX + 1];     /* base64 symmetric key, "" when none */
     char secondary[HUB_KEYS_KEY_MAX + 1];
     char thumb[2][HUB_KEYS_THUMB_MAX + 1];  /* lowercase hex, "" when none */
+    bool disabled;                          /* status "disabled": every login refused */
 };
 
 struct hub_keys_rule {

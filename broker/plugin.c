@@ -9,7 +9,9 @@
  *     = device id, password a SAS token checked against the device's keys, or a
  *     client certificate (seen by Warden's TLS front end, `warden hub tls`, which
  *     passes it on in a signed attestation) checked against the registry's
- *     thumbprints or the hub's CA certificates; the hub's IP filter;
+ *     thumbprints or the hub's CA certificates; the hub's IP filter; a device
+ *     the registry has "disabled" is refused as IoT Hub refuses it
+ *     (DeviceNotFound), and disconnected when a reload disables or removes it;
  *   - authorization: a device publishes and subscribes only within its own
  *     topics and the $iothub topics a device uses; $iothub is one namespace in
  *     Mosquitto, so nothing is routed there: the plugin delivers each method
@@ -190,6 +192,27 @@ static const char *client_ip(const char *device, const struct mosquitto *client)
 
 /* ---- the key store ---------------------------------------------------------------------- */
 
+/*
+ * IoT Hub closes the connection of a device that is disabled or deleted; so
+ * does the lab hub when a reload of the key store makes one so. The client
+ * stays in the table (kicking only asks the broker to disconnect it), so the
+ * walk is safe from on_disconnect.
+ */
+static void clients_kick_revoked(void)
+{
+    for (size_t b = 0; b < CLIENT_BUCKETS; b++)
+        for (struct client *c = hub.clients[b]; c != NULL; c = c->next) {
+            const struct hub_keys_device *d;
+
+            if (!c->connected || ((d = hub_keys_find(&hub.keys, c->id)) != NULL && !d->disabled))
+                continue;
+            mosquitto_log_printf(MOSQ_LOG_NOTICE, "warden_hub: disconnecting %s: %s", c->id,
+                                 d != NULL ? "the device is disabled"
+                                           : "no longer in the registry");
+            mosquitto_kick_client_by_clientid(c->id, false);
+        }
+}
+
 /* Reloads the key store when its file changed; a bad file keeps the old keys. */
 static void keys_refresh(bool force)
 {
@@ -220,6 +243,7 @@ static void keys_refresh(bool force)
                          "warden_hub: key store loaded: %zu devices, %zu IP rules, "
                          "%zu hub certificates",
                          hub.keys.ndevices, hub.keys.nrules, hub.keys.ncerts);
+    clients_kick_revoked();
 }
 
 /* ---- records ---------------------------------------------------------------------------- */
@@ -477,6 +501,15 @@ static void record(const char *category, const char *operation, const char *resu
 }
 
 /*
+ * IoT Hub refuses a disabled device's CONNECT as it refuses an unknown one:
+ * 404001 DeviceNotFound, "the device is either not registered or disabled".
+ * The lab hub's record says the same, with the device id (a disabled device
+ * is registered) and details.status "disabled" to tell the two apart.
+ * authenticate() returns this very array, so refuse() knows it by address.
+ */
+static const char reason_disabled[] = "DeviceNotFound";
+
+/*
  * A refused connection. A client id that is not in the registry is not a
  * device: its refusals are counted per reason and address with the first few
  * ids as a sample, and logged once a record, since anyone can make up ids by
@@ -485,9 +518,12 @@ static void record(const char *category, const char *operation, const char *resu
 static void refuse(const char *reason, const char *device, const char *ip)
 {
     if (device[0] != '\0' && hub_keys_find(&hub.keys, device) != NULL) {
-        mosquitto_log_printf(MOSQ_LOG_NOTICE, "warden_hub: refused %s from %s: %s", device, ip,
-                             reason);
-        record("Connections", "deviceConnect", "Failed", reason, device, ip, "", "");
+        bool disabled = reason == reason_disabled;
+
+        mosquitto_log_printf(MOSQ_LOG_NOTICE, "warden_hub: refused %s from %s: %s%s", device, ip,
+                             reason, disabled ? " (the device is disabled)" : "");
+        record("Connections", "deviceConnect", "Failed", reason, device, ip,
+               disabled ? "status" : "", disabled ? "disabled" : "");
         return;
     }
     if (record_sampled("Connections", "deviceConnect", "Failed", reason, "", ip, "", "", device))
@@ -725,12 +761,15 @@ static const char *authenticate(const char *username, struct attempt *a, const c
     if ((d = hub_keys_find(&hub.keys, device)) == NULL)
         return "DeviceNotFound";
     if (strcmp(d->auth, "selfSigned") == 0)
-        return a->cert ? check_self_signed(a->cert, d) : "X509CertificateMissing";
-    if (strcmp(d->auth, "certificateAuthority") == 0)
-        return a->cert ? check_ca_signed(a->cert, device) : "X509CertificateMissing";
-    if (strcmp(d->auth, "none") == 0)
-        return "AuthenticationDisabled";
-    return check_sas(a, username, d);
+        why = a->cert ? check_self_signed(a->cert, d) : "X509CertificateMissing";
+    else if (strcmp(d->auth, "certificateAuthority") == 0)
+        why = a->cert ? check_ca_signed(a->cert, device) : "X509CertificateMissing";
+    else if (strcmp(d->auth, "none") == 0)
+        why = "AuthenticationDisabled";
+    else
+        why = check_sas(a, username, d);
+    /* Credentials first: a forged token for a disabled device is still a forged token. */
+    return why == NULL && d->disabled ? reason_disabled : why;
 }
 
 static bool is_service(const char *username)

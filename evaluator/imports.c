@@ -86,7 +86,8 @@ static const char *load_reason(const json_error_t *e)
     }
 }
 
-json_t *import_json_load(const char *buf, size_t len, char *err, size_t errlen)
+static json_t *json_load_checked(const char *buf, size_t len, bool one_line, char *err,
+                                 size_t errlen)
 {
     json_error_t e;
     json_t *root;
@@ -96,10 +97,22 @@ json_t *import_json_load(const char *buf, size_t len, char *err, size_t errlen)
         return NULL;
     }
     root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &e);
-    if (root == NULL)
+    if (root == NULL && one_line)
+        snprintf(err, errlen, "invalid JSON at column %d: %s", e.column, load_reason(&e));
+    else if (root == NULL)
         snprintf(err, errlen, "invalid JSON at line %d, column %d: %s", e.line, e.column,
                  load_reason(&e));
     return root;
+}
+
+json_t *import_json_load(const char *buf, size_t len, char *err, size_t errlen)
+{
+    return json_load_checked(buf, len, false, err, errlen);
+}
+
+json_t *import_json_load_line(const char *buf, size_t len, char *err, size_t errlen)
+{
+    return json_load_checked(buf, len, true, err, errlen);
 }
 
 json_t *import_member(json_t *obj, const char *key)

@@ -44,6 +44,9 @@ char *import_read_file(const char *path, size_t max, size_t *len, char *err, siz
  */
 json_t *import_json_load(const char *buf, size_t len, char *err, size_t errlen);
 
+/* One line of a JSON-lines file, as import_json_load; the message gives the column only. */
+json_t *import_json_load_line(const char *buf, size_t len, char *err, size_t errlen);
+
 /* Member key of obj; NULL when absent or JSON null (exports write null for "none"). */
 json_t *import_member(json_t *obj, const char *key);
 
@@ -72,6 +75,8 @@ const char *cred_kind_name(enum cred_kind k);
 /* Largest registry file and number of identities one import takes. */
 #define REGISTRY_MAX_BYTES   ((size_t)256 << 20)
 #define REGISTRY_MAX_DEVICES 200000
+/* Refusals a failed parse keeps the messages of (all are counted). */
+#define REGISTRY_REFUSALS_KEPT 20
 
 /*
  * One device identity, validated. The database keeps a symmetric key only as
@@ -80,27 +85,62 @@ const char *cred_kind_name(enum cred_kind k);
  * the key itself goes only to the lab hub's key store (broker/hubkeys.h). A
  * thumbprint is kept normalised: lower-case hex, separators removed, 40
  * (SHA-1) or 64 (SHA-256) digits.
+ *
+ * What an element does not state is left as it was by the import (a new
+ * device gets IoT Hub's defaults): a device twin carries no keys, a Device
+ * object no tags, an export made without keys has "authentication": null.
  */
 struct reg_identity {
     char device_id[129];
-    char auth_type[24];       /* sas, selfSigned, certificateAuthority, none; "" when absent */
-    char security_group[129]; /* tags.SecurityGroup, "default" when absent */
+    size_t pos;         /* the element's index, line number or member index */
+    char auth_type[24]; /* sas, selfSigned, certificateAuthority, none; "" when not stated */
+    char security_group[129]; /* tags.SecurityGroup ("default" if none); "" when no tags */
+    char status[16];         /* enabled, disabled; "" when not stated */
+    bool states_sas;         /* the element says what the symmetric keys are (maybe none) */
+    bool states_x509;        /* ...and the thumbprints */
     bool has_cred[CRED_KIND_COUNT];
     char fingerprint[CRED_KIND_COUNT][65];
     char key[2][HUB_KEYS_KEY_MAX + 1]; /* the symmetric keys as given (secret: cleanse) */
 };
 
+/* The shapes a registry document comes in. */
+enum reg_shape {
+    REG_SHAPE_ARRAY,        /* a JSON array of Device objects or twins */
+    REG_SHAPE_LINES,        /* JSON lines, one device a line: the bulk export's devices.txt */
+    REG_SHAPE_DEVICE,       /* one Device object: az iot hub device-identity show */
+    REG_SHAPE_STATE_EXPORT, /* az iot hub state export: {"devices": {id: {identity, twin}}} */
+};
+const char *registry_shape_name(enum reg_shape shape);
+
+/* A parsed registry document. */
+struct reg_doc {
+    enum reg_shape shape;
+    struct reg_identity *ids; /* malloc'd, n of them; NULL when n is 0 */
+    size_t n;
+    size_t elements; /* devices in the document, refused ones included */
+    size_t refused;  /* elements refused: the whole document is when any is */
+    char refusal[REGISTRY_REFUSALS_KEPT][320]; /* the first refusals, each naming its element */
+    size_t modules; /* a state export's module identities, not imported */
+    bool has_arm;   /* a state export's hub template ("arm"), not read */
+};
+
 /*
- * A JSON array of identities in IoT Hub's shape: deviceId (or "id", as in
- * the bulk export), authentication.type, authentication.symmetricKey.
- * primaryKey/secondaryKey, authentication.x509Thumbprint.primaryThumbprint/
- * secondaryThumbprint, tags.SecurityGroup; other members are ignored. Every
- * element is checked and a device id twice in one array is refused. On
- * success *out is a malloc'd array of *n identities (the caller frees it);
- * an empty array gives *n == 0 and *out NULL.
+ * A registry document in any of IoT Hub's shapes (enum reg_shape). An
+ * element is a Device object as the REST API and the bulk export write it
+ * (deviceId, or "id" in the export; authentication.type,
+ * authentication.symmetricKey.primaryKey/secondaryKey,
+ * authentication.x509Thumbprint.primaryThumbprint/secondaryThumbprint;
+ * status; tags.SecurityGroup) or a device twin as `az iot hub
+ * device-identity list` prints it (authenticationType, top-level
+ * x509Thumbprint); other members are ignored, importMode "delete" is
+ * refused. Every element is checked, and a device id twice in one document
+ * is refused. All or nothing: on success doc->ids holds every device; on
+ * failure it holds none, err says why (the document, or how many elements
+ * were refused) and doc->refusal the first refused elements, each with its
+ * index, line or key and the reason. Free with registry_doc_free().
  */
-bool registry_parse(const char *buf, size_t len, struct reg_identity **out, size_t *n, char *err,
-                    size_t errlen);
+bool registry_parse(const char *buf, size_t len, struct reg_doc *doc, char *err, size_t errlen);
+void registry_doc_free(struct reg_doc *doc);
 
 /* ---- hub configuration (SPEC 4.3) ------------------------------------------------ */
 

@@ -2,12 +2,15 @@
  * evaluator/registry.c: the device registry import (SPEC 4.2),
  * `warden registry import FILE [--hub NAME]`.
  *
- * The file is an array of identities as IoT Hub lists them. Every element is
- * checked before anything is written; then one transaction registers the
- * devices (a device already known keeps its row, so its flows and counts stay
- * attached) and replaces their credential fingerprints. Symmetric keys are
- * hashed as soon as they are read: no key is stored, printed or kept in
- * memory past its element.
+ * The file is a registry in any shape IoT Hub writes one (imports.h: an
+ * array, JSON lines, one Device object, a state export). Every element is
+ * checked before anything is written, and one refused element refuses the
+ * document; then one transaction registers the devices (a device already
+ * known keeps its row, so its flows and counts stay attached), and the lab
+ * hub's key store gets their keys and status. The import says what it did to
+ * each device: added, changed (and what), unchanged. Symmetric keys are
+ * hashed as soon as they are read: no key is stored in the database, printed
+ * or kept in memory past the import.
  */
 #include "evaluator.h"
 #include "groups.h"
@@ -17,9 +20,11 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -105,25 +110,38 @@ static bool thumbprint_normalise(const char *s, size_t n, char out[65])
 
 /* ---- one identity -------------------------------------------------------------------- */
 
-/* The element's label for messages: its device id once known, else its index. */
-static void fail(char *err, size_t errlen, size_t index, const char *device, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+/* Where an element sits in its document, for messages. */
+struct reg_where {
+    const char *unit; /* "element", "line", "devices member"; NULL: the device is named by its id */
+    size_t pos;       /* its index (elements, members) or number (lines) */
+};
 
-static void fail(char *err, size_t errlen, size_t index, const char *device, const char *fmt, ...)
+/* The element's label for messages: its device id once known, else its place. */
+static void fail(char *err, size_t errlen, const struct reg_where *w, const char *device,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void fail(char *err, size_t errlen, const struct reg_where *w, const char *device,
+                 const char *fmt, ...)
 {
     char what[256];
     va_list ap;
+    bool named = device != NULL && device[0] != '\0';
 
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    if (device != NULL && device[0] != '\0')
-        snprintf(err, errlen, "device \"%s\" (element %zu): %s", device, index, what);
+    if (named && w->unit != NULL)
+        snprintf(err, errlen, "device \"%s\" (%s %zu): %s", device, w->unit, w->pos, what);
+    else if (named)
+        snprintf(err, errlen, "device \"%s\": %s", device, what);
+    else if (w->unit != NULL)
+        snprintf(err, errlen, "%s %zu: %s", w->unit, w->pos, what);
     else
-        snprintf(err, errlen, "element %zu: %s", index, what);
+        snprintf(err, errlen, "the device: %s", what);
 }
 
-static bool take_device_id(json_t *el, size_t i, struct reg_identity *id, char *err, size_t errlen)
+static bool take_device_id(json_t *el, const struct reg_where *w, struct reg_identity *id,
+                           char *err, size_t errlen)
 {
     json_t *v = import_member(el, "deviceId");
     const char *key = "deviceId", *why;
@@ -132,26 +150,49 @@ static bool take_device_id(json_t *el, size_t i, struct reg_identity *id, char *
     if (v == NULL && (v = import_member(el, "id")) != NULL)
         key = "id";
     if (v == NULL) {
-        fail(err, errlen, i, NULL, "deviceId is required");
+        fail(err, errlen, w, NULL, "deviceId is required");
         return false;
     }
     if (!json_is_string(v)) {
-        fail(err, errlen, i, NULL, "%s must be a string", key);
+        fail(err, errlen, w, NULL, "%s must be a string", key);
         return false;
     }
     /* The id is not quoted: it may be what makes the message unreadable. */
     if ((why = device_id_check(json_string_value(v), json_string_length(v))) != NULL) {
-        fail(err, errlen, i, NULL, "%s is not an IoT Hub device id: %s", key, why);
+        fail(err, errlen, w, NULL, "%s is not an IoT Hub device id: %s", key, why);
         return false;
     }
     snprintf(id->device_id, sizeof(id->device_id), "%s", json_string_value(v));
     return true;
 }
 
-static bool take_auth_type(json_t *auth, size_t i, struct reg_identity *id, char *err,
+/* An import job's line may ask for a deletion: that is no device to register. */
+static bool take_import_mode(json_t *el, const struct reg_where *w, struct reg_identity *id,
+                             char *err, size_t errlen)
+{
+    json_t *v = import_member(el, "importMode");
+
+    if (v == NULL)
+        return true;
+    if (!json_is_string(v)) {
+        fail(err, errlen, w, id->device_id, "importMode must be a string");
+        return false;
+    }
+    if (strncasecmp(json_string_value(v), "delete", 6) == 0) {
+        fail(err, errlen, w, id->device_id,
+             "importMode %s deletes a device; remove it with `warden registry rm`",
+             json_string_length(v) <= 24 ? json_string_value(v) : "delete...");
+        return false;
+    }
+    return true;
+}
+
+/* The authentication type, from member (authentication.type, or a twin's authenticationType). */
+static bool take_auth_type(json_t *obj, const char *member, const char *shown,
+                           const struct reg_where *w, struct reg_identity *id, char *err,
                            size_t errlen)
 {
-    json_t *v = import_member(auth, "type");
+    json_t *v = import_member(obj, member);
 
     if (v == NULL)
         return true;
@@ -161,17 +202,20 @@ static bool take_auth_type(json_t *auth, size_t i, struct reg_identity *id, char
             return true;
         }
     }
-    fail(err, errlen, i, id->device_id,
-         "authentication.type must be sas, selfSigned, certificateAuthority or none");
+    fail(err, errlen, w, id->device_id, "%s must be sas, selfSigned, certificateAuthority or none",
+         shown);
     return false;
 }
 
 /*
- * One credential member. An empty string counts as absent, as null does:
- * fingerprinting it would make every such device share "a key".
+ * One credential member of auth (the authentication object, or a twin
+ * itself, whose x509Thumbprint is at its top; prefix says which in
+ * messages). An empty string counts as absent, as null does: fingerprinting
+ * it would make every such device share "a key".
  */
-static bool take_credential(json_t *auth, enum cred_kind k, size_t i, struct reg_identity *id,
-                            char *err, size_t errlen)
+static bool take_credential(json_t *auth, const char *prefix, enum cred_kind k,
+                            const struct reg_where *w, struct reg_identity *id, char *err,
+                            size_t errlen)
 {
     const char *obj_name = kind_source[k].object, *name = kind_source[k].member;
     json_t *obj = import_member(auth, obj_name), *v;
@@ -180,14 +224,13 @@ static bool take_credential(json_t *auth, enum cred_kind k, size_t i, struct reg
     if (obj == NULL)
         return true;
     if (!json_is_object(obj)) {
-        fail(err, errlen, i, id->device_id, "authentication.%s must be an object", obj_name);
+        fail(err, errlen, w, id->device_id, "%s%s must be an object", prefix, obj_name);
         return false;
     }
     if ((v = import_member(obj, name)) == NULL || (json_is_string(v) && json_string_length(v) == 0))
         return true;
     if (!json_is_string(v)) {
-        fail(err, errlen, i, id->device_id, "authentication.%s.%s must be a string", obj_name,
-             name);
+        fail(err, errlen, w, id->device_id, "%s%s.%s must be a string", prefix, obj_name, name);
         return false;
     }
     if (k == CRED_SAS_PRIMARY || k == CRED_SAS_SECONDARY) {
@@ -199,7 +242,7 @@ static bool take_credential(json_t *auth, enum cred_kind k, size_t i, struct reg
         ok = thumbprint_normalise(json_string_value(v), json_string_length(v), id->fingerprint[k]);
     if (!ok) {
         /* The value is not quoted: it may be a key pasted into the wrong place. */
-        fail(err, errlen, i, id->device_id, "authentication.%s.%s is not %s", obj_name, name,
+        fail(err, errlen, w, id->device_id, "%s%s.%s is not %s", prefix, obj_name, name,
              k <= CRED_SAS_SECONDARY ? "a base64 key"
                                      : "a SHA-1 or SHA-256 thumbprint (40 or 64 hex digits)");
         return false;
@@ -208,41 +251,89 @@ static bool take_credential(json_t *auth, enum cred_kind k, size_t i, struct reg
     return true;
 }
 
-static bool take_authentication(json_t *el, size_t i, struct reg_identity *id, char *err,
-                                size_t errlen)
+/*
+ * A twin (az iot hub device-identity list) says how the device authenticates
+ * and its thumbprints, never its keys: those are left as they were.
+ */
+static bool take_twin_auth(json_t *el, const struct reg_where *w, struct reg_identity *id,
+                           char *err, size_t errlen)
+{
+    if (!take_auth_type(el, "authenticationType", "authenticationType", w, id, err, errlen))
+        return false;
+    id->states_x509 = json_object_get(el, "x509Thumbprint") != NULL;
+    return take_credential(el, "", CRED_X509_PRIMARY, w, id, err, errlen) &&
+           take_credential(el, "", CRED_X509_SECONDARY, w, id, err, errlen);
+}
+
+/* A Device object's authentication is all its credentials: one it leaves out is none. */
+static bool take_authentication(json_t *el, const struct reg_where *w, struct reg_identity *id,
+                                char *err, size_t errlen)
 {
     json_t *auth = import_member(el, "authentication");
+    bool twin = json_object_get(el, "authenticationType") != NULL ||
+                json_object_get(el, "x509Thumbprint") != NULL;
 
-    if (auth == NULL)
-        return true;
-    if (!json_is_object(auth)) {
-        fail(err, errlen, i, id->device_id, "authentication must be an object");
+    if (twin && auth != NULL) {
+        fail(err, errlen, w, id->device_id,
+             "has both authentication (a Device object's) and a twin's authenticationType or "
+             "x509Thumbprint");
         return false;
     }
-    if (!take_auth_type(auth, i, id, err, errlen))
+    if (twin)
+        return take_twin_auth(el, w, id, err, errlen);
+    if (auth == NULL)
+        return true; /* an export made without keys: "authentication": null */
+    if (!json_is_object(auth)) {
+        fail(err, errlen, w, id->device_id, "authentication must be an object");
         return false;
+    }
+    if (!take_auth_type(auth, "type", "authentication.type", w, id, err, errlen))
+        return false;
+    id->states_sas = id->states_x509 = true;
     for (int k = 0; k < CRED_KIND_COUNT; k++) {
-        if (!take_credential(auth, (enum cred_kind)k, i, id, err, errlen))
+        if (!take_credential(auth, "authentication.", (enum cred_kind)k, w, id, err, errlen))
             return false;
     }
     return true;
 }
 
-static bool take_group(json_t *el, size_t i, struct reg_identity *id, char *err, size_t errlen)
+/* IoT Hub's DeviceStatus: a disabled device may not connect. */
+static bool take_status(json_t *el, const struct reg_where *w, struct reg_identity *id, char *err,
+                        size_t errlen)
 {
-    json_t *tags = import_member(el, "tags"), *v;
+    json_t *v = import_member(el, "status");
+    const char *s = json_is_string(v) ? json_string_value(v) : "";
 
-    snprintf(id->security_group, sizeof(id->security_group), "%s", GROUP_DEFAULT_NAME);
+    if (v == NULL)
+        return true;
+    if (strcasecmp(s, "enabled") != 0 && strcasecmp(s, "disabled") != 0) {
+        fail(err, errlen, w, id->device_id, "status must be \"enabled\" or \"disabled\"");
+        return false;
+    }
+    snprintf(id->status, sizeof(id->status), "%s",
+             strcasecmp(s, "enabled") == 0 ? "enabled" : "disabled");
+    return true;
+}
+
+/* tags.SecurityGroup of holder (the element, or a state export's twin); NULL holder: no tags. */
+static bool take_group(json_t *holder, const struct reg_where *w, struct reg_identity *id,
+                       char *err, size_t errlen)
+{
+    json_t *tags = holder != NULL ? json_object_get(holder, "tags") : NULL, *v;
+
     if (tags == NULL)
+        return true; /* a Device object has no tags: its group stays as it is */
+    snprintf(id->security_group, sizeof(id->security_group), "%s", GROUP_DEFAULT_NAME);
+    if (json_is_null(tags))
         return true;
     if (!json_is_object(tags)) {
-        fail(err, errlen, i, id->device_id, "tags must be an object");
+        fail(err, errlen, w, id->device_id, "tags must be an object");
         return false;
     }
     if ((v = import_member(tags, "SecurityGroup")) == NULL)
         return true;
     if (!json_is_string(v) || !group_name_valid(json_string_value(v))) {
-        fail(err, errlen, i, id->device_id,
+        fail(err, errlen, w, id->device_id,
              "tags.SecurityGroup must be a group name (1 to %d of A-Z a-z 0-9 . _ -)",
              GROUP_NAME_MAX);
         return false;
@@ -251,80 +342,374 @@ static bool take_group(json_t *el, size_t i, struct reg_identity *id, char *err,
     return true;
 }
 
-static bool parse_identity(json_t *el, size_t i, struct reg_identity *id, char *err, size_t errlen)
+/* What a device says besides its id: src holds it, tags come from tags_holder. */
+static bool take_fields(json_t *src, json_t *tags_holder, const struct reg_where *w,
+                        struct reg_identity *id, char *err, size_t errlen)
 {
-    memset(id, 0, sizeof(*id));
-    if (!json_is_object(el)) {
-        fail(err, errlen, i, NULL, "an identity must be an object");
-        return false;
-    }
-    return take_device_id(el, i, id, err, errlen) && take_authentication(el, i, id, err, errlen) &&
-           take_group(el, i, id, err, errlen);
+    return take_import_mode(src, w, id, err, errlen) &&
+           take_authentication(src, w, id, err, errlen) && take_status(src, w, id, err, errlen) &&
+           take_group(tags_holder, w, id, err, errlen);
 }
 
-bool registry_parse(const char *buf, size_t len, struct reg_identity **out, size_t *n, char *err,
-                    size_t errlen)
+static bool parse_identity(json_t *el, const struct reg_where *w, struct reg_identity *id,
+                           char *err, size_t errlen)
 {
-    json_t *root = import_json_load(buf, len, err, errlen), *el;
-    struct reg_identity *ids = NULL;
-    struct map seen;
-    size_t i;
-    bool ok = true;
+    memset(id, 0, sizeof(*id));
+    id->pos = w->pos;
+    if (!json_is_object(el)) {
+        fail(err, errlen, w, NULL, "an identity must be an object");
+        return false;
+    }
+    return take_device_id(el, w, id, err, errlen) && take_fields(el, el, w, id, err, errlen);
+}
 
-    *out = NULL;
-    *n = 0;
-    if (root == NULL)
-        return false;
-    if (!json_is_array(root) || json_array_size(root) > REGISTRY_MAX_DEVICES) {
-        snprintf(err, errlen,
-                 json_is_array(root) ? "more than %d identities"
-                                     : "a registry must be a JSON array of identities (up to %d)",
-                 REGISTRY_MAX_DEVICES);
-        json_decref(root);
+/*
+ * One member of a state export's "devices": the key is the device id, the
+ * Device object (without its id) is "identity", the tags are in "twin".
+ */
+static bool parse_state_device(const char *key, json_t *v, struct reg_where *w,
+                               struct reg_identity *id, char *err, size_t errlen)
+{
+    const char *why = device_id_check(key, strlen(key));
+    json_t *identity, *given, *twin;
+
+    memset(id, 0, sizeof(*id));
+    id->pos = w->pos;
+    if (why != NULL) {
+        fail(err, errlen, w, NULL, "the key is not an IoT Hub device id: %s", why);
         return false;
     }
-    if (json_array_size(root) > 0 && (ids = calloc(json_array_size(root), sizeof(*ids))) == NULL) {
+    snprintf(id->device_id, sizeof(id->device_id), "%s", key);
+    w->unit = NULL; /* from here on the device's id names it */
+    identity = json_is_object(v) ? import_member(v, "identity") : NULL;
+    if (!json_is_object(identity)) {
+        fail(err, errlen, w, id->device_id, "identity must be an object");
+        return false;
+    }
+    given = import_member(identity, "deviceId");
+    if (given != NULL && (!json_is_string(given) || strcmp(json_string_value(given), key) != 0)) {
+        fail(err, errlen, w, id->device_id, "identity.deviceId is not the device's key");
+        return false;
+    }
+    twin = import_member(v, "twin");
+    if (twin != NULL && !json_is_object(twin)) {
+        fail(err, errlen, w, id->device_id, "twin must be an object");
+        return false;
+    }
+    return take_fields(identity, twin, w, id, err, errlen);
+}
+
+/* ---- the document ----------------------------------------------------------------------- */
+
+static const char *const shape_names[] = {
+    [REG_SHAPE_ARRAY] = "an array",
+    [REG_SHAPE_LINES] = "JSON lines",
+    [REG_SHAPE_DEVICE] = "one device",
+    [REG_SHAPE_STATE_EXPORT] = "a state export",
+};
+
+const char *registry_shape_name(enum reg_shape shape)
+{
+    WARDEN_ASSERT(shape >= 0 && shape <= REG_SHAPE_STATE_EXPORT);
+    return shape_names[shape];
+}
+
+static const char expected_shapes[] =
+    "a registry is a JSON array of devices, one device, JSON lines (one device a line, as the "
+    "bulk export's devices.txt) or `az iot hub state export` output";
+
+static bool doc_alloc(struct reg_doc *doc, size_t n, char *err, size_t errlen)
+{
+    if (n > REGISTRY_MAX_DEVICES) {
+        snprintf(err, errlen, "more than %d devices", REGISTRY_MAX_DEVICES);
+        return false;
+    }
+    if (n > 0 && (doc->ids = calloc(n, sizeof(*doc->ids))) == NULL) {
         snprintf(err, errlen, "out of memory");
-        json_decref(root);
         return false;
     }
+    return true;
+}
+
+static void doc_refuse(struct reg_doc *doc, const char *msg)
+{
+    if (doc->refused < REGISTRY_REFUSALS_KEPT)
+        snprintf(doc->refusal[doc->refused], sizeof(doc->refusal[0]), "%s", msg);
+    doc->refused++;
+}
+
+/*
+ * Keeps the element just parsed into doc->ids[doc->n] (ok), or counts it
+ * refused with msg. seen (NULL when ids cannot repeat) maps each kept id to
+ * its place, so a device twice in one document is refused naming both.
+ */
+static void doc_keep(struct reg_doc *doc, struct map *seen, const struct reg_where *w, bool ok,
+                     char *msg, size_t msglen)
+{
+    struct reg_identity *id = &doc->ids[doc->n];
+    struct map_entry *e;
+
+    doc->elements++;
+    if (ok && seen != NULL) {
+        e = map_upsert(seen, id->device_id, strlen(id->device_id));
+        if (e == NULL) {
+            snprintf(msg, msglen, "out of memory");
+            ok = false;
+        } else if (e->value != 0) {
+            fail(msg, msglen, w, id->device_id, "the device is also %s %lld", w->unit,
+                 (long long)e->value - 1);
+            ok = false;
+        } else {
+            e->value = (int64_t)w->pos + 1;
+        }
+    }
+    if (ok)
+        doc->n++;
+    else {
+        OPENSSL_cleanse(id, sizeof(*id));
+        doc_refuse(doc, msg);
+    }
+}
+
+static bool parse_array(json_t *root, struct reg_doc *doc, char *err, size_t errlen)
+{
+    struct map seen;
+    char msg[320];
+    json_t *el;
+    size_t i;
+
+    doc->shape = REG_SHAPE_ARRAY;
+    if (!doc_alloc(doc, json_array_size(root), err, errlen))
+        return false;
     map_init(&seen);
     json_array_foreach(root, i, el) {
-        struct map_entry *e;
-
-        if (!(ok = parse_identity(el, i, &ids[i], err, errlen)))
-            break;
-        e = map_upsert(&seen, ids[i].device_id, strlen(ids[i].device_id));
-        if (e == NULL || e->value != 0) {
-            if (e == NULL)
-                snprintf(err, errlen, "out of memory");
-            else
-                fail(err, errlen, i, ids[i].device_id, "the device is also element %lld",
-                     (long long)e->value - 1);
-            ok = false;
-            break;
-        }
-        e->value = (int64_t)i + 1;
+        struct reg_where w = {"element", i};
+        doc_keep(doc, &seen, &w, parse_identity(el, &w, &doc->ids[doc->n], msg, sizeof(msg)), msg,
+                 sizeof(msg));
     }
     map_free(&seen);
-    if (ok) {
-        *out = ids;
-        *n = json_array_size(root);
-    } else {
-        free(ids);
+    return true;
+}
+
+static bool parse_state_export(json_t *devices, struct reg_doc *doc, char *err, size_t errlen)
+{
+    const char *key;
+    char msg[320];
+    json_t *v, *modules;
+    size_t i = 0;
+
+    doc->shape = REG_SHAPE_STATE_EXPORT;
+    if (!json_is_object(devices)) {
+        snprintf(err, errlen,
+                 "devices must be an object of devices by id (az iot hub state "
+                 "export)");
+        return false;
+    }
+    if (!doc_alloc(doc, json_object_size(devices), err, errlen))
+        return false;
+    json_object_foreach(devices, key, v) {
+        struct reg_where w = {"devices member", i++};
+        doc_keep(doc, NULL, &w, parse_state_device(key, v, &w, &doc->ids[doc->n], msg, sizeof(msg)),
+                 msg, sizeof(msg));
+        if (json_is_object(v) && json_is_object(modules = json_object_get(v, "modules")))
+            doc->modules += json_object_size(modules);
+    }
+    return true;
+}
+
+static bool parse_one(json_t *root, struct reg_doc *doc, char *err, size_t errlen)
+{
+    struct reg_where w = {NULL, 0};
+    char msg[320];
+
+    doc->shape = REG_SHAPE_DEVICE;
+    if (!doc_alloc(doc, 1, err, errlen))
+        return false;
+    doc_keep(doc, NULL, &w, parse_identity(root, &w, &doc->ids[0], msg, sizeof(msg)), msg,
+             sizeof(msg));
+    return true;
+}
+
+/* The next line of [*p, end) without its newline (and \r); advances *p past it. */
+static size_t next_line(const char **p, const char *end, const char **line)
+{
+    const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+    size_t n = (size_t)((nl != NULL ? nl : end) - *p);
+
+    *line = *p;
+    *p = nl != NULL ? nl + 1 : end;
+    if (n > 0 && (*line)[n - 1] == '\r')
+        n--;
+    return n;
+}
+
+/* Whether s[0..n) is only white space (a blank line, or the end of a file). */
+static bool only_space(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+            return false;
+    return true;
+}
+
+/*
+ * Whether buf is JSON lines rather than one document: its first non-blank
+ * line is a whole JSON object and more follows. (One line alone is one
+ * device either way.)
+ */
+static bool looks_like_lines(const char *buf, size_t len)
+{
+    const char *p = buf, *end = buf + len, *line = buf;
+    size_t n = 0, lead = 0;
+    char err[128];
+    json_t *first;
+    bool lines;
+
+    while (p < end) {
+        n = next_line(&p, end, &line);
+        if (!only_space(line, n))
+            break;
+        n = 0;
+    }
+    while (lead < n && (line[lead] == ' ' || line[lead] == '\t'))
+        lead++;
+    if (lead == n || line[lead] != '{' || only_space(p, (size_t)(end - p)))
+        return false;
+    first = import_json_load_line(line, n, err, sizeof(err));
+    lines = json_is_object(first);
+    json_decref(first);
+    return lines;
+}
+
+static bool parse_lines(const char *buf, size_t len, struct reg_doc *doc, char *err, size_t errlen)
+{
+    const char *p = buf, *end = buf + len, *line;
+    size_t count = 0, lineno = 0, n;
+    struct map seen;
+    char msg[320], why[256];
+
+    doc->shape = REG_SHAPE_LINES;
+    while (p < end) {
+        n = next_line(&p, end, &line);
+        count += !only_space(line, n);
+    }
+    if (!doc_alloc(doc, count, err, errlen))
+        return false;
+    map_init(&seen);
+    for (p = buf; p < end;) {
+        struct reg_where w = {"line", ++lineno};
+        json_t *el;
+        bool ok;
+
+        n = next_line(&p, end, &line);
+        if (only_space(line, n))
+            continue;
+        if ((el = import_json_load_line(line, n, why, sizeof(why))) == NULL) {
+            fail(msg, sizeof(msg), &w, NULL, "%s", why);
+            ok = false;
+        } else {
+            ok = parse_identity(el, &w, &doc->ids[doc->n], msg, sizeof(msg));
+            json_decref(el);
+        }
+        doc_keep(doc, &seen, &w, ok, msg, sizeof(msg));
+    }
+    map_free(&seen);
+    return true;
+}
+
+/* An object is one device, or a state export; nothing else. */
+static bool parse_object(json_t *root, struct reg_doc *doc, char *err, size_t errlen)
+{
+    json_t *devices = json_object_get(root, "devices");
+
+    if (import_member(root, "deviceId") != NULL || import_member(root, "id") != NULL)
+        return parse_one(root, doc, err, errlen);
+    if (devices != NULL) {
+        doc->has_arm = json_object_get(root, "arm") != NULL;
+        return parse_state_export(devices, doc, err, errlen);
+    }
+    snprintf(err, errlen, "%s; this object has neither deviceId nor devices", expected_shapes);
+    return false;
+}
+
+void registry_doc_free(struct reg_doc *doc)
+{
+    if (doc->ids != NULL)
+        OPENSSL_cleanse(doc->ids, doc->n * sizeof(*doc->ids));
+    free(doc->ids);
+    doc->ids = NULL;
+    doc->n = 0;
+}
+
+bool registry_parse(const char *buf, size_t len, struct reg_doc *doc, char *err, size_t errlen)
+{
+    json_t *root = NULL;
+    bool ok;
+
+    memset(doc, 0, sizeof(*doc));
+    /* A byte order mark, as Windows tools write one, is not part of the JSON. */
+    if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+        buf += 3, len -= 3;
+    if (looks_like_lines(buf, len))
+        ok = parse_lines(buf, len, doc, err, errlen);
+    else if ((root = import_json_load(buf, len, err, errlen)) == NULL)
+        ok = false;
+    else if (json_is_array(root))
+        ok = parse_array(root, doc, err, errlen);
+    else if (json_is_object(root))
+        ok = parse_object(root, doc, err, errlen);
+    else {
+        snprintf(err, errlen, "%s", expected_shapes);
+        ok = false;
     }
     json_decref(root);
+    if (ok && doc->refused > 0) {
+        snprintf(err, errlen, "%zu of %zu devices refused", doc->refused, doc->elements);
+        ok = false;
+    }
+    if (!ok) {
+        /* All or nothing: a document with one bad device gives none. */
+        if (doc->ids != NULL)
+            OPENSSL_cleanse(doc->ids, doc->elements * sizeof(*doc->ids));
+        free(doc->ids);
+        doc->ids = NULL;
+        doc->n = 0;
+    }
     return ok;
 }
 
 /* ---- the database ---------------------------------------------------------------------- */
 
-static const char sql_device_hub[] = "SELECT hub FROM devices WHERE device_id = ?1";
+/* What an import did to one device. */
+enum reg_result { REG_ADDED, REG_CHANGED, REG_UNCHANGED };
+
+struct reg_outcome {
+    enum reg_result result;
+    char changes[192]; /* for the report: "status enabled -> disabled, primary key replaced" */
+};
+
+/* A device as Warden keeps it: as the database has it, or as an import leaves it. */
+struct reg_state {
+    bool exists;   /* it has a row */
+    bool imported; /* ...put there by an import, not by its traffic */
+    char hub[129], group[129], auth[24], status[16];
+    bool has_cred[CRED_KIND_COUNT];
+    char fingerprint[CRED_KIND_COUNT][65];
+};
+
+static const char *const cred_labels[CRED_KIND_COUNT] = {
+    "primary key", "secondary key", "primary thumbprint", "secondary thumbprint"};
+
+static const char sql_device_get[] =
+    "SELECT hub, security_group, COALESCE(auth_type, ''), status, auto_registered "
+    "FROM devices WHERE device_id = ?1";
+static const char sql_creds_get[] =
+    "SELECT kind, fingerprint FROM device_credentials WHERE device_id = ?1";
 
 /* A device seen or registered before keeps its row (and id); an explicit --hub moves it. */
 static const char sql_device_update[] =
-    "UPDATE devices SET security_group = ?2, auth_type = COALESCE(?3, auth_type), "
-    "hub = COALESCE(?4, hub), auto_registered = 0 WHERE device_id = ?1";
+    "UPDATE devices SET hub = ?2, security_group = ?3, auth_type = ?4, status = ?5, "
+    "auto_registered = 0 WHERE device_id = ?1";
 
 /*
  * A device registered but never seen: devices.first_seen_ms and last_seen_ms
@@ -332,21 +717,22 @@ static const char sql_device_update[] =
  * counts its silence from when it was registered.
  */
 static const char sql_device_add[] =
-    "INSERT INTO devices (device_id, hub, security_group, auth_type, first_seen_ms, last_seen_ms) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
+    "INSERT INTO devices (device_id, hub, security_group, auth_type, status, first_seen_ms, "
+    "last_seen_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)";
 
-static const char sql_creds_clear[] = "DELETE FROM device_credentials WHERE device_id = ?1";
+static const char sql_cred_clear[] =
+    "DELETE FROM device_credentials WHERE device_id = ?1 AND kind = ?2";
 static const char sql_cred_add[] =
     "INSERT INTO device_credentials (device_id, kind, fingerprint) VALUES (?1, ?2, ?3)";
 
-enum { ST_HUB, ST_UPDATE, ST_ADD, ST_CLEAR, ST_CRED, ST_COUNT };
+enum { ST_GET, ST_CREDS, ST_UPDATE, ST_ADD, ST_CLEAR, ST_CRED, ST_COUNT };
 
 struct reg_tx {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     const char *hub; /* --hub, or NULL */
     int64_t now_ms;
-    size_t added, updated, creds;
+    size_t creds; /* credentials written */
 };
 
 static bool step_done(sqlite3_stmt *st)
@@ -366,50 +752,143 @@ static void bind_or_null(sqlite3_stmt *st, int i, const char *s)
         sqlite3_bind_null(st, i);
 }
 
-static bool write_device(struct reg_tx *tx, const struct reg_identity *id)
+static void column_copy(sqlite3_stmt *st, int col, char *out, size_t outlen)
 {
-    sqlite3_stmt *get = tx->st[ST_HUB], *st;
-    bool exists;
-    int rc;
+    const unsigned char *v = sqlite3_column_text(st, col);
 
-    sqlite3_bind_text(get, 1, id->device_id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(get);
-    exists = rc == SQLITE_ROW;
-    sqlite3_reset(get);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return false;
-    if (exists) {
-        st = tx->st[ST_UPDATE];
-        sqlite3_bind_text(st, 1, id->device_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, id->security_group, -1, SQLITE_STATIC);
-        bind_or_null(st, 3, id->auth_type);
-        bind_or_null(st, 4, tx->hub);
-        tx->updated++;
-    } else {
-        st = tx->st[ST_ADD];
-        sqlite3_bind_text(st, 1, id->device_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, tx->hub ? tx->hub : DEFAULT_HUB, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, id->security_group, -1, SQLITE_STATIC);
-        bind_or_null(st, 4, id->auth_type);
-        sqlite3_bind_int64(st, 5, tx->now_ms);
-        tx->added++;
-    }
-    return step_done(st);
+    snprintf(out, outlen, "%s", v != NULL ? (const char *)v : "");
 }
 
-static bool write_credentials(struct reg_tx *tx, const struct reg_identity *id)
+/* The device's row and credentials, if it has them. */
+static bool state_load(struct reg_tx *tx, const char *device, struct reg_state *s)
 {
-    sqlite3_stmt *st = tx->st[ST_CRED];
+    sqlite3_stmt *st = tx->st[ST_GET];
+    int rc;
 
-    sqlite3_bind_text(tx->st[ST_CLEAR], 1, id->device_id, -1, SQLITE_STATIC);
-    if (!step_done(tx->st[ST_CLEAR]))
+    memset(s, 0, sizeof(*s));
+    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        s->exists = true;
+        column_copy(st, 0, s->hub, sizeof(s->hub));
+        column_copy(st, 1, s->group, sizeof(s->group));
+        column_copy(st, 2, s->auth, sizeof(s->auth));
+        column_copy(st, 3, s->status, sizeof(s->status));
+        s->imported = sqlite3_column_int(st, 4) == 0;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return false;
+    st = tx->st[ST_CREDS];
+    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *kind = (const char *)sqlite3_column_text(st, 0);
+        for (int k = 0; kind != NULL && k < CRED_KIND_COUNT; k++)
+            if (strcmp(kind, kind_names[k]) == 0) {
+                s->has_cred[k] = true;
+                column_copy(st, 1, s->fingerprint[k], sizeof(s->fingerprint[k]));
+            }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE;
+}
+
+static bool states_kind(const struct reg_identity *id, int k)
+{
+    return k <= CRED_SAS_SECONDARY ? id->states_sas : id->states_x509;
+}
+
+/* What the device becomes: what id states over what old was (IoT Hub's defaults when new). */
+static void state_apply(const struct reg_state *old, const struct reg_identity *id, const char *hub,
+                        struct reg_state *now)
+{
+    *now = *old;
+    now->exists = now->imported = true;
+    if (hub != NULL || !old->exists)
+        snprintf(now->hub, sizeof(now->hub), "%s", hub != NULL ? hub : DEFAULT_HUB);
+    if (id->security_group[0] != '\0' || !old->exists)
+        snprintf(now->group, sizeof(now->group), "%s",
+                 id->security_group[0] != '\0' ? id->security_group : GROUP_DEFAULT_NAME);
+    if (id->auth_type[0] != '\0')
+        snprintf(now->auth, sizeof(now->auth), "%s", id->auth_type);
+    if (id->status[0] != '\0' || !old->exists || old->status[0] == '\0')
+        snprintf(now->status, sizeof(now->status), "%s",
+                 id->status[0] != '\0' ? id->status : "enabled");
+    for (int k = 0; k < CRED_KIND_COUNT; k++) {
+        if (!states_kind(id, k))
+            continue;
+        now->has_cred[k] = id->has_cred[k];
+        memcpy(now->fingerprint[k], id->fingerprint[k], sizeof(now->fingerprint[k]));
+    }
+}
+
+static void changes_add(char *out, size_t outlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void changes_add(char *out, size_t outlen, const char *fmt, ...)
+{
+    size_t n = strlen(out);
+    va_list ap;
+
+    if (n + 3 >= outlen)
+        return;
+    if (n > 0)
+        n += (size_t)snprintf(out + n, outlen - n, ", ");
+    va_start(ap, fmt);
+    vsnprintf(out + n, outlen - n, fmt, ap);
+    va_end(ap);
+}
+
+static void change_text(char *out, size_t outlen, const char *what, const char *a, const char *b)
+{
+    if (strcmp(a, b) != 0)
+        changes_add(out, outlen, "%s %s -> %s", what, a[0] ? a : "unset", b[0] ? b : "unset");
+}
+
+/* What differs between old and now, in words (no secret: keys are named, not shown). */
+static void state_diff(const struct reg_state *old, const struct reg_state *now, char *out,
+                       size_t outlen)
+{
+    out[0] = '\0';
+    change_text(out, outlen, "status", old->status, now->status);
+    change_text(out, outlen, "hub", old->hub, now->hub);
+    change_text(out, outlen, "group", old->group, now->group);
+    change_text(out, outlen, "authentication", old->auth, now->auth);
+    for (int k = 0; k < CRED_KIND_COUNT; k++) {
+        if (old->has_cred[k] != now->has_cred[k])
+            changes_add(out, outlen, "%s %s", cred_labels[k],
+                        now->has_cred[k] ? "added" : "removed");
+        else if (now->has_cred[k] && strcmp(old->fingerprint[k], now->fingerprint[k]) != 0)
+            changes_add(out, outlen, "%s replaced", cred_labels[k]);
+    }
+}
+
+static bool state_write(struct reg_tx *tx, const char *device, const struct reg_state *old,
+                        const struct reg_state *now, const struct reg_identity *id)
+{
+    sqlite3_stmt *st = tx->st[old->exists ? ST_UPDATE : ST_ADD];
+
+    sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, now->hub, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, now->group, -1, SQLITE_STATIC);
+    bind_or_null(st, 4, now->auth);
+    sqlite3_bind_text(st, 5, now->status, -1, SQLITE_STATIC);
+    if (!old->exists)
+        sqlite3_bind_int64(st, 6, tx->now_ms);
+    if (!step_done(st))
         return false;
     for (int k = 0; k < CRED_KIND_COUNT; k++) {
-        if (!id->has_cred[k])
+        if (!states_kind(id, k))
             continue;
-        sqlite3_bind_text(st, 1, id->device_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(tx->st[ST_CLEAR], 1, device, -1, SQLITE_STATIC);
+        sqlite3_bind_text(tx->st[ST_CLEAR], 2, kind_names[k], -1, SQLITE_STATIC);
+        if (!step_done(tx->st[ST_CLEAR]))
+            return false;
+        if (!now->has_cred[k])
+            continue;
+        st = tx->st[ST_CRED];
+        sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, kind_names[k], -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, id->fingerprint[k], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, now->fingerprint[k], -1, SQLITE_STATIC);
         if (!step_done(st))
             return false;
         tx->creds++;
@@ -417,32 +896,56 @@ static bool write_credentials(struct reg_tx *tx, const struct reg_identity *id)
     return true;
 }
 
-/* All identities in one transaction: all are written, or none. */
-static bool registry_write(struct reg_tx *tx, const struct reg_identity *ids, size_t n, char *err,
-                           size_t errlen)
+/* One device: compared with what the database has, written when it differs. */
+static bool write_device(struct reg_tx *tx, const struct reg_identity *id, struct reg_outcome *out)
 {
-    static const char *const sql[ST_COUNT] = {sql_device_hub, sql_device_update, sql_device_add,
-                                              sql_creds_clear, sql_cred_add};
+    struct reg_state old, now;
+
+    if (!state_load(tx, id->device_id, &old))
+        return false;
+    state_apply(&old, id, tx->hub, &now);
+    state_diff(&old, &now, out->changes, sizeof(out->changes));
+    if (!old.imported) {
+        /* Seen on the broker but never imported, or new: added to the registry either way. */
+        out->result = REG_ADDED;
+        out->changes[0] = '\0';
+    } else if (out->changes[0] != '\0') {
+        out->result = REG_CHANGED;
+    } else {
+        out->result = REG_UNCHANGED;
+        return true;
+    }
+    return state_write(tx, id->device_id, &old, &now, id);
+}
+
+/* All devices in one transaction: all are written, or none. */
+static bool registry_write(struct reg_tx *tx, const struct reg_doc *doc, struct reg_outcome *out,
+                           char *err, size_t errlen)
+{
+    static const char *const sql[ST_COUNT] = {sql_device_get, sql_creds_get,  sql_device_update,
+                                              sql_device_add, sql_cred_clear, sql_cred_add};
     bool ok = sqlite3_exec(tx->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
 
     for (int i = 0; ok && i < ST_COUNT; i++)
         ok = sqlite3_prepare_v2(tx->db, sql[i], -1, &tx->st[i], NULL) == SQLITE_OK;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = write_device(tx, &ids[i]) && write_credentials(tx, &ids[i]);
+    for (size_t i = 0; ok && i < doc->n; i++)
+        ok = write_device(tx, &doc->ids[i], &out[i]);
     if (ok)
         ok = sqlite3_exec(tx->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
     if (!ok) {
         snprintf(err, errlen, "database: %s", sqlite3_errmsg(tx->db));
         sqlite3_exec(tx->db, "ROLLBACK", NULL, NULL, NULL);
     }
-    for (int i = 0; i < ST_COUNT; i++)
+    for (int i = 0; i < ST_COUNT; i++) {
         sqlite3_finalize(tx->st[i]);
+        tx->st[i] = NULL;
+    }
     return ok;
 }
 
 /* ---- the lab hub's key store ------------------------------------------------------------- */
 
-/* What a device without a stated type authenticates with. */
+/* What a new device without a stated type authenticates with. */
 static const char *effective_auth(const struct reg_identity *id)
 {
     if (id->auth_type[0] != '\0')
@@ -452,81 +955,189 @@ static const char *effective_auth(const struct reg_identity *id)
     return "sas";
 }
 
+/* The key store's entry for id: the one before (old, or NULL) with what id states. */
+static void keystore_entry(const struct hub_keys_device *old, const struct reg_identity *id,
+                           struct hub_keys_device *d)
+{
+    memset(d, 0, sizeof(*d));
+    if (old != NULL)
+        *d = *old;
+    snprintf(d->id, sizeof(d->id), "%s", id->device_id);
+    if (id->auth_type[0] != '\0' || old == NULL)
+        snprintf(d->auth, sizeof(d->auth), "%s", effective_auth(id));
+    if (id->states_sas) {
+        memcpy(d->primary, id->key[0], sizeof(d->primary));
+        memcpy(d->secondary, id->key[1], sizeof(d->secondary));
+    }
+    if (id->states_x509) {
+        memcpy(d->thumb[0], id->fingerprint[CRED_X509_PRIMARY], sizeof(d->thumb[0]));
+        memcpy(d->thumb[1], id->fingerprint[CRED_X509_SECONDARY], sizeof(d->thumb[1]));
+    }
+    if (id->status[0] != '\0')
+        d->disabled = strcmp(id->status, "disabled") == 0;
+}
+
+static bool device_same(const struct hub_keys_device *a, const struct hub_keys_device *b)
+{
+    return strcmp(a->auth, b->auth) == 0 && strcmp(a->primary, b->primary) == 0 &&
+           strcmp(a->secondary, b->secondary) == 0 && strcmp(a->thumb[0], b->thumb[0]) == 0 &&
+           strcmp(a->thumb[1], b->thumb[1]) == 0 && a->disabled == b->disabled;
+}
+
+/* What the key store holds of the imported devices, for the report. */
+struct reg_summary {
+    size_t disabled;
+    size_t keyless;          /* SAS devices without a key: they cannot log in */
+    char keyless_first[129]; /* one of them, named */
+};
+
 /*
- * Puts the identities into the key store the lab broker's plugin reads, so a
- * device imported here can connect there. Runs after the database commit: a
- * failure leaves the database right and says so; importing again repairs it.
+ * Puts the devices into the key store the lab broker's plugin reads, so a
+ * device imported here can connect there (or, disabled, cannot). Runs after
+ * the database commit: a failure leaves the database right and says so;
+ * importing again repairs it. An entry that differs from the store's makes
+ * its device "changed" even when the database had it right. The store is
+ * not rewritten when nothing in it changes.
  */
-static bool keystore_put(const struct config *cfg, const struct reg_identity *ids, size_t n,
-                         const char *hub, char *err, size_t errlen)
+static bool keystore_put(const struct config *cfg, const struct reg_doc *doc,
+                         struct reg_outcome *out, const char *hub, struct reg_summary *sum,
+                         char *err, size_t errlen)
 {
     char path[1024];
     struct hub_keys k;
-    bool ok = true;
+    bool ok, dirty = false;
 
     hub_keys_default_path(cfg->hub_keystore, cfg->db_path, path, sizeof(path));
     int lock = hub_keys_begin(path, &k, err, errlen);
     if (lock < 0)
         return false;
-    if (k.hub[0] == '\0')
+    if (k.hub[0] == '\0') {
         snprintf(k.hub, sizeof(k.hub), "%s", hub ? hub : cfg->hub_name);
+        dirty = true;
+    }
+    dirty = dirty || k.service[0] == '\0';
     ok = hub_keys_ensure_service(&k);
-    for (size_t i = 0; ok && i < n; i++) {
+    for (size_t i = 0; ok && i < doc->n; i++) {
+        const struct hub_keys_device *old = hub_keys_find(&k, doc->ids[i].device_id);
         struct hub_keys_device d;
-        memset(&d, 0, sizeof(d));
-        snprintf(d.id, sizeof(d.id), "%s", ids[i].device_id);
-        snprintf(d.auth, sizeof(d.auth), "%s", effective_auth(&ids[i]));
-        memcpy(d.primary, ids[i].key[0], sizeof(d.primary));
-        memcpy(d.secondary, ids[i].key[1], sizeof(d.secondary));
-        memcpy(d.thumb[0], ids[i].fingerprint[CRED_X509_PRIMARY], sizeof(d.thumb[0]));
-        memcpy(d.thumb[1], ids[i].fingerprint[CRED_X509_SECONDARY], sizeof(d.thumb[1]));
-        ok = hub_keys_put_device(&k, &d);
+
+        keystore_entry(old, &doc->ids[i], &d);
+        if (old == NULL || !device_same(old, &d)) {
+            dirty = true;
+            if (out[i].result == REG_UNCHANGED) {
+                out[i].result = REG_CHANGED;
+                changes_add(out[i].changes, sizeof(out[i].changes), "the lab hub's key store");
+            }
+            ok = hub_keys_put_device(&k, &d);
+        }
+        sum->disabled += d.disabled;
+        if (strcmp(d.auth, "sas") == 0 && d.primary[0] == '\0' && d.secondary[0] == '\0' &&
+            sum->keyless++ == 0)
+            snprintf(sum->keyless_first, sizeof(sum->keyless_first), "%s", d.id);
         OPENSSL_cleanse(&d, sizeof(d));
     }
     if (!ok)
         snprintf(err, errlen, "%s: out of memory or no random bytes", path);
-    ok = hub_keys_end(lock, path, &k, ok, err, errlen) && ok;
+    ok = hub_keys_end(lock, path, &k, ok && dirty, err, errlen) && ok;
     return ok;
 }
 
-static void identities_free(struct reg_identity *ids, size_t n)
+/* ---- the import -------------------------------------------------------------------------- */
+
+#define REPORT_DEVICES_SHOWN 50
+
+static const char *plural(size_t n)
 {
-    if (ids != NULL)
-        OPENSSL_cleanse(ids, n * sizeof(*ids));
-    free(ids);
+    return n == 1 ? "" : "s";
 }
 
-/* Imports a validated registry document: database first, then the key store. */
+/* What the import did: counts, then the devices it added or changed, then what to know. */
+static void report(const char *what, const struct reg_doc *doc, const struct reg_outcome *out,
+                   const struct reg_summary *sum, size_t creds)
+{
+    static const char *const words[] = {"added", "changed", "unchanged"};
+    size_t count[3] = {0, 0, 0}, shown = 0;
+
+    for (size_t i = 0; i < doc->n; i++)
+        count[out[i].result]++;
+    printf("registry: %s (%s): %zu device%s: %zu added, %zu changed, %zu unchanged; "
+           "%zu credential%s fingerprinted\n",
+           what, registry_shape_name(doc->shape), doc->n, plural(doc->n), count[REG_ADDED],
+           count[REG_CHANGED], count[REG_UNCHANGED], creds, plural(creds));
+    for (size_t i = 0; i < doc->n; i++) {
+        if (out[i].result == REG_UNCHANGED || shown++ >= REPORT_DEVICES_SHOWN)
+            continue;
+        printf("  %-9s %s%s%s\n", words[out[i].result], doc->ids[i].device_id,
+               out[i].changes[0] ? ": " : "", out[i].changes);
+    }
+    if (shown > REPORT_DEVICES_SHOWN)
+        printf("  ... and %zu more added or changed\n", shown - REPORT_DEVICES_SHOWN);
+    if (sum->disabled > 0)
+        printf("registry: %zu disabled: the lab hub refuses %s logins as IoT Hub does "
+               "(DeviceNotFound); import %s with \"status\": \"enabled\" to re-enable\n",
+               sum->disabled, sum->disabled == 1 ? "its" : "their",
+               sum->disabled == 1 ? "it" : "them");
+    if (sum->keyless > 0)
+        printf("registry: %zu SAS device%s without keys (%s%s) cannot log in to the lab hub "
+               "until its keys are imported: a twin, or an export made without keys, has none; "
+               "`az iot hub device-identity show` and the bulk export have them\n",
+               sum->keyless, plural(sum->keyless), sum->keyless_first,
+               sum->keyless > 1 ? ", ..." : "");
+    if (doc->modules > 0)
+        printf("registry: %zu module identit%s not imported: the lab hub logs in devices\n",
+               doc->modules, doc->modules == 1 ? "y" : "ies");
+    if (doc->has_arm)
+        printf("registry: the hub's template (\"arm\") is not read here: `warden hub import` "
+               "takes its IotHubs resource (jq '.arm.resources[] | select(.type == "
+               "\"Microsoft.Devices/IotHubs\")')\n");
+}
+
+static void report_refusals(const char *what, const struct reg_doc *doc, const char *err)
+{
+    size_t kept = doc->refused < REGISTRY_REFUSALS_KEPT ? doc->refused : REGISTRY_REFUSALS_KEPT;
+
+    for (size_t i = 0; i < kept; i++)
+        fprintf(stderr, "warden registry: %s: refused %s\n", what, doc->refusal[i]);
+    if (doc->refused > kept)
+        fprintf(stderr, "warden registry: %s: ... and %zu more refused\n", what,
+                doc->refused - kept);
+    fprintf(stderr, "warden registry: %s: %s (nothing imported)\n", what, err);
+}
+
+/* Imports a registry document, all or nothing: database first, then the key store. */
 static int registry_import_text(const struct config *cfg, struct reg_tx *tx, const char *what,
                                 char *buf, size_t len)
 {
-    struct reg_identity *ids;
+    struct reg_summary sum;
+    struct reg_outcome *out = NULL;
+    struct reg_doc doc;
     char err[512];
-    size_t n;
+    int rc = 0;
 
-    bool parsed = registry_parse(buf, len, &ids, &n, err, sizeof(err));
+    bool parsed = registry_parse(buf, len, &doc, err, sizeof(err));
     /* The text holds keys: wipe it from memory now that they are taken. */
     OPENSSL_cleanse(buf, len);
     if (!parsed) {
-        fprintf(stderr, "warden registry: %s: %s (nothing imported)\n", what, err);
+        report_refusals(what, &doc, err);
         return EXIT_INVALID;
     }
-    if (!registry_write(tx, ids, n, err, sizeof(err))) {
-        identities_free(ids, n);
+    memset(&sum, 0, sizeof(sum));
+    if (doc.n > 0 && (out = calloc(doc.n, sizeof(*out))) == NULL) {
+        fprintf(stderr, "warden registry: out of memory (nothing imported)\n");
+        rc = EXIT_RUNTIME;
+    } else if (!registry_write(tx, &doc, out, err, sizeof(err))) {
         fprintf(stderr, "warden registry: %s (nothing imported)\n", err);
-        return EXIT_RUNTIME;
-    }
-    if (!keystore_put(cfg, ids, n, tx->hub, err, sizeof(err))) {
-        identities_free(ids, n);
+        rc = EXIT_RUNTIME;
+    } else if (!keystore_put(cfg, &doc, out, tx->hub, &sum, err, sizeof(err))) {
         fprintf(stderr, "warden registry: the database is updated but the lab hub's key store "
                         "is not: %s\n", err);
-        return EXIT_RUNTIME;
+        rc = EXIT_RUNTIME;
+    } else {
+        report(what, &doc, out, &sum, tx->creds);
     }
-    identities_free(ids, n);
-    printf("registry: %zu devices imported (%zu added, %zu updated), %zu credentials "
-           "fingerprinted\n",
-           n, tx->added, tx->updated, tx->creds);
-    return 0;
+    free(out);
+    registry_doc_free(&doc);
+    return rc;
 }
 
 /* A new symmetric key, as IoT Hub makes them: 32 random bytes in base64. */
@@ -575,11 +1186,10 @@ static int registry_add(const struct config *cfg, struct reg_tx *tx, int argc, c
         opt[1] = pk, opt[2] = sk;
         printf("registry: new keys for %s\n  primary   %s\n  secondary %s\n", argv[2], pk, sk);
     }
-    json_t *doc = json_pack("[{s:s, s:{s:s, s:{s:s?, s:s?}, s:{s:s?, s:s?}}, s:{s:s}}]",
-                            "deviceId", argv[2], "authentication", "type", opt[0],
-                            "symmetricKey", "primaryKey", opt[1], "secondaryKey", opt[2],
-                            "x509Thumbprint", "primaryThumbprint", opt[3], "secondaryThumbprint",
-                            opt[4], "tags", "SecurityGroup", opt[5]);
+    json_t *doc = json_pack("{s:s, s:{s:s, s:{s:s?, s:s?}, s:{s:s?, s:s?}}, s:{s:s}}", "deviceId",
+                            argv[2], "authentication", "type", opt[0], "symmetricKey", "primaryKey",
+                            opt[1], "secondaryKey", opt[2], "x509Thumbprint", "primaryThumbprint",
+                            opt[3], "secondaryThumbprint", opt[4], "tags", "SecurityGroup", opt[5]);
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     OPENSSL_cleanse(pk, sizeof(pk));

@@ -95,26 +95,57 @@ bool ingest_decode_json(const uint8_t *buf, size_t len, const struct ingest_limi
                         struct ingest_msg *msg);
 
 /*
- * Hub operation records (SPEC 2.4): one JSON object or an array of them.
- * ingest/hubrec.c. Each element is parsed and validated on its own: a valid
- * one fills ops[i] and errors[i] = NULL; an invalid one (not JSON, not UTF-8,
- * not a valid record) leaves ops[i] zeroed, sets errors[i] to the reason and
- * raw[i] to the element's own bytes, raw_len[i] long (NUL-terminated too, but
- * they may hold a NUL), for its own dead letter. All memory lives in *arena.
- * Returns false (with *why) only when the payload as a whole is unusable (not
- * an object or array, an object that is not JSON, an array whose brackets or
- * commas are broken, too deep, more than max_records elements); recv_ms is
- * the default time.
+ * Hub operation records (SPEC 2.4) and IoT Hub's own logs. ingest/hubrec.c.
+ * A payload is one JSON object, an array of them, objects back to back (as
+ * Azure's storage archive keeps them, newlines or not), or a wrapper whose
+ * `records` (resource logs, Activity log from storage or Event Hubs) or
+ * `value` (Activity log REST list) array holds them; elements are counted
+ * from 0 in payload order, across wrappers. Each element is parsed and
+ * mapped on its own:
+ * - a record (the lab hub's shape, or an Azure one ingest/hubazure.c maps)
+ *   fills ops[i], errors[i] = NULL, unknown[i] = false;
+ * - an Azure object (it has an `operationName`) that cannot be mapped fills
+ *   ops[i] with an "Unknown" record (its reason, and its own text in
+ *   details.record) and unknown[i] = true: it is stored, not dead-lettered;
+ * - an element that is not JSON, not UTF-8, not an object, or a lab record
+ *   with a field out of bounds leaves ops[i]
+ *   zeroed, sets errors[i] to the reason and raw[i] to the element's own
+ *   bytes, raw_len[i] long (NUL-terminated too, but they may hold a NUL), for
+ *   its own dead letter.
+ * All memory lives in *arena. Returns false (with *why) only when the payload
+ * as a whole is unusable (not an object or array, a single object that is
+ * not JSON, an array or a sequence whose brackets or commas are broken, too
+ * deep, more than max_records elements); recv_ms is the default time.
  */
 struct ingest_hubrecs {
     struct store_hubop *ops;
     const char **errors;
     const char **raw;
     size_t *raw_len;
+    bool *unknown;
     size_t n;
 };
 bool ingest_decode_hubrecs(const uint8_t *buf, size_t len, const char *hub, int64_t recv_ms,
                            size_t max_records, struct arena *arena, struct ingest_hubrecs *out,
                            const char **why);
+
+/* What the hub decoders return when the arena is full; compared by address. */
+extern const char ingest_hub_oom[];
+
+/*
+ * One IoT Hub resource log record or Activity log event (an object with an
+ * `operationName`), mapped onto op (README, "Coming from Azure"): NULL, or
+ * why it cannot be mapped (a static string, or ingest_hub_oom). op->hub is the
+ * caller's. Strings op points at live in *a. ingest/hubazure.c
+ */
+struct json_t;
+const char *ingest_hub_azure(struct arena *a, struct json_t *rec, int64_t recv_ms,
+                             struct store_hubop *op);
+
+/* Shared by the two hub decoders: a short printable label (1 to 128 bytes). */
+#define INGEST_HUB_MAX_LABEL 128
+bool ingest_hub_label_ok(const char *s, size_t n);
+/* v as compact JSON text in the arena; NULL when it is full. */
+const char *ingest_hub_dump(struct arena *a, const struct json_t *v);
 
 #endif

@@ -24,6 +24,7 @@
  */
 #include "ingest.h"
 #include "../broker/hubkeys.h"
+#include "../notify/outbox.h"
 
 #include "route.h"
 
@@ -75,15 +76,7 @@ struct ingest {
     int64_t last_recv_ms;
     char password[256];
 
-    /*
-     * Alert transitions being published: message id -> outbox id. They are
-     * deleted from the outbox once the broker acknowledges them, so a
-     * transition is published at least once even across a disconnect.
-     */
-    struct map outbox_inflight;
-    int64_t outbox_after;       /* the highest outbox id handed to libmosquitto */
-    int64_t *outbox_acked;      /* acknowledged, to delete at the next tick */
-    size_t n_acked, cap_acked;
+    struct notify_outbox outbox; /* alert transitions, published over this connection */
 
     /*
      * The database refused a batch: held until a batch commits again.
@@ -295,65 +288,22 @@ static void on_message(struct mosquitto *m, void *arg, const struct mosquitto_me
     in->last_recv_ms = recv_ms;
 }
 
-/* ---- publishing the outbox ------------------------------------------------------------- */
-
-#define OUTBOX_BATCH 100
+/* ---- publishing the outbox (notify/outbox.c keeps what is in flight) ------------------ */
 
 static void on_publish(struct mosquitto *m, void *arg, int mid)
 {
     struct ingest *in = arg;
-    struct map_entry *me = map_get(&in->outbox_inflight, &mid, sizeof(mid));
 
     (void)m;
-    if (me == NULL)
-        return;
-    if (in->n_acked == in->cap_acked) {
-        in->cap_acked = in->cap_acked ? in->cap_acked * 2 : 64;
-        in->outbox_acked = realloc(in->outbox_acked, in->cap_acked * sizeof(int64_t));
-        if (in->outbox_acked == NULL)
-            fatal("out of memory");
-    }
-    in->outbox_acked[in->n_acked++] = me->value;
-    me->value = -1; /* acknowledged; the entry goes when the in-flight set empties */
+    notify_outbox_acked(&in->outbox, mid);
 }
 
-static void publish_one(void *arg, int64_t id, const char *topic, const char *payload)
+static bool outbox_publish(void *arg, const char *topic, const char *payload, int *mid)
 {
     struct ingest *in = arg;
-    struct map_entry *me;
-    int mid;
 
-    if (mosquitto_publish(in->mosq, &mid, topic, (int)strlen(payload), payload, 1, false) !=
-        MOSQ_ERR_SUCCESS)
-        return;
-    if ((me = map_upsert(&in->outbox_inflight, &mid, sizeof(mid))) == NULL)
-        fatal("out of memory");
-    me->value = id;
-    if (id > in->outbox_after)
-        in->outbox_after = id;
-}
-
-/*
- * Delete what the broker acknowledged, and when nothing is in flight any
- * more, hand the next rows to libmosquitto. Called from the tick, with no
- * batch open, so the PUBLISH packets leave with no uncommitted PUBACK.
- */
-static void publish_outbox(struct ingest *in)
-{
-    bool pending = false;
-
-    for (size_t i = 0; i < in->n_acked; i++)
-        if (store_outbox_done(in->store, in->outbox_acked[i]) != STORE_OK)
-            log_warn("outbox: %s", store_errmsg(in->store));
-    in->n_acked = 0;
-    for (size_t i = 0; i < in->outbox_inflight.cap && !pending; i++)
-        pending = in->outbox_inflight.slots[i].key != NULL &&
-                  in->outbox_inflight.slots[i].value >= 0;
-    if (pending || !in->connected)
-        return;
-    map_clear(&in->outbox_inflight);
-    if (store_outbox_next(in->store, in->outbox_after, OUTBOX_BATCH, publish_one, in) != STORE_OK)
-        log_warn("outbox: %s", store_errmsg(in->store));
+    return mosquitto_publish(in->mosq, mid, topic, (int)strlen(payload), payload, 1, false) ==
+           MOSQ_ERR_SUCCESS;
 }
 
 /* ---- the socket ---------------------------------------------------------------------- */
@@ -554,8 +504,7 @@ static void ingest_lost(struct ingest *in, const char *why)
         log_warn("disconnected from the broker: %s", why ? why : "unknown reason");
     in->connected = false;
     /* What was in flight goes again on the next connection. */
-    map_clear(&in->outbox_inflight);
-    in->outbox_after = 0;
+    notify_outbox_reset(&in->outbox);
     if (in->store_down) {
         /* Keep the store's error, and retry at a steady pace: space may come back any time. */
         in->next_attempt_ms = clock_mono_ms() + STORE_RETRY_MS;
@@ -582,7 +531,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         if (rc != MOSQ_ERR_SUCCESS) {
             ingest_lost(in, mosquitto_strerror(rc));
         } else {
-            publish_outbox(in);
+            notify_outbox_tick(&in->outbox, in->store, in->connected);
             write_now(in);
         }
     }
@@ -650,7 +599,7 @@ struct ingest *ingest_start(struct event_base *base, const struct config *cfg,
     in->abort_after = abort_hook(hook, "after_commit");
     in->max_pages_file = getenv("WARDEN_TEST_MAX_PAGES");
     in->last_rollup_ms = clock_mono_ms();
-    map_init(&in->outbox_inflight);
+    notify_outbox_init(&in->outbox, outbox_publish, in);
     store_set_dedup_window(store, cfg->ingest_dedup_window_ms);
     if (store_ingest_run_begin(store) != STORE_OK) {
         snprintf(err, errlen, "recording the ingest run: %s", store_errmsg(store));
@@ -699,8 +648,7 @@ void ingest_stop(struct ingest *in)
     bool more;
     store_rollup(in->store, STORE_ROLLUP_ALL, &more);
     event_free(in->ev_tick);
-    map_free(&in->outbox_inflight);
-    free(in->outbox_acked);
+    notify_outbox_free(&in->outbox);
     memset(in->password, 0, sizeof(in->password));
     free(in);
 }

@@ -528,6 +528,8 @@ static enum store_err route_hub(struct route_ctx *ctx, const char *topic, const 
         }
         e = store_hubop_append(ctx->store, recv_ms, op);
         store_counter_add(ctx->store, "warden_hub_records_total", "", 1);
+        if (recs.unknown[i]) /* stored as category Unknown, with why: nothing to count */
+            store_counter_add(ctx->store, "warden_hub_records_unknown_total", "", 1);
         if (e != STORE_OK || op->device_id == NULL)
             continue;
         e = hubop_device(ctx, op, recv_ms, &dev);

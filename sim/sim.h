@@ -144,6 +144,10 @@ struct sim_kind {
     uint32_t flows, events;
 };
 
+/* run.c: set by sim.c's signal handler; the run's pacing ends when it is. */
+extern volatile sig_atomic_t sim_stop;
+int64_t sim_mono_ns(void); /* CLOCK_MONOTONIC in nanoseconds */
+
 /*
  * Publish one message, after waiting for its turn under --rate. Returns
  * false when the run is over (count or duration reached, a signal, a

@@ -1,8 +1,10 @@
 /*
  * libFuzzer target for the device registry parser (evaluator/registry.c).
- * Besides the sanitizers' own checks, it asserts what the import writes:
- * valid device ids, each once; group names valid; fingerprints lower-case
- * hex of 64 digits (keys) or 40 or 64 (thumbprints); a refusal says why.
+ * Every shape goes through it (an array, JSON lines, one device, a state
+ * export). Besides the sanitizers' own checks, it asserts what the import
+ * writes: valid device ids, each once; group names valid; status enabled or
+ * disabled; fingerprints lower-case hex of 64 digits (keys) or 40 or 64
+ * (thumbprints); a refusal says why and keeps no device.
  */
 #include "../../evaluator/groups.h"
 #include "../../evaluator/imports.h"
@@ -24,10 +26,13 @@ static bool lower_hex(const char *s, size_t n)
     return true;
 }
 
+/* An empty group or status means "not stated": the import leaves it as it was. */
 static void check_identity(const struct reg_identity *id)
 {
     WARDEN_ASSERT(device_id_check(id->device_id, strlen(id->device_id)) == NULL);
-    WARDEN_ASSERT(group_name_valid(id->security_group));
+    WARDEN_ASSERT(id->security_group[0] == '\0' || group_name_valid(id->security_group));
+    WARDEN_ASSERT(id->status[0] == '\0' || strcmp(id->status, "enabled") == 0 ||
+                  strcmp(id->status, "disabled") == 0);
     for (int k = 0; k < CRED_KIND_COUNT; k++) {
         const char *fp = id->fingerprint[k];
 
@@ -44,21 +49,24 @@ static void check_identity(const struct reg_identity *id)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct reg_identity *ids;
-    size_t n;
+    struct reg_doc doc;
     char err[512];
 
     err[0] = '\0';
-    if (!registry_parse((const char *)data, size, &ids, &n, err, sizeof(err))) {
-        WARDEN_ASSERT(err[0] != '\0' && ids == NULL && n == 0);
+    if (!registry_parse((const char *)data, size, &doc, err, sizeof(err))) {
+        /* All or nothing: a refusal keeps no device. */
+        WARDEN_ASSERT(err[0] != '\0' && doc.ids == NULL && doc.n == 0);
+        for (size_t i = 0; i < doc.refused && i < REGISTRY_REFUSALS_KEPT; i++)
+            WARDEN_ASSERT(doc.refusal[i][0] != '\0');
         return 0;
     }
-    WARDEN_ASSERT((n == 0) == (ids == NULL));
-    for (size_t i = 0; i < n; i++) {
-        check_identity(&ids[i]);
+    WARDEN_ASSERT((doc.n == 0) == (doc.ids == NULL));
+    WARDEN_ASSERT(doc.refused == 0 && doc.n == doc.elements);
+    for (size_t i = 0; i < doc.n; i++) {
+        check_identity(&doc.ids[i]);
         for (size_t j = 0; j < i; j++)
-            WARDEN_ASSERT(strcmp(ids[i].device_id, ids[j].device_id) != 0);
+            WARDEN_ASSERT(strcmp(doc.ids[i].device_id, doc.ids[j].device_id) != 0);
     }
-    free(ids);
+    registry_doc_free(&doc);
     return 0;
 }

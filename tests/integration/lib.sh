@@ -172,6 +172,33 @@ wait_front() {
     [ -n "$FRONT_PORT" ]
 }
 
+# lab_tls_pki DIR: a lab CA (DIR/lab-ca.pem, the root devices trust) and the TLS front end's
+# server certificate for localhost and 127.0.0.1 signed by it (DIR/server.pem, server.key).
+# EC keys: quick to make. Sets NEWKEY, the openssl req options for more such keys.
+NEWKEY=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+lab_tls_pki() {
+    (
+        cd "$1" &&
+        openssl req -x509 "${NEWKEY[@]}" -keyout lab-ca.key -out lab-ca.pem -days 2 -subj /CN=lab-ca &&
+        openssl req "${NEWKEY[@]}" -keyout server.key -out server.csr -subj /CN=localhost &&
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > server.ext &&
+        openssl x509 -req -in server.csr -CA lab-ca.pem -CAkey lab-ca.key -CAcreateserial -days 2 \
+            -extfile server.ext -out server.pem
+    ) >> "$T/pki.log" 2>&1
+}
+
+# start_front DIR: `warden hub tls` on a free port in front of the broker, with DIR/server.pem
+# (lab_tls_pki); sets FRONT_PID and TLS_PORT.
+start_front() {
+    "$WARDEN" hub tls --db "$T/warden.db" --hub.tls.listen=127.0.0.1:0 \
+        --hub.tls.cert_file="$1/server.pem" --hub.tls.key_file="$1/server.key" \
+        --mqtt.port="$BROKER_PORT" > "$T/front.out" 2>> "$T/front.log" &
+    FRONT_PID=$!
+    PIDS+=("$FRONT_PID")
+    wait_front "$T/front.out" "$FRONT_PID" || { fail front-start "$(tail -3 "$T/front.log")"; exit 1; }
+    TLS_PORT=$FRONT_PORT
+}
+
 # The lab hub's plugin re-reads its key store once a second when the file changed, and
 # logs each load: hub_keys_loads counts them, wait_hub_keys N waits for a load after N.
 hub_keys_loads() { grep -c 'warden_hub: key store loaded' "$T/broker/mosquitto.log"; }

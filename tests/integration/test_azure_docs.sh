@@ -24,16 +24,7 @@ device_login() {
 # until_login WANT [SECONDS]: poll until a login succeeds (WANT=0) or is refused (WANT=1).
 # The plugin rereads the key store when its mtime changes, checked once a second.
 until_login() {
-    local i rc
-    for i in $(seq 1 $((${2:-10} * 5))); do
-        device_login
-        rc=$?
-        if { [ "$1" = 0 ] && [ "$rc" = 0 ]; } || { [ "$1" = 1 ] && [ "$rc" != 0 ]; }; then
-            return 0
-        fi
-        sleep 0.2
-    done
-    return 1
+    if [ "$1" = 0 ]; then wait_until device_login "${2:-10}"; else wait_until '! device_login' "${2:-10}"; fi
 }
 
 cat > "$T/registry.json" <<'EOF'

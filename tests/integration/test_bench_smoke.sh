@@ -1,5 +1,5 @@
 #!/bin/bash
-# The benchmark harness at tiny sizes (bench/run.sh --quick), so that it
+# The benchmark harness at tiny sizes (bench/run.py --quick), so that it
 # cannot rot: every benchmark must run, check its own counts against the
 # database, and write well-formed results. Figures are not judged here (the
 # machine running the tests is busy); only that they were measured and checked.
@@ -11,10 +11,10 @@ BENCHES="ingest-flatbuffers ingest-json ingest-latency storage memory evaluator 
 out=$(mktemp /tmp/warden-bench-smoke.XXXXXX)
 trap 'rm -f "$out"' EXIT
 
-B=$B sh bench/run.sh --quick > "$out" 2>&1
+B=$B python3 bench/run.py --quick > "$out" 2>&1
 status=$?
 
-# bench/run.sh prints "ok BENCH CHECK: ..." or "FAIL BENCH CHECK: ..." for each check
+# bench/run.py prints "ok BENCH CHECK: ..." or "FAIL BENCH CHECK: ..." for each check
 # (CHECK may follow BENCH after a colon: "FAIL evaluator: longer history ...").
 for b in $BENCHES; do
     oks=$(grep -cE "^ok $b[ :]" "$out")
@@ -38,6 +38,6 @@ fi
 if [ "$status" -eq 0 ] && grep -q '^checks: .* 0 FAIL' "$out"; then
     echo "ok bench-smoke-exit"
 else
-    echo "FAIL bench-smoke-exit: bench/run.sh --quick exited $status"
+    echo "FAIL bench-smoke-exit: bench/run.py --quick exited $status"
     tail -20 "$out" >&2
 fi

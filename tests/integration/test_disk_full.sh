@@ -101,8 +101,19 @@ stored_during=$(events_stored)
 echo "during the outage: published $pub2 events ($acked2 messages acknowledged by the broker);" \
     "stored $((stored_during - stored_at_error)) new after the first refusal" >&2
 check disk-full-publishing-continued "$acked2" "$PHASE2"
-check disk-full-nothing-stored-while-full "$stored_during" "$stored_at_error"
-check disk-full-logged-once "$(grep -c "database not writable" "$T/warden.log")" 1
+# A full disk is not a sealed one: a checkpoint lets SQLite reuse WAL pages in place, so a
+# small batch may still commit mid-outage (seen on a loaded machine: 2 events). Each such
+# commit ends an outage and the next refusal starts another, and each is said once: the
+# log has one "not writable" line per outage and one "writable again" per end, never a
+# line per retry. What was stored meanwhile is a sliver of what was published.
+downs=$(grep -c "database not writable" "$T/warden.log")
+ups=$(grep -c "database writable again" "$T/warden.log")
+echo "outages while full: $downs, ended by a batch that fit: $ups" >&2
+check disk-full-each-outage-logged-once "$downs" "$((ups + 1))"
+[ $((stored_during - stored_at_error)) -le $((pub2 / 20)) ] && pass disk-full-almost-nothing-stored-while-full ||
+    fail disk-full-almost-nothing-stored-while-full "$((stored_during - stored_at_error)) of $pub2 events"
+[ "$stored_during" = "$stored_at_error" ] || [ "$ups" -ge 1 ] && pass disk-full-a-commit-while-full-ends-an-outage ||
+    fail disk-full-a-commit-while-full-ends-an-outage "stored $((stored_during - stored_at_error)), no resume logged"
 
 # 3. Space returns: Warden resumes by itself and stores the backlog once.
 if [ "$MODE" = tmpfs ]; then rm -f "$DBFS/filler" "$DBFS/filler2"; else echo 2000000000 > "$T/max_pages"; fi
@@ -111,8 +122,8 @@ total=$((pub1 + pub2))
 wait_sql "SELECT (SELECT count(*) FROM event_ids_0) + (SELECT count(*) FROM event_ids_1)" "$total" 120
 echo "backlog stored $(( ($(date +%s%N) - t_free) / 1000000 )) ms after space returned;" \
     "outage $(( (t_free - t_fill) / 1000000 )) ms" >&2
-grep "database writable again" "$T/warden.log" >&2 && pass disk-full-resume-logged ||
-    fail disk-full-resume-logged
+[ "$(grep -c "database writable again" "$T/warden.log")" -gt "$ups" ] && pass disk-full-resume-logged ||
+    fail disk-full-resume-logged "$(grep "writable again" "$T/warden.log")"
 wait_until '[ "$(req GET /healthz)" = 200 ]'
 check disk-full-healthz-ok-after "$(req GET /healthz)" 200
 check disk-full-metric-writable-after "$(metric warden_store_writable)" 1

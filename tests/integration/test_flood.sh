@@ -60,10 +60,9 @@ NORMAL_PID=$!
 PIDS+=("$NORMAL_PID")
 seq 1 10 | mosquitto_pub -p "$BROKER_PORT" -q 1 -t "devices/victim-1/messages/devicebound/burst" -l
 peak=0
-while kill -0 "$NORMAL_PID" 2>/dev/null; do
-    r=$(rss_kb "$WARDEN_PID"); [ "$r" -gt "$peak" ] && peak=$r
-    sleep 0.5 # kept: the RSS sampling period while the ordinary devices run, not a wait
-done
+sample_rss() { local r; r=$(rss_kb "$WARDEN_PID"); [ "$r" -gt "$peak" ] && peak=$r; return 0; }
+# The peak RSS is sampled at wait_until's period for as long as the ordinary devices run.
+wait_until 'sample_rss; ! kill -0 "$NORMAL_PID" 2>/dev/null' 300
 wait_exit "$NORMAL_PID" 120 "its start"
 normal=$(grep -o '"published": *[0-9]*' "$T/normal.json" | grep -o '[0-9]*$')
 t_end=$(date +%s%N)
@@ -71,7 +70,7 @@ t_end=$(date +%s%N)
 # Within the bound, while the flood still runs: every ordinary message counted,
 # and the victim's C2D alert raised.
 stored_ok=0 alert_ok=0 t_stored=0 t_alert=0 flood_then=0
-while [ $(( ($(date +%s%N) - t_end) / 1000000000 )) -lt "$BOUND_S" ]; do
+flood_settled() { # both within the bound: every ordinary message counted, the victim's alert
     if [ "$stored_ok" = 0 ] && [ "$(all_of 'norm-%')" = "$normal" ]; then
         stored_ok=1 t_stored=$(( ($(date +%s%N) - t_end) / 1000000 ))
         flood_then=$(all_of 'flood-%')
@@ -79,10 +78,10 @@ while [ $(( ($(date +%s%N) - t_end) / 1000000000 )) -lt "$BOUND_S" ]; do
     if [ "$alert_ok" = 0 ] && [ "$(alert_of IoT_CA_MqttC2DMessagesNotInAllowedRange victim-1)" -ge 1 ]; then
         alert_ok=1 t_alert=$(( ($(date +%s%N) - t0) / 1000000 ))
     fi
-    [ "$stored_ok$alert_ok" = 11 ] && break
-    r=$(rss_kb "$WARDEN_PID"); [ "$r" -gt "$peak" ] && peak=$r
-    sleep 0.2 # the polling interval of this loop, whose deadline is BOUND_S of wall time
-done
+    sample_rss
+    [ "$stored_ok$alert_ok" = 11 ]
+}
+wait_until flood_settled "$BOUND_S"
 echo "ordinary devices: published $normal, counted $(all_of 'norm-%')" \
     "(all stored ${t_stored} ms after they stopped, when $flood_then of the flood were stored);" \
     "victim's C2D alert ${t_alert} ms after its burst" >&2

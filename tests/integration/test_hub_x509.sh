@@ -14,33 +14,28 @@ w() { "$WARDEN" "$@" --db "$T/warden.db" 2>>"$T/cli.err"; }
 C=$T/pki
 D=$T/devices
 mkdir -p "$C/db" "$D"
-newkey=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+# The front end's server certificate, from the lab CA the devices trust.
+lab_tls_pki "$C" || { fail pki "$(tail -5 "$T/pki.log")"; exit 1; }
 (
     cd "$C"
-    # The front end's server certificate, from the lab CA the devices trust.
-    openssl req -x509 "${newkey[@]}" -keyout lab-ca.key -out lab-ca.pem -days 2 -subj /CN=lab-ca
-    openssl req "${newkey[@]}" -keyout server.key -out server.csr -subj /CN=localhost
-    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > server.ext
-    openssl x509 -req -in server.csr -CA lab-ca.pem -CAkey lab-ca.key -CAcreateserial -days 2 \
-        -extfile server.ext -out server.pem
     # cam-1: self-signed, registered; the same device's expired certificate (registered as
     # its secondary thumbprint); and a certificate the registry does not know.
-    openssl req -x509 "${newkey[@]}" -keyout "$D/cam-1.key" -out "$D/cam-1.pem" -days 2 -subj /CN=cam-1
-    openssl req -x509 "${newkey[@]}" -keyout "$D/cam-1-wrong.key" -out "$D/cam-1-wrong.pem" -days 2 -subj /CN=cam-1
+    openssl req -x509 "${NEWKEY[@]}" -keyout "$D/cam-1.key" -out "$D/cam-1.pem" -days 2 -subj /CN=cam-1
+    openssl req -x509 "${NEWKEY[@]}" -keyout "$D/cam-1-wrong.key" -out "$D/cam-1-wrong.pem" -days 2 -subj /CN=cam-1
     : > db/index.txt
     echo 1000 > db/serial
     printf '[ca]\ndefault_ca=t\n[t]\ndatabase=db/index.txt\nserial=db/serial\nnew_certs_dir=db\ndefault_md=sha256\npolicy=p\n[p]\ncommonName=supplied\n' > ca.cnf
-    openssl req "${newkey[@]}" -keyout "$D/cam-1-expired.key" -out old.csr -subj /CN=cam-1
+    openssl req "${NEWKEY[@]}" -keyout "$D/cam-1-expired.key" -out old.csr -subj /CN=cam-1
     openssl ca -batch -config ca.cnf -selfsign -keyfile "$D/cam-1-expired.key" -in old.csr \
         -out "$D/cam-1-expired.pem" -startdate 20200101000000Z -enddate 20200201000000Z -notext
     # The device CA of the CA-signed devices, and a CA the hub never hears of.
-    openssl req -x509 "${newkey[@]}" -keyout devca.key -out devca.pem -days 2 -subj /CN=device-ca \
+    openssl req -x509 "${NEWKEY[@]}" -keyout devca.key -out devca.pem -days 2 -subj /CN=device-ca \
         -addext basicConstraints=critical,CA:true
-    openssl req -x509 "${newkey[@]}" -keyout rogue.key -out rogue.pem -days 2 -subj /CN=rogue-ca \
+    openssl req -x509 "${NEWKEY[@]}" -keyout rogue.key -out rogue.pem -days 2 -subj /CN=rogue-ca \
         -addext basicConstraints=critical,CA:true
-    openssl req "${newkey[@]}" -keyout "$D/fleet-1.key" -out f1.csr -subj /CN=fleet-1
+    openssl req "${NEWKEY[@]}" -keyout "$D/fleet-1.key" -out f1.csr -subj /CN=fleet-1
     openssl x509 -req -in f1.csr -CA devca.pem -CAkey devca.key -CAcreateserial -days 2 -out "$D/fleet-1.pem"
-    openssl req "${newkey[@]}" -keyout "$D/fleet-1-rogue.key" -out f1r.csr -subj /CN=fleet-1
+    openssl req "${NEWKEY[@]}" -keyout "$D/fleet-1-rogue.key" -out f1r.csr -subj /CN=fleet-1
     openssl x509 -req -in f1r.csr -CA rogue.pem -CAkey rogue.key -CAcreateserial -days 2 -out "$D/fleet-1-rogue.pem"
 ) > "$T/pki.log" 2>&1 || { fail pki "$(tail -5 "$T/pki.log")"; exit 1; }
 openssl x509 -in "$D/cam-1-expired.pem" -noout -checkend 0 > /dev/null && fail pki "not expired"
@@ -57,13 +52,7 @@ check keystore-has-ca "$(grep -c '^cert	device-ca' "$KEYS")" 1
 
 # ---- broker with the plugin, the front end, Warden ---------------------------------------
 start_hub_broker "$KEYS"
-"$WARDEN" hub tls --db "$T/warden.db" --hub.tls.listen=127.0.0.1:0 \
-    --hub.tls.cert_file="$C/server.pem" --hub.tls.key_file="$C/server.key" \
-    --mqtt.port="$BROKER_PORT" > "$T/front.out" 2>> "$T/front.log" &
-FRONT_PID=$!
-PIDS+=("$FRONT_PID")
-wait_front "$T/front.out" "$FRONT_PID" || { fail front-start "$(tail -3 "$T/front.log")"; exit 1; }
-TLS_PORT=$FRONT_PORT
+start_front "$C"
 start_warden --mqtt.username=warden-service --mqtt.password_file="$KEYS"
 
 # ---- the devices log in through the front end ---------------------------------------------

@@ -116,7 +116,7 @@ BROKER_PID=$!
 PIDS+=("$BROKER_PID")
 wait_port "$BROKER_PORT" || fail dropin-broker-starts "$(tail -5 "$T/mosquitto.log")"
 w registry init > /dev/null && w registry add lab-dev-1 > /dev/null || fail registry-add
-for i in $(seq 1 100); do grep -q "warden_hub: lab hub" "$T/mosquitto.log" && break; sleep 0.05; done
+wait_log "warden_hub: lab hub" "$T/mosquitto.log" 10
 grep -q "warden_hub: lab hub lab-hub, key store $S/warden-hub.keys" "$T/mosquitto.log" &&
     pass dropin-loads-the-plugin-with-the-key-store || fail dropin-loads-the-plugin-with-the-key-store "$(cat "$T/mosquitto.log")"
 mosquitto_pub -p "$BROKER_PORT" -t x -m x 2> /dev/null
@@ -124,19 +124,13 @@ mosquitto_pub -p "$BROKER_PORT" -t x -m x 2> /dev/null
 # The plugin reloads the key store within a second of a change.
 tok=$(w registry token lab-dev-1 --host lab.example)
 admitted=no
-for i in $(seq 1 50); do
-    mosquitto_pub -p "$BROKER_PORT" -i lab-dev-1 -u "lab.example/lab-dev-1/?api-version=2021-04-12" -P "$tok" \
-        -t devices/lab-dev-1/messages/events/ -m hello 2> /dev/null && admitted=yes && break
-    sleep 0.1
-done
+wait_until 'mosquitto_pub -p "$BROKER_PORT" -i lab-dev-1 -u "lab.example/lab-dev-1/?api-version=2021-04-12" \
+    -P "$tok" -t devices/lab-dev-1/messages/events/ -m hello 2> /dev/null' 10 && admitted=yes
 check dropin-admits-a-registered-device "$admitted" yes
 "${W[@]}" run --web.listen=127.0.0.1:0 > "$T/warden.log" 2>&1 &
 WARDEN_PID=$!
 PIDS+=("$WARDEN_PID")
-for i in $(seq 1 200); do
-    [ "$(sqlite3 "$S/warden.db" "SELECT connected FROM ingest_state" 2> /dev/null)" = 1 ] && break
-    sleep 0.05
-done
+wait_until '[ "$(sqlite3 "$S/warden.db" "SELECT connected FROM ingest_state" 2> /dev/null)" = 1 ]' 30
 check dropin-admits-warden-with-the-installed-configuration \
     "$(sqlite3 "$S/warden.db" "SELECT connected FROM ingest_state")" 1
 stop_pid "$WARDEN_PID"

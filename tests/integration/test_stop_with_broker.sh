@@ -17,7 +17,7 @@ for round in 1 2 3 4 5; do
     PIDS+=("$SIM_PID")
     wait_sql "SELECT count(*) > 500 FROM flow_pack" 1 20 || fail "stop-round-$round-stream"
     kill -TERM "$BROKER_PID" "$WARDEN_PID"
-    for i in $(seq 1 100); do kill -0 "$WARDEN_PID" 2> /dev/null || break; sleep 0.05; done
+    wait_gone "$WARDEN_PID" 5
     if kill -0 "$WARDEN_PID" 2> /dev/null; then
         echo "round $round: warden still running 5 s after SIGTERM" >&2
         kill -KILL "$WARDEN_PID"

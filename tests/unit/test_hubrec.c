@@ -1,8 +1,10 @@
 /*
- * Unit tests of the hub operation record decoder (ingest/hubrec.c, SPEC 2.4):
- * a fixture per category from tests/fixtures/hub/ decoded field by field,
- * invalid elements reported alone among valid ones, and hostile payloads
- * refused as a whole. Run from the repository root.
+ * Unit tests of the hub operation record decoder (ingest/hubrec.c, SPEC 2.4,
+ * and ingest/hubazure.c): a fixture per category from tests/fixtures/hub/
+ * decoded field by field, invalid elements reported alone among valid ones,
+ * hostile payloads refused as a whole, and IoT Hub's own logs in Azure's
+ * shapes mapped onto the same records (an unmappable one kept as Unknown).
+ * Run from the repository root.
  */
 #include "../../ingest/decode.h"
 #include "check.h"
@@ -676,6 +678,159 @@ static void hub_fails_cleanly_when_the_arena_is_full(void)
     free(buf);
 }
 
+/* ---- IoT Hub's own logs (ingest/hubazure.c) ------------------------------------------------ */
+
+#define AZ_HUB "/SUBSCRIPTIONS/0000/RESOURCEGROUPS/LAB/PROVIDERS/MICROSOFT.DEVICES/IOTHUBS/LAB-HUB"
+/* A refused SAS login as IoT Hub's Connections log writes it: properties is a JSON string. */
+#define AZ_CONNECT_401                                                                             \
+    "{\"time\":\"2026-11-29T10:00:00Z\",\"resourceId\":\"" AZ_HUB "\","                           \
+    "\"operationName\":\"deviceConnect\",\"category\":\"Connections\",\"level\":\"Error\","       \
+    "\"resultType\":\"401003\",\"resultDescription\":\"IotHubUnauthorized\",\"durationMs\":\"3\"," \
+    "\"location\":\"westeurope\",\"properties\":\"{\\\"deviceId\\\":\\\"dev-17\\\","               \
+    "\\\"protocol\\\":\\\"Mqtt\\\",\\\"authType\\\":\\\"{\\\\\\\"scope\\\\\\\":\\\\\\\"device\\\\\\\"," \
+    "\\\\\\\"type\\\\\\\":\\\\\\\"sas\\\\\\\"}\\\",\\\"maskedIpAddress\\\":\\\"192.0.2.XXX\\\"}\"}"
+
+static void hub_azure_resource_log_401003_is_a_failed_sas_login(void)
+{
+    struct decoded d;
+    const struct store_hubop *op;
+
+    decode_text(&d, "{\"records\":[" AZ_CONNECT_401 "]}");
+    CHECK(d.ok);
+    CHECK_INT(d.recs.n, 1);
+    if (d.recs.n == 1) {
+        op = &d.recs.ops[0];
+        CHECK_STR(d.recs.errors[0], NULL);
+        CHECK(!d.recs.unknown[0]);
+        CHECK_INT(op->time_ms, T_20261129_1000);
+        CHECK_STR(op->category, "Connections");
+        CHECK_STR(op->operation, "deviceConnect");
+        CHECK_STR(op->result, "Failed");
+        CHECK_STR(op->reason, "SasTokenInvalidSignature"); /* raises IoT_Invalid_SAS_Token */
+        CHECK_STR(op->device_id, "dev-17");
+        CHECK_STR(op->source_ip, NULL); /* masked: no address */
+        CHECK(op->details != NULL && strstr(op->details, "\"resultType\":\"401003\"") != NULL);
+    }
+    done(&d);
+}
+
+static void hub_azure_properties_not_json_is_kept_as_text(void)
+{
+    struct decoded d;
+
+    decode_text(&d, "{\"records\":[{\"time\":\"2026-11-29T10:00:00Z\",\"operationName\":\"send\","
+                    "\"category\":\"DirectMethods\",\"level\":\"Information\","
+                    "\"properties\":\"{\\\"deviceId\\\":<deviceId>,\\\"methodName\\\":x}\"}]}");
+    CHECK(d.ok);
+    CHECK_INT(d.recs.n, 1);
+    if (d.recs.n == 1) {
+        CHECK_STR(d.recs.errors[0], NULL);
+        CHECK(!d.recs.unknown[0]);
+        CHECK_STR(d.recs.ops[0].category, "DirectMethods");
+        CHECK_STR(d.recs.ops[0].operation, "invoke");
+        CHECK_STR(d.recs.ops[0].result, "Succeeded");
+        CHECK_STR(d.recs.ops[0].device_id, NULL);
+        CHECK(d.recs.ops[0].details != NULL &&
+              strstr(d.recs.ops[0].details, "\"properties\":\"{\\\"deviceId\\\":<deviceId>") !=
+                  NULL);
+    }
+    done(&d);
+}
+
+static void hub_azure_storage_archive_objects_back_to_back(void)
+{
+    struct decoded d;
+
+    decode_text(&d, AZ_CONNECT_401 "\n" AZ_CONNECT_401 AZ_CONNECT_401 "\n");
+    CHECK(d.ok);
+    CHECK_INT(d.recs.n, 3);
+    for (size_t i = 0; i < d.recs.n && i < 3; i++) {
+        CHECK_STR(d.recs.errors[i], NULL);
+        CHECK_STR(d.recs.ops[i].reason, "SasTokenInvalidSignature");
+    }
+    done(&d);
+    /* A broken frame in a sequence is unusable as a whole, as a broken array is. */
+    expect_unusable(AZ_CONNECT_401 "\n{\"operationName\":", "hub: trailing data");
+}
+
+static void hub_azure_activity_log_certificate_write(void)
+{
+    struct decoded d;
+    const struct store_hubop *op;
+
+    /* As storage and Event Hubs archive it. */
+    decode_text(&d, "{\"records\":[{\"time\":\"2026-11-29T10:00:00Z\",\"resourceId\":\"" AZ_HUB
+                    "/CERTIFICATES/LAB-ROOT\",\"operationName\":"
+                    "\"MICROSOFT.DEVICES/IOTHUBS/CERTIFICATES/WRITE\",\"category\":\"Write\","
+                    "\"resultType\":\"Success\",\"resultSignature\":\"Succeeded.OK\","
+                    "\"callerIpAddress\":\"198.51.100.7\",\"level\":\"Information\"}]}");
+    CHECK(d.ok);
+    CHECK_INT(d.recs.n, 1);
+    if (d.recs.n == 1) {
+        op = &d.recs.ops[0];
+        CHECK_STR(d.recs.errors[0], NULL);
+        CHECK_STR(op->category, "Certificates");
+        CHECK_STR(op->operation, "write");
+        CHECK_STR(op->result, "Succeeded");
+        CHECK_STR(op->source_ip, "198.51.100.7");
+        CHECK(op->details != NULL && strstr(op->details, "\"certificateName\":\"LAB-ROOT\"") != NULL);
+    }
+    done(&d);
+}
+
+static void hub_azure_activity_log_diagnostic_setting_write(void)
+{
+    struct decoded d;
+    const struct store_hubop *op;
+
+    /* As the REST API lists it, values wrapped in {"value": ...}; the start is not a write. */
+    decode_text(&d, "{\"value\":[{\"eventTimestamp\":\"2026-11-29T10:00:00Z\",\"resourceId\":\"" AZ_HUB
+                    "/providers/microsoft.insights/diagnosticSettings/to-storage\","
+                    "\"operationName\":{\"value\":\"microsoft.insights/diagnosticSettings/write\"},"
+                    "\"status\":{\"value\":\"Succeeded\"},\"caller\":\"ops@example.com\"},"
+                    "{\"eventTimestamp\":\"2026-11-29T10:00:00Z\",\"resourceId\":\"" AZ_HUB "\","
+                    "\"operationName\":{\"value\":\"microsoft.insights/diagnosticSettings/write\"},"
+                    "\"status\":{\"value\":\"Started\"}}]}");
+    CHECK(d.ok);
+    CHECK_INT(d.recs.n, 2);
+    if (d.recs.n == 2) {
+        op = &d.recs.ops[0];
+        CHECK_STR(d.recs.errors[0], NULL);
+        CHECK_INT(op->time_ms, T_20261129_1000);
+        CHECK_STR(op->category, "DiagnosticSettings");
+        CHECK_STR(op->operation, "write");
+        CHECK_STR(op->result, "Succeeded");
+        CHECK(op->details != NULL && strstr(op->details, "\"settingName\":\"to-storage\"") != NULL &&
+              strstr(op->details, "\"caller\":\"ops@example.com\"") != NULL);
+        CHECK_STR(d.recs.ops[1].category, "Administrative");
+        CHECK_STR(d.recs.ops[1].result, "Started");
+    }
+    done(&d);
+}
+
+static void hub_azure_record_that_cannot_be_mapped_is_kept_as_unknown(void)
+{
+    struct decoded d;
+
+    decode_text(&d, "{\"records\":[{\"operationName\":42,\"category\":\"Connections\"},"
+                    "{\"operationName\":\"deviceConnect\"}," AZ_CONNECT_401 ",17]}");
+    CHECK(d.ok);
+    CHECK_INT(d.recs.n, 4);
+    if (d.recs.n == 4) {
+        CHECK_STR(d.recs.errors[0], NULL);
+        CHECK(d.recs.unknown[0]);
+        CHECK_STR(d.recs.ops[0].category, "Unknown");
+        CHECK_STR(d.recs.ops[0].reason, "hub: operationName not a string");
+        CHECK(d.recs.ops[0].details != NULL && strstr(d.recs.ops[0].details, "\"record\":") != NULL);
+        CHECK(d.recs.unknown[1]);
+        CHECK_STR(d.recs.ops[1].reason, "hub: category missing");
+        CHECK(!d.recs.unknown[2]);
+        CHECK_STR(d.recs.ops[2].category, "Connections");
+        CHECK_STR(d.recs.errors[3], "hub: record not an object"); /* not an object: dead letter */
+    }
+    done(&d);
+}
+
 int main(void)
 {
     RUN(hub_single_object_connection_failed);
@@ -708,5 +863,11 @@ int main(void)
     RUN(hub_rejects_100000_elements_beyond_max_records);
     RUN(hub_max_records_is_inclusive);
     RUN(hub_fails_cleanly_when_the_arena_is_full);
+    RUN(hub_azure_resource_log_401003_is_a_failed_sas_login);
+    RUN(hub_azure_properties_not_json_is_kept_as_text);
+    RUN(hub_azure_storage_archive_objects_back_to_back);
+    RUN(hub_azure_activity_log_certificate_write);
+    RUN(hub_azure_activity_log_diagnostic_setting_write);
+    RUN(hub_azure_record_that_cannot_be_mapped_is_kept_as_unknown);
     return CHECK_DONE();
 }

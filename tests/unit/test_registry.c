@@ -10,6 +10,7 @@
 #include "eval_helpers.h"
 
 #include <openssl/evp.h>
+#include <sys/stat.h>
 
 #define FIXTURE "tests/fixtures/registry/iothub_export.json"
 
@@ -63,7 +64,8 @@ static void test_export_imports_devices_groups_and_auth(void)
 
     tdb_open(&t);
     CHECK_INT(import(&t, FIXTURE, NULL), 0);
-    CHECK_CONTAINS(t.out, "5 devices imported (5 added, 0 updated), 8 credentials fingerprinted");
+    CHECK_CONTAINS(t.out,
+                   "5 devices: 5 added, 0 changed, 0 unchanged; 8 credentials fingerprinted");
     CHECK_INT(sql_int(&t, "SELECT count(*) FROM devices", NULL), 5);
     CHECK_STR(sql_text(&t, "SELECT security_group FROM devices WHERE device_id = ?1", "sensor-01",
                        text, sizeof(text)),
@@ -316,14 +318,17 @@ static void test_reimport_updates_in_place(void)
                  " VALUES ('sensor-01', 'hub-b', 1000, 2000, 'ThreadX 6.4')");
     id = sql_int(&t, "SELECT id FROM devices WHERE device_id = ?1", "sensor-01");
     CHECK_INT(import(&t, FIXTURE, NULL), 0);
-    CHECK_CONTAINS(t.out, "(4 added, 1 updated)");
+    CHECK_CONTAINS(t.out, "5 devices: 4 added, 1 changed, 0 unchanged");
     CHECK_INT(sql_int(&t, "SELECT id FROM devices WHERE device_id = ?1", "sensor-01"), id);
     CHECK_STR(sql_text(&t,
                        "SELECT hub || '|' || security_group || '|' || os_info || '|' || "
                        "first_seen_ms FROM devices WHERE device_id = ?1",
                        "sensor-01", text, sizeof(text)),
               "hub-b|production|ThreadX 6.4|1000");
-    /* A new export without the secondary key and the tag: both go. */
+    /*
+     * A new export without the secondary key: it goes. Without tags the group
+     * stays: a Device object (device-identity show) carries no tags at all.
+     */
     CHECK_INT(import_text(&t,
                           "[{\"deviceId\": \"sensor-01\", \"authentication\": {\"type\": \"sas\","
                           " \"symmetricKey\": {\"primaryKey\": "
@@ -335,7 +340,7 @@ static void test_reimport_updates_in_place(void)
         1);
     CHECK_STR(sql_text(&t, "SELECT security_group FROM devices WHERE device_id = ?1", "sensor-01",
                        text, sizeof(text)),
-              "default");
+              "production");
     /* --hub places new devices, and moves the ones it names. */
     {
         char path[256];
@@ -355,35 +360,71 @@ static void test_reimport_updates_in_place(void)
 /* registry_parse() alone, as the fuzz target and the web API use it. */
 static void expect_parse_error(const char *json, const char *needle)
 {
-    struct reg_identity *ids;
-    size_t n;
+    struct reg_doc doc;
+    char err[512] = "", all[REGISTRY_REFUSALS_KEPT * 330 + 512];
+    size_t used;
+
+    memset(&doc, 0, sizeof(doc));
+    CHECK(!registry_parse(json, strlen(json), &doc, err, sizeof(err)));
+    CHECK(doc.ids == NULL && doc.n == 0);
+    /* The reason is in err (the document) or in the refusal of its element. */
+    used = (size_t)snprintf(all, sizeof(all), "%s", err);
+    for (size_t i = 0; i < doc.refused && i < REGISTRY_REFUSALS_KEPT && used < sizeof(all); i++)
+        used += (size_t)snprintf(all + used, sizeof(all) - used, "\n%s", doc.refusal[i]);
+    CHECK_CONTAINS(all, needle);
+    registry_doc_free(&doc);
+}
+
+/* Each shape gives the same first identity. */
+static void expect_devices(const char *json, enum reg_shape shape, size_t n, const char *auth)
+{
+    struct reg_doc doc;
     char err[512] = "";
 
-    CHECK(!registry_parse(json, strlen(json), &ids, &n, err, sizeof(err)));
-    CHECK(ids == NULL && n == 0);
-    CHECK_CONTAINS(err, needle);
+    memset(&doc, 0, sizeof(doc));
+    CHECK(registry_parse(json, strlen(json), &doc, err, sizeof(err)));
+    CHECK_INT(doc.n, n);
+    CHECK_STR(registry_shape_name(doc.shape), registry_shape_name(shape));
+    if (doc.n >= 1) {
+        CHECK_STR(doc.ids[0].device_id, "dev-1");
+        CHECK_STR(doc.ids[0].auth_type, auth);
+    }
+    registry_doc_free(&doc);
+}
+
+static void test_parse_every_shape(void)
+{
+    expect_devices("{\"deviceId\": \"dev-1\", \"authentication\": {\"type\": \"sas\"}}",
+                   REG_SHAPE_DEVICE, 1, "sas");
+    expect_devices("[{\"deviceId\": \"dev-1\", \"authenticationType\": \"selfSigned\"}]",
+                   REG_SHAPE_ARRAY, 1, "selfSigned");
+    expect_devices("{\"id\": \"dev-1\", \"authentication\": {\"type\": \"none\"}}\n\n",
+                   REG_SHAPE_DEVICE, 1, "none");
+    expect_devices("{\"id\": \"dev-1\", \"authentication\": {\"type\": \"none\"}}\n"
+                   "{\"id\": \"dev-2\"}\n",
+                   REG_SHAPE_LINES, 2, "none");
 }
 
 static void test_parse_shapes_and_types(void)
 {
-    struct reg_identity *ids;
-    size_t n;
+    struct reg_doc doc;
     char err[256];
     const char *bulk = "[{\"id\": \"bulk-1\", \"eTag\": \"x\", \"status\": \"enabled\","
                        " \"authentication\": {\"type\": \"none\"}}]";
 
     /* The bulk export calls the device id "id". */
-    CHECK(registry_parse(bulk, strlen(bulk), &ids, &n, err, sizeof(err)));
-    CHECK_INT(n, 1);
-    if (n == 1) {
-        CHECK_STR(ids[0].device_id, "bulk-1");
-        CHECK_STR(ids[0].auth_type, "none");
-        CHECK_STR(ids[0].security_group, "default");
+    memset(&doc, 0, sizeof(doc));
+    CHECK(registry_parse(bulk, strlen(bulk), &doc, err, sizeof(err)));
+    CHECK_INT(doc.n, 1);
+    if (doc.n == 1) {
+        CHECK_STR(doc.ids[0].device_id, "bulk-1");
+        CHECK_STR(doc.ids[0].auth_type, "none");
+        CHECK_STR(doc.ids[0].status, "enabled");
     }
-    free(ids);
-    CHECK(registry_parse("[]", 2, &ids, &n, err, sizeof(err)));
-    CHECK(n == 0 && ids == NULL);
-    expect_parse_error("{\"deviceId\": \"a\"}", "must be a JSON array");
+    registry_doc_free(&doc);
+    CHECK(registry_parse("[]", 2, &doc, err, sizeof(err)));
+    CHECK(doc.n == 0 && doc.ids == NULL);
+    registry_doc_free(&doc);
     expect_parse_error("[\"a\"]", "element 0: an identity must be an object");
     expect_parse_error("[{}]", "element 0: deviceId is required");
     expect_parse_error("[{\"deviceId\": \"\"}]", "element 0: deviceId is not an IoT Hub device id: empty");
@@ -404,7 +445,188 @@ static void test_parse_shapes_and_types(void)
     expect_parse_error("[{\"deviceId\": \"a\", \"authentication\": []}]",
                        "authentication must be an object");
     expect_parse_error("[{\"deviceId\": \"a\", \"tags\": []}]", "tags must be an object");
+    expect_parse_error("[{\"deviceId\": \"a\", \"status\": \"off\"}]",
+                       "status must be \"enabled\" or \"disabled\"");
     expect_parse_error("[{\"deviceId\": \"a\"}", "invalid JSON at line 1");
+}
+
+/* The device's line in the lab hub's key store (beside the database), or "". */
+static void keystore_line(struct tdb *t, const char *device, char *out, size_t outlen)
+{
+    char path[256], want[160];
+    size_t len;
+    char *buf, *line, *save = NULL;
+
+    snprintf(path, sizeof(path), "%s/warden-hub.keys", t->dir);
+    snprintf(want, sizeof(want), "device\t%s\t", device);
+    out[0] = '\0';
+    if ((buf = slurp(path, &len)) == NULL)
+        return;
+    for (line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
+        if (strncmp(line, want, strlen(want)) == 0)
+            snprintf(out, outlen, "%s", line);
+    free(buf);
+}
+
+static const char lines_doc[] =
+    "{\"id\":\"on-1\",\"status\":\"enabled\",\"authentication\":{\"symmetricKey\":{\"primaryKey\":"
+    "\"b24tMSBwcmltYXJ5IGtleQ==\"}}}\n"
+    "{\"id\":\"off-1\",\"status\":\"disabled\",\"authentication\":{\"symmetricKey\":{"
+    "\"primaryKey\":"
+    "\"b2ZmLTEgcHJpbWFyeSBrZXk=\"}}}\n";
+
+static void test_status_stored_reported_and_reenabled(void)
+{
+    struct tdb t;
+    char text[512], path[256];
+
+    tdb_open(&t);
+    tdb_file(&t, "devices.txt", lines_doc, path, sizeof(path));
+    CHECK_INT(import(&t, path, NULL), 0);
+    CHECK_CONTAINS(t.out, "(JSON lines): 2 devices: 2 added, 0 changed, 0 unchanged");
+    CHECK_CONTAINS(t.out, "registry: 1 disabled: the lab hub refuses its logins");
+    CHECK_STR(sql_text(&t, "SELECT status FROM devices WHERE device_id = ?1", "off-1", text,
+                       sizeof(text)),
+              "disabled");
+    keystore_line(&t, "off-1", text, sizeof(text));
+    CHECK_STR(text, "device\toff-1\tsas\tb2ZmLTEgcHJpbWFyeSBrZXk=\t-\t-\t-\tdisabled");
+    keystore_line(&t, "on-1", text, sizeof(text));
+    CHECK_STR(text, "device\ton-1\tsas\tb24tMSBwcmltYXJ5IGtleQ==\t-\t-\t-");
+    /* The same document again: nothing to do, and the key store is left alone. */
+    {
+        struct stat before, after;
+        char keys[256];
+        snprintf(keys, sizeof(keys), "%s/warden-hub.keys", t.dir);
+        CHECK(stat(keys, &before) == 0);
+        CHECK_INT(import(&t, path, NULL), 0);
+        CHECK(stat(keys, &after) == 0);
+        CHECK(before.st_ino == after.st_ino); /* a save renames a new file into place */
+    }
+    CHECK_CONTAINS(t.out, "2 devices: 0 added, 0 changed, 2 unchanged; 0 credentials");
+    /* Imported again "enabled": changed, and said so. */
+    CHECK_INT(import_text(&t, "{\"id\":\"off-1\",\"status\":\"Enabled\"}"), 0);
+    CHECK_CONTAINS(t.out, "changed   off-1: status disabled -> enabled");
+    keystore_line(&t, "off-1", text, sizeof(text));
+    CHECK_STR(text, "device\toff-1\tsas\tb2ZmLTEgcHJpbWFyeSBrZXk=\t-\t-\t-");
+    tdb_close(&t);
+}
+
+/* What an element does not state is kept: a twin has no keys, an export without keys none. */
+static void test_unstated_fields_are_kept(void)
+{
+    struct tdb t;
+    char text[512];
+
+    tdb_open(&t);
+    CHECK_INT(import_text(&t, "{\"deviceId\": \"dev-1\", \"status\": \"enabled\", "
+                              "\"authentication\": {\"type\": \"sas\", \"symmetricKey\": "
+                              "{\"primaryKey\": \"ZGV2LTEga2V5\"}}}"),
+              0);
+    CHECK_INT(import_text(&t, "[{\"deviceId\": \"dev-1\", \"authenticationType\": \"sas\", "
+                              "\"x509Thumbprint\": {\"primaryThumbprint\": null}, "
+                              "\"tags\": {\"SecurityGroup\": \"lab\"}, \"status\": \"disabled\"}]"),
+              0);
+    CHECK_CONTAINS(t.out, "changed   dev-1: status enabled -> disabled, group default -> lab");
+    CHECK_INT(sql_int(&t, "SELECT count(*) FROM device_credentials WHERE device_id = ?1", "dev-1"),
+              1);
+    keystore_line(&t, "dev-1", text, sizeof(text));
+    CHECK_STR(text, "device\tdev-1\tsas\tZGV2LTEga2V5\t-\t-\t-\tdisabled");
+    CHECK_INT(import_text(&t, "{\"id\": \"dev-1\", \"authentication\": null, \"tags\": null}"), 0);
+    CHECK_CONTAINS(t.out, "changed   dev-1: group lab -> default");
+    CHECK_STR(sql_text(&t, "SELECT status FROM devices WHERE device_id = ?1", "dev-1", text,
+                       sizeof(text)),
+              "disabled");
+    /* A Device object's authentication is all its credentials: the key it leaves out goes. */
+    CHECK_INT(import_text(&t, "{\"deviceId\": \"dev-1\", \"authentication\": {\"type\": "
+                              "\"selfSigned\", \"x509Thumbprint\": {\"primaryThumbprint\": "
+                              "\"71939224708d35f4b1389527d9be867e7d490738\"}}}"),
+              0);
+    CHECK_CONTAINS(t.out, "authentication sas -> selfSigned, primary key removed, primary "
+                          "thumbprint added");
+    keystore_line(&t, "dev-1", text, sizeof(text));
+    CHECK_STR(text, "device\tdev-1\tselfSigned\t-\t-\t71939224708d35f4b1389527d9be867e7d490738\t-"
+                    "\tdisabled");
+    tdb_close(&t);
+}
+
+static void test_lines_refused_by_line_all_or_nothing(void)
+{
+    struct tdb t;
+
+    tdb_open(&t);
+    CHECK_INT(import_text(&t, "{\"id\": \"a-1\"}\n"
+                              "\n"
+                              "{\"id\": \"a-2\", \"status\": 1}\n"
+                              "{\"id\": \"a-3\"\n"
+                              "{\"id\": \"a-1\"}\n"
+                              "{\"id\": \"a-4\", \"importMode\": \"deleteIfMatchETag\"}\n"),
+              2);
+    CHECK_CONTAINS(t.err, "refused device \"a-2\" (line 3): status must be");
+    CHECK_CONTAINS(t.err, "refused line 4: invalid JSON at column 12: truncated");
+    CHECK_CONTAINS(t.err, "refused device \"a-1\" (line 5): the device is also line 1");
+    CHECK_CONTAINS(t.err, "refused device \"a-4\" (line 6): importMode deleteIfMatchETag deletes");
+    CHECK_CONTAINS(t.err, "4 of 5 devices refused (nothing imported)");
+    CHECK_INT(sql_int(&t, "SELECT count(*) FROM devices", NULL), 0);
+    tdb_close(&t);
+}
+
+static void test_state_export(void)
+{
+    struct reg_doc doc;
+    char err[256];
+    static const char state[] =
+        "\xef\xbb\xbf{\"arm\": {\"resources\": []}, \"configurations\": {},"
+        " \"devices\": {\"gw-1\": {\"identity\": {\"authentication\": {\"type\": \"sas\","
+        " \"symmetricKey\": {\"primaryKey\": \"Z3ctMQ==\"}}, \"status\": \"disabled\"},"
+        " \"modules\": {\"m1\": {}, \"m2\": {}}, \"twin\": {\"tags\": {\"SecurityGroup\": "
+        "\"gw\"}}},"
+        " \"cam-1\": {\"identity\": {}, \"parent\": \"gw-1\"}}}";
+
+    CHECK(registry_parse(state, strlen(state), &doc, err, sizeof(err)));
+    CHECK_INT(doc.shape, REG_SHAPE_STATE_EXPORT);
+    CHECK_INT(doc.n, 2);
+    CHECK_INT(doc.modules, 2);
+    CHECK(doc.has_arm);
+    if (doc.n == 2) {
+        CHECK_STR(doc.ids[0].device_id, "gw-1");
+        CHECK_STR(doc.ids[0].status, "disabled");
+        CHECK_STR(doc.ids[0].security_group, "gw");
+        CHECK(doc.ids[0].has_cred[CRED_SAS_PRIMARY] && doc.ids[0].states_sas);
+        CHECK_STR(doc.ids[1].security_group, ""); /* no tags: left as it is */
+        CHECK(!doc.ids[1].states_sas && !doc.ids[1].states_x509);
+    }
+    registry_doc_free(&doc);
+    expect_parse_error("{\"devices\": {\"bad id\": {\"identity\": {}}}}",
+                       "devices member 0: the key is not an IoT Hub device id: has a space");
+    expect_parse_error("{\"devices\": {\"d-1\": {\"twin\": {}}}}",
+                       "device \"d-1\": identity must be an object");
+    expect_parse_error("{\"devices\": {\"d-1\": {\"identity\": {\"deviceId\": \"d-2\"}}}}",
+                       "device \"d-1\": identity.deviceId is not the device's key");
+    expect_parse_error("{\"devices\": []}", "devices must be an object");
+}
+
+/* The key store's eighth field: "disabled", or nothing (as a store written before it). */
+static void test_keystore_disabled_field(void)
+{
+    static const char ok[] = "warden-hub-keys\t1\n"
+                             "device\ta\tsas\tYQ==\t-\t-\t-\n"
+                             "device\tb\tsas\tYg==\t-\t-\t-\tdisabled\n";
+    static const char *const bad[] = {
+        "warden-hub-keys\t1\ndevice\tc\tsas\tYw==\t-\t-\t-\tenabled\n",
+        "warden-hub-keys\t1\ndevice\tc\tsas\tYw==\t-\t-\t-\tdisabled\textra\n",
+    };
+    struct hub_keys k;
+    char err[256];
+
+    CHECK(hub_keys_parse(ok, strlen(ok), &k, err, sizeof(err)));
+    CHECK_INT(k.ndevices, 2);
+    if (k.ndevices == 2)
+        CHECK(!hub_keys_find(&k, "a")->disabled && hub_keys_find(&k, "b")->disabled);
+    hub_keys_free(&k);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK(!hub_keys_parse(bad[i], strlen(bad[i]), &k, err, sizeof(err)));
+        CHECK_CONTAINS(err, "line 2: malformed record");
+    }
 }
 
 int main(void)
@@ -418,5 +640,11 @@ int main(void)
     RUN(test_import_is_all_or_nothing);
     RUN(test_reimport_updates_in_place);
     RUN(test_parse_shapes_and_types);
+    RUN(test_parse_every_shape);
+    RUN(test_status_stored_reported_and_reenabled);
+    RUN(test_unstated_fields_are_kept);
+    RUN(test_lines_refused_by_line_all_or_nothing);
+    RUN(test_state_export);
+    RUN(test_keystore_disabled_field);
     return CHECK_DONE();
 }
