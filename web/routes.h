@@ -8,7 +8,7 @@
 
 #include "core.h"
 
-/* The JSON API (api_*.c), the console's (sql.c), the probes (metrics.c), the login forms (auth.c).
+/* The JSON API (api_*.c), the console's (api_sql.c), the probes (metrics.c), the login forms (auth.c).
  */
 extern const struct web_route web_api_alerts_routes[];
 extern const struct web_route web_api_devices_routes[];

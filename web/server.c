@@ -51,11 +51,6 @@ struct conn {
     bool shut;               /* its socket is shut down */
 };
 
-struct web_server *web_server_of(struct web_ctx *ctx)
-{
-    return (struct web_server *)(void *)((char *)ctx - offsetof(struct web_server, ctx));
-}
-
 /* ---- connections ----------------------------------------------------------------------------- */
 
 /* True once evhttp has freed the connection: bufferevent_free() clears the callbacks. */

@@ -9,6 +9,8 @@
 
 #include "core.h"
 
+#include <stddef.h>
+
 #define WEB_STATUS_MAX 600
 
 struct conn;
@@ -35,7 +37,11 @@ struct web_server {
     uint64_t cross_site; /* console requests refused as sent by another site's page */
 };
 
-struct web_server *web_server_of(struct web_ctx *ctx);
+/* The server a handler's context belongs to: inline, so files below server.c can reach it. */
+static inline struct web_server *web_server_of(struct web_ctx *ctx)
+{
+    return (struct web_server *)(void *)((char *)ctx - offsetof(struct web_server, ctx));
+}
 
 /* router.c: answer one request, r set up by server.c; what it allocates goes to *path_buf and
  * *body_buf. */

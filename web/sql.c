@@ -26,8 +26,8 @@
  * the client's reading speed paces the query. Readers in WAL mode never block
  * the writer, so neither holds up ingest.
  *
- * The console's files: sql.c (the locks above, its connections, a query and
- * the handler), sqlclient.c (a request's link to its client while a worker
+ * The console's files: sql.c (the locks above, its connections and a query),
+ * api_sql.c (the handler of /api/v1/sql), sqlclient.c (a request's link to its client while a worker
  * runs it), sqlexport.c (the CSV export), sqlpool.c (the workers) and
  * sqlguard.c (the checked functions); sqlpriv.h is what they share and sql.h
  * what the rest of web/ calls. They call the core and nothing else of web/.
@@ -478,60 +478,6 @@ int web_sql_submit(struct web_req *r, const char *q, web_sql_done done, void *ar
     return 0;
 }
 
-/* ---- the handler ----------------------------------------------------------------------------- */
-
-/* q from the query string or a form, or {"q": "..."} in a JSON body. doc holds it; free after. */
-static const char *query_text(struct web_req *r, json_t **doc)
-{
-    const char *q = web_param(r, "q");
-
-    *doc = NULL;
-    if (q != NULL || r->body == NULL)
-        return q;
-    *doc = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, NULL);
-    return json_string_value(json_object_get(*doc, "q"));
-}
-
-static void json_answer(struct web_req *r, int status, json_t *result, const char *err,
-                        void *arg)
-{
-    (void)arg;
-    if (r == NULL)
-        json_decref(result);
-    else if (status == 200)
-        web_send_json(r, 200, result);
-    else
-        web_error(r, status,
-                  status == 403   ? "refused"
-                  : status == 503 ? "busy"
-                                  : "query failed",
-                  err);
-}
-
-static void web_sql_handler(struct web_req *r)
-{
-    json_t *doc;
-    const char *q;
-    char err[400];
-    int status;
-
-    if (web_cross_site(r, err, sizeof(err))) {
-        web_error(r, 403, "cross-site request refused", err);
-        return;
-    }
-    if ((q = query_text(r, &doc)) == NULL) {
-        json_decref(doc);
-        web_error(r, 400, "bad parameter",
-                  "q: the SQL statement is required (?q=... or a JSON body {\"q\": \"...\"})");
-        return;
-    }
-    if (r->wants_csv)
-        web_sql_export(r, q);
-    else if ((status = web_sql_submit(r, q, json_answer, NULL, err, sizeof(err))) != 0)
-        json_answer(r, status, NULL, err, NULL);
-    json_decref(doc);
-}
-
 /* ---- start, stop, metrics -------------------------------------------------------------------- */
 
 struct web_sql *web_sql_open(const struct config *cfg, struct event_base *base, char *err,
@@ -605,9 +551,3 @@ void web_sql_metrics(struct web_ctx *ctx, struct evbuffer *out)
                         (unsigned long long)st.timed_out, (unsigned long long)st.cancelled,
                         (unsigned long long)st.refused_busy);
 }
-
-const struct web_route web_sql_routes[] = {
-    {"GET", "/api/v1/sql", 0, web_sql_handler, NULL},
-    {"POST", "/api/v1/sql", 0, web_sql_handler, NULL},
-    {NULL, NULL, 0, NULL, NULL},
-};

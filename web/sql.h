@@ -2,7 +2,7 @@
  * web/sql.h: the SQL console (sql.c and its files, sqlpriv.h) as the rest
  * of web/ uses it: web.c opens and closes it, the SQL page runs a query
  * through it, /metrics reports its workers. Its route (GET and POST
- * /api/v1/sql) is web_sql_routes (routes.h).
+ * /api/v1/sql) is api_sql.c's web_sql_routes (routes.h).
  */
 #ifndef WARDEN_WEB_SQL_H
 #define WARDEN_WEB_SQL_H
