@@ -19,9 +19,9 @@ LDLIBS   = -lmosquitto -ljansson -levent_openssl -levent -lsqlite3 -lssl -lcrypt
 
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-MODULES  = common store notify ingest evaluator web sim broker
-# broker/plugin.c is the Mosquitto plugin: it runs inside the broker, not in warden.
-PLUGIN_SRC = broker/plugin.c
+MODULES  = common store hub notify ingest imports evaluator web sim
+# hub/plugin.c is the Mosquitto plugin: it runs inside the broker, not in warden.
+PLUGIN_SRC = hub/plugin.c
 LIB_SRC  = $(filter-out $(PLUGIN_SRC),$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJ  = $(LIB_SRC:%.c=$(B)/obj/%.o)
 ASAN_OBJ = $(LIB_SRC:%.c=$(B)/asan/obj/%.o)
@@ -37,7 +37,7 @@ all: $(B)/warden $(B)/warden_hub.so
 
 # The lab hub plugin, loaded by Mosquitto (conf/lab-hub.conf). It takes only
 # the pieces of Warden it needs, compiled position-independent.
-PLUGIN_DEPS = broker/hubkeys.c broker/sas.c common/text.c
+PLUGIN_DEPS = hub/hubkeys.c hub/sas.c common/text.c
 $(B)/warden_hub.so: $(PLUGIN_SRC) $(PLUGIN_DEPS) $(wildcard */*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -shared -fvisibility=hidden -o $@ $(PLUGIN_SRC) $(PLUGIN_DEPS) -lssl -lcrypto

@@ -3,12 +3,14 @@
  * warden.json or --config, then flags) and hands over to the module that does
  * the work. Exit codes: 0 success, 1 runtime failure, 2 usage or configuration.
  */
-#include "broker/front.h"
 #include "common/catalog.h"
 #include "common/common.h"
 #include "evaluator/evaluator.h"
+#include "hub/front.h"
+#include "hub/hubkeys.h"
+#include "imports/hubctl.h"
+#include "imports/imports.h"
 #include "ingest/ingest.h"
-#include "broker/hubkeys.h"
 #include "sim/sim.h"
 #include "store/store.h"
 #include "web/web.h"
@@ -412,7 +414,7 @@ static int cmd_db(struct cli *cli)
     return 0;
 }
 
-/* The configuration commands of the evaluator module, each on an open store. */
+/* The import commands (imports/) and the hub's control plane, each on an open store. */
 static int cmd_config_import(struct cli *cli)
 {
     struct store *s = open_store(&cli->cfg);
@@ -420,13 +422,13 @@ static int cmd_config_import(struct cli *cli)
     int rc;
 
     if (strcmp(c, "groups") == 0)
-        rc = eval_cmd_groups(cli->nargs, cli->args, s);
+        rc = import_cmd_groups(cli->nargs, cli->args, s);
     else if (strcmp(c, "registry") == 0)
-        rc = eval_cmd_registry(cli->nargs, cli->args, s, &cli->cfg);
+        rc = import_cmd_registry(cli->nargs, cli->args, s, &cli->cfg);
     else if (strcmp(c, "hub") == 0)
-        rc = eval_cmd_hub(cli->nargs, cli->args, s, &cli->cfg);
+        rc = hubctl_cmd(cli->nargs, cli->args, s, &cli->cfg);
     else
-        rc = eval_cmd_intel(cli->nargs, cli->args, s);
+        rc = import_cmd_intel(cli->nargs, cli->args, s);
     store_close(s);
     return rc;
 }

@@ -19,7 +19,8 @@
  *        eval_bench DB --again     (passes over a database made before, no synthesis)
  */
 #include "../evaluator/evaluator.h"
-#include "../evaluator/groups.h"
+#include "../imports/imports.h"
+#include "../imports/groups.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -245,7 +246,7 @@ static void load_intel(struct store *s, long ranges, const char *dir)
                 20 + (int)((x >> 24) % 13));
     }
     fclose(f);
-    if (eval_cmd_intel(5, argv, s) != 0)
+    if (import_cmd_intel(5, argv, s) != 0)
         fatal("intel load failed");
     unlink(path);
 }

@@ -1,6 +1,6 @@
 /*
  * The lab hub plugin's cost: devices publishing through the broker to one
- * service subscriber, run once against the broker with broker/plugin.c
+ * service subscriber, run once against the broker with hub/plugin.c
  * loaded and once against the same broker without it. bench/run.py compares
  * the two rates (hub_plugin).
  *
@@ -27,8 +27,8 @@
  * usage: hub_bench PORT KEYSTORE [DEVICES [MESSAGES [BYTES [WINDOW [HOST]]]]]
  *        defaults 8, 20000, 600, 100, lab-hub.example
  */
-#include "broker/hubkeys.h"
-#include "broker/sas.h"
+#include "hub/hubkeys.h"
+#include "hub/sas.h"
 
 #include <mosquitto.h>
 #include <mqtt_protocol.h>

@@ -738,7 +738,7 @@ def hub_run(mode, rnd, d, env):
 
 @bench
 def hub_plugin():
-    """What the lab hub plugin (broker/plugin.c) costs the broker: bench/hub_bench.c (devices
+    """What the lab hub plugin (hub/plugin.c) costs the broker: bench/hub_bench.c (devices
     logged in as on IoT Hub, publishing QoS 1 to a service subscriber) against a fresh broker
     with the plugin and one without it, the same credentials sent to both, in hub_rounds
     rounds of alternating order. The first run of a round tends to be the faster (by up to

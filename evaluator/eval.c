@@ -14,8 +14,8 @@
 #include "evaluator.h"
 
 #include "alerts.h"
-#include "groups.h"
-#include "intel.h"
+#include "../imports/groups.h"
+#include "../imports/intel.h"
 #include "recs.h"
 
 #include <jansson.h>

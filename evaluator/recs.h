@@ -11,7 +11,7 @@
 #ifndef WARDEN_EVAL_RECS_H
 #define WARDEN_EVAL_RECS_H
 
-#include "imports.h"
+#include "../imports/imports.h"
 
 #include <stdbool.h>
 #include <stddef.h>

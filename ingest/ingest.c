@@ -23,7 +23,7 @@
  * store_health, because a full database cannot record that it is full.
  */
 #include "ingest.h"
-#include "../broker/hubkeys.h"
+#include "../hub/hubkeys.h"
 #include "../notify/outbox.h"
 
 #include "route.h"

@@ -7,7 +7,7 @@
  */
 #include "sim.h"
 
-#include "../broker/sas.h"
+#include "../hub/sas.h"
 
 #include "../common/common.h"
 

@@ -15,8 +15,8 @@
  */
 #include "sim.h"
 
-#include "../broker/hubkeys.h"
-#include "../broker/sas.h"
+#include "../hub/hubkeys.h"
+#include "../hub/sas.h"
 #include "../common/common.h"
 
 #include <dirent.h>

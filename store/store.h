@@ -229,7 +229,7 @@ enum store_err store_other_append(struct store *s, const char *device_id, const 
 enum store_err store_hubop_append(struct store *s, int64_t recv_ms, const struct store_hubop *op);
 /*
  * The same row written on db, outside the batch writer: for the hub's
- * control plane (evaluator/hubctl.c), which writes its record in the
+ * control plane (imports/hubctl.c), which writes its record in the
  * transaction of the change it records, on whichever connection that is.
  */
 enum store_err store_hubop_insert(struct sqlite3 *db, int64_t recv_ms, const struct store_hubop *op);

@@ -1,13 +1,13 @@
 /*
  * web/api_groups.c: the security groups of the JSON API (SPEC 6, 4.1
  * shape): the list, one group, and a group replaced by PUT (parsed and
- * stored by evaluator/groups.c on the read-write connection). Calls api.c's
+ * stored by imports/groups.c on the read-write connection). Calls api.c's
  * helpers, the core and the evaluator's groups.
  */
 #include "api.h"
 #include "routes.h"
 
-#include "../evaluator/groups.h"
+#include "../imports/groups.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /*
  * web/api_hub.c: the hub's control plane over the API, the same changes as
- * `warden hub cert|diag` through the same functions (evaluator/hubctl.c):
+ * `warden hub cert|diag` through the same functions (imports/hubctl.c):
  *
  *   POST   /api/v1/hub/certificates              {"name": "...", "pem": "..."}
  *   DELETE /api/v1/hub/certificates/{name}
@@ -18,8 +18,8 @@
 #include "core.h"
 #include "routes.h"
 
-#include "../broker/hubkeys.h"
-#include "../evaluator/evaluator.h"
+#include "../hub/hubkeys.h"
+#include "../imports/hubctl.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -30,7 +30,7 @@
 
 /* What every handler passes to the evaluator: the rw connection, the hub, the client. */
 struct hub_call {
-    struct eval_hubctl c;
+    struct hubctl_ctx c;
     char keystore[1024];
     char ip[64];
 };
@@ -42,7 +42,7 @@ static void call_init(struct web_req *r, struct hub_call *h)
     memset(h, 0, sizeof(*h));
     web_peer(r, h->ip, sizeof(h->ip));
     hub_keys_default_path(cfg->hub_keystore, cfg->db_path, h->keystore, sizeof(h->keystore));
-    h->c = (struct eval_hubctl){r->ctx->db_rw, cfg->hub_name, h->keystore,
+    h->c = (struct hubctl_ctx){r->ctx->db_rw, cfg->hub_name, h->keystore,
                                 h->ip[0] ? h->ip : NULL, clock_now_ms()};
 }
 
@@ -63,18 +63,18 @@ static json_t *body_object(struct web_req *r)
 }
 
 /* The answer to a call that did not succeed: the record's reason is the error. */
-static void send_refusal(struct web_req *r, enum eval_hub_status st, const struct eval_hub_out *out)
+static void send_refusal(struct web_req *r, enum hubctl_status st, const struct hubctl_out *out)
 {
-    int status = st == EVAL_HUB_EXISTS      ? 409
-                 : st == EVAL_HUB_NOT_FOUND ? 404
-                 : st == EVAL_HUB_FAILED    ? 500
+    int status = st == HUBCTL_EXISTS      ? 409
+                 : st == HUBCTL_NOT_FOUND ? 404
+                 : st == HUBCTL_FAILED    ? 500
                                             : 400;
 
     web_error(r, status, out->reason ? out->reason : "failed", out->detail);
 }
 
 static void send_deleted(struct web_req *r, const struct hub_call *h, const char *name,
-                         const struct eval_hub_out *out)
+                         const struct hubctl_out *out)
 {
     web_send_json(r, 200, json_pack("{s:s, s:s, s:b, s:s}", "hub", h->c.hub, "name", name,
                                     "deleted", 1, "detail", out->detail));
@@ -84,8 +84,8 @@ static void send_deleted(struct web_req *r, const struct hub_call *h, const char
 static void hub_cert_add(struct web_req *r)
 {
     struct hub_call h;
-    struct eval_hub_out out;
-    enum eval_hub_status st;
+    struct hubctl_out out;
+    enum hubctl_status st;
     json_t *body = body_object(r), *pem;
     const char *name;
     char when[40];
@@ -94,10 +94,10 @@ static void hub_cert_add(struct web_req *r)
     name = json_string_value(json_object_get(body, "name"));
     pem = json_object_get(body, "pem");
     /* A body without a PEM string is an attempt without a certificate: InvalidPem, recorded. */
-    st = eval_hub_cert_add(&h.c, name, json_string_value(pem),
+    st = hubctl_cert_add(&h.c, name, json_string_value(pem),
                            json_is_string(pem) ? json_string_length(pem) : 0, &out);
-    if (st != EVAL_HUB_OK) {
-        if (body == NULL && st == EVAL_HUB_INVALID)
+    if (st != HUBCTL_OK) {
+        if (body == NULL && st == HUBCTL_INVALID)
             snprintf(out.detail, sizeof(out.detail),
                      "the body must be a JSON object {\"name\": \"...\", \"pem\": \"...\"}");
         send_refusal(r, st, &out);
@@ -115,12 +115,12 @@ static void hub_cert_add(struct web_req *r)
 static void hub_cert_delete(struct web_req *r)
 {
     struct hub_call h;
-    struct eval_hub_out out;
-    enum eval_hub_status st;
+    struct hubctl_out out;
+    enum hubctl_status st;
 
     call_init(r, &h);
-    st = eval_hub_cert_delete(&h.c, r->tail, &out);
-    if (st != EVAL_HUB_OK)
+    st = hubctl_cert_delete(&h.c, r->tail, &out);
+    if (st != HUBCTL_OK)
         send_refusal(r, st, &out);
     else
         send_deleted(r, &h, r->tail, &out);
@@ -133,14 +133,14 @@ static const char sql_setting_get[] =
 static void hub_diag_put(struct web_req *r)
 {
     struct hub_call h;
-    struct eval_hub_out out;
-    enum eval_hub_status st;
+    struct hubctl_out out;
+    enum hubctl_status st;
     sqlite3_stmt *q = NULL;
     json_t *stored = NULL;
 
     call_init(r, &h);
-    st = eval_hub_diag_set(&h.c, r->tail, r->body, r->body_len, &out);
-    if (st != EVAL_HUB_OK) {
+    st = hubctl_diag_set(&h.c, r->tail, r->body, r->body_len, &out);
+    if (st != HUBCTL_OK) {
         send_refusal(r, st, &out);
         return;
     }
@@ -160,12 +160,12 @@ static void hub_diag_put(struct web_req *r)
 static void hub_diag_delete(struct web_req *r)
 {
     struct hub_call h;
-    struct eval_hub_out out;
-    enum eval_hub_status st;
+    struct hubctl_out out;
+    enum hubctl_status st;
 
     call_init(r, &h);
-    st = eval_hub_diag_delete(&h.c, r->tail, &out);
-    if (st != EVAL_HUB_OK)
+    st = hubctl_diag_delete(&h.c, r->tail, &out);
+    if (st != HUBCTL_OK)
         send_refusal(r, st, &out);
     else
         send_deleted(r, &h, r->tail, &out);
@@ -175,28 +175,28 @@ static void hub_refused(struct web_req *r)
 {
     enum evhttp_cmd_type cmd = evhttp_request_get_command(r->req);
     size_t cn = strlen(CERT_PREFIX "/"), sn = strlen(SETTING_PREFIX);
-    enum eval_hub_action a;
+    enum hubctl_action a;
     const char *name = NULL;
     json_t *body = NULL;
     struct hub_call h;
 
     if (cmd == EVHTTP_REQ_POST && strcmp(r->path, CERT_PREFIX) == 0) {
-        a = EVAL_HUB_CERT_WRITE;
+        a = HUBCTL_CERT_WRITE;
         body = body_object(r);
         name = json_string_value(json_object_get(body, "name"));
     } else if (cmd == EVHTTP_REQ_DELETE && strncmp(r->path, CERT_PREFIX "/", cn) == 0 &&
                r->path[cn] != '\0') {
-        a = EVAL_HUB_CERT_DELETE;
+        a = HUBCTL_CERT_DELETE;
         name = r->path + cn;
     } else if ((cmd == EVHTTP_REQ_PUT || cmd == EVHTTP_REQ_DELETE) &&
                strncmp(r->path, SETTING_PREFIX, sn) == 0 && r->path[sn] != '\0') {
-        a = cmd == EVHTTP_REQ_PUT ? EVAL_HUB_DIAG_WRITE : EVAL_HUB_DIAG_DELETE;
+        a = cmd == EVHTTP_REQ_PUT ? HUBCTL_DIAG_WRITE : HUBCTL_DIAG_DELETE;
         name = r->path + sn;
     } else {
         return;
     }
     call_init(r, &h);
-    eval_hub_unauthorized(&h.c, a, name);
+    hubctl_unauthorized(&h.c, a, name);
     json_decref(body);
 }
 

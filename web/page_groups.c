@@ -1,13 +1,13 @@
 /*
  * web/page_groups.c: GET /groups, the security groups, and GET /groups/{name},
  * one group's rules and its editor; POST /groups/{name} saves the edited
- * document (parsed and stored by evaluator/groups.c). Calls page.c, the core
+ * document (parsed and stored by imports/groups.c). Calls page.c, the core
  * and the evaluator's groups.
  */
 #include "page.h"
 #include "routes.h"
 
-#include "../evaluator/groups.h"
+#include "../imports/groups.h"
 
 #include <inttypes.h>
 #include <stdio.h>

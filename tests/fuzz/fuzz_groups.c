@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the security group parser (evaluator/groups.c).
+ * libFuzzer target for the security group parser (imports/groups.c).
  * Besides the sanitizers' own checks, it asserts what the evaluator relies
  * on: a parsed group is within the documented bounds, a refusal says why,
  * and the normalised document parses back to the same group and the same
@@ -7,7 +7,7 @@
  * through groups_parse_doc() (LIST bodies and arrays), whose every group
  * must hold the same bounds and have a name when there are several.
  */
-#include "../../evaluator/groups.h"
+#include "../../imports/groups.h"
 
 #include <stdlib.h>
 #include <string.h>

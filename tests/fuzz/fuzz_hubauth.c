@@ -1,14 +1,14 @@
 /*
  * libFuzzer target for what the lab hub parses from a client or a file: SAS
- * tokens (broker/sas.c) and the key store (broker/hubkeys.c). The first input
+ * tokens (hub/sas.c) and the key store (hub/hubkeys.c). The first input
  * byte picks which. Besides the sanitizers' checks it asserts that a token
  * that parses has a resource and 32 signature bytes, that a check of it
  * against a device ends in one of the known verdicts, and that a key store
  * that parses is written and read back unchanged (its devices sorted, each
  * found by id).
  */
-#include "../../broker/hubkeys.h"
-#include "../../broker/sas.h"
+#include "../../hub/hubkeys.h"
+#include "../../hub/sas.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the hub document parsers (evaluator/hubconf.c): the
+ * libFuzzer target for the hub document parsers (imports/hubconf.c): the
  * whole document, a stored properties object and a single diagnostic
  * setting (as a hub record's details.config carries it), all on each input.
  * Besides the sanitizers' own checks, it asserts that what an import stores
@@ -7,7 +7,7 @@
  * the same text, that a diagnostic setting (or a LIST of them) is never
  * taken for a hub, and that a refusal says why.
  */
-#include "../../evaluator/imports.h"
+#include "../../imports/imports.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for threat-intelligence lists (evaluator/intel.c). The
+ * libFuzzer target for threat-intelligence lists (imports/intel.c). The
  * input is a list file: each line goes through intel_parse_line() (and the
  * CSV header check), the entries build a matcher in memory, and addresses at
  * and around every range's edges are looked up. Besides the sanitizers'
@@ -8,7 +8,7 @@
  * lines included: their CIDR and SBL id are spans of the line too), and the
  * matcher agrees with a linear scan under intel.h's attribution rule.
  */
-#include "../../evaluator/intel.h"
+#include "../../imports/intel.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,12 +1,12 @@
 /*
  * libFuzzer target for the CONNECT parser and rewriter of the TLS front end
- * (broker/mqttconn.c). Besides the sanitizers' own checks, it asserts what
+ * (hub/mqttconn.c). Besides the sanitizers' own checks, it asserts what
  * the front end relies on: a parsed packet lies within the input and the
  * cap, every field lies within the packet, and the rewritten packet parses
  * again to the same fields with the user name and password flags set and
  * the new password in place.
  */
-#include "../../broker/mqttconn.h"
+#include "../../hub/mqttconn.h"
 #include "../../common/common.h"
 
 #include <stdlib.h>

@@ -1,13 +1,13 @@
 /*
- * libFuzzer target for the device registry parser (evaluator/registry.c).
+ * libFuzzer target for the device registry parser (imports/registry.c).
  * Every shape goes through it (an array, JSON lines, one device, a state
  * export). Besides the sanitizers' own checks, it asserts what the import
  * writes: valid device ids, each once; group names valid; status enabled or
  * disabled; fingerprints lower-case hex of 64 digits (keys) or 40 or 64
  * (thumbprints); a refusal says why and keeps no device.
  */
-#include "../../evaluator/groups.h"
-#include "../../evaluator/imports.h"
+#include "../../imports/groups.h"
+#include "../../imports/imports.h"
 #include "../../store/store.h"
 
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `warden hub tls`, the TLS front end of the lab hub (broker/front.c).
+# `warden hub tls`, the TLS front end of the lab hub (hub/front.c).
 #
 # Part 1, against a recording MQTT listener (Python): the CONNECT that reaches
 # the broker keeps the client's fields and carries the attestation, whose ip,

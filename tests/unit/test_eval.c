@@ -5,7 +5,8 @@
  * SPEC 5.2 is fed data that must raise it and data that must not.
  */
 #include "../../evaluator/evaluator.h"
-#include "../../evaluator/groups.h"
+#include "../../imports/imports.h"
+#include "../../imports/groups.h"
 #include "check.h"
 
 #include <sqlite3.h>
@@ -433,7 +434,7 @@ static void load_list(const char *name, const char *text)
     f = fopen(path, "w");
     fputs(text, f);
     fclose(f);
-    CHECK_INT(eval_cmd_intel(5, argv, st), 0);
+    CHECK_INT(import_cmd_intel(5, argv, st), 0);
     unlink(path);
 }
 
@@ -711,7 +712,7 @@ static void recommendations_become_active_and_resolve(void)
           f);
     fclose(f);
     char *argv[] = {"hub", "import", path, NULL};
-    CHECK_INT(eval_cmd_hub(3, argv, st, &cfg), 0);
+    CHECK_INT(import_cmd_hub(3, argv, st, &cfg), 0);
     unlink(path);
     pass(T0 + MIN);
     CHECK_STR(qs("SELECT group_concat(rec_type || '|' || rec_key || '|' || state, ',') FROM "

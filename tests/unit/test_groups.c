@@ -1,12 +1,13 @@
 /*
- * Unit tests of security groups (evaluator/groups.c, SPEC 4.1): defaults,
+ * Unit tests of security groups (imports/groups.c, SPEC 4.1): defaults,
  * partial documents, every rejection naming its rule, CIDR normalisation,
  * the export/import round trip, and `warden groups` against a scratch
  * database (naming, all-or-nothing, export, list). Run from the repository
  * root.
  */
 #include "../../evaluator/evaluator.h"
-#include "../../evaluator/groups.h"
+#include "../../imports/imports.h"
+#include "../../imports/groups.h"
 #include "eval_helpers.h"
 
 #include <jansson.h>
@@ -423,7 +424,7 @@ static void test_import_names_the_group(void)
     {
         char *argv[] = {"groups", "import", path, NULL};
         capture_begin(&t);
-        CHECK_INT(eval_cmd_groups(3, argv, t.s), 0);
+        CHECK_INT(import_cmd_groups(3, argv, t.s), 0);
         capture_end(&t);
     }
     CHECK_INT(sql_int(&t, "SELECT count(*) FROM security_groups WHERE name = ?1", "from-doc"), 1);
@@ -431,7 +432,7 @@ static void test_import_names_the_group(void)
     {
         char *argv[] = {"groups", "import", path, "--name", "override", NULL};
         capture_begin(&t);
-        CHECK_INT(eval_cmd_groups(5, argv, t.s), 0);
+        CHECK_INT(import_cmd_groups(5, argv, t.s), 0);
         capture_end(&t);
         CHECK_CONTAINS(t.out, "security group override: imported, 0 of 20 rules enabled");
     }
@@ -442,7 +443,7 @@ static void test_import_names_the_group(void)
     {
         char *argv[] = {"groups", "import", path, NULL};
         capture_begin(&t);
-        CHECK_INT(eval_cmd_groups(3, argv, t.s), 0);
+        CHECK_INT(import_cmd_groups(3, argv, t.s), 0);
         capture_end(&t);
     }
     CHECK_INT(sql_int(&t, "SELECT count(*) FROM security_groups WHERE name = ?1", "sensors.v2"), 1);
@@ -487,7 +488,7 @@ static void test_import_is_all_or_nothing(void)
     {
         char *argv[] = {"groups", "import", good, NULL};
         capture_begin(&t);
-        CHECK_INT(eval_cmd_groups(3, argv, t.s), 0);
+        CHECK_INT(import_cmd_groups(3, argv, t.s), 0);
         capture_end(&t);
     }
     sql_text(&t, "SELECT rules_json FROM security_groups WHERE name = 'lab'", NULL, before,
@@ -495,7 +496,7 @@ static void test_import_is_all_or_nothing(void)
     {
         char *argv[] = {"groups", "import", bad, "--name", "lab", NULL};
         capture_begin(&t);
-        CHECK_INT(eval_cmd_groups(5, argv, t.s), 2);
+        CHECK_INT(import_cmd_groups(5, argv, t.s), 2);
         capture_end(&t);
         CHECK_CONTAINS(t.err, "allowlistRules[0] (ConnectionToIpNotAllowed)");
         CHECK_CONTAINS(t.err, "\"300.1.1.1\"");
@@ -519,14 +520,14 @@ static void test_export_prints_normalised_document(void)
         char *argv[] = {"groups", "import", "tests/fixtures/groups/azure_example.json",
                         "--name", "lab",    NULL};
         capture_begin(&t);
-        CHECK_INT(eval_cmd_groups(5, argv, t.s), 0);
+        CHECK_INT(import_cmd_groups(5, argv, t.s), 0);
         capture_end(&t);
         CHECK_CONTAINS(t.out, "3 of 20 rules enabled");
     }
     {
         char *argv[] = {"groups", "export", "lab", NULL};
         capture_begin(&t);
-        CHECK_INT(eval_cmd_groups(3, argv, t.s), 0);
+        CHECK_INT(import_cmd_groups(3, argv, t.s), 0);
         capture_end(&t);
     }
     CHECK_CONTAINS(t.out, "\"name\": \"lab\"");
@@ -541,14 +542,14 @@ static void test_export_prints_normalised_document(void)
     {
         char *argv[] = {"groups", "export", "default", NULL};
         capture_begin(&t);
-        CHECK_INT(eval_cmd_groups(3, argv, t.s), 0);
+        CHECK_INT(import_cmd_groups(3, argv, t.s), 0);
         capture_end(&t);
         CHECK_CONTAINS(t.out, "\"name\": \"default\"");
     }
     {
         char *argv[] = {"groups", "export", "nope", NULL};
         capture_begin(&t);
-        CHECK_INT(eval_cmd_groups(3, argv, t.s), 1);
+        CHECK_INT(import_cmd_groups(3, argv, t.s), 1);
         capture_end(&t);
         CHECK_CONTAINS(t.err, "unknown security group \"nope\"");
         CHECK_STR(t.out, "");
@@ -556,7 +557,7 @@ static void test_export_prints_normalised_document(void)
     {
         char *argv[] = {"groups", "frobnicate", NULL};
         capture_begin(&t);
-        CHECK_INT(eval_cmd_groups(2, argv, t.s), 2);
+        CHECK_INT(import_cmd_groups(2, argv, t.s), 2);
         capture_end(&t);
         CHECK_CONTAINS(t.err, "usage:");
     }
@@ -597,13 +598,13 @@ static void test_list_counts_rules_and_devices(void)
         char *argv[] = {"groups", "import", "tests/fixtures/groups/partial.json",
                         "--name", "lab",    NULL};
         capture_begin(&t);
-        CHECK_INT(eval_cmd_groups(5, argv, t.s), 0);
+        CHECK_INT(import_cmd_groups(5, argv, t.s), 0);
         capture_end(&t);
     }
     {
         char *argv[] = {"groups", "list", NULL};
         capture_begin(&t);
-        CHECK_INT(eval_cmd_groups(2, argv, t.s), 0);
+        CHECK_INT(import_cmd_groups(2, argv, t.s), 0);
         capture_end(&t);
     }
     CHECK_CONTAINS(t.out, "NAME");
@@ -674,7 +675,7 @@ static int import_file(struct tdb *t, const char *path, const char *name)
     int rc;
 
     capture_begin(t);
-    rc = eval_cmd_groups(name ? 5 : 3, argv, t->s);
+    rc = import_cmd_groups(name ? 5 : 3, argv, t->s);
     capture_end(t);
     return rc;
 }
@@ -741,7 +742,7 @@ static void test_every_azure_rule_type_is_exported_with_its_values(void)
     {
         char *argv[] = {"groups", "export", "floor-sensors", NULL};
         capture_begin(&t);
-        CHECK_INT(eval_cmd_groups(3, argv, t.s), 0);
+        CHECK_INT(import_cmd_groups(3, argv, t.s), 0);
         capture_end(&t);
     }
     ex = json_loads(t.out, 0, NULL);

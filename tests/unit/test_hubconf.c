@@ -1,12 +1,13 @@
 /*
- * Unit tests of the hub configuration import (evaluator/hubconf.c, SPEC
+ * Unit tests of the hub configuration import (imports/hubconf.c, SPEC
  * 4.3): both IP filter forms, diagnostic settings, what is kept (and what
  * of an export is not), rejections that name the rule or setting, and
  * `warden hub import` against a scratch database. Run from the repository
  * root.
  */
 #include "../../evaluator/evaluator.h"
-#include "../../evaluator/imports.h"
+#include "../../imports/imports.h"
+#include "../../imports/hubctl.h"
 #include "../../evaluator/recs.h"
 #include "eval_helpers.h"
 
@@ -33,7 +34,7 @@ static int hub_import(struct tdb *t, const char *path)
     snprintf(cfg.hub_name, sizeof(cfg.hub_name), "configured-hub");
     snprintf(cfg.db_path, sizeof(cfg.db_path), "%s", t->path);
     capture_begin(t);
-    rc = eval_cmd_hub(3, argv, t->s, &cfg);
+    rc = import_cmd_hub(3, argv, t->s, &cfg);
     capture_end(t);
     return rc;
 }
@@ -301,7 +302,7 @@ static void test_import_is_all_or_nothing(void)
         struct config cfg;
         config_defaults(&cfg);
         capture_begin(&t);
-        CHECK_INT(eval_cmd_hub(2, argv, t.s, &cfg), 2);
+        CHECK_INT(import_cmd_hub(2, argv, t.s, &cfg), 2);
         capture_end(&t);
         CHECK_CONTAINS(t.err, "usage: warden hub import FILE");
     }
@@ -320,7 +321,7 @@ static int hub_cmd(struct tdb *t, int argc, char **argv)
     snprintf(cfg.hub_name, sizeof(cfg.hub_name), "configured-hub");
     snprintf(cfg.db_path, sizeof(cfg.db_path), "%s", t->path);
     capture_begin(t);
-    rc = eval_cmd_hub(argc, argv, t->s, &cfg);
+    rc = hubctl_cmd(argc, argv, t->s, &cfg);
     capture_end(t);
     return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the hub's control plane (evaluator/hubctl.c): certificates
+ * Unit tests of the hub's control plane (imports/hubctl.c): certificates
  * added and deleted (database row, key store line, and the hub record of
  * each attempt), invalid PEM, duplicate and unknown names, diagnostic
  * settings set, replaced and deleted, unauthorized attempts, a key store
@@ -8,7 +8,8 @@
  * with a known expiry, and their thumbprints computed independently (SHA-1
  * over the DER). Run from the repository root.
  */
-#include "../../evaluator/evaluator.h"
+#include "../../imports/hubctl.h"
+#include "../../imports/imports.h"
 #include "eval_helpers.h"
 
 #include <openssl/evp.h>
@@ -62,14 +63,14 @@ static void make_pem(const char *cn, bool with_key, struct pem *p)
 struct fixture {
     struct tdb t;
     char keystore[256];
-    struct eval_hubctl c;
+    struct hubctl_ctx c;
 };
 
 static void fx_open(struct fixture *f)
 {
     tdb_open(&f->t);
     snprintf(f->keystore, sizeof(f->keystore), "%s/warden-hub.keys", f->t.dir);
-    f->c = (struct eval_hubctl){f->t.db, "lab-hub", f->keystore, NULL, 1795946400000};
+    f->c = (struct hubctl_ctx){f->t.db, "lab-hub", f->keystore, NULL, 1795946400000};
 }
 
 /* The key store file as text ("" when there is none). */
@@ -102,14 +103,14 @@ static long long records(struct fixture *f)
 static void test_cert_add_stores_row_keystore_and_succeeded_record(void)
 {
     struct fixture f;
-    struct eval_hub_out out;
+    struct hubctl_out out;
     struct pem p;
     struct stat st;
     char buf[8192], line[4096];
 
     fx_open(&f);
     make_pem("lab-ca", false, &p);
-    CHECK_INT(eval_hub_cert_add(&f.c, "lab-ca", p.text, strlen(p.text), &out), EVAL_HUB_OK);
+    CHECK_INT(hubctl_cert_add(&f.c, "lab-ca", p.text, strlen(p.text), &out), HUBCTL_OK);
     CHECK(out.reason == NULL);
     CHECK_STR(out.thumbprint, p.thumbprint);
     CHECK_INT(out.not_after_ms, (long long)NOT_AFTER_S * 1000);
@@ -150,14 +151,14 @@ static void test_cert_add_stores_row_keystore_and_succeeded_record(void)
 static void test_cert_with_private_key_keeps_only_the_certificate(void)
 {
     struct fixture f;
-    struct eval_hub_out out;
+    struct hubctl_out out;
     struct pem p;
     char buf[8192];
 
     fx_open(&f);
     make_pem("with-key", true, &p);
     CHECK_CONTAINS(p.text, "PRIVATE KEY");
-    CHECK_INT(eval_hub_cert_add(&f.c, "with-key", p.text, strlen(p.text), &out), EVAL_HUB_OK);
+    CHECK_INT(hubctl_cert_add(&f.c, "with-key", p.text, strlen(p.text), &out), HUBCTL_OK);
     sql_text(&f.t, "SELECT pem FROM hub_certificates", NULL, buf, sizeof(buf));
     CHECK(strstr(buf, "PRIVATE KEY") == NULL);
     CHECK_CONTAINS(buf, "-----BEGIN CERTIFICATE-----");
@@ -173,14 +174,14 @@ static void test_invalid_pem_refused_and_recorded_failed(void)
         "-----BEGIN CERTIFICATE-----\nMIIB", /* cut short */
     };
     struct fixture f;
-    struct eval_hub_out out;
+    struct hubctl_out out;
     struct pem p1, p2;
     char two[16384], buf[512];
     size_t i;
 
     fx_open(&f);
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        CHECK_INT(eval_hub_cert_add(&f.c, "ca", bad[i], strlen(bad[i]), &out), EVAL_HUB_INVALID);
+        CHECK_INT(hubctl_cert_add(&f.c, "ca", bad[i], strlen(bad[i]), &out), HUBCTL_INVALID);
         CHECK_STR(out.reason, "InvalidPem");
         CHECK_STR(record_of(&f, (long long)i + 1, buf, sizeof(buf)),
                   "Certificates|write|Failed|InvalidPem|ca|0|lab-hub|1");
@@ -189,10 +190,10 @@ static void test_invalid_pem_refused_and_recorded_failed(void)
     make_pem("a", false, &p1);
     make_pem("b", false, &p2);
     snprintf(two, sizeof(two), "%s%s", p1.text, p2.text);
-    CHECK_INT(eval_hub_cert_add(&f.c, "ca", two, strlen(two), &out), EVAL_HUB_INVALID);
+    CHECK_INT(hubctl_cert_add(&f.c, "ca", two, strlen(two), &out), HUBCTL_INVALID);
     CHECK_CONTAINS(out.detail, "more than one");
     /* NULL (an unreadable file) is an attempt without a certificate. */
-    CHECK_INT(eval_hub_cert_add(&f.c, "ca", NULL, 0, &out), EVAL_HUB_INVALID);
+    CHECK_INT(hubctl_cert_add(&f.c, "ca", NULL, 0, &out), HUBCTL_INVALID);
     CHECK_STR(out.reason, "InvalidPem");
     CHECK_INT(records(&f), (long long)i + 2);
     CHECK_INT(sql_int(&f.t, "SELECT count(*) FROM hub_certificates", NULL), 0);
@@ -204,21 +205,21 @@ static void test_bad_names_refused_as_invalid_name(void)
 {
     static const char *const names[] = {"", "a/b", "tab\there", NULL};
     struct fixture f;
-    struct eval_hub_out out;
+    struct hubctl_out out;
     struct pem p;
     char long_name[200];
 
     fx_open(&f);
     make_pem("x", false, &p);
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        CHECK_INT(eval_hub_cert_add(&f.c, names[i], p.text, strlen(p.text), &out),
-                  EVAL_HUB_INVALID);
+        CHECK_INT(hubctl_cert_add(&f.c, names[i], p.text, strlen(p.text), &out),
+                  HUBCTL_INVALID);
         CHECK_STR(out.reason, "InvalidName");
-        CHECK_INT(eval_hub_diag_delete(&f.c, names[i], &out), EVAL_HUB_INVALID);
+        CHECK_INT(hubctl_diag_delete(&f.c, names[i], &out), HUBCTL_INVALID);
     }
     memset(long_name, 'n', sizeof(long_name) - 1);
     long_name[sizeof(long_name) - 1] = '\0';
-    CHECK_INT(eval_hub_cert_delete(&f.c, long_name, &out), EVAL_HUB_INVALID);
+    CHECK_INT(hubctl_cert_delete(&f.c, long_name, &out), HUBCTL_INVALID);
     CHECK_INT(records(&f), 9);
     CHECK_INT(sql_int(&f.t, "SELECT count(*) FROM hub_operations WHERE reason = 'InvalidName' "
                             "AND result = 'Failed'",
@@ -231,15 +232,15 @@ static void test_bad_names_refused_as_invalid_name(void)
 static void test_duplicate_name_refused_first_kept(void)
 {
     struct fixture f;
-    struct eval_hub_out out;
+    struct hubctl_out out;
     struct pem p1, p2;
     char buf[512];
 
     fx_open(&f);
     make_pem("first", false, &p1);
     make_pem("second", false, &p2);
-    CHECK_INT(eval_hub_cert_add(&f.c, "ca", p1.text, strlen(p1.text), &out), EVAL_HUB_OK);
-    CHECK_INT(eval_hub_cert_add(&f.c, "ca", p2.text, strlen(p2.text), &out), EVAL_HUB_EXISTS);
+    CHECK_INT(hubctl_cert_add(&f.c, "ca", p1.text, strlen(p1.text), &out), HUBCTL_OK);
+    CHECK_INT(hubctl_cert_add(&f.c, "ca", p2.text, strlen(p2.text), &out), HUBCTL_EXISTS);
     CHECK_STR(out.reason, "CertificateAlreadyExists");
     CHECK_STR(record_of(&f, 2, buf, sizeof(buf)),
               "Certificates|write|Failed|CertificateAlreadyExists|ca|0|lab-hub|1");
@@ -252,16 +253,16 @@ static void test_duplicate_name_refused_first_kept(void)
 static void test_cert_delete_removes_row_and_keystore_line(void)
 {
     struct fixture f;
-    struct eval_hub_out out;
+    struct hubctl_out out;
     struct pem p1, p2;
     char buf[8192];
 
     fx_open(&f);
     make_pem("one", false, &p1);
     make_pem("two", false, &p2);
-    CHECK_INT(eval_hub_cert_add(&f.c, "one", p1.text, strlen(p1.text), &out), EVAL_HUB_OK);
-    CHECK_INT(eval_hub_cert_add(&f.c, "two", p2.text, strlen(p2.text), &out), EVAL_HUB_OK);
-    CHECK_INT(eval_hub_cert_delete(&f.c, "one", &out), EVAL_HUB_OK);
+    CHECK_INT(hubctl_cert_add(&f.c, "one", p1.text, strlen(p1.text), &out), HUBCTL_OK);
+    CHECK_INT(hubctl_cert_add(&f.c, "two", p2.text, strlen(p2.text), &out), HUBCTL_OK);
+    CHECK_INT(hubctl_cert_delete(&f.c, "one", &out), HUBCTL_OK);
     CHECK(out.reason == NULL);
     CHECK_STR(record_of(&f, 3, buf, sizeof(buf)), "Certificates|delete|Succeeded||one|0|lab-hub|1");
     CHECK_INT(sql_int(&f.t, "SELECT count(*) FROM hub_certificates WHERE name = 'one'", NULL), 0);
@@ -275,15 +276,15 @@ static void test_cert_delete_removes_row_and_keystore_line(void)
 static void test_unknown_names_refused_as_not_found(void)
 {
     struct fixture f;
-    struct eval_hub_out out;
+    struct hubctl_out out;
     char buf[512];
 
     fx_open(&f);
-    CHECK_INT(eval_hub_cert_delete(&f.c, "ghost", &out), EVAL_HUB_NOT_FOUND);
+    CHECK_INT(hubctl_cert_delete(&f.c, "ghost", &out), HUBCTL_NOT_FOUND);
     CHECK_STR(out.reason, "CertificateNotFound");
     CHECK_STR(record_of(&f, 1, buf, sizeof(buf)),
               "Certificates|delete|Failed|CertificateNotFound|ghost|0|lab-hub|1");
-    CHECK_INT(eval_hub_diag_delete(&f.c, "ghost", &out), EVAL_HUB_NOT_FOUND);
+    CHECK_INT(hubctl_diag_delete(&f.c, "ghost", &out), HUBCTL_NOT_FOUND);
     CHECK_STR(out.reason, "DiagnosticSettingNotFound");
     CHECK_STR(record_of(&f, 2, buf, sizeof(buf)),
               "DiagnosticSettings|delete|Failed|DiagnosticSettingNotFound|ghost|0|lab-hub|1");
@@ -299,12 +300,12 @@ static const char setting_v2[] = /* no name: the name given is its name */
 static void test_diag_set_replace_delete_with_records(void)
 {
     struct fixture f;
-    struct eval_hub_out out;
+    struct hubctl_out out;
     char buf[1024];
 
     fx_open(&f);
-    CHECK_INT(eval_hub_diag_set(&f.c, "to-disk", setting_v1, strlen(setting_v1), &out),
-              EVAL_HUB_OK);
+    CHECK_INT(hubctl_diag_set(&f.c, "to-disk", setting_v1, strlen(setting_v1), &out),
+              HUBCTL_OK);
     CHECK_CONTAINS(out.detail, "added");
     CHECK_STR(sql_text(&f.t, "SELECT config_json FROM hub_diagnostic_settings", NULL, buf,
                        sizeof(buf)),
@@ -318,15 +319,15 @@ static void test_diag_set_replace_delete_with_records(void)
                       NULL),
               1);
 
-    CHECK_INT(eval_hub_diag_set(&f.c, "to-disk", setting_v2, strlen(setting_v2), &out),
-              EVAL_HUB_OK);
+    CHECK_INT(hubctl_diag_set(&f.c, "to-disk", setting_v2, strlen(setting_v2), &out),
+              HUBCTL_OK);
     CHECK_CONTAINS(out.detail, "replaced");
     CHECK_INT(sql_int(&f.t, "SELECT count(*) FROM hub_diagnostic_settings", NULL), 1);
     CHECK_STR(sql_text(&f.t, "SELECT config_json FROM hub_diagnostic_settings", NULL, buf,
                        sizeof(buf)),
               "{\"name\":\"to-disk\",\"logs\":[{\"category\":\"Connections\",\"enabled\":false}]}");
 
-    CHECK_INT(eval_hub_diag_delete(&f.c, "to-disk", &out), EVAL_HUB_OK);
+    CHECK_INT(hubctl_diag_delete(&f.c, "to-disk", &out), HUBCTL_OK);
     CHECK_INT(sql_int(&f.t, "SELECT count(*) FROM hub_diagnostic_settings", NULL), 0);
     CHECK_STR(record_of(&f, 3, buf, sizeof(buf)),
               "DiagnosticSettings|delete|Succeeded||to-disk|0|lab-hub|1");
@@ -346,15 +347,15 @@ static void test_invalid_setting_refused_nothing_changed(void)
         "{\"name\": \"to-disk\", \"name\": \"to-disk\"}",
     };
     struct fixture f;
-    struct eval_hub_out out;
+    struct hubctl_out out;
     char buf[512];
 
     fx_open(&f);
-    CHECK_INT(eval_hub_diag_set(&f.c, "to-disk", setting_v1, strlen(setting_v1), &out),
-              EVAL_HUB_OK);
+    CHECK_INT(hubctl_diag_set(&f.c, "to-disk", setting_v1, strlen(setting_v1), &out),
+              HUBCTL_OK);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        CHECK_INT(eval_hub_diag_set(&f.c, "to-disk", bad[i], strlen(bad[i]), &out),
-                  EVAL_HUB_INVALID);
+        CHECK_INT(hubctl_diag_set(&f.c, "to-disk", bad[i], strlen(bad[i]), &out),
+                  HUBCTL_INVALID);
         CHECK_STR(out.reason, "InvalidSetting");
         CHECK_STR(record_of(&f, (long long)i + 2, buf, sizeof(buf)),
                   "DiagnosticSettings|write|Failed|InvalidSetting|to-disk|0|lab-hub|1");
@@ -372,8 +373,8 @@ static void test_unauthorized_attempt_only_recorded(void)
 
     fx_open(&f);
     f.c.source_ip = "192.0.2.7";
-    eval_hub_unauthorized(&f.c, EVAL_HUB_CERT_WRITE, "evil");
-    eval_hub_unauthorized(&f.c, EVAL_HUB_DIAG_DELETE, NULL);
+    hubctl_unauthorized(&f.c, HUBCTL_CERT_WRITE, "evil");
+    hubctl_unauthorized(&f.c, HUBCTL_DIAG_DELETE, NULL);
     CHECK_STR(record_of(&f, 1, buf, sizeof(buf)),
               "Certificates|write|Failed|Unauthorized|evil|0|lab-hub|1");
     CHECK_STR(record_of(&f, 2, buf, sizeof(buf)),
@@ -399,7 +400,7 @@ static void test_unauthorized_repeats_add_to_one_record_a_minute(void)
     f.c.source_ip = "192.0.2.7";
     for (int i = 0; i < 1000; i++) {
         f.c.now_ms = 1795946400000 + i * 59; /* all within the minute */
-        eval_hub_unauthorized(&f.c, EVAL_HUB_CERT_WRITE, i == 0 ? "first" : "later");
+        hubctl_unauthorized(&f.c, HUBCTL_CERT_WRITE, i == 0 ? "first" : "later");
     }
     CHECK_INT(records(&f), 1);
     CHECK_STR(sql_text(&f.t,
@@ -408,15 +409,15 @@ static void test_unauthorized_repeats_add_to_one_record_a_minute(void)
                        NULL, buf, sizeof(buf)),
               "1000 1795946400000 first 192.0.2.7");
     f.c.now_ms = 1795946460000; /* the next minute */
-    eval_hub_unauthorized(&f.c, EVAL_HUB_CERT_WRITE, "x");
-    eval_hub_unauthorized(&f.c, EVAL_HUB_CERT_DELETE, "x");
-    eval_hub_unauthorized(&f.c, EVAL_HUB_CERT_DELETE, "x");
+    hubctl_unauthorized(&f.c, HUBCTL_CERT_WRITE, "x");
+    hubctl_unauthorized(&f.c, HUBCTL_CERT_DELETE, "x");
+    hubctl_unauthorized(&f.c, HUBCTL_CERT_DELETE, "x");
     CHECK_INT(records(&f), 3);
     CHECK_INT(sql_int(&f.t, "SELECT sum(count) FROM hub_operations", NULL), 1003);
     for (int i = 0; i < 200; i++) {
         snprintf(ip, sizeof(ip), "198.51.100.%d", i);
         f.c.source_ip = ip;
-        eval_hub_unauthorized(&f.c, EVAL_HUB_DIAG_WRITE, "x");
+        hubctl_unauthorized(&f.c, HUBCTL_DIAG_WRITE, "x");
     }
     CHECK_INT(sql_int(&f.t, "SELECT count(*) FROM hub_operations WHERE operation = 'write' AND "
                             "category = 'DiagnosticSettings'",
@@ -431,14 +432,14 @@ static void test_unauthorized_repeats_add_to_one_record_a_minute(void)
 static void test_keystore_failure_rolls_back_and_records_failed(void)
 {
     struct fixture f;
-    struct eval_hub_out out;
+    struct hubctl_out out;
     struct pem p;
     char buf[512];
 
     fx_open(&f);
     snprintf(f.keystore, sizeof(f.keystore), "%s/no-such-dir/warden-hub.keys", f.t.dir);
     make_pem("ca", false, &p);
-    CHECK_INT(eval_hub_cert_add(&f.c, "ca", p.text, strlen(p.text), &out), EVAL_HUB_FAILED);
+    CHECK_INT(hubctl_cert_add(&f.c, "ca", p.text, strlen(p.text), &out), HUBCTL_FAILED);
     CHECK_STR(out.reason, "InternalError");
     CHECK_CONTAINS(out.detail, "key store");
     CHECK_INT(sql_int(&f.t, "SELECT count(*) FROM hub_certificates", NULL), 0);
@@ -456,7 +457,7 @@ static int hub_cmd(struct tdb *t, int argc, char **argv)
     config_defaults(&cfg);
     snprintf(cfg.db_path, sizeof(cfg.db_path), "%s", t->path);
     capture_begin(t);
-    rc = eval_cmd_hub(argc, argv, t->s, &cfg);
+    rc = hubctl_cmd(argc, argv, t->s, &cfg);
     capture_end(t);
     return rc;
 }

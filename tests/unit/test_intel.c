@@ -1,12 +1,13 @@
 /*
- * Unit tests of threat intelligence (evaluator/intel.c, SPEC 4.4): the line
+ * Unit tests of threat intelligence (imports/intel.c, SPEC 4.4): the line
  * parser on every list format, `warden intel load | list | drop` against a
  * temporary database, the matcher's attribution of overlapping ranges and its
  * boundaries, the bogon table, and a randomized comparison of the matcher
  * with a linear scan. Run from the repository root.
  */
 #include "../../evaluator/evaluator.h"
-#include "../../evaluator/intel.h"
+#include "../../imports/imports.h"
+#include "../../imports/intel.h"
 #include "check.h"
 
 #include <sqlite3.h>
@@ -87,7 +88,7 @@ static void intel_cmd(struct store *s, struct run *r, ...)
     saved_err = dup(STDERR_FILENO);
     dup2(fileno(out), STDOUT_FILENO);
     dup2(fileno(err), STDERR_FILENO);
-    r->rc = eval_cmd_intel(argc, argv, s);
+    r->rc = import_cmd_intel(argc, argv, s);
     fflush(stdout);
     fflush(stderr);
     dup2(saved_out, STDOUT_FILENO);

@@ -1,13 +1,13 @@
 /*
  * Unit tests of the CONNECT parser and rewriter of the TLS front end
- * (broker/mqttconn.c): every protocol level with and without will, user name
+ * (hub/mqttconn.c): every protocol level with and without will, user name
  * and password; version 5 property blocks copied byte for byte; remaining
  * lengths at the edges of the variable byte integer; every truncation of a
  * valid packet asks for more; lengths that lie, other packet types and
  * reserved flags are refused; and the attestation against vectors computed
  * independently (Python's hmac and base64).
  */
-#include "../../broker/mqttconn.h"
+#include "../../hub/mqttconn.h"
 #include "check.h"
 
 #include <stdint.h>

@@ -7,6 +7,7 @@
  * repository root.
  */
 #include "../../evaluator/evaluator.h"
+#include "../../imports/imports.h"
 #include "../../evaluator/recs.h"
 #include "eval_helpers.h"
 
@@ -70,7 +71,7 @@ static void hub_doc(struct tdb *t, const char *hub, const char *json)
     snprintf(cfg.db_path, sizeof(cfg.db_path), "%s", t->path);
     tdb_file(t, "hub.json", json, path, sizeof(path));
     capture_begin(t);
-    rc = eval_cmd_hub(5, argv, t->s, &cfg);
+    rc = import_cmd_hub(5, argv, t->s, &cfg);
     capture_end(t);
     if (rc != 0) {
         fprintf(stderr, "  hub import: %s", t->err);
@@ -145,7 +146,7 @@ static void test_shared_key_flags_both_devices(void)
 
     tdb_open(&t);
     capture_begin(&t);
-    CHECK_INT(eval_cmd_registry(3, argv, t.s, &t.cfg), 0);
+    CHECK_INT(import_cmd_registry(3, argv, t.s, &t.cfg), 0);
     capture_end(&t);
     assess(&t, &a);
     CHECK_INT(count_type(&a, REC_SHARED_CREDENTIALS), 2);

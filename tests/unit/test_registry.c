@@ -1,12 +1,12 @@
 /*
- * Unit tests of the device registry import (evaluator/registry.c, SPEC 4.2):
+ * Unit tests of the device registry import (imports/registry.c, SPEC 4.2):
  * an IoT Hub identity export imported into a scratch database, key
  * fingerprints (equal keys, equal fingerprints; the key itself nowhere in
  * the database or the output), thumbprint normalisation, rejections that
  * name the device, and all-or-nothing. Run from the repository root.
  */
 #include "../../evaluator/evaluator.h"
-#include "../../evaluator/imports.h"
+#include "../../imports/imports.h"
 #include "eval_helpers.h"
 
 #include <openssl/evp.h>
@@ -31,7 +31,7 @@ static int import(struct tdb *t, const char *path, const char *hub)
     int rc;
 
     capture_begin(t);
-    rc = eval_cmd_registry(hub ? 5 : 3, argv, t->s, &t->cfg);
+    rc = import_cmd_registry(hub ? 5 : 3, argv, t->s, &t->cfg);
     capture_end(t);
     return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * evaluator/hubconf.c: the hub's network and diagnostic configuration (SPEC
+ * imports/hubconf.c: the hub's network and diagnostic configuration (SPEC
  * 4.3), `warden hub import FILE [--hub NAME]`.
  *
  * A hub document may hold the hub's "properties" (as the IotHubs GET returns
@@ -16,8 +16,6 @@
  * is imported for it (hub.name) whatever name it gives its hub, unless
  * --hub names another, and the command says so when the two differ.
  */
-#include "evaluator.h"
-#include "hubctl.h"
 #include "imports.h"
 
 #include <sqlite3.h>
@@ -946,7 +944,7 @@ static bool import_args(int argc, char **argv, const char **path, const char **h
     return *path != NULL;
 }
 
-int eval_cmd_hub(int argc, char **argv, struct store *s, const struct config *cfg)
+int import_cmd_hub(int argc, char **argv, struct store *s, const struct config *cfg)
 {
     const char *path, *hub;
     enum keystore_result ks = KEYSTORE_APPLIED;
@@ -954,9 +952,6 @@ int eval_cmd_hub(int argc, char **argv, struct store *s, const struct config *cf
     struct hub_doc doc;
     size_t len;
 
-    /* Changes to single certificates and settings, each recorded as the hub would: hubctl.c. */
-    if (argc >= 2 && (strcmp(argv[1], "cert") == 0 || strcmp(argv[1], "diag") == 0))
-        return hubctl_cmd(argc, argv, s, cfg);
     if (!import_args(argc, argv, &path, &hub)) {
         fputs(hub_usage, stderr);
         return EXIT_INVALID;

@@ -1,5 +1,5 @@
 /*
- * broker/sas.c: shared access signatures (sas.h). Every input is untrusted:
+ * hub/sas.c: shared access signatures (sas.h). Every input is untrusted:
  * the token comes straight from a CONNECT packet.
  */
 #include "sas.h"

@@ -1,8 +1,8 @@
 /*
- * evaluator/groups.h: security groups and their customizable rules (SPEC
- * 4.1), in the shape of Azure's deviceSecurityGroups resource. Private to
- * the evaluator module: eval.c reads the groups with groups_load() at each
- * pass, the web API stores one with group_store().
+ * imports/groups.h: security groups and their customizable rules (SPEC
+ * 4.1), in the shape of Azure's deviceSecurityGroups resource.
+ * evaluator/eval.c reads the groups with groups_load() at each pass, the web
+ * API stores one with group_store().
  *
  * A group always has all twenty rules: the sixteen time-window rules of
  * Azure's 2019-08-01 API and four allow lists (Azure's three and Warden's
@@ -16,8 +16,8 @@
  * Azure unchanged, but the evaluator never reads them (a rule it cannot
  * count would be silence on one side and a false alarm on the other).
  */
-#ifndef WARDEN_EVAL_GROUPS_H
-#define WARDEN_EVAL_GROUPS_H
+#ifndef WARDEN_IMPORTS_GROUPS_H
+#define WARDEN_IMPORTS_GROUPS_H
 
 #include "../common/common.h"
 

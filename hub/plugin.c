@@ -1,5 +1,5 @@
 /*
- * broker/plugin.c: the lab hub, a Mosquitto 2.0 plugin (build/warden_hub.so).
+ * hub/plugin.c: the lab hub, a Mosquitto 2.0 plugin (build/warden_hub.so).
  *
  * It makes the lab broker behave like IoT Hub's MQTT endpoint towards devices,
  * and reports what only a hub can see as hub operation records (SPEC 2.4) on

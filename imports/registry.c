@@ -1,5 +1,5 @@
 /*
- * evaluator/registry.c: the device registry import (SPEC 4.2),
+ * imports/registry.c: the device registry import (SPEC 4.2),
  * `warden registry import FILE [--hub NAME]`.
  *
  * The file is a registry in any shape IoT Hub writes one (imports.h: an
@@ -12,10 +12,9 @@
  * hashed as soon as they are read: no key is stored in the database, printed
  * or kept in memory past the import.
  */
-#include "evaluator.h"
 #include "groups.h"
 #include "imports.h"
-#include "../broker/sas.h"
+#include "../hub/sas.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -1322,7 +1321,7 @@ static const char registry_usage[] =
     "       warden registry rm DEVICE\n"
     "       warden registry token DEVICE [--host HOST] [--expiry SECONDS] [--secondary]\n";
 
-int eval_cmd_registry(int argc, char **argv, struct store *s, const struct config *cfg)
+int import_cmd_registry(int argc, char **argv, struct store *s, const struct config *cfg)
 {
     struct reg_tx tx = {.db = store_sqlite(s), .now_ms = clock_now_ms()};
     const char *path = NULL;

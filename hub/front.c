@@ -1,5 +1,5 @@
 /*
- * broker/front.c: `warden hub tls`, the TLS front end of the lab hub (see
+ * hub/front.c: `warden hub tls`, the TLS front end of the lab hub (see
  * front.h for why it exists).
  *
  * One libevent loop. A connection goes through three states:

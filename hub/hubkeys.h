@@ -1,5 +1,5 @@
 /*
- * broker/hubkeys.h: the lab hub's key store, the one file the broker plugin
+ * hub/hubkeys.h: the lab hub's key store, the one file the broker plugin
  * reads and Warden's registry and hub commands write.
  *
  * It holds what the monitoring database must not: the devices' symmetric

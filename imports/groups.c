@@ -1,5 +1,5 @@
 /*
- * evaluator/groups.c: security groups (SPEC 4.1). A group document is
+ * imports/groups.c: security groups (SPEC 4.1). A group document is
  * parsed into struct group, every rule present; the normalised document is
  * what security_groups.rules_json holds and what `warden groups export`
  * prints, so a stored group reads back exactly as it was checked.
@@ -7,7 +7,6 @@
  * `warden groups import FILE [--name N] | export NAME | list`.
  */
 #include "groups.h"
-#include "evaluator.h"
 #include "imports.h"
 
 #include <jansson.h>
@@ -1199,7 +1198,7 @@ static int groups_list(struct store *s)
     return rc;
 }
 
-int eval_cmd_groups(int argc, char **argv, struct store *s)
+int import_cmd_groups(int argc, char **argv, struct store *s)
 {
     const char *sub = argc > 1 ? argv[1] : "";
 

@@ -1,5 +1,5 @@
 /*
- * evaluator/imports.c: what the import commands (groups, registry, hub)
+ * imports/imports.c: what the import commands (groups, registry, hub)
  * share: reading a file with a size cap, loading JSON strictly, and the rule
  * for the names Warden keeps.
  */

@@ -1,7 +1,7 @@
 /*
- * evaluator/intel.h: threat-intelligence lists (SPEC 4.4), private to the
- * evaluator module. `warden intel load | list | drop` is eval_cmd_intel() in
- * evaluator.h; this header is what the rest of the evaluator uses: the parser
+ * imports/intel.h: threat-intelligence lists (SPEC 4.4). `warden intel load
+ * | list | drop` is import_cmd_intel() in imports.h; this header is what the
+ * evaluator and the fuzz target use: the parser
  * of one list line, the in-memory matcher built from intel_ranges, the bogon
  * table, and a version number that says when the matcher must be rebuilt.
  *
@@ -11,8 +11,8 @@
  *     if ((match_bogons || !intel_is_bogon(&remote)) && intel_match(in, &remote, &list, &cat))
  *         raise IoT_TiConnection;
  */
-#ifndef WARDEN_INTEL_H
-#define WARDEN_INTEL_H
+#ifndef WARDEN_IMPORTS_INTEL_H
+#define WARDEN_IMPORTS_INTEL_H
 
 #include "../common/common.h"
 

@@ -1,5 +1,5 @@
 /*
- * broker/mqttconn.c: the MQTT CONNECT packet (3.1, 3.1.1 and 5), parsed and
+ * hub/mqttconn.c: the MQTT CONNECT packet (3.1, 3.1.1 and 5), parsed and
  * rewritten for the TLS front end, and the attestation that replaces its
  * password. See mqttconn.h for the contract.
  *

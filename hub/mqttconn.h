@@ -1,6 +1,6 @@
 /*
- * broker/mqttconn.h: the MQTT CONNECT packet, read and rewritten, for the TLS
- * front end (broker/front.c). Pure functions over bytes: no sockets, no
+ * hub/mqttconn.h: the MQTT CONNECT packet, read and rewritten, for the TLS
+ * front end (hub/front.c). Pure functions over bytes: no sockets, no
  * clock. Every byte comes from an unauthenticated client, so the parser
  * checks each length against the packet before it reads.
  *

@@ -1,12 +1,12 @@
 /*
- * broker/front.h: `warden hub tls`, the TLS front end of the lab hub.
+ * hub/front.h: `warden hub tls`, the TLS front end of the lab hub.
  *
  * Mosquitto checks client certificates during the handshake, before its
  * plugin hears of the connection, so an expired or unknown device
  * certificate would never reach the plugin. The front end terminates TLS
  * itself, accepting any certificate, and forwards each connection to the
  * broker's plain listener with the CONNECT's password replaced by a signed
- * attestation of what it saw (broker/mqttconn.h). It decides nothing: the
+ * attestation of what it saw (hub/mqttconn.h). It decides nothing: the
  * plugin accepts, refuses and records.
  */
 #ifndef WARDEN_BROKER_FRONT_H

@@ -1,23 +1,25 @@
 /*
- * evaluator/imports.h: the documents users bring from Azure besides security
+ * imports/imports.h: the documents users bring from Azure besides security
  * groups (groups.h), parsed and validated without a database: the device
  * registry export (SPEC 4.2) and the hub's network and diagnostic
  * configuration (SPEC 4.3). The import commands, the recommendations
- * (recs.c) and the fuzz targets use them. Private to the evaluator module.
+ * (evaluator/recs.c) and the fuzz targets use them. The import commands'
+ * entry points, which main.c calls, are here too.
  *
  * Every parser takes (buf, len), checks types strictly, and on failure
  * writes one message into err that names the element, device, rule or
  * setting at fault, and leaves nothing allocated. Secrets (symmetric keys)
  * are never copied out of a parser and never appear in a message.
  */
-#ifndef WARDEN_EVAL_IMPORTS_H
-#define WARDEN_EVAL_IMPORTS_H
+#ifndef WARDEN_IMPORTS_IMPORTS_H
+#define WARDEN_IMPORTS_IMPORTS_H
 
 #include "../common/common.h"
+#include "../store/store.h"
+
+#include "../hub/hubkeys.h"
 
 #include <jansson.h>
-
-#include "../broker/hubkeys.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +28,20 @@
 #define IMPORT_NAME_MAX 128
 /* Nesting deeper than this is refused before Jansson (which recurses) sees it. */
 #define IMPORT_MAX_DEPTH 32
+
+/* ---- the import commands (main.c) ---------------------------------------- */
+
+/*
+ * Command-line entry points. argv[0] is the command ("groups", "registry",
+ * "hub", "intel"); each returns the exit status (0, 1 runtime, 2 usage or
+ * invalid input) and prints its own errors, naming the offending item.
+ */
+int import_cmd_groups(int argc, char **argv, struct store *s);   /* import F [--name N] | export NAME | list */
+int import_cmd_registry(int argc, char **argv, struct store *s,
+                      const struct config *cfg); /* import F | add | rm | token */
+/* import F [--hub N], from hubctl_cmd (hubctl.h), `warden hub`'s entry */
+int import_cmd_hub(int argc, char **argv, struct store *s, const struct config *cfg);
+int import_cmd_intel(int argc, char **argv, struct store *s);    /* load F [--name N] | list | drop N */
 
 /* ---- shared by the import commands ------------------------------------------ */
 
@@ -82,7 +98,7 @@ const char *cred_kind_name(enum cred_kind k);
  * One device identity, validated. The database keeps a symmetric key only as
  * its fingerprint: the lower-case hex SHA-256 of the key's decoded bytes, so
  * two spellings of one key (with or without '=' padding) fingerprint alike;
- * the key itself goes only to the lab hub's key store (broker/hubkeys.h). A
+ * the key itself goes only to the lab hub's key store (hub/hubkeys.h). A
  * thumbprint is kept normalised: lower-case hex, separators removed, 40
  * (SHA-1) or 64 (SHA-256) digits.
  *

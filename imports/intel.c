@@ -18,7 +18,7 @@
  * (however it was written), any other is IPv6 and never matches IPv4.
  */
 #include "intel.h"
-#include "evaluator.h"
+#include "imports.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -1744,7 +1744,7 @@ done:
     return rc;
 }
 
-int eval_cmd_intel(int argc, char **argv, struct store *s)
+int import_cmd_intel(int argc, char **argv, struct store *s)
 {
     if (argc >= 2 && strcmp(argv[1], "load") == 0)
         return cmd_load(argc - 1, argv + 1, s);

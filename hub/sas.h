@@ -1,5 +1,5 @@
 /*
- * broker/sas.h: IoT Hub shared access signatures, and the small encodings
+ * hub/sas.h: IoT Hub shared access signatures, and the small encodings
  * they need (base64, URL encoding, HMAC-SHA256). Used by the broker plugin to
  * check a device's password and by `warden sim` to make one.
  *

@@ -1,5 +1,5 @@
 /*
- * broker/hubkeys.c: reading and writing the lab hub's key store (hubkeys.h).
+ * hub/hubkeys.c: reading and writing the lab hub's key store (hubkeys.h).
  *
  * Compiled into warden (registry and hub commands write it, the TLS front end
  * reads it) and into the broker plugin (which reads it). It uses only libc and

@@ -1,5 +1,5 @@
 /*
- * evaluator/hubctl.c: the hub's control plane. `warden hub cert add|delete`,
+ * imports/hubctl.c: the hub's control plane. `warden hub cert add|delete`,
  * `warden hub diag set|delete` and the API's /api/v1/hub/... (web/api_hub.c)
  * change the hub's certificates and diagnostic settings through the
  * functions here.
@@ -18,7 +18,7 @@
 #include "hubctl.h"
 #include "imports.h"
 
-#include "../broker/hubkeys.h"
+#include "../hub/hubkeys.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -54,10 +54,10 @@ struct action_desc {
 };
 
 static const struct action_desc actions[] = {
-    [EVAL_HUB_CERT_WRITE] = {"Certificates", "write", "certificateName", "certificate"},
-    [EVAL_HUB_CERT_DELETE] = {"Certificates", "delete", "certificateName", "certificate"},
-    [EVAL_HUB_DIAG_WRITE] = {"DiagnosticSettings", "write", "settingName", "diagnostic setting"},
-    [EVAL_HUB_DIAG_DELETE] = {"DiagnosticSettings", "delete", "settingName", "diagnostic setting"},
+    [HUBCTL_CERT_WRITE] = {"Certificates", "write", "certificateName", "certificate"},
+    [HUBCTL_CERT_DELETE] = {"Certificates", "delete", "certificateName", "certificate"},
+    [HUBCTL_DIAG_WRITE] = {"DiagnosticSettings", "write", "settingName", "diagnostic setting"},
+    [HUBCTL_DIAG_DELETE] = {"DiagnosticSettings", "delete", "settingName", "diagnostic setting"},
 };
 
 /* ---- the record and the transaction ------------------------------------------------------ */
@@ -68,7 +68,7 @@ static const struct action_desc actions[] = {
  * details.config, which is how the evaluator learns the hub's new diagnostic
  * state. A name that cannot be JSON text is left out; the record still counts.
  */
-static bool record(const struct eval_hubctl *c, enum eval_hub_action a, const char *name,
+static bool record(const struct hubctl_ctx *c, enum hubctl_action a, const char *name,
                    json_t *config, const char *reason)
 {
     const struct action_desc *d = &actions[a];
@@ -101,7 +101,7 @@ static bool record(const struct eval_hubctl *c, enum eval_hub_action a, const ch
     return ok;
 }
 
-static bool begin(const struct eval_hubctl *c, struct eval_hub_out *out)
+static bool begin(const struct hubctl_ctx *c, struct hubctl_out *out)
 {
     if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
         return true;
@@ -110,18 +110,18 @@ static bool begin(const struct eval_hubctl *c, struct eval_hub_out *out)
 }
 
 /*
- * Ends the transaction begin() opened: the record (Succeeded for EVAL_HUB_OK,
+ * Ends the transaction begin() opened: the record (Succeeded for HUBCTL_OK,
  * else Failed with reason), then COMMIT. When the change failed
- * (EVAL_HUB_FAILED, out->detail says why) or the commit does, all of it is
+ * (HUBCTL_FAILED, out->detail says why) or the commit does, all of it is
  * rolled back and the Failed record, reason InternalError, written alone.
  */
-static enum eval_hub_status finish(const struct eval_hubctl *c, enum eval_hub_action a,
-                                   const char *name, json_t *config, enum eval_hub_status st,
-                                   const char *reason, struct eval_hub_out *out)
+static enum hubctl_status finish(const struct hubctl_ctx *c, enum hubctl_action a,
+                                   const char *name, json_t *config, enum hubctl_status st,
+                                   const char *reason, struct hubctl_out *out)
 {
-    if (st == EVAL_HUB_OK)
+    if (st == HUBCTL_OK)
         reason = NULL;
-    if (st != EVAL_HUB_FAILED) {
+    if (st != HUBCTL_FAILED) {
         if (record(c, a, name, reason == NULL ? config : NULL, reason) &&
             sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
             out->reason = reason;
@@ -135,11 +135,11 @@ static enum eval_hub_status finish(const struct eval_hubctl *c, enum eval_hub_ac
         log_warn("hub %s: the record of a failed %s %s could not be written: %s", c->hub,
                  actions[a].what, actions[a].operation, sqlite3_errmsg(c->db));
     out->reason = R_INTERNAL;
-    return EVAL_HUB_FAILED;
+    return HUBCTL_FAILED;
 }
 
 /* Names appear in URL paths and in alert keys "hub/name": printable, no '/'. */
-static bool name_ok(enum eval_hub_action a, const char *name, struct eval_hub_out *out)
+static bool name_ok(enum hubctl_action a, const char *name, struct hubctl_out *out)
 {
     if (name != NULL && import_hub_name_valid(name, strlen(name)))
         return true;
@@ -156,7 +156,7 @@ struct bind_extra {
     bool has_ints;
 };
 
-static bool run(const struct eval_hubctl *c, const char *sql, const char *name,
+static bool run(const struct hubctl_ctx *c, const char *sql, const char *name,
                 const struct bind_extra *x, int *changes, bool *row)
 {
     sqlite3_stmt *st;
@@ -292,7 +292,7 @@ static bool cert_parse(const char *buf, size_t len, struct cert_info *ci, char *
  * *old, when asked, gets what the store held under that name (malloc'd, NULL
  * when nothing), so that a change whose transaction fails can be undone.
  */
-static bool keystore_cert(const struct eval_hubctl *c, const char *name, const char *der_b64,
+static bool keystore_cert(const struct hubctl_ctx *c, const char *name, const char *der_b64,
                           char **old, char *err, size_t errlen)
 {
     struct hub_keys k;
@@ -333,7 +333,7 @@ static bool keystore_cert(const struct eval_hubctl *c, const char *name, const c
 }
 
 /* Best effort after a transaction failed behind a key store change: put back what was. */
-static void keystore_undo(const struct eval_hubctl *c, const char *name, const char *old)
+static void keystore_undo(const struct hubctl_ctx *c, const char *name, const char *old)
 {
     char why[400];
 
@@ -342,43 +342,43 @@ static void keystore_undo(const struct eval_hubctl *c, const char *name, const c
                  why);
 }
 
-enum eval_hub_status eval_hub_cert_add(const struct eval_hubctl *c, const char *name,
-                                       const char *pem, size_t len, struct eval_hub_out *out)
+enum hubctl_status hubctl_cert_add(const struct hubctl_ctx *c, const char *name,
+                                       const char *pem, size_t len, struct hubctl_out *out)
 {
-    const enum eval_hub_action a = EVAL_HUB_CERT_WRITE;
+    const enum hubctl_action a = HUBCTL_CERT_WRITE;
     struct cert_info ci;
     struct bind_extra x;
-    enum eval_hub_status st;
+    enum hubctl_status st;
     char *old = NULL;
     bool found, stored = false;
 
     memset(out, 0, sizeof(*out));
     if (!begin(c, out))
-        return finish(c, a, name, NULL, EVAL_HUB_FAILED, NULL, out);
+        return finish(c, a, name, NULL, HUBCTL_FAILED, NULL, out);
     if (!name_ok(a, name, out))
-        return finish(c, a, name, NULL, EVAL_HUB_INVALID, R_INVALID_NAME, out);
+        return finish(c, a, name, NULL, HUBCTL_INVALID, R_INVALID_NAME, out);
     if (!cert_parse(pem, len, &ci, out->detail, sizeof(out->detail)))
-        return finish(c, a, name, NULL, EVAL_HUB_INVALID, R_INVALID_PEM, out);
+        return finish(c, a, name, NULL, HUBCTL_INVALID, R_INVALID_PEM, out);
     if (!run(c, sql_cert_find, name, NULL, NULL, &found)) {
-        st = EVAL_HUB_FAILED;
+        st = HUBCTL_FAILED;
         snprintf(out->detail, sizeof(out->detail), "database: %s", sqlite3_errmsg(c->db));
     } else if (found) {
-        st = EVAL_HUB_EXISTS;
+        st = HUBCTL_EXISTS;
         snprintf(out->detail, sizeof(out->detail),
                  "hub %s already has a certificate named \"%s\"; delete it first", c->hub, name);
     } else {
         x = (struct bind_extra){ci.thumbprint, ci.pem, ci.not_after_ms, c->now_ms, true};
-        st = EVAL_HUB_OK;
+        st = HUBCTL_OK;
         if (!run(c, sql_cert_add, name, &x, NULL, NULL)) {
-            st = EVAL_HUB_FAILED;
+            st = HUBCTL_FAILED;
             snprintf(out->detail, sizeof(out->detail), "database: %s", sqlite3_errmsg(c->db));
         } else if (!keystore_cert(c, name, ci.der_b64, &old, out->detail, sizeof(out->detail))) {
-            st = EVAL_HUB_FAILED;
+            st = HUBCTL_FAILED;
         } else {
             stored = true;
         }
     }
-    if (st == EVAL_HUB_OK) {
+    if (st == HUBCTL_OK) {
         char when[40];
         time_format_iso(ci.not_after_ms, when, sizeof(when));
         snprintf(out->thumbprint, sizeof(out->thumbprint), "%s", ci.thumbprint);
@@ -388,43 +388,43 @@ enum eval_hub_status eval_hub_cert_add(const struct eval_hubctl *c, const char *
                  ci.thumbprint, when);
     }
     st = finish(c, a, name, NULL, st, R_CERT_EXISTS, out);
-    if (st == EVAL_HUB_FAILED && stored)
+    if (st == HUBCTL_FAILED && stored)
         keystore_undo(c, name, old);
     free(old);
     cert_info_free(&ci);
     return st;
 }
 
-enum eval_hub_status eval_hub_cert_delete(const struct eval_hubctl *c, const char *name,
-                                          struct eval_hub_out *out)
+enum hubctl_status hubctl_cert_delete(const struct hubctl_ctx *c, const char *name,
+                                          struct hubctl_out *out)
 {
-    const enum eval_hub_action a = EVAL_HUB_CERT_DELETE;
-    enum eval_hub_status st = EVAL_HUB_OK;
+    const enum hubctl_action a = HUBCTL_CERT_DELETE;
+    enum hubctl_status st = HUBCTL_OK;
     char *old = NULL;
     bool removed = false;
     int changes = 0;
 
     memset(out, 0, sizeof(*out));
     if (!begin(c, out))
-        return finish(c, a, name, NULL, EVAL_HUB_FAILED, NULL, out);
+        return finish(c, a, name, NULL, HUBCTL_FAILED, NULL, out);
     if (!name_ok(a, name, out))
-        return finish(c, a, name, NULL, EVAL_HUB_INVALID, R_INVALID_NAME, out);
+        return finish(c, a, name, NULL, HUBCTL_INVALID, R_INVALID_NAME, out);
     if (!run(c, sql_cert_delete, name, NULL, &changes, NULL)) {
-        st = EVAL_HUB_FAILED;
+        st = HUBCTL_FAILED;
         snprintf(out->detail, sizeof(out->detail), "database: %s", sqlite3_errmsg(c->db));
     } else if (changes == 0) {
-        st = EVAL_HUB_NOT_FOUND;
+        st = HUBCTL_NOT_FOUND;
         snprintf(out->detail, sizeof(out->detail), "hub %s has no certificate named \"%s\"",
                  c->hub, name);
     } else if (!keystore_cert(c, name, NULL, &old, out->detail, sizeof(out->detail))) {
-        st = EVAL_HUB_FAILED;
+        st = HUBCTL_FAILED;
     } else {
         removed = true;
         snprintf(out->detail, sizeof(out->detail), "hub %s: certificate \"%s\" deleted", c->hub,
                  name);
     }
     st = finish(c, a, name, NULL, st, R_CERT_NOT_FOUND, out);
-    if (st == EVAL_HUB_FAILED && removed && old != NULL)
+    if (st == HUBCTL_FAILED && removed && old != NULL)
         keystore_undo(c, name, old);
     free(old);
     return st;
@@ -488,28 +488,28 @@ static bool setting_parse(const char *name, const char *buf, size_t len,
     return ok;
 }
 
-enum eval_hub_status eval_hub_diag_set(const struct eval_hubctl *c, const char *name,
-                                       const char *setting, size_t len, struct eval_hub_out *out)
+enum hubctl_status hubctl_diag_set(const struct hubctl_ctx *c, const char *name,
+                                       const char *setting, size_t len, struct hubctl_out *out)
 {
-    const enum eval_hub_action a = EVAL_HUB_DIAG_WRITE;
+    const enum hubctl_action a = HUBCTL_DIAG_WRITE;
     struct hub_diag_setting s;
     struct bind_extra x;
-    enum eval_hub_status st = EVAL_HUB_OK;
+    enum hubctl_status st = HUBCTL_OK;
     json_t *config = NULL;
     bool found = false;
 
     memset(out, 0, sizeof(*out));
     if (!begin(c, out))
-        return finish(c, a, name, NULL, EVAL_HUB_FAILED, NULL, out);
+        return finish(c, a, name, NULL, HUBCTL_FAILED, NULL, out);
     if (!name_ok(a, name, out))
-        return finish(c, a, name, NULL, EVAL_HUB_INVALID, R_INVALID_NAME, out);
+        return finish(c, a, name, NULL, HUBCTL_INVALID, R_INVALID_NAME, out);
     if (!setting_parse(name, setting, len, &s, out->detail, sizeof(out->detail)))
-        return finish(c, a, name, NULL, EVAL_HUB_INVALID, R_INVALID_SETTING, out);
+        return finish(c, a, name, NULL, HUBCTL_INVALID, R_INVALID_SETTING, out);
     x = (struct bind_extra){s.json, NULL, c->now_ms, 0, false};
     if ((config = json_loads(s.json, 0, NULL)) == NULL ||
         !run(c, sql_setting_find, name, NULL, NULL, &found) ||
         !run(c, sql_setting_put, name, &x, NULL, NULL)) {
-        st = EVAL_HUB_FAILED;
+        st = HUBCTL_FAILED;
         snprintf(out->detail, sizeof(out->detail), "database: %s", sqlite3_errmsg(c->db));
     } else {
         snprintf(out->detail, sizeof(out->detail), "hub %s: diagnostic setting \"%s\" %s (%zu log%s)",
@@ -521,23 +521,23 @@ enum eval_hub_status eval_hub_diag_set(const struct eval_hubctl *c, const char *
     return st;
 }
 
-enum eval_hub_status eval_hub_diag_delete(const struct eval_hubctl *c, const char *name,
-                                          struct eval_hub_out *out)
+enum hubctl_status hubctl_diag_delete(const struct hubctl_ctx *c, const char *name,
+                                          struct hubctl_out *out)
 {
-    const enum eval_hub_action a = EVAL_HUB_DIAG_DELETE;
-    enum eval_hub_status st = EVAL_HUB_OK;
+    const enum hubctl_action a = HUBCTL_DIAG_DELETE;
+    enum hubctl_status st = HUBCTL_OK;
     int changes = 0;
 
     memset(out, 0, sizeof(*out));
     if (!begin(c, out))
-        return finish(c, a, name, NULL, EVAL_HUB_FAILED, NULL, out);
+        return finish(c, a, name, NULL, HUBCTL_FAILED, NULL, out);
     if (!name_ok(a, name, out))
-        return finish(c, a, name, NULL, EVAL_HUB_INVALID, R_INVALID_NAME, out);
+        return finish(c, a, name, NULL, HUBCTL_INVALID, R_INVALID_NAME, out);
     if (!run(c, sql_setting_delete, name, NULL, &changes, NULL)) {
-        st = EVAL_HUB_FAILED;
+        st = HUBCTL_FAILED;
         snprintf(out->detail, sizeof(out->detail), "database: %s", sqlite3_errmsg(c->db));
     } else if (changes == 0) {
-        st = EVAL_HUB_NOT_FOUND;
+        st = HUBCTL_NOT_FOUND;
         snprintf(out->detail, sizeof(out->detail), "hub %s has no diagnostic setting named \"%s\"",
                  c->hub, name);
     } else {
@@ -574,7 +574,7 @@ static const char sql_unauth_records[] =
     "AND device_id IS NULL";
 
 /* Run one of the two on this minute's records of action a (source: ?6); *n: its count or changes. */
-static bool unauth_step(const struct eval_hubctl *c, const char *sql, enum eval_hub_action a,
+static bool unauth_step(const struct hubctl_ctx *c, const char *sql, enum hubctl_action a,
                         const char *source, int64_t *n)
 {
     int64_t minute = c->now_ms - c->now_ms % UNAUTH_MINUTE_MS;
@@ -597,9 +597,9 @@ static bool unauth_step(const struct eval_hubctl *c, const char *sql, enum eval_
 }
 
 /* Add the attempt to its record of this minute, or write that record. */
-static bool unauth_record(const struct eval_hubctl *c, enum eval_hub_action a, const char *name)
+static bool unauth_record(const struct hubctl_ctx *c, enum hubctl_action a, const char *name)
 {
-    struct eval_hubctl shared = *c;
+    struct hubctl_ctx shared = *c;
     int64_t n = 0;
 
     if (!unauth_step(c, sql_unauth_repeat, a, c->source_ip, &n))
@@ -620,7 +620,7 @@ static bool unauth_record(const struct eval_hubctl *c, enum eval_hub_action a, c
     return record(&shared, a, name, NULL, R_UNAUTHORIZED);
 }
 
-void eval_hub_unauthorized(const struct eval_hubctl *c, enum eval_hub_action a, const char *name)
+void hubctl_unauthorized(const struct hubctl_ctx *c, enum hubctl_action a, const char *name)
 {
     /* IMMEDIATE: two processes serving the web must not both start this minute's record. */
     if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK &&
@@ -640,15 +640,18 @@ static const char hubctl_usage[] =
 
 int hubctl_cmd(int argc, char **argv, struct store *s, const struct config *cfg)
 {
-    const char *what = argv[1], *verb = argc > 2 ? argv[2] : "", *file = NULL;
+    const char *what = argc > 1 ? argv[1] : "", *verb = argc > 2 ? argv[2] : "", *file = NULL;
     char keystore[1024], err[512];
-    struct eval_hubctl c;
-    struct eval_hub_out out;
-    enum eval_hub_status st;
+    struct hubctl_ctx c;
+    struct hubctl_out out;
+    enum hubctl_status st;
     char *buf = NULL;
     size_t len = 0;
     bool cert = strcmp(what, "cert") == 0;
 
+    /* A whole configuration (`warden hub import`): hubconf.c. */
+    if (!cert && strcmp(what, "diag") != 0)
+        return import_cmd_hub(argc, argv, s, cfg);
     if (cert && strcmp(verb, "add") == 0 && argc == 5) {
         file = argv[4];
     } else if (!cert && strcmp(verb, "set") == 0 && argc == 5) {
@@ -659,23 +662,23 @@ int hubctl_cmd(int argc, char **argv, struct store *s, const struct config *cfg)
         return EXIT_INVALID;
     }
     hub_keys_default_path(cfg->hub_keystore, cfg->db_path, keystore, sizeof(keystore));
-    c = (struct eval_hubctl){store_sqlite(s), cfg->hub_name, keystore, NULL, clock_now_ms()};
+    c = (struct hubctl_ctx){store_sqlite(s), cfg->hub_name, keystore, NULL, clock_now_ms()};
     /* An unreadable file is an attempt without a certificate: it is refused, and recorded. */
     if (file != NULL &&
         (buf = import_read_file(file, cert ? PEM_MAX_BYTES : SETTING_MAX_BYTES, &len, err,
                                 sizeof(err))) == NULL)
         fprintf(stderr, "warden hub: %s\n", err);
     if (cert)
-        st = file ? eval_hub_cert_add(&c, argv[3], buf, len, &out)
-                  : eval_hub_cert_delete(&c, argv[3], &out);
+        st = file ? hubctl_cert_add(&c, argv[3], buf, len, &out)
+                  : hubctl_cert_delete(&c, argv[3], &out);
     else
-        st = file ? eval_hub_diag_set(&c, argv[3], buf, len, &out)
-                  : eval_hub_diag_delete(&c, argv[3], &out);
+        st = file ? hubctl_diag_set(&c, argv[3], buf, len, &out)
+                  : hubctl_diag_delete(&c, argv[3], &out);
     free(buf);
-    if (st == EVAL_HUB_OK) {
+    if (st == HUBCTL_OK) {
         printf("%s\n", out.detail);
         return 0;
     }
     fprintf(stderr, "warden hub: %s (recorded as Failed, %s)\n", out.detail, out.reason);
-    return st == EVAL_HUB_FAILED ? EXIT_RUNTIME : EXIT_INVALID;
+    return st == HUBCTL_FAILED ? EXIT_RUNTIME : EXIT_INVALID;
 }
