@@ -1,8 +1,8 @@
 /*
  * web/api_groups.c: the security groups of the JSON API (SPEC 6, 4.1
- * shape): the list, one group, and a group replaced by PUT (parsed and
- * stored by imports/groups.c on the read-write connection). Calls api.c's
- * helpers, the core and the evaluator's groups.
+ * shape): the list, one group, and a group replaced by PUT (parsed by
+ * imports/groups.c, stored by imports/groups_store.c on the read-write
+ * connection). Calls api.c's helpers, the core and imports/' groups.
  */
 #include "api.h"
 #include "routes.h"

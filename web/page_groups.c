@@ -1,8 +1,8 @@
 /*
  * web/page_groups.c: GET /groups, the security groups, and GET /groups/{name},
  * one group's rules and its editor; POST /groups/{name} saves the edited
- * document (parsed and stored by imports/groups.c). Calls page.c, the core
- * and the evaluator's groups.
+ * document (parsed by imports/groups.c, stored by imports/groups_store.c).
+ * Calls page.c, the core and imports/' groups.
  */
 #include "page.h"
 #include "routes.h"

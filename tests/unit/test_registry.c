@@ -1,5 +1,5 @@
 /*
- * Unit tests of the device registry import (imports/registry.c, SPEC 4.2):
+ * Unit tests of the device registry import (imports/registry.c and registry_store.c, SPEC 4.2):
  * an IoT Hub identity export imported into a scratch database, key
  * fingerprints (equal keys, equal fingerprints; the key itself nowhere in
  * the database or the output), thumbprint normalisation, rejections that

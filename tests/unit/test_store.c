@@ -156,7 +156,7 @@ static void automatic_registrations_stop_at_the_cap(void)
     CHECK(store_batch_commit(s, 2000) == STORE_OK);
     CHECK_INT(q(s, "SELECT count(*) FROM devices WHERE auto_registered = 1"), 2);
     CHECK_INT(q(s, "SELECT last_seen_ms FROM devices WHERE device_id = 'dev-a'"), 2000);
-    /* What an import does (imports/registry.c): an imported device, and dev-b named. */
+    /* What an import does (imports/registry_store.c): an imported device, and dev-b named. */
     CHECK(sqlite3_exec(store_sqlite(s),
                        "INSERT INTO devices (device_id, hub, first_seen_ms, last_seen_ms) "
                        "VALUES ('imported', 'lab-hub', 1, 1);"
