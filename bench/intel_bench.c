@@ -2,7 +2,7 @@
  * The threat-intelligence matcher against its ceiling. It generates N random
  * ranges (three in four IPv4, the rest IPv6 in 2000::/3; random prefix
  * lengths, so they overlap and nest), spread over four lists, builds the
- * matcher (imports/intel.c), and looks up random IPv4 and IPv6 addresses
+ * matcher (imports/intel_match.c), and looks up random IPv4 and IPv6 addresses
  * for at least S seconds. The ceiling does the least possible work for the
  * same addresses: a plain binary search over a sorted array of the ranges'
  * starts (no attribution, no overlaps resolved). It prints one JSON line:

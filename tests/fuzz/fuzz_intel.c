@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for threat-intelligence lists (imports/intel.c). The
+ * libFuzzer target for threat-intelligence lists (imports/intel_parse.c). The
  * input is a list file: each line goes through intel_parse_line() (and the
  * CSV header check), the entries build a matcher in memory, and addresses at
  * and around every range's edges are looked up. Besides the sanitizers'

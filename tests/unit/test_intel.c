@@ -1,5 +1,5 @@
 /*
- * Unit tests of threat intelligence (imports/intel.c, SPEC 4.4): the line
+ * Unit tests of threat intelligence (imports/intel*.c, SPEC 4.4): the line
  * parser on every list format, `warden intel load | list | drop` against a
  * temporary database, the matcher's attribution of overlapping ranges and its
  * boundaries, the bogon table, and a randomized comparison of the matcher
