@@ -142,7 +142,7 @@ struct json_t;
 const char *ingest_hub_azure(struct arena *a, struct json_t *rec, int64_t recv_ms,
                              struct store_hubop *op);
 
-/* Shared by the two hub decoders: a short printable label (1 to 128 bytes). */
+/* Shared by the two hub decoders (hubshared.c): a short printable label, 1 to 128 bytes. */
 #define INGEST_HUB_MAX_LABEL 128
 bool ingest_hub_label_ok(const char *s, size_t n);
 /* v as compact JSON text in the arena; NULL when it is full. */

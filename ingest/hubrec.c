@@ -33,24 +33,7 @@
 /* What an Unknown record keeps of its own text: as much as a dead letter would. */
 #define HUB_UNKNOWN_TEXT_MAX (64 * 1024)
 
-const char ingest_hub_oom[] = "hub: out of memory";
 #define hub_oom ingest_hub_oom
-
-/* Category, operation, result and reason are short words people read. */
-bool ingest_hub_label_ok(const char *s, size_t n)
-{
-    return n > 0 && n <= INGEST_HUB_MAX_LABEL && text_printable(s, n);
-}
-
-const char *ingest_hub_dump(struct arena *a, const json_t *v)
-{
-    size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT);
-    char *text;
-
-    if (n == 0 || (text = arena_alloc(a, n + 1)) == NULL || json_dumpb(v, text, n, JSON_COMPACT) != n)
-        return NULL;
-    return text;
-}
 
 /* Member key of obj, NULL when absent or JSON null. */
 static json_t *member(json_t *obj, const char *key)
