@@ -1,0 +1,98 @@
+/*
+ * The lowest floor of a pass: what every piece shares beneath it. Strings
+ * that live for one pass (in e->pass), the event-driven occurrences a pass
+ * gathers before it writes them (flows.c and hubops.c add them, lifecycle.c
+ * raises them), the evaluator_state rows that carry cursors and counters from
+ * pass to pass, and whether Warden was ingesting through a span of time. It
+ * calls only common/ and SQLite.
+ */
+#include "eval_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *eval_pass_strdup(struct eval *e, const char *s)
+{
+    return s ? arena_strndup(&e->pass, s, strlen(s)) : NULL;
+}
+
+int64_t eval_state_get(sqlite3 *db, const char *key, int64_t dflt)
+{
+    static const char sql[] = "SELECT value FROM evaluator_state WHERE key = ?1";
+    sqlite3_stmt *st;
+    int64_t v = dflt;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dflt;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+bool eval_state_set(sqlite3 *db, const char *key, int64_t v)
+{
+    static const char sql[] = "INSERT INTO evaluator_state (key, value) VALUES (?1, ?2) "
+                              "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, v);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE;
+}
+
+/* True when Warden was ingesting through all of [a, b). */
+bool eval_covered(const struct eval *e, int64_t a, int64_t b)
+{
+    int64_t reach = a;
+
+    for (size_t i = 0; i < e->n_runs && reach < b; i++) {
+        if (e->runs[i].start > reach)
+            break; /* a gap before this run */
+        if (e->runs[i].end > reach)
+            reach = e->runs[i].end;
+    }
+    return reach >= b;
+}
+
+/* ---- event-driven occurrences -------------------------------------------------------- */
+
+struct occurrence *eval_occur(struct eval *e, const char *type, const char *key, int64_t at,
+                              int64_t n)
+{
+    char k[512];
+    size_t kl = (size_t)snprintf(k, sizeof(k), "%s\x1f%s", type, key);
+    struct map_entry *me = map_upsert(&e->occ_index, k, kl < sizeof(k) ? kl : sizeof(k) - 1);
+    struct occurrence *o;
+
+    if (me == NULL)
+        fatal("out of memory");
+    if (me->value > 0) {
+        o = &e->occ[me->value - 1];
+        o->first = at < o->first ? at : o->first;
+        o->last = at > o->last ? at : o->last;
+        o->count += n;
+        return o;
+    }
+    if (e->n_occ == e->cap_occ) {
+        e->cap_occ = e->cap_occ ? e->cap_occ * 2 : 64;
+        e->occ = realloc(e->occ, e->cap_occ * sizeof(*e->occ));
+        if (e->occ == NULL)
+            fatal("out of memory");
+    }
+    o = &e->occ[e->n_occ++];
+    me->value = (int64_t)e->n_occ;
+    o->type = type;
+    o->key = eval_pass_strdup(e, key);
+    o->first = o->last = at;
+    o->count = n;
+    alert_facts_init(&o->f);
+    return o;
+}
