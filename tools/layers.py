@@ -8,11 +8,16 @@ through any header counts. Two kinds of loop are refused:
   - between files: a.c uses b.c and b.c uses a.c, directly or through others;
   - between folders: store/ uses ingest/ while ingest/ uses store/, say.
 
-Usage: tools/layers.py OBJDIR [--known FILE]
+Usage: tools/layers.py OBJDIR [--known FILE] [--map README]
 OBJDIR is e.g. build/obj. Prints each loop; exit 1 if any is not known. FILE
 lists the loops still to be broken, one a line as comma-separated files: a
 loop within one of them is reported as known and does not fail the check, so
 the tree can only get better.
+
+With --map, the README's folder table ("| `folder/` | what | calls |") must be
+true of the tree: every .c file of a folder is named in the folder's row, and a
+folder uses only the folders its row lists under "Calls" (common/ is the floor
+every folder may use).
 """
 import os
 import subprocess
@@ -59,8 +64,41 @@ def loops(graph):
     return found
 
 
+def check_map(readme, files, dirs, srcdir):
+    """The README's folder table against the tree; returns the number of faults."""
+    rows = {}
+    with open(readme) as f:
+        for l in f:
+            cells = [c.strip() for c in l.strip().strip("|").split("|")]
+            if len(cells) == 3 and cells[0].startswith("`") and cells[0].endswith("/`"):
+                rows[cells[0].strip("`").rstrip("/")] = cells
+    bad = 0
+    for d in sorted(dirs):
+        if d not in rows:
+            bad += 1
+            print("map: folder %s/ has no row in %s" % (d, readme))
+            continue
+        what, calls = rows[d][1], rows[d][2]
+        for name in sorted(os.listdir(os.path.join(srcdir, d))):
+            if name.endswith(".c") and "`%s`" % name not in what:
+                bad += 1
+                print("map: %s/%s is not named in the %s/ row" % (d, name, d))
+        allowed = {c.strip() for c in calls.replace(" and ", ",").split(",")} | {"common"}
+        for used in sorted(dirs[d] - allowed):
+            bad += 1
+            users = sorted(f for f in files if os.path.dirname(f) == d and
+                           any(os.path.dirname(b) == used for b in files[f]))
+            print("map: %s/ uses %s/ (in %s), which its row does not list" % (d, used, ", ".join(users)))
+    return bad
+
+
 def main():
     args = sys.argv[1:]
+    readme = None
+    if "--map" in args:
+        i = args.index("--map")
+        readme = args[i + 1]
+        del args[i:i + 2]
     known = []
     if "--known" in args:
         i = args.index("--known")
@@ -100,7 +138,9 @@ def main():
             users = sorted(f for f in files if os.path.dirname(f) == a and
                            any(os.path.dirname(b) in comp and os.path.dirname(b) != a for b in files[f]))
             print("    %s/ uses another of them in: %s" % (a, ", ".join(users)))
-    print("%d files, %d folders, %d new loops" % (len(files), len(dirs), bad))
+    if readme:
+        bad += check_map(readme, files, dirs, ".")
+    print("%d files, %d folders, %d new loops or map faults" % (len(files), len(dirs), bad))
     return 1 if bad else 0
 
 

@@ -4,7 +4,7 @@
 # a JSON string, sometimes not JSON), the storage archive (objects back to
 # back), the Activity log as archived and as the REST API lists it. Each
 # must raise the alert the lab hub's own record of the same thing raises
-# (evaluator/eval.c auth_alert, hub_alert); a record that cannot be mapped is
+# (evaluator/hubops.c auth_alert, hub_alert); a record that cannot be mapped is
 # stored as Unknown and counted, and its batch is not dead-lettered.
 . "$(dirname "$0")/lib.sh"
 start_broker
