@@ -11,6 +11,7 @@
 #include "imports/hubctl.h"
 #include "imports/imports.h"
 #include "ingest/ingest.h"
+#include "notify/notify.h"
 #include "sim/sim.h"
 #include "store/store.h"
 #include "web/web.h"
@@ -24,7 +25,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define EXIT_USAGE 2
 
 static const char usage[] =
     "usage: warden COMMAND [--config FILE] [--db PATH] [--KEY=VALUE ...] [ARGS]\n"
@@ -47,6 +47,8 @@ static const char usage[] =
     "  hub tls             the lab hub's TLS front end (hub.tls.*), forwarding to the broker\n"
     "  intel load F [--name N] | list | drop N\n"
     "  sim [OPTIONS]       simulated devices (see README: warden sim --help)\n"
+    "  notify test [--url URL]  send a test alert to Alertmanager and follow it\n"
+    "  notify receive --listen HOST:PORT [--out FILE]  a webhook receiver for Alertmanager\n"
     "  config              print the effective configuration\n"
     "  catalog --markdown [alerts|recommendations]  the README's tables of alert types\n"
     "  version | help\n"
@@ -227,6 +229,7 @@ static int cmd_run(struct cli *cli)
 {
     struct event_base *base = event_base_new();
     struct eval_thread *evaluator = NULL;
+    struct notify *notify = NULL;
     struct web_thread *web = NULL;
     struct store *store;
     struct ingest *in;
@@ -250,6 +253,8 @@ static int cmd_run(struct cli *cli)
         fatal("ingest: %s", err);
     if (run && (evaluator = eval_thread_start(&cli->cfg, err, sizeof(err))) == NULL)
         fatal("evaluator: %s", err);
+    if (run && (notify = notify_start(&cli->cfg, err, sizeof(err))) == NULL)
+        fatal("%s", err);
     sigterm = evsignal_new(base, SIGTERM, on_signal, base);
     sigint = evsignal_new(base, SIGINT, on_signal, base);
     event_add(sigterm, NULL);
@@ -258,6 +263,7 @@ static int cmd_run(struct cli *cli)
              cli->cfg.mqtt_host, cli->cfg.mqtt_port);
     event_base_dispatch(base);
     web_thread_stop(web);
+    notify_stop(notify);
     eval_thread_stop(evaluator);
     ingest_stop(in);
     event_free(sigterm);
@@ -503,6 +509,8 @@ int main(int argc, char **argv)
         rc = cmd_config_import(&cli);
     } else if (strcmp(cli.command, "sim") == 0) {
         rc = cmd_sim(&cli);
+    } else if (strcmp(cli.command, "notify") == 0) {
+        rc = notify_cmd(cli.nargs, cli.args, &cli.cfg);
     } else if (strcmp(cli.command, "catalog") == 0) {
         rc = cmd_catalog(&cli);
     } else if (strcmp(cli.command, "config") == 0) {

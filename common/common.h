@@ -33,6 +33,9 @@ void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn))
     } while (0)
 void warden_assert_fail(const char *what, const char *file, int line) __attribute__((noreturn));
 
+/* The exit status of a command given wrong arguments or settings. */
+#define EXIT_USAGE 2
+
 /* ---- clock ---------------------------------------------------------------- */
 
 /* Wall-clock time in unix milliseconds. Tests move it with clock_set_ms(). */
@@ -208,6 +211,7 @@ struct config {
     int64_t web_max_header_bytes;
     int64_t web_max_body_bytes;
     int64_t web_request_timeout_ms; /* a request must arrive whole within this */
+    char web_external_url[256];     /* how users reach the web ("" = http://web.listen) */
 
     char hub_name[128];
     char hub_keystore[512]; /* the lab hub's key store; "" = warden-hub.keys beside the db */
@@ -245,7 +249,17 @@ struct config {
     int64_t retention_results_ms;   /* resolved alerts and recommendations, P365D */
     int64_t retention_max_db_bytes; /* past this the oldest raw data goes first */
     int64_t retention_min_free_bytes; /* ... and also when the disk has less free */
+
+    char notify_am_urls[2048];      /* notify.alertmanager.urls, comma-separated; "" = off */
+    char notify_am_basic_auth_file[512]; /* "user:password" for every Alertmanager */
+    char notify_am_tls_ca_file[512];     /* CA of an Alertmanager behind HTTPS */
+    int64_t notify_resend_ms;       /* open alerts re-sent this often, PT1M */
+    int64_t notify_resolved_retention_ms; /* resolved ones this long, PT15M */
+    int64_t notify_timeout_ms;      /* one request at most, PT10S */
+    char notify_labels[1024];       /* notify.labels: a JSON object of strings, "" = none */
 };
+
+#define NOTIFY_MAX_URLS 8
 
 /* Fill cfg with the defaults. */
 void config_defaults(struct config *cfg);

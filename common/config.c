@@ -13,7 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum key_type { K_STR, K_INT, K_DURATION, K_BOOL };
+/*
+ * K_LIST is a list of strings (a JSON array, or comma-separated on the command
+ * line), kept comma-joined; K_LABELS a JSON object of strings, kept as its
+ * compact JSON text.
+ */
+enum key_type { K_STR, K_INT, K_DURATION, K_BOOL, K_LIST, K_LABELS };
 
 struct key {
     const char *name;   /* dotted: "mqtt.port" */
@@ -27,6 +32,8 @@ struct key {
 #define INT(n, f, lo, hi) {n, K_INT, offsetof(struct config, f), sizeof(((struct config *)0)->f), lo, hi}
 #define DUR(n, f, lo, hi) {n, K_DURATION, offsetof(struct config, f), 8, lo, hi}
 #define BOOL(n, f) {n, K_BOOL, offsetof(struct config, f), sizeof(bool), 0, 1}
+#define LIST(n, f, most) {n, K_LIST, offsetof(struct config, f), sizeof(((struct config *)0)->f), 0, most}
+#define LABELS(n, f) {n, K_LABELS, offsetof(struct config, f), sizeof(((struct config *)0)->f), 0, 0}
 
 #define DAY_MS (86400000LL)
 
@@ -58,6 +65,7 @@ static const struct key keys[] = {
     INT("web.max_header_bytes", web_max_header_bytes, 1024, 1048576),
     INT("web.max_body_bytes", web_max_body_bytes, 1024, 64 * 1024 * 1024),
     DUR("web.request_timeout", web_request_timeout_ms, 100, 3600000),
+    STR("web.external_url", web_external_url),
     STR("hub.name", hub_name),
     STR("hub.keystore", hub_keystore),
     STR("hub.tls.listen", hub_tls_listen),
@@ -89,6 +97,13 @@ static const struct key keys[] = {
     DUR("retention.results", retention_results_ms, DAY_MS, 3650 * DAY_MS),
     INT("retention.max_db_bytes", retention_max_db_bytes, 1048576, INT64_MAX),
     INT("retention.min_free_bytes", retention_min_free_bytes, 0, INT64_MAX),
+    LIST("notify.alertmanager.urls", notify_am_urls, NOTIFY_MAX_URLS),
+    STR("notify.alertmanager.basic_auth_file", notify_am_basic_auth_file),
+    STR("notify.alertmanager.tls.ca_file", notify_am_tls_ca_file),
+    DUR("notify.resend", notify_resend_ms, 1000, DAY_MS),
+    DUR("notify.resolved_retention", notify_resolved_retention_ms, 0, 30 * DAY_MS),
+    DUR("notify.timeout", notify_timeout_ms, 100, 600000),
+    LABELS("notify.labels", notify_labels),
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -140,6 +155,9 @@ void config_defaults(struct config *cfg)
     cfg->retention_results_ms = 365 * DAY_MS;
     cfg->retention_max_db_bytes = 20LL * 1024 * 1024 * 1024;
     cfg->retention_min_free_bytes = 1LL * 1024 * 1024 * 1024;
+    cfg->notify_resend_ms = 60 * 1000;
+    cfg->notify_resolved_retention_ms = 15 * 60 * 1000;
+    cfg->notify_timeout_ms = 10 * 1000;
 }
 
 static const struct key *key_find(const char *name)
@@ -150,12 +168,132 @@ static const struct key *key_find(const char *name)
     return NULL;
 }
 
+/* An http:// or https:// address with a host, no spaces, no commas. */
+static bool url_http(const char *v, size_t n)
+{
+    size_t skip = strncmp(v, "http://", 7) == 0 ? 7 : strncmp(v, "https://", 8) == 0 ? 8 : 0;
+
+    if (skip == 0 || n <= skip || v[skip] == '/')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] <= ' ' || v[i] == ',' || (unsigned char)v[i] >= 0x7f)
+            return false;
+    return true;
+}
+
+/* Labels Warden sets itself; notify.labels may not change them. */
+static const char *const own_labels[] = {"alertname", "severity", "device_id", "hub",
+                                         "alert_key", "security_group", "kind", "source",
+                                         NULL};
+
+static bool label_name_ok(const char *name)
+{
+    if (!((*name >= 'a' && *name <= 'z') || (*name >= 'A' && *name <= 'Z') || *name == '_'))
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_'))
+            return false;
+    if (strncmp(name, "__", 2) == 0)
+        return false;
+    for (int i = 0; own_labels[i]; i++)
+        if (strcmp(name, own_labels[i]) == 0)
+            return false;
+    return true;
+}
+
+/* A list: a JSON array of strings, or comma-separated text from the command line. */
+static bool set_list(const struct key *k, struct config *cfg, json_t *arr, const char *text,
+                     char *err, size_t errlen)
+{
+    char *out = (char *)cfg + k->off, item[512];
+    size_t used = 0, n = 0, count = arr ? json_array_size(arr) : 0;
+    const char *p = text;
+
+    for (size_t i = 0;; i++) {
+        size_t len;
+
+        if (arr != NULL) {
+            if (i >= count)
+                break;
+            if (!json_is_string(json_array_get(arr, i))) {
+                snprintf(err, errlen, "%s: must be a list of strings", k->name);
+                return false;
+            }
+            snprintf(item, sizeof(item), "%s", json_string_value(json_array_get(arr, i)));
+            len = strlen(json_string_value(json_array_get(arr, i)));
+        } else {
+            if (*p == '\0')
+                break;
+            len = strcspn(p, ",");
+            snprintf(item, sizeof(item), "%.*s", (int)(len < sizeof(item) ? len : 0), p);
+            p += len + (p[len] == ',');
+        }
+        if (len == 0 || len >= sizeof(item) || !url_http(item, len)) {
+            snprintf(err, errlen, "%s: \"%.60s\" is not an http:// or https:// address", k->name,
+                     item);
+            return false;
+        }
+        if (++n > (size_t)k->max || used + len + 2 > k->size) {
+            snprintf(err, errlen, "%s: at most %lld addresses", k->name, (long long)k->max);
+            return false;
+        }
+        used += (size_t)snprintf(out + used, k->size - used, "%s%s", used ? "," : "", item);
+    }
+    if (n == 0)
+        out[0] = '\0';
+    return true;
+}
+
+/* Labels: a JSON object of Prometheus label names and non-empty string values. */
+static bool set_labels(const struct key *k, struct config *cfg, json_t *obj, char *err,
+                       size_t errlen)
+{
+    const char *name;
+    json_t *v;
+    char *text;
+
+    if (!json_is_object(obj)) {
+        snprintf(err, errlen, "%s: must be an object of strings, as {\"lab\": \"rack-3\"}",
+                 k->name);
+        return false;
+    }
+    json_object_foreach(obj, name, v) {
+        const char *s = json_string_value(v);
+
+        if (!label_name_ok(name)) {
+            snprintf(err, errlen, "%s: \"%.60s\" is not a label name Warden may set (letters, "
+                     "digits, _; not one of its own)", k->name, name);
+            return false;
+        }
+        if (s == NULL || *s == '\0' || !utf8_valid(s, strlen(s)) ||
+            !text_printable(s, strlen(s))) {
+            snprintf(err, errlen, "%s.%.60s: must be non-empty printable text", k->name, name);
+            return false;
+        }
+    }
+    text = json_object_size(obj) ? json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS) : strdup("");
+    if (text == NULL || strlen(text) >= k->size) {
+        snprintf(err, errlen, "%s: longer than %zu bytes", k->name, k->size - 1);
+        free(text);
+        return false;
+    }
+    memcpy((char *)cfg + k->off, text, strlen(text) + 1);
+    free(text);
+    return true;
+}
+
 /* Checks that span a key's value and not just its type. */
 static bool config_check(const struct key *k, const struct config *cfg, char *err, size_t errlen)
 {
     if (strcmp(k->name, "evaluator.clock") == 0 && strcmp(cfg->evaluator_clock, "received") &&
         strcmp(cfg->evaluator_clock, "device")) {
         snprintf(err, errlen, "%s: must be \"received\" or \"device\"", k->name);
+        return false;
+    }
+    if (strcmp(k->name, "web.external_url") == 0 && cfg->web_external_url[0] != '\0' &&
+        !url_http(cfg->web_external_url, strlen(cfg->web_external_url))) {
+        snprintf(err, errlen, "%s: must be an http:// or https:// address", k->name);
         return false;
     }
     if (strcmp(k->name, "db.synchronous") == 0 && strcmp(cfg->db_synchronous, "FULL") &&
@@ -248,6 +386,15 @@ bool config_set(struct config *cfg, const char *name, const char *value, char *e
         }
         *(bool *)((char *)cfg + k->off) = strcmp(value, "true") == 0;
         break;
+    case K_LIST:
+        return set_list(k, cfg, NULL, value, err, errlen);
+    case K_LABELS: {
+        json_t *obj = json_loads(value, JSON_REJECT_DUPLICATES, NULL);
+        bool ok = set_labels(k, cfg, obj, err, errlen);
+
+        json_decref(obj);
+        return ok;
+    }
     }
     return config_check(k, cfg, err, errlen);
 }
@@ -274,11 +421,18 @@ static bool apply_json(struct config *cfg, const struct key *k, json_t *v, char 
             break;
         *(bool *)((char *)cfg + k->off) = json_is_true(v);
         return true;
+    case K_LIST:
+        if (!json_is_array(v))
+            break;
+        return set_list(k, cfg, v, NULL, err, errlen);
+    case K_LABELS:
+        return set_labels(k, cfg, v, err, errlen);
     }
     snprintf(err, errlen, "%s: must be %s", k->name,
              k->type == K_STR        ? "a string"
              : k->type == K_INT      ? "an integer"
              : k->type == K_DURATION ? "an ISO 8601 duration string"
+             : k->type == K_LIST     ? "a list of strings"
                                      : "true or false");
     return false;
 }
@@ -357,6 +511,8 @@ void config_print(const struct config *cfg)
             break;
         case K_DURATION: printf("%s = %lld ms\n", k->name, (long long)*(const int64_t *)p); break;
         case K_BOOL: printf("%s = %s\n", k->name, *(const bool *)p ? "true" : "false"); break;
+        case K_LIST: printf("%s = [%s]\n", k->name, p); break;
+        case K_LABELS: printf("%s = %s\n", k->name, *p ? p : "{}"); break;
         }
     }
 }

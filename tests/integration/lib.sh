@@ -163,6 +163,45 @@ start_sub() {
 }
 sub_messages() { grep -v -e '^Client ' -e '^Subscribed (mid: ' "$1"; }
 
+# start_receiver NAME: `warden notify receive` on a free port, each notification it gets
+# one line of $T/NAME.log; sets RECV_PORT and RECV_PID.
+start_receiver() {
+    RECV_PORT=$(free_port)
+    "$WARDEN" notify receive --listen "127.0.0.1:$RECV_PORT" --out "$T/$1.log" >> "$T/$1.err" 2>&1 &
+    RECV_PID=$!
+    PIDS+=("$RECV_PID")
+    wait_port "$RECV_PORT" || { fail receiver-start "$(tail -3 "$T/$1.err")"; exit 1; }
+}
+
+# start_alertmanager NAME [ARGS]: a real prometheus-alertmanager with conf/alertmanager.yml,
+# its webhook pointed at RECV_PORT and its grouping waits cut to seconds, on AM_PORT (a free
+# port unless set), its data in $T/NAME (kept across restarts, as a real one's); sets AM_PORT,
+# AM_URL and AM_PID once it answers /-/ready. Clustering off: nothing else to gossip with.
+start_alertmanager() {
+    local name=$1
+    shift
+    AM_PORT=${AM_PORT:-$(free_port)}
+    AM_URL=http://127.0.0.1:$AM_PORT
+    mkdir -p "$T/$name"
+    sed -e "s|http://127.0.0.1:9096/|http://127.0.0.1:$RECV_PORT/|" -e 's/group_wait: .*/group_wait: 0s/' \
+        -e 's/group_interval: .*/group_interval: 1s/' conf/alertmanager.yml > "$T/$name/am.yml"
+    prometheus-alertmanager --config.file="$T/$name/am.yml" --storage.path="$T/$name/data" \
+        --web.listen-address="127.0.0.1:$AM_PORT" --cluster.listen-address= "$@" >> "$T/$name/am.log" 2>&1 &
+    AM_PID=$!
+    PIDS+=("$AM_PID")
+    wait_until 'curl -sf "$AM_URL/-/ready" > /dev/null' 60 ||
+        { fail alertmanager-start "$(tail -3 "$T/$name/am.log")"; exit 1; }
+}
+
+# am_alerts URL OUT [QUERY]: Alertmanager's GET /api/v2/alerts (Warden's only) into OUT.
+am_alerts() {
+    curl -sf --max-time 20 "$1/api/v2/alerts?filter=source%3D%22warden%22${3:+&$3}" > "$2"
+}
+
+# json FILE SQL: SQL over the JSON text in FILE, which SQL reads as the column j of the
+# table f (sqlite3's JSON functions: json_each(f.j), ...; no jq needed).
+json() { sqlite3 -batch -noheader :memory: "WITH f(j) AS (SELECT CAST(readfile('$1') AS TEXT)) $2"; }
+
 # wait_front OUT PID: the port the TLS front end (`warden hub tls --hub.tls.listen=127.0.0.1:0`,
 # process PID) says in OUT it listens on, once it has; fails if PID exits first. Sets FRONT_PORT.
 wait_front() {
