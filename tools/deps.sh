@@ -7,7 +7,7 @@
 set -e
 PKGS="build-essential pkg-config libsqlite3-dev sqlite3 libmosquitto-dev libjansson-dev
 libevent-dev libssl-dev mosquitto mosquitto-clients mosquitto-dev flatbuffers-compiler
-clang libclang-rt-dev curl openssl"
+clang libclang-rt-dev curl openssl prometheus-alertmanager"
 # Only the tests need these: the browser of tests/integration/test_web_browser.sh,
 # and systemd-analyze and systemd-sysusers for test_install.sh.
 TEST_PKGS="chromium systemd"
