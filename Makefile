@@ -1,4 +1,9 @@
 # Warden: build, test, run. `make help` lists the targets.
+# Every core builds unless -j was given: `make test` alone builds three times
+# (plain, sanitized, fuzzing) and would take minutes longer one file at a time.
+ifeq ($(filter -j% --jobs%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
 B       ?= build
 PREFIX  ?= /usr/local
 DESTDIR ?=

@@ -50,6 +50,9 @@ CREATE TABLE notify_deliveries (
     PRIMARY KEY (target_id, kind, ref)
 ) WITHOUT ROWID;
 
+-- The alert pages look up an alert's row for every Alertmanager.
+CREATE INDEX notify_deliveries_ref ON notify_deliveries(kind, ref);
+
 -- The silences each Alertmanager holds that are not expired, from GET /api/v2/silences.
 CREATE TABLE notify_silences (
     target_id  INTEGER NOT NULL,

@@ -9,6 +9,7 @@
 
 #include "../common/catalog.h"
 #include "../evaluator/evaluator.h"
+#include "../notify/amclient.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +133,94 @@ static const char sql_alert_transitions[] =
     "SELECT at_ms, from_status, to_status, note FROM alert_transitions "
     "WHERE alert_id = ?1 ORDER BY at_ms, id";
 
+/* Per Alertmanager: what it accepted of the alert, what waits, and what holds it (page_notify.c). */
+static const char sql_alert_notify[] =
+    "SELECT t.target_id, t.url, d.firing_ms, d.resolved_ms, q.queued_ms, d.last_error, "
+    "d.am_state, coalesce(d.silenced_by, '[]'), coalesce(d.inhibited_by, '[]'), t.polled_ms "
+    "FROM notify_targets t "
+    "LEFT JOIN notify_deliveries d ON d.target_id = t.target_id AND d.kind = 'alert' AND d.ref = ?1 "
+    "LEFT JOIN notify_queue q ON q.target_id = t.target_id AND q.kind = 'alert' AND q.ref = ?1 "
+    "ORDER BY t.url";
+static const char sql_alert_silence[] =
+    "SELECT comment, created_by, ends_ms FROM notify_silences WHERE target_id = ?1 AND "
+    "silence_id = ?2";
+
+static json_t *opt_time(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null()
+                                                     : api_iso_time(sqlite3_column_int64(st, i));
+}
+
+/* The silences of the ids in the JSON array ids, as the alert's JSON shows them. */
+static json_t *silences(struct web_req *r, int64_t target, const char *url, const char *ids)
+{
+    json_t *in = json_loads(ids, 0, NULL), *outv = json_array(), *v;
+    sqlite3_stmt *st = api_prepare(r, r->ctx->db, sql_alert_silence);
+    size_t i;
+
+    json_array_foreach(in, i, v) {
+        json_t *o = json_object();
+        char link[700];
+
+        if (!json_is_string(v) || st == NULL) {
+            json_decref(o);
+            continue;
+        }
+        am_silence_url(url, json_string_value(v), link, sizeof(link));
+        json_object_set(o, "id", v);
+        json_object_set_new(o, "url", json_string(link));
+        sqlite3_bind_int64(st, 1, target);
+        sqlite3_bind_text(st, 2, json_string_value(v), -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            json_object_set_new(o, "comment", web_column_json(st, 0));
+            json_object_set_new(o, "created_by", web_column_json(st, 1));
+            json_object_set_new(o, "ends_at", opt_time(st, 2));
+        }
+        sqlite3_reset(st);
+        json_array_append_new(outv, o);
+    }
+    if (st)
+        sqlite3_finalize(st);
+    json_decref(in);
+    return outv;
+}
+
+/* "notifications": one object per configured Alertmanager; [] when notifications are off. */
+static bool alert_notifications(struct web_req *r, json_t *a, int64_t id)
+{
+    sqlite3_stmt *st = api_prepare(r, r->ctx->db, sql_alert_notify);
+    json_t *arr = json_array();
+    bool ok;
+    int rc;
+
+    if (st == NULL) {
+        json_decref(arr);
+        return false;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *o = json_object();
+
+        json_object_set_new(o, "alertmanager", web_column_json(st, 1));
+        json_object_set_new(o, "firing_accepted", opt_time(st, 2));
+        json_object_set_new(o, "resolved_accepted", opt_time(st, 3));
+        json_object_set_new(o, "queued_since", opt_time(st, 4));
+        json_object_set_new(o, "refused", web_column_json(st, 5));
+        json_object_set_new(o, "read_back", opt_time(st, 9));
+        json_object_set_new(o, "suppressed", json_boolean(sqlite3_column_type(st, 6) != SQLITE_NULL));
+        json_object_set_new(o, "silenced_by", silences(r, sqlite3_column_int64(st, 0),
+                                                       (const char *)sqlite3_column_text(st, 1),
+                                                       (const char *)sqlite3_column_text(st, 7)));
+        json_object_set_new(o, "inhibited_by",
+                            json_loads((const char *)sqlite3_column_text(st, 8), 0, NULL));
+        json_array_append_new(arr, o);
+    }
+    json_object_set_new(a, "notifications", arr);
+    ok = api_step_done(r, st, rc);
+    sqlite3_finalize(st);
+    return ok;
+}
+
 /* The alert with its transitions, or NULL (having answered) when there is none. */
 static json_t *alert_load(struct web_req *r, int64_t id)
 {
@@ -156,7 +245,7 @@ static json_t *alert_load(struct web_req *r, int64_t id)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         json_array_append_new(tr, api_row_object(st));
     json_object_set_new(a, "transitions", tr);
-    if (!api_step_done(r, st, rc)) {
+    if (!api_step_done(r, st, rc) || !alert_notifications(r, a, id)) {
         json_decref(a);
         a = NULL;
     }

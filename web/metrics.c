@@ -318,6 +318,80 @@ static bool ingest_state(sqlite3 *db, struct evbuffer *out, const struct store_h
     return true;
 }
 
+/*
+ * The senders to Alertmanager (notify/amsender.c), under Prometheus' own
+ * names for its notifier, counting alerts and not requests: one family per
+ * counter, one series per configured Alertmanager.
+ */
+static const char sql_notify[] =
+    "SELECT t.url, coalesce(c.sent, 0), coalesce(c.errors, 0), coalesce(c.dropped, 0), "
+    "(SELECT count(*) FROM notify_queue q WHERE q.target_id = t.target_id), "
+    "coalesce(c.latency_sum, 0), coalesce(c.latency_count, 0), c.latency_q50, c.latency_q90, "
+    "c.latency_q99 FROM notify_targets t LEFT JOIN notify_counters c USING (target_id) "
+    "ORDER BY t.url";
+
+static void notify_series(struct evbuffer *out, sqlite3_stmt *st, const char *name,
+                          const char *suffix, int column, bool real)
+{
+    evbuffer_add_printf(out, "%s%s{alertmanager=\"", name, suffix);
+    label_value(out, sqlite3_column_text(st, 0));
+    if (real)
+        evbuffer_add_printf(out, "\"} %.6f\n", sqlite3_column_double(st, column));
+    else
+        evbuffer_add_printf(out, "\"} %lld\n", (long long)sqlite3_column_int64(st, column));
+}
+
+static bool notify_metrics(sqlite3 *db, struct evbuffer *out)
+{
+    static const struct {
+        const char *name, *type, *help;
+        int column;
+    } fam[] = {
+        {"warden_notifications_sent_total", "counter", "Alerts Alertmanager accepted.", 1},
+        {"warden_notifications_errors_total", "counter",
+         "Alerts whose sending failed (refused, timed out, 4xx or 5xx); they stay queued but "
+         "for a 400.", 2},
+        {"warden_notifications_dropped_total", "counter",
+         "Alerts Alertmanager refused as invalid (400), noted and not retried.", 3},
+        {"warden_notifications_queue_length", "gauge",
+         "Alerts whose newest state an Alertmanager has still to accept.", 4},
+    };
+    sqlite3_stmt *st;
+    int64_t n = 0;
+    int rc;
+
+    if (sqlite3_prepare_v2(db, sql_notify, -1, &st, NULL) != SQLITE_OK)
+        return false;
+    for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+        family(out, fam[f].name, fam[f].type, fam[f].help);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            notify_series(out, st, fam[f].name, "", fam[f].column, false);
+        sqlite3_reset(st);
+    }
+    family(out, "warden_notifications_latency_seconds", "summary",
+           "How long a request to Alertmanager took (quantiles over the last 1024).");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        n++;
+        for (int q = 0; q < 3; q++) {
+            static const char *const qs[] = {"0.5", "0.9", "0.99"};
+
+            if (sqlite3_column_type(st, 7 + q) == SQLITE_NULL)
+                continue;
+            evbuffer_add_printf(out, "warden_notifications_latency_seconds{alertmanager=\"");
+            label_value(out, sqlite3_column_text(st, 0));
+            evbuffer_add_printf(out, "\",quantile=\"%s\"} %.6f\n", qs[q],
+                                sqlite3_column_double(st, 7 + q));
+        }
+        notify_series(out, st, "warden_notifications_latency_seconds", "_sum", 5, true);
+        notify_series(out, st, "warden_notifications_latency_seconds", "_count", 6, false);
+    }
+    sqlite3_finalize(st);
+    family(out, "warden_notifications_alertmanagers_configured", "gauge",
+           "Alertmanagers Warden sends to (notify.alertmanager.urls).");
+    evbuffer_add_printf(out, "warden_notifications_alertmanagers_configured %lld\n", (long long)n);
+    return rc == SQLITE_DONE;
+}
+
 static void web_metrics(struct web_req *r)
 {
     sqlite3 *db = r->ctx->db;
@@ -332,7 +406,7 @@ static void web_metrics(struct web_req *r)
                  "type", "status") ||
         !grouped(db, out, sql_recs, "warden_recommendations",
                  "Recommendations stored, by type and state.", "type", "state") ||
-        !ingest_state(db, out, &h)) {
+        !ingest_state(db, out, &h) || !notify_metrics(db, out)) {
         char why[256];
         snprintf(why, sizeof(why), "%s", sqlite3_errmsg(db));
         sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);

@@ -486,6 +486,10 @@ void page_alert_row(struct evbuffer *out, sqlite3_stmt *st, int64_t now, bool wi
     }
     evbuffer_add_printf(out, "<td>");
     page_put_state(out, page_col(st, 6));
+    /* Held back in Alertmanager: say so, linking to the alert page's card that says by what. */
+    if (!page_col_null(st, 11))
+        html_printf(out, " <a class=\"badge b-warn\" href=\"/alerts/%lld#notifications\">%s</a>",
+                    (long long)page_col_int(st, 0), page_col(st, 11));
     evbuffer_add_printf(out, "</td><td class=\"t\">");
     page_put_time(out, page_col_int(st, 7));
     evbuffer_add_printf(out, "</td><td class=\"t\">");

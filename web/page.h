@@ -118,7 +118,14 @@ int64_t page_series_step(int64_t span);
 /* The columns of an alert row (page_alert_row), as a statement selects them. */
 #define PAGE_ALERT_COLS                                                                            \
     "SELECT alert_id, alert_type, display_name, severity, device_id, hub, status, start_ms, "      \
-    "end_ms, count, alert_key FROM alerts "
+    "end_ms, count, alert_key, (SELECT CASE WHEN max(d.silenced_by <> '[]') THEN 'silenced' "      \
+    "WHEN max(d.inhibited_by <> '[]') THEN 'inhibited' END FROM notify_deliveries d "             \
+    "WHERE d.kind = 'alert' AND d.ref = alerts.alert_id AND d.am_state IS NOT NULL) FROM alerts "
+/*
+ * The Notifications card of an alert (kind "alert") or recommendation: per
+ * Alertmanager, what it accepted, what waits, and its silences (page_notify.c).
+ */
+void page_put_notifications(struct web_req *r, struct evbuffer *out, const char *kind, int64_t ref);
 /* The head of a table of alert rows, shared by the list, the device page and the overview. */
 void page_alert_row_head(struct evbuffer *out, bool with_scope);
 /* One row from a statement of PAGE_ALERT_COLS. */

@@ -385,7 +385,9 @@ static void page_alert(struct web_req *r)
     alert_actions(r, out, &a);
     evbuffer_add_printf(out, "<div class=\"card\"><h2>History</h2>");
     alert_transitions(r, out, a.id);
-    evbuffer_add_printf(out, "</div></div></div>");
+    evbuffer_add_printf(out, "</div>");
+    page_put_notifications(r, out, "alert", a.id);
+    evbuffer_add_printf(out, "</div></div>");
     alert_data(r, out, &a);
     json_decref(a.props);
     page_send(r, out, 200);
