@@ -508,7 +508,7 @@ static bool poll_uptime(struct sender *s, const struct am_reply *r)
     st = s->st[S_UPTIME_SET];
     sqlite3_bind_int64(st, 1, s->target_id);
     sqlite3_bind_text(st, 2, uptime, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, clock_mono_ms());
+    sqlite3_bind_int64(st, 3, clock_now_ms());
     sqlite3_step(st);
     sqlite3_reset(st);
     return restarted;
@@ -537,7 +537,7 @@ static void on_seen(void *arg, const struct am_seen *seen)
     bind_text_or_null(st, 4, seen->state);
     sqlite3_bind_text(st, 5, seen->silenced_by, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 6, seen->inhibited_by, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 7, clock_mono_ms());
+    sqlite3_bind_int64(st, 7, clock_now_ms());
     sqlite3_step(st);
     sqlite3_reset(st);
 }
@@ -572,7 +572,7 @@ static void run1(struct sender *s, int which)
 
     sqlite3_bind_int64(st, 1, s->target_id);
     if (which == S_SEEN_CLEAR)
-        sqlite3_bind_int64(st, 2, clock_mono_ms());
+        sqlite3_bind_int64(st, 2, clock_now_ms());
     sqlite3_step(st);
     sqlite3_reset(st);
 }
@@ -580,38 +580,38 @@ static void run1(struct sender *s, int which)
 /*
  * Reads the Alertmanager's status, the Warden alerts it suppresses (silenced
  * or inhibited; only those, so the answer stays small in a fleet-wide event)
- * and its silences. True when it restarted since the last poll.
+ * and its silences, then writes what they say in one transaction, so a page
+ * never shows an alert silenced by a silence it does not know yet. True when
+ * the Alertmanager restarted since the last poll.
  */
 static bool poll_alertmanager(struct sender *s)
 {
-    struct am_reply r;
+    struct am_reply status, alerts, silences;
     bool restarted = false;
 
-    am_request(&s->client, "GET", "/api/v2/status", NULL, 0, &r);
-    if (r.status == 200)
-        restarted = poll_uptime(s, &r);
-    am_reply_free(&r);
+    am_request(&s->client, "GET", "/api/v2/status", NULL, 0, &status);
     am_request(&s->client, "GET",
                "/api/v2/alerts?active=false&unprocessed=false&silenced=true&inhibited=true"
                "&filter=source%3D%22warden%22",
-               NULL, 0, &r);
-    if (r.status == 200) {
-        sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-        run1(s, S_SEEN_CLEAR);
-        if (am_parse_alerts(r.body, r.len, on_seen, s) < 0)
-            log_warn("notify: %s: GET /api/v2/alerts: not a list of alerts", s->client.url);
-        commit(s, "noting suppressed alerts");
-    }
-    am_reply_free(&r);
-    am_request(&s->client, "GET", "/api/v2/silences", NULL, 0, &r);
-    if (r.status == 200) {
-        sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+               NULL, 0, &alerts);
+    am_request(&s->client, "GET", "/api/v2/silences", NULL, 0, &silences);
+    sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (status.status == 200)
+        restarted = poll_uptime(s, &status);
+    if (silences.status == 200) {
         run1(s, S_SILENCES_CLEAR);
-        if (am_parse_silences(r.body, r.len, on_silence, s) < 0)
+        if (am_parse_silences(silences.body, silences.len, on_silence, s) < 0)
             log_warn("notify: %s: GET /api/v2/silences: not a list of silences", s->client.url);
-        commit(s, "noting silences");
     }
-    am_reply_free(&r);
+    if (alerts.status == 200) {
+        run1(s, S_SEEN_CLEAR);
+        if (am_parse_alerts(alerts.body, alerts.len, on_seen, s) < 0)
+            log_warn("notify: %s: GET /api/v2/alerts: not a list of alerts", s->client.url);
+    }
+    commit(s, "noting what Alertmanager holds");
+    am_reply_free(&status);
+    am_reply_free(&alerts);
+    am_reply_free(&silences);
     return restarted;
 }
 

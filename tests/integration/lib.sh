@@ -198,9 +198,12 @@ am_alerts() {
     curl -sf --max-time 20 "$1/api/v2/alerts?filter=source%3D%22warden%22${3:+&$3}" > "$2"
 }
 
-# json FILE SQL: SQL over the JSON text in FILE, which SQL reads as the column j of the
-# table f (sqlite3's JSON functions: json_each(f.j), ...; no jq needed).
-json() { sqlite3 -batch -noheader :memory: "WITH f(j) AS (SELECT CAST(readfile('$1') AS TEXT)) $2"; }
+# json EXPR [FILE]: an SQL expression over the JSON text j of FILE (default: the last
+# body of web_lib.sh's req), with sqlite3's JSON functions: no jq needed.
+json() {
+    sqlite3 -batch -noheader :memory: \
+        "SELECT $1 FROM (SELECT CAST(readfile('${2:-$T/body}') AS TEXT) AS j)"
+}
 
 # wait_front OUT PID: the port the TLS front end (`warden hub tls --hub.tls.listen=127.0.0.1:0`,
 # process PID) says in OUT it listens on, once it has; fails if PID exits first. Sets FRONT_PORT.

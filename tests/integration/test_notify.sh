@@ -62,7 +62,7 @@ id=$(sql "SELECT alert_id FROM alerts WHERE alert_type = 'IoT_TiConnection'")
 dev=$(sql "SELECT device_id FROM alerts WHERE alert_id = $id")
 key=$(sql "SELECT alert_key FROM alerts WHERE alert_id = $id")
 grep '"status":"firing","labels":{[^}]*"alertname":"IoT_TiConnection"' "$T/hooks.log" | head -1 > "$T/ti.json"
-lab() { json "$T/ti.json" "SELECT json_extract(j, '\$.alerts[0].$1') FROM f"; }
+lab() { json "json_extract(j, '\$.alerts[0].$1')" "$T/ti.json"; }
 check notify-label-alertname "$(lab labels.alertname)" IoT_TiConnection
 check notify-label-severity "$(lab labels.severity)" medium
 check notify-label-device "$(lab labels.device_id)" "$dev"
@@ -81,13 +81,13 @@ starts=$(sql "SELECT strftime('%Y-%m-%dT%H:%M:%f', start_ms / 1000.0, 'unixepoch
 check notify-starts-at "$(lab startsAt | cut -c1-23)" "$starts"
 # A hub-scoped alert carries hub, not device_id.
 am_alerts "$AM_URL" "$T/am-hub.json" "filter=alertname%3D%22IoT_CertificateSuccessfullyAddedToHub%22"
-hub=$(json "$T/am-hub.json" "SELECT json_extract(value, '\$.labels.hub') || '/' || coalesce(json_extract(value, '\$.labels.device_id'), '-') FROM f, json_each(f.j) LIMIT 1")
+hub=$(json "(SELECT json_extract(value, '\$.labels.hub') || '/' || coalesce(json_extract(value, '\$.labels.device_id'), '-') FROM json_each(j) LIMIT 1)" "$T/am-hub.json")
 check notify-hub-label "$hub" "$(sql "SELECT hub FROM alerts WHERE alert_type = 'IoT_CertificateSuccessfullyAddedToHub' LIMIT 1")/-"
 # A recommendation is kind="recommendation", linked to its row on /recommendations.
 am_alerts "$AM_URL" "$T/am-rec.json" "filter=alertname%3D%22IoT_DiagnosticsLogs%22"
 rid=$(sql "SELECT rec_id FROM recommendations WHERE rec_type = 'IoT_DiagnosticsLogs' AND state = 'Active'")
-check notify-rec-kind "$(json "$T/am-rec.json" "SELECT json_extract(value, '\$.labels.kind') FROM f, json_each(f.j) LIMIT 1")" recommendation
-check notify-rec-url "$(json "$T/am-rec.json" "SELECT json_extract(value, '\$.generatorURL') FROM f, json_each(f.j) LIMIT 1")" \
+check notify-rec-kind "$(json "(SELECT json_extract(value, '\$.labels.kind') FROM json_each(j) LIMIT 1)" "$T/am-rec.json")" recommendation
+check notify-rec-url "$(json "(SELECT json_extract(value, '\$.generatorURL') FROM json_each(j) LIMIT 1)" "$T/am-rec.json")" \
     "http://warden.test:8080/recommendations#rec-$rid"
 
 # The event alerts expire after 10 s: the receiver gets the TI alert resolved, with its page.

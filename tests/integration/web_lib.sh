@@ -40,12 +40,6 @@ req() {
 }
 req_ms() { awk '{ printf "%d", $1 * 1000 }' "$T/time"; }
 
-# json EXPR [FILE]: an SQL expression over the JSON text j of FILE (default: the last body).
-json() {
-    sqlite3 -batch -noheader :memory: \
-        "SELECT $1 FROM (SELECT CAST(readfile('${2:-$T/body}') AS TEXT) AS j)"
-}
-
 # header NAME: a header of the last answer.
 header() { grep -i "^$1:" "$T/headers" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
 
