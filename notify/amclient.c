@@ -98,8 +98,14 @@ bool am_client_init(struct am_client *c, const char *url, const struct config *c
         return false;
     }
     c->tls = strcmp(scheme, "https") == 0;
-    /* An IPv6 literal comes back without its brackets. */
-    snprintf(c->host, sizeof(c->host), "%s", host);
+    /*
+     * An IPv6 literal comes back with its brackets, which the resolver (and
+     * a certificate's IP address) do not take.
+     */
+    if (host[0] == '[' && host[strlen(host) - 1] == ']')
+        snprintf(c->host, sizeof(c->host), "%.*s", (int)strlen(host) - 2, host + 1);
+    else
+        snprintf(c->host, sizeof(c->host), "%s", host);
     c->port = evhttp_uri_get_port(u) > 0 ? evhttp_uri_get_port(u) : c->tls ? 443 : 80;
     path = evhttp_uri_get_path(u);
     snprintf(c->prefix, sizeof(c->prefix), "%s", path ? path : "");
@@ -255,7 +261,7 @@ void am_request(struct am_client *c, const char *method, const char *path, const
     struct event *stop = NULL, *deadline;
     struct timeval tv = {c->timeout_ms / 1000, (c->timeout_ms % 1000) * 1000};
     struct timespec t0;
-    char target[1024];
+    char target[1024], host[300];
 
     memset(r, 0, sizeof(*r));
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -270,7 +276,11 @@ void am_request(struct am_client *c, const char *method, const char *path, const
     req = evhttp_request_new(on_done, &x);
     evhttp_request_set_error_cb(req, on_error);
     h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Host", c->host);
+    /* RFC 9110's Host: an IPv6 literal in brackets, the port unless it is the scheme's. */
+    snprintf(host, sizeof(host), strchr(c->host, ':') ? "[%s]" : "%s", c->host);
+    if (c->port != (c->tls ? 443 : 80))
+        snprintf(host + strlen(host), sizeof(host) - strlen(host), ":%d", c->port);
+    evhttp_add_header(h, "Host", host);
     evhttp_add_header(h, "User-Agent", "warden/" WARDEN_VERSION);
     evhttp_add_header(h, "Accept", "application/json");
     evhttp_add_header(h, "Connection", "close");

@@ -11,6 +11,8 @@
 
 /* Answers nest a few levels; refuse deeper ones before jansson recurses. */
 #define AM_MAX_DEPTH 16
+/* A silence id is a UUID (36 bytes), an alert's fingerprint 16 hex digits: longer is not one. */
+#define AM_MAX_ID 100
 
 void notify_base_url(const struct config *cfg, char *out, size_t outlen)
 {
@@ -50,6 +52,21 @@ static void set_str(json_t *o, const char *k, const char *v)
         json_object_set_new(o, k, json_string(v));
 }
 
+/*
+ * Cuts s back to end between two UTF-8 characters: a text that snprintf cut
+ * to fit may end inside one, and jansson refuses to make a string of it (the
+ * label or annotation would then be missing).
+ */
+static void cut_utf8(char *s)
+{
+    size_t n = strlen(s), i = n;
+
+    while (i > 0 && n - i < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+        i--;
+    if (i > 0 && utf8_char(s + i - 1, n - i + 1) != n - i + 1)
+        s[i - 1] = '\0';
+}
+
 static void set_time(json_t *o, const char *k, int64_t ms)
 {
     char t[40];
@@ -71,6 +88,7 @@ json_t *am_item_json(const struct am_item *it, json_t *labels, int64_t now_ms, i
     for (i = 0; it->severity && it->severity[i] && i + 1 < sizeof(sev); i++)
         sev[i] = (char)tolower((unsigned char)it->severity[i]);
     sev[i] = '\0';
+    cut_utf8(sev);
     set_str(l, "severity", sev);
     if (it->device_id != NULL)
         set_str(l, "device_id", it->device_id);
@@ -84,6 +102,7 @@ json_t *am_item_json(const struct am_item *it, json_t *labels, int64_t now_ms, i
     am_item_url(it, base_url, url, sizeof(url));
     snprintf(summary, sizeof(summary), "%s: %s", it->title ? it->title : it->type,
              it->device_id ? it->device_id : it->hub ? it->hub : "");
+    cut_utf8(summary);
     set_str(an, "summary", summary);
     set_str(an, "description", it->description);
     set_str(an, "remediation", it->remediation);
@@ -103,7 +122,12 @@ json_t *am_item_json(const struct am_item *it, json_t *labels, int64_t now_ms, i
     json_object_set_new(a, "annotations", an);
     set_time(a, "startsAt", it->start_ms);
     if (it->end_ms < 0) {
-        set_time(a, "endsAt", now_ms + lease_ms);
+        /*
+         * The lease runs from the start when that is ahead of this clock (a
+         * device's clock, within ingest.max_clock_skew): Alertmanager refuses
+         * an endsAt before startsAt with a 400, and a 400 is not retried.
+         */
+        set_time(a, "endsAt", (now_ms > it->start_ms ? now_ms : it->start_ms) + lease_ms);
     } else {
         int64_t end = it->end_ms < now_ms ? it->end_ms : now_ms;
 
@@ -140,23 +164,34 @@ bool am_parse_uptime(const char *buf, size_t len, char *out, size_t outlen)
     return ok;
 }
 
-/* A JSON array of short printable strings as compact text into out; "[]" if it is not one. */
+static bool id_ok(const char *id)
+{
+    return id != NULL && *id != '\0' && strlen(id) < AM_MAX_ID && text_printable(id, strlen(id));
+}
+
+/*
+ * The ids of a JSON array as compact JSON text into out (outlen > 2): those
+ * that fit, in their order, so that an alert under more silences than out
+ * holds still reads as silenced; "[]" when there are none.
+ */
 static void id_list(json_t *arr, char *out, size_t outlen)
 {
-    json_t *keep = json_array(), *x;
-    size_t i;
+    json_t *x;
+    size_t i, used = 1;
     char *s;
 
+    snprintf(out, outlen, "[");
     json_array_foreach(arr, i, x) {
-        const char *id = json_string_value(x);
-
-        if (id != NULL && strlen(id) < 100 && text_printable(id, strlen(id)))
-            json_array_append(keep, x);
+        if (!id_ok(json_string_value(x)) || (s = json_dumps(x, JSON_ENCODE_ANY)) == NULL)
+            continue;
+        if (used + (used > 1) + strlen(s) + 1 >= outlen) {
+            free(s);
+            break;
+        }
+        used += (size_t)snprintf(out + used, outlen - used, "%s%s", used > 1 ? "," : "", s);
+        free(s);
     }
-    s = json_dumps(keep, JSON_COMPACT);
-    snprintf(out, outlen, "%s", s && strlen(s) < outlen ? s : "[]");
-    free(s);
-    json_decref(keep);
+    snprintf(out + used, outlen - used, "]");
 }
 
 int am_parse_alerts(const char *buf, size_t len, am_seen_fn fn, void *arg)
@@ -214,8 +249,7 @@ int am_parse_silences(const char *buf, size_t len, am_silence_fn fn, void *arg)
         s.state = json_string_value(json_object_get(json_object_get(x, "status"), "state"));
         s.comment = json_string_value(json_object_get(x, "comment"));
         s.created_by = json_string_value(json_object_get(x, "createdBy"));
-        if (s.id == NULL || strlen(s.id) >= 100 || !text_printable(s.id, strlen(s.id)) ||
-            s.state == NULL || strcmp(s.state, "expired") == 0)
+        if (!id_ok(s.id) || s.state == NULL || strcmp(s.state, "expired") == 0)
             continue;
         s.starts_ms = time_of(x, "startsAt");
         s.ends_ms = time_of(x, "endsAt");

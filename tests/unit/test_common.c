@@ -3,6 +3,7 @@
 #include "check.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 static void duration_accepts_iso8601_forms(void)
 {
@@ -207,6 +208,145 @@ static void config_rejects_naming_the_key(void)
           cfg.evaluator_interval_ms == 1000);
 }
 
+/* A configuration file of TEXT loaded over the defaults; the result of config_load_file. */
+static bool config_file_loads(struct config *cfg, const char *text, char *err, size_t errlen)
+{
+    char path[64];
+    FILE *f;
+    bool ok;
+
+    snprintf(path, sizeof(path), "/tmp/warden-test-common-%d.json", (int)getpid());
+    f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f == NULL)
+        return false;
+    fputs(text, f);
+    fclose(f);
+    config_defaults(cfg);
+    err[0] = '\0';
+    ok = config_load_file(cfg, path, true, err, errlen);
+    unlink(path);
+    return ok;
+}
+
+/* Each of BAD is refused as the value of KEY, with a message that names the key. */
+static void config_refuses_each(struct config *cfg, const char *key, const char *const *bad)
+{
+    char err[256];
+
+    for (int i = 0; bad[i] != NULL; i++) {
+        err[0] = '\0';
+        if (config_set(cfg, key, bad[i], err, sizeof(err)) || strstr(err, key) == NULL) {
+            fprintf(stderr, "  %s: accepted \"%s\"\n", key, bad[i]);
+            CHECK(!"a bad value was accepted");
+        }
+    }
+}
+
+static void config_alertmanager_urls_are_a_short_list_of_http(void)
+{
+    struct config cfg;
+    char err[256];
+    const char *bad[] = {"ftp://am:9093", "am:9093", "http://", "http:///x", "https://",
+                         "http://am :9093", ",http://am", "http://a,,http://b",
+                         "http://\xc3\xa9", NULL};
+
+    config_defaults(&cfg);
+    CHECK_STR(cfg.notify_am_urls, ""); /* off unless set */
+    CHECK(config_set(&cfg, "notify.alertmanager.urls", "http://a:9093,https://b/am", err,
+                     sizeof(err)));
+    CHECK_STR(cfg.notify_am_urls, "http://a:9093,https://b/am");
+    /* The command line's text may end in a comma (as a shell loop leaves it). */
+    CHECK(config_set(&cfg, "notify.alertmanager.urls", "http://am:9093,", err, sizeof(err)));
+    CHECK_STR(cfg.notify_am_urls, "http://am:9093");
+    CHECK(config_set(&cfg, "notify.alertmanager.urls", "", err, sizeof(err)));
+    CHECK_STR(cfg.notify_am_urls, "");
+    CHECK(config_set(&cfg, "notify.alertmanager.urls",
+                     "http://a1,http://a2,http://a3,http://a4,http://a5,http://a6,http://a7,"
+                     "http://a8", err, sizeof(err)));
+    CHECK(!config_set(&cfg, "notify.alertmanager.urls",
+                      "http://a1,http://a2,http://a3,http://a4,http://a5,http://a6,http://a7,"
+                      "http://a8,http://a9", err, sizeof(err)) && strstr(err, "at most 8"));
+    config_refuses_each(&cfg, "notify.alertmanager.urls", bad);
+    CHECK(config_file_loads(&cfg, "{\"notify\": {\"alertmanager\": {\"urls\": "
+                            "[\"http://127.0.0.1:9093\", \"https://am.lab/prefix\"]}}}",
+                            err, sizeof(err)));
+    CHECK_STR(cfg.notify_am_urls, "http://127.0.0.1:9093,https://am.lab/prefix");
+    CHECK(config_file_loads(&cfg, "{\"notify\": {\"alertmanager\": {\"urls\": []}}}", err,
+                            sizeof(err)));
+    CHECK_STR(cfg.notify_am_urls, "");
+    CHECK(!config_file_loads(&cfg, "{\"notify.alertmanager.urls\": \"http://a\"}", err,
+                             sizeof(err)) && strstr(err, "notify.alertmanager.urls"));
+    CHECK(!config_file_loads(&cfg, "{\"notify.alertmanager.urls\": [\"http://a\", 5]}", err,
+                             sizeof(err)) && strstr(err, "list of strings"));
+    CHECK(!config_file_loads(&cfg, "{\"notify.alertmanager.urls\": [\"http://a,http://b\"]}",
+                             err, sizeof(err)));
+    CHECK(!config_file_loads(&cfg, "{\"notify.alertmanager.urls\": [\"1\",\"2\",\"3\",\"4\","
+                             "\"5\",\"6\",\"7\",\"8\",\"9\"]}", err, sizeof(err)));
+    CHECK(!config_file_loads(&cfg, "{\"notify.alertmanager.urls\": [\"http://1\",\"http://2\","
+                             "\"http://3\",\"http://4\",\"http://5\",\"http://6\",\"http://7\","
+                             "\"http://8\",\"http://9\"]}", err, sizeof(err)) &&
+          strstr(err, "at most 8"));
+}
+
+static void config_labels_are_an_object_of_strings_not_wardens_own(void)
+{
+    struct config cfg;
+    char err[256];
+    const char *bad[] = {"{\"severity\": \"x\"}", "{\"source\": \"x\"}", "{\"alertname\": \"x\"}",
+                         "{\"device_id\": \"x\"}", "{\"hub\": \"x\"}", "{\"alert_key\": \"x\"}",
+                         "{\"security_group\": \"x\"}", "{\"kind\": \"x\"}",
+                         "{\"__name__\": \"x\"}", "{\"__x\": \"x\"}", "{\"1lab\": \"x\"}",
+                         "{\"la-b\": \"x\"}", "{\"l\\u00e4b\": \"x\"}", "{\"\": \"x\"}",
+                         "{\"lab\": \"\"}", "{\"lab\": 3}", "{\"lab\": null}",
+                         "{\"lab\": \"a\\nb\"}",
+                         "[\"lab\"]", "\"lab\"", "{\"lab\": \"a\", \"lab\": \"b\"}", "{", NULL};
+
+    config_defaults(&cfg);
+    CHECK_STR(cfg.notify_labels, "");
+    CHECK(config_set(&cfg, "notify.labels", "{\"lab\": \"rack-3\", \"_Zone9\": \"\\u00e9\"}",
+                     err, sizeof(err)));
+    CHECK_STR(cfg.notify_labels, "{\"_Zone9\":\"\xc3\xa9\",\"lab\":\"rack-3\"}");
+    CHECK(config_set(&cfg, "notify.labels", "{}", err, sizeof(err)));
+    CHECK_STR(cfg.notify_labels, "");
+    /* _severity is not severity, and a single leading _ is allowed. */
+    CHECK(config_set(&cfg, "notify.labels", "{\"_severity\": \"x\", \"Severity\": \"y\"}", err,
+                     sizeof(err)));
+    config_refuses_each(&cfg, "notify.labels", bad);
+    CHECK(config_file_loads(&cfg, "{\"notify\": {\"labels\": {\"lab\": \"rack-3\"}}}", err,
+                            sizeof(err)));
+    CHECK_STR(cfg.notify_labels, "{\"lab\":\"rack-3\"}");
+    CHECK(!config_file_loads(&cfg, "{\"notify\": {\"labels\": {\"source\": \"me\"}}}", err,
+                             sizeof(err)) && strstr(err, "source"));
+    CHECK(!config_file_loads(&cfg, "{\"notify\": {\"labels\": [\"lab\"]}}", err, sizeof(err)) &&
+          strstr(err, "notify.labels"));
+    CHECK(!config_file_loads(&cfg, "{\"notify\": {\"labels\": {\"lab\": {\"a\": \"b\"}}}}", err,
+                             sizeof(err)));
+}
+
+static void config_external_url_is_http_or_https(void)
+{
+    struct config cfg;
+    char err[256];
+    const char *bad[] = {"warden.lab", "ftp://warden.lab", "http://", "http:///w",
+                         "http://warden lab", "https://w\xc3\xa9", "http://a,b", NULL};
+
+    config_defaults(&cfg);
+    CHECK_STR(cfg.web_external_url, "");
+    CHECK(config_set(&cfg, "web.external_url", "https://warden.lab/w/", err, sizeof(err)));
+    CHECK_STR(cfg.web_external_url, "https://warden.lab/w/");
+    CHECK(config_set(&cfg, "web.external_url", "http://10.0.0.5:8080", err, sizeof(err)));
+    CHECK(config_set(&cfg, "web.external_url", "", err, sizeof(err)));
+    CHECK_STR(cfg.web_external_url, "");
+    config_refuses_each(&cfg, "web.external_url", bad);
+    CHECK(config_file_loads(&cfg, "{\"web\": {\"external_url\": \"https://warden.lab\"}}", err,
+                            sizeof(err)));
+    CHECK_STR(cfg.web_external_url, "https://warden.lab");
+    CHECK(!config_file_loads(&cfg, "{\"web\": {\"external_url\": \"warden.lab\"}}", err,
+                             sizeof(err)) && strstr(err, "web.external_url"));
+    CHECK(!config_file_loads(&cfg, "{\"web\": {\"external_url\": 8080}}", err, sizeof(err)));
+}
+
 int main(void)
 {
     RUN(device_id_takes_only_iot_hub_alphabet);
@@ -222,5 +362,8 @@ int main(void)
     RUN(map_grows_and_finds);
     RUN(arena_refuses_past_its_cap);
     RUN(config_rejects_naming_the_key);
+    RUN(config_alertmanager_urls_are_a_short_list_of_http);
+    RUN(config_labels_are_an_object_of_strings_not_wardens_own);
+    RUN(config_external_url_is_http_or_https);
     return CHECK_DONE();
 }
