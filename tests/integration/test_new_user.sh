@@ -39,6 +39,21 @@ gone() {
     wait_until '! pgrep -g "$_g_pg" > /dev/null && ! pgrep -f "$_g_pat" > /dev/null' 30
 }
 
+# run_exits PID: wait for a `make run` that must fail to exit by itself, and set
+# rc to its status; one still running after 120 s (a component it should have
+# found broken came up, or was never started) is stopped with Ctrl-C.
+run_exits() {
+    local _re_pid=$1
+    if wait_until '! kill -0 "$_re_pid" 2> /dev/null' 120; then
+        wait "$_re_pid"
+        rc=$?
+    else
+        kill -INT -- -"$_re_pid" 2> /dev/null
+        wait "$_re_pid"
+        rc="still running after 120 s"
+    fi
+}
+
 MQTT=$(free_port)
 WEB_PORT=$(free_port)
 TLS=$(free_port)
@@ -144,8 +159,7 @@ PIDS+=("$SQUAT")
 wait_port "$MQTT" 20 || fail new-user-squatter-listens
 (cd "$C" && MQTT_PORT=$MQTT WEB_LISTEN=127.0.0.1:$WEB_PORT ALERTMANAGER_PORT=$AMP exec make run > "$T/run1.out" 2>&1) &
 R=$!
-wait "$R"
-rc=$?
+run_exits "$R"
 if [ "$rc" != 0 ] && grep -q "lab broker cannot start: port $MQTT is taken" "$T/run1.out"; then
     pass new-user-run-port-taken-stops-with-the-reason
 else
@@ -158,8 +172,7 @@ stop_pid "$SQUAT"
 sed -i 's/group_wait: .*/group_wait: ten-seconds/' "$C/conf/alertmanager.yml"
 (cd "$C" && MQTT_PORT=$MQTT WEB_LISTEN=127.0.0.1:$WEB_PORT ALERTMANAGER_PORT=$AMP exec make run > "$T/run-am.out" 2>&1) &
 R=$!
-wait "$R"
-rc=$?
+run_exits "$R"
 if [ "$rc" != 0 ] && grep -q "run: Alertmanager exited before it was ready" "$T/run-am.out" &&
     grep -q "Loading configuration file failed" "$T/run-am.out" &&
     grep -qF "$C/lab/alertmanager/alertmanager.log" "$T/run-am.out"; then
@@ -173,8 +186,7 @@ gone "$C" "$R" || fail new-user-run-alertmanager-fails-leaves-nothing-running "$
 echo "not a shared object" > "$C/build/warden_hub.so"
 (cd "$C" && MQTT_PORT=$MQTT WEB_LISTEN=127.0.0.1:$WEB_PORT ALERTMANAGER_PORT=$AMP exec make run > "$T/run2.out" 2>&1) &
 R=$!
-wait "$R"
-rc=$?
+run_exits "$R"
 if [ "$rc" != 0 ] && grep -q "lab broker exited" "$T/run2.out" && grep -q "Unable to load auth plugin" "$T/run2.out" &&
     grep -qF "$C/lab/broker/mosquitto.log" "$T/run2.out"; then
     pass new-user-run-broker-fails-stops-with-its-log
