@@ -86,7 +86,7 @@ rm -r "${DROPIN%/*}"
 # Each of its command lines is the unit's own plus settings Warden takes
 # (`warden config` exits 2 on an unknown one); the first names Alertmanagers.
 unit_exec=$(sed -n 's/^ExecStart=//p' "$R/usr/lib/systemd/system/warden.service")
-n=0
+n=0 args=()
 while IFS= read -r line; do
     n=$((n + 1))
     eval "args=($line)" # systemd's quoting, as the shell's for what the example holds
