@@ -137,7 +137,7 @@ install: $(B)/warden $(B)/warden_hub.so
 	install -m 0755 $(B)/warden $(DESTDIR)$(PREFIX)/bin/warden
 	install -d $(DESTDIR)$(PREFIX)/lib/warden
 	install -m 0644 $(B)/warden_hub.so $(DESTDIR)$(PREFIX)/lib/warden/warden_hub.so
-	install -m 0644 conf/mosquitto.conf conf/demo-* $(DESTDIR)$(PREFIX)/share/warden/conf/
+	install -m 0644 conf/mosquitto.conf conf/alertmanager.yml conf/demo-* $(DESTDIR)$(PREFIX)/share/warden/conf/
 	install -m 0644 sql/examples/*.sql $(DESTDIR)$(PREFIX)/share/warden/examples/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/warden
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/warden/README.md
@@ -160,6 +160,11 @@ install-service:
 	    sed $(DIST_SUBST) dist/systemd/$$u.service.in > $(DESTDIR)$(UNITDIR)/$$u.service || exit 1; \
 	    chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.service; done
 	install -m 0644 dist/warden.sysusers $(DESTDIR)$(SYSUSERSDIR)/warden.conf
+	# An example only: the drop-in pointing warden.service at an existing Alertmanager.
+	install -d $(DESTDIR)$(PREFIX)/share/warden/examples/warden.service.d
+	sed $(DIST_SUBST) dist/systemd/warden.service.d/alertmanager.conf.in \
+	    > $(DESTDIR)$(PREFIX)/share/warden/examples/warden.service.d/alertmanager.conf
+	chmod 0644 $(DESTDIR)$(PREFIX)/share/warden/examples/warden.service.d/alertmanager.conf
 	sed $(DIST_SUBST) dist/warden.json.in > $(DESTDIR)$(PREFIX)/share/warden/etc/warden.json
 	# The drop-in carries the settings of conf/mosquitto.conf but for allow_anonymous.
 	{ sed $(DIST_SUBST) dist/mosquitto/warden-hub.conf.in && \

@@ -1,19 +1,25 @@
 #!/bin/bash
 # `make run` and `make demo`: the lab hub (Mosquitto with build/warden_hub.so)
-# on 127.0.0.1:1883 and `warden run` with its dashboard on 127.0.0.1:8080.
-# With --demo, simulated devices too, and Warden's TLS front end on 8883 for
-# the devices that log in with certificates. Everything lives in ./lab/
-# (database, broker state, the hub's key store, certificates, logs).
+# on 127.0.0.1:1883, a Prometheus Alertmanager on 127.0.0.1:9093
+# (conf/alertmanager.yml) whose webhook is `warden notify receive`, and
+# `warden run` with its dashboard on 127.0.0.1:8080, sending its alerts to that
+# Alertmanager. With --demo, simulated devices too, and Warden's TLS front end
+# on 8883 for the devices that log in with certificates. Everything lives in
+# ./lab/ (database, broker state, the hub's key store, certificates,
+# Alertmanager's data, the notifications it sent, logs).
 #
 # Each component is checked once started (broker listening with the plugin
-# loaded, Warden connected and serving, front end listening, simulator
-# publishing). If one is not up, or one stops later, everything this script
-# started is stopped and it exits 1, naming the component and showing the end
-# of its log. Ctrl-C stops everything it started and exits 0.
+# loaded, receiver listening, Alertmanager ready, Warden connected and serving,
+# front end listening, simulator publishing). If one is not up, or one stops
+# later, everything this script started is stopped and it exits 1, naming the
+# component and showing the end of its log. Ctrl-C stops everything it started
+# and exits 0.
 #
-# Ports: MQTT_PORT, WEB_LISTEN (host:port) and TLS_PORT choose them, and a
-# port chosen that way must be free. A default port that is taken (Debian's
-# own mosquitto service listens on 1883) is replaced by a free one, said so.
+# Ports: MQTT_PORT, WEB_LISTEN (host:port), ALERTMANAGER_PORT and TLS_PORT
+# choose them, and a port chosen that way must be free. A default port that is
+# taken (Debian's own mosquitto service listens on 1883, its
+# prometheus-alertmanager on 9093) is replaced by a free one, said so. The
+# receiver takes whatever port the kernel gives it: only Alertmanager needs it.
 # HUB=0 starts a broker that takes anyone instead of the lab hub.
 set -u
 cd "$(dirname "$0")/.."
@@ -102,6 +108,7 @@ sql1() { sqlite3 -batch -noheader "$LAB/warden.db" "$1" 2> /dev/null; }
 
 MQTT_PORT=$(choose_port "lab broker" "${MQTT_PORT:-}" 1883) || exit 1
 WEB_PORT=$(choose_port dashboard "${WEB_LISTEN:+${WEB_LISTEN##*:}}" 8080) || exit 1
+AM_PORT=$(choose_port Alertmanager "${ALERTMANAGER_PORT:-}" 9093) || exit 1
 WEB=${WEB_LISTEN:-127.0.0.1:$WEB_PORT}
 T0_MS=$(($(date +%s) * 1000))
 
@@ -125,7 +132,38 @@ else
     echo "run: lab broker on 127.0.0.1:$MQTT_PORT (anonymous, no lab hub)"
 fi
 
-EXTRA=()
+# Alertmanager (Debian's prometheus-alertmanager) with conf/alertmanager.yml,
+# its webhook pointed at `warden notify receive`, which writes each
+# notification as one JSON line of the lab folder's log. Its silences and
+# notification log live in the lab folder; clustering off (nothing to gossip
+# with), and its links point at the address printed below.
+command -v prometheus-alertmanager > /dev/null ||
+    fail Alertmanager - "is not installed: make deps installs it (the Debian package prometheus-alertmanager)"
+AM_DIR=$LAB/alertmanager
+NLOG=$LAB/alertmanager-notifications.log
+RLOG=$AM_DIR/receiver.log
+ALOG=$AM_DIR/alertmanager.log
+mkdir -p "$AM_DIR"
+: > "$RLOG"
+build/warden notify receive --listen 127.0.0.1:0 --out "$NLOG" >> "$RLOG" 2>&1 &
+started "notifications receiver" "$RLOG" $!
+RECV_RE='notify receive: listening on http://127\.0\.0\.1:[0-9]+/'
+await "notifications receiver" "$RLOG" "$LAST" "listening" grep -qE "$RECV_RE" "$RLOG"
+RECV_URL=$(grep -oE "$RECV_RE" "$RLOG" | head -1 | sed 's/.*listening on //')
+# The shipped configuration names a placeholder address for the receiver.
+sed "s|http://127.0.0.1:9096/|$RECV_URL|" conf/alertmanager.yml > "$AM_DIR/alertmanager.yml"
+grep -qF "url: $RECV_URL" "$AM_DIR/alertmanager.yml" ||
+    fail Alertmanager "$AM_DIR/alertmanager.yml" "configuration has no webhook url http://127.0.0.1:9096/ to point at the receiver"
+AM_URL=http://127.0.0.1:$AM_PORT/
+prometheus-alertmanager --config.file="$AM_DIR/alertmanager.yml" --storage.path="$AM_DIR/data" \
+    --web.listen-address="127.0.0.1:$AM_PORT" --web.external-url="$AM_URL" \
+    --cluster.listen-address= >> "$ALOG" 2>&1 &
+started Alertmanager "$ALOG" $!
+am_ready() { curl -sf --max-time 5 "$AM_URL-/ready" > /dev/null; }
+await Alertmanager "$ALOG" "$LAST" "ready on 127.0.0.1:$AM_PORT" am_ready
+echo "run: Alertmanager on $AM_URL, its webhook the receiver on $RECV_URL"
+
+EXTRA=(--notify.alertmanager.urls="$AM_URL" --web.external_url="http://$WEB/")
 if [ "$DEMO" = 1 ]; then
     # The demo's configuration, as a user would bring it from Azure: a
     # security group with every rule on, the hub's IP filter and diagnostic
@@ -137,7 +175,7 @@ if [ "$DEMO" = 1 ]; then
             fail "demo configuration" "$LAB/warden.log" "failed: warden $step"
     done
     # Short intervals, so that every alert shows within a couple of minutes.
-    EXTRA=(--evaluator.interval=PT10S --evaluator.silent_after=PT2M)
+    EXTRA+=(--evaluator.interval=PT10S --evaluator.silent_after=PT2M)
 fi
 
 # Warden: ingest, evaluator and dashboard.
@@ -226,10 +264,13 @@ fi
 cat << MSG
 
 Dashboard: http://$WEB/   (changes need the admin token in $LAB/warden.token)
+Alertmanager: $AM_URL   (Warden sends it every alert; what it notifies: $NLOG)
 
 Warden is ingesting into $LAB/warden.db. Logs:
   Warden:        $WLOG
   broker:        $BLOG
+  Alertmanager:  $ALOG
+  receiver:      $RLOG
 MSG
 if [ "$DEMO" = 1 ]; then
     echo "  simulator:     $SLOG"

@@ -2,7 +2,9 @@
 # `make install` as a lab server gets it (README "Install on a lab server"),
 # into a DESTDIR: every file in place with its prefix filled in; the systemd
 # units accepted by `systemd-analyze verify` against that tree (and a unit with
-# a typo or a missing binary refused, so the check can fail); the sysusers.d
+# a typo or a missing binary refused, so the check can fail), warden.service
+# also with the example drop-in for an existing Alertmanager (and with its
+# commented variant for one behind a proxy), whose settings Warden takes; the sysusers.d
 # entry makes the warden user, in group mosquitto; /etc/warden/warden.json is
 # a valid configuration, and a second install keeps an edited one; the
 # Mosquitto drop-in, under a main configuration shaped like Debian's, loads the
@@ -23,11 +25,12 @@ missing=""
 for f in usr/bin/warden usr/lib/warden/warden_hub.so usr/lib/systemd/system/warden.service \
     usr/lib/systemd/system/warden-hub-tls.service usr/lib/sysusers.d/warden.conf \
     etc/warden/warden.json etc/mosquitto/conf.d/warden-hub.conf usr/share/warden/conf/mosquitto.conf \
-    usr/share/warden/etc/warden.json usr/share/warden/etc/warden-hub.conf usr/share/doc/warden/README.md; do
+    usr/share/warden/etc/warden.json usr/share/warden/etc/warden-hub.conf usr/share/doc/warden/README.md \
+    usr/share/warden/conf/alertmanager.yml usr/share/warden/examples/warden.service.d/alertmanager.conf; do
     [ -f "$R/$f" ] || missing="$missing $f"
 done
 check install-puts-every-file "$missing" ""
-left=$(grep -l '@[A-Z]*@' -r "$R/etc" "$R/usr/lib/systemd" "$R/usr/share/warden/etc" 2> /dev/null)
+left=$(grep -l '@[A-Z]*@' -r "$R/etc" "$R/usr/lib/systemd" "$R/usr/share/warden/etc" "$R/usr/share/warden/examples" 2> /dev/null)
 check install-fills-every-placeholder "$left" ""
 check install-unit-runs-the-installed-binary \
     "$(grep '^ExecStart=' "$R/usr/lib/systemd/system/warden.service")" \
@@ -63,6 +66,38 @@ sed 's|^ExecStart=/usr/bin/warden|ExecStart=/usr/bin/wardne|' "$V/usr/lib/system
     > "$V/usr/lib/systemd/system/nobinary.service"
 [ -n "$(verify nobinary.service)" ] && pass systemd-analyze-verify-refuses-a-missing-binary ||
     fail systemd-analyze-verify-refuses-a-missing-binary
+
+# The example drop-in for an existing Alertmanager, where `systemctl edit` puts
+# one: the unit with it is accepted; without its empty ExecStart= (which clears
+# the unit's own) it is refused, so verify does read it; the commented variant
+# for an Alertmanager behind a proxy (LoadCredential= and its ExecStart instead
+# of the first) is accepted too.
+EX="$R/usr/share/warden/examples/warden.service.d/alertmanager.conf"
+DROPIN="$V/etc/systemd/system/warden.service.d/alertmanager.conf"
+mkdir -p "${DROPIN%/*}"
+cp "$EX" "$DROPIN"
+check systemd-analyze-verify-accepts-warden.service-with-the-alertmanager-dropin "$(verify warden.service)" ""
+sed '/^ExecStart=$/d' "$EX" > "$DROPIN"
+[ -n "$(verify warden.service)" ] && pass systemd-analyze-verify-reads-the-alertmanager-dropin ||
+    fail systemd-analyze-verify-reads-the-alertmanager-dropin "accepted two ExecStart="
+sed -e '/^ExecStart=\//d' -e 's/^#\(LoadCredential=\|ExecStart=\)/\1/' "$EX" > "$DROPIN"
+check systemd-analyze-verify-accepts-the-dropins-proxy-variant "$(verify warden.service)" ""
+rm -r "${DROPIN%/*}"
+# Each of its command lines is the unit's own plus settings Warden takes
+# (`warden config` exits 2 on an unknown one); the first names Alertmanagers.
+unit_exec=$(sed -n 's/^ExecStart=//p' "$R/usr/lib/systemd/system/warden.service")
+n=0 args=()
+while IFS= read -r line; do
+    n=$((n + 1))
+    eval "args=($line)" # systemd's quoting, as the shell's for what the example holds
+    check "alertmanager-dropin-command-$n-is-the-units" "${args[*]:0:4}" "$unit_exec"
+    "$R/usr/bin/warden" --config "$R/usr/share/warden/etc/warden.json" config "${args[@]:4}" > "$T/dropin-$n.txt" 2>&1
+    check "alertmanager-dropin-command-$n-settings-are-valid" "$?" 0
+done < <(sed -n 's/^#\{0,1\}ExecStart=\(.\)/\1/p' "$EX")
+check alertmanager-dropin-has-two-commands "$n" 2
+check alertmanager-dropin-names-alertmanagers "$(grep '^notify.alertmanager.urls' "$T/dropin-1.txt")" \
+    "notify.alertmanager.urls = [http://alertmanager-1.lab.example:9093/,http://alertmanager-2.lab.example:9093/]"
+
 # systemd's own review of the sandbox: "OK" is an exposure below 2.0 (of 10).
 for u in "${UNITS[@]}"; do
     systemd-analyze security --offline=yes --root="$V" --threshold=19 "/usr/lib/systemd/system/$u" \

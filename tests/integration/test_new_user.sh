@@ -2,12 +2,14 @@
 # What a new user does first: a fresh clone, `make demo` there (on free ports),
 # and the dashboard in a real headless Chromium must show alerts that only a
 # running lab hub can raise (expired and forged SAS tokens, decided by the
-# plugin at CONNECT) and a flow alert (a flow to a listed address); then
-# Ctrl-C (SIGINT to the demo's process group, as a terminal sends it) must
-# leave no process of the demo behind. Then `make run` with a broker that
-# cannot start (its port held by a program that is no MQTT broker, or a
-# plugin Mosquitto cannot load) must exit non-zero with the reason on the
-# screen, leaving nothing running.
+# plugin at CONNECT) and a flow alert (a flow to a listed address); the
+# Alertmanager the demo prints must answer, list Warden's alerts, and have
+# notified the demo's receiver, whose log the demo names; then Ctrl-C (SIGINT
+# to the demo's process group, as a terminal sends it) must leave no process of
+# the demo behind. Then `make run` with a broker that cannot start (its port
+# held by a program that is no MQTT broker, or a plugin Mosquitto cannot load)
+# or an Alertmanager configuration Alertmanager refuses must exit non-zero with
+# the reason on the screen, leaving nothing running.
 #
 # The clone is made from the commits when the work tree is clean (as CI's
 # is), and from the work tree's files otherwise, so that a change can be
@@ -37,11 +39,27 @@ gone() {
     wait_until '! pgrep -g "$_g_pg" > /dev/null && ! pgrep -f "$_g_pat" > /dev/null' 30
 }
 
+# run_exits PID: wait for a `make run` that must fail to exit by itself, and set
+# rc to its status; one still running after 120 s (a component it should have
+# found broken came up, or was never started) is stopped with Ctrl-C.
+run_exits() {
+    local _re_pid=$1
+    if wait_until '! kill -0 "$_re_pid" 2> /dev/null' 120; then
+        wait "$_re_pid"
+        rc=$?
+    else
+        kill -INT -- -"$_re_pid" 2> /dev/null
+        wait "$_re_pid"
+        rc="still running after 120 s"
+    fi
+}
+
 MQTT=$(free_port)
 WEB_PORT=$(free_port)
 TLS=$(free_port)
+AMP=$(free_port)
 WEB=http://127.0.0.1:$WEB_PORT
-(cd "$C" && MAKEFLAGS=-j2 MQTT_PORT=$MQTT WEB_LISTEN=127.0.0.1:$WEB_PORT TLS_PORT=$TLS \
+(cd "$C" && MAKEFLAGS=-j2 MQTT_PORT=$MQTT WEB_LISTEN=127.0.0.1:$WEB_PORT TLS_PORT=$TLS ALERTMANAGER_PORT=$AMP \
     exec make demo > "$T/demo.out" 2>&1) &
 DEMO=$!
 PIDS+=("$DEMO")
@@ -58,7 +76,8 @@ up=$SECONDS
 
 # Every log the closing message names exists.
 missing=""
-for log in warden.log broker/mosquitto.log sim.log hub-tls.log; do
+for log in warden.log broker/mosquitto.log sim.log hub-tls.log alertmanager/alertmanager.log \
+    alertmanager/receiver.log alertmanager-notifications.log; do
     grep -qF "$C/lab/$log" "$T/demo.out" && [ -f "$C/lab/$log" ] || missing="$missing $log"
 done
 check new-user-closing-message-names-each-log "${missing:-none}" none
@@ -77,6 +96,32 @@ if wait_until have_alerts 120; then
     echo "new-user: the three alerts showed $((SECONDS - up)) s after the dashboard" >&2
 else
     fail new-user-alerts-within-two-minutes "$(curl -s "$WEB/api/v1/alerts?limit=50" | head -c 600)"
+fi
+
+# The Alertmanager the demo started, at the address it printed beside the
+# dashboard's: it answers, clustering off; Warden's alerts reach it, and its
+# webhook, the demo's receiver, writes a notification (after group_wait, 10 s)
+# whose generatorURL is on the dashboard.
+AM=$(sed -n 's|^Alertmanager: \(http://[^ ]*\) .*|\1|p' "$T/demo.out")
+check new-user-demo-prints-the-alertmanager "$AM" "http://127.0.0.1:$AMP/"
+curl -sf --max-time 10 "${AM}api/v2/status" > "$T/am-status.json"
+rc=$?
+check new-user-alertmanager-answers-status "$rc:$(json "$T/am-status.json" "SELECT json_extract(j, '\$.cluster.status') FROM f")" \
+    0:disabled
+am_has_warden() { am_alerts "${AM%/}" "$T/am-alerts.json" && grep -q '"source":"warden"' "$T/am-alerts.json"; }
+if wait_until am_has_warden 60; then
+    pass new-user-alertmanager-lists-warden-alerts
+    echo "new-user: Alertmanager listed Warden's alerts $((SECONDS - up)) s after the dashboard" >&2
+else
+    fail new-user-alertmanager-lists-warden-alerts "$(head -c 300 "$T/am-alerts.json")"
+fi
+NLOG=$C/lab/alertmanager-notifications.log
+notified() { grep -q "\"source\":\"warden\".*\"generatorURL\":\"$WEB/" "$NLOG" 2> /dev/null; }
+if wait_until notified 60; then
+    pass new-user-receiver-logs-a-notification
+    echo "new-user: the first notification was logged $((SECONDS - up)) s after the dashboard" >&2
+else
+    fail new-user-receiver-logs-a-notification "$(head -c 300 "$NLOG" 2> /dev/null)"
 fi
 
 browser_dom() { # browser_dom PATH OUT: the page's DOM after load, in headless Chromium
@@ -112,10 +157,9 @@ s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); print("listening", flush=Tr
 SQUAT=$!
 PIDS+=("$SQUAT")
 wait_port "$MQTT" 20 || fail new-user-squatter-listens
-(cd "$C" && MQTT_PORT=$MQTT WEB_LISTEN=127.0.0.1:$WEB_PORT exec make run > "$T/run1.out" 2>&1) &
+(cd "$C" && MQTT_PORT=$MQTT WEB_LISTEN=127.0.0.1:$WEB_PORT ALERTMANAGER_PORT=$AMP exec make run > "$T/run1.out" 2>&1) &
 R=$!
-wait "$R"
-rc=$?
+run_exits "$R"
 if [ "$rc" != 0 ] && grep -q "lab broker cannot start: port $MQTT is taken" "$T/run1.out"; then
     pass new-user-run-port-taken-stops-with-the-reason
 else
@@ -124,12 +168,25 @@ fi
 gone "$C" "$R" || fail new-user-run-port-taken-leaves-nothing-running "$(pgrep -af "$C")"
 stop_pid "$SQUAT"
 
+# make run with an Alertmanager configuration Alertmanager refuses: it exits at once.
+sed -i 's/group_wait: .*/group_wait: ten-seconds/' "$C/conf/alertmanager.yml"
+(cd "$C" && MQTT_PORT=$MQTT WEB_LISTEN=127.0.0.1:$WEB_PORT ALERTMANAGER_PORT=$AMP exec make run > "$T/run-am.out" 2>&1) &
+R=$!
+run_exits "$R"
+if [ "$rc" != 0 ] && grep -q "run: Alertmanager exited before it was ready" "$T/run-am.out" &&
+    grep -q "Loading configuration file failed" "$T/run-am.out" &&
+    grep -qF "$C/lab/alertmanager/alertmanager.log" "$T/run-am.out"; then
+    pass new-user-run-alertmanager-fails-stops-with-its-log
+else
+    fail new-user-run-alertmanager-fails-stops-with-its-log "exit $rc: $(tail -8 "$T/run-am.out")"
+fi
+gone "$C" "$R" || fail new-user-run-alertmanager-fails-leaves-nothing-running "$(pgrep -af "$C")"
+
 # make run with a plugin Mosquitto cannot load: the broker exits at once.
 echo "not a shared object" > "$C/build/warden_hub.so"
-(cd "$C" && MQTT_PORT=$MQTT WEB_LISTEN=127.0.0.1:$WEB_PORT exec make run > "$T/run2.out" 2>&1) &
+(cd "$C" && MQTT_PORT=$MQTT WEB_LISTEN=127.0.0.1:$WEB_PORT ALERTMANAGER_PORT=$AMP exec make run > "$T/run2.out" 2>&1) &
 R=$!
-wait "$R"
-rc=$?
+run_exits "$R"
 if [ "$rc" != 0 ] && grep -q "lab broker exited" "$T/run2.out" && grep -q "Unable to load auth plugin" "$T/run2.out" &&
     grep -qF "$C/lab/broker/mosquitto.log" "$T/run2.out"; then
     pass new-user-run-broker-fails-stops-with-its-log
