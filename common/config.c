@@ -168,7 +168,11 @@ static const struct key *key_find(const char *name)
     return NULL;
 }
 
-/* An http:// or https:// address with a host, no spaces, no commas. */
+/*
+ * An http:// or https:// address with a host: no spaces, no commas, and no
+ * user, query or fragment (a password belongs in a file, and Warden adds the
+ * paths itself).
+ */
 static bool url_http(const char *v, size_t n)
 {
     size_t skip = strncmp(v, "http://", 7) == 0 ? 7 : strncmp(v, "https://", 8) == 0 ? 8 : 0;
@@ -176,7 +180,7 @@ static bool url_http(const char *v, size_t n)
     if (skip == 0 || n <= skip || v[skip] == '/')
         return false;
     for (size_t i = 0; i < n; i++)
-        if ((unsigned char)v[i] <= ' ' || v[i] == ',' || (unsigned char)v[i] >= 0x7f)
+        if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f || strchr(",@?#", v[i]))
             return false;
     return true;
 }
@@ -206,7 +210,7 @@ static bool label_name_ok(const char *name)
 static bool set_list(const struct key *k, struct config *cfg, json_t *arr, const char *text,
                      char *err, size_t errlen)
 {
-    char *out = (char *)cfg + k->off, item[512];
+    char out[2048], item[512]; /* the setting changes only once the whole list is good */
     size_t used = 0, n = 0, count = arr ? json_array_size(arr) : 0;
     const char *p = text;
 
@@ -234,14 +238,14 @@ static bool set_list(const struct key *k, struct config *cfg, json_t *arr, const
                      item);
             return false;
         }
-        if (++n > (size_t)k->max || used + len + 2 > k->size) {
+        if (++n > (size_t)k->max || used + len + 2 > k->size || used + len + 2 > sizeof(out)) {
             snprintf(err, errlen, "%s: at most %lld addresses", k->name, (long long)k->max);
             return false;
         }
-        used += (size_t)snprintf(out + used, k->size - used, "%s%s", used ? "," : "", item);
+        used += (size_t)snprintf(out + used, sizeof(out) - used, "%s%s", used ? "," : "", item);
     }
-    if (n == 0)
-        out[0] = '\0';
+    out[used] = '\0';
+    memcpy((char *)cfg + k->off, out, used + 1);
     return true;
 }
 

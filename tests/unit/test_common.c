@@ -249,7 +249,8 @@ static void config_alertmanager_urls_are_a_short_list_of_http(void)
     char err[256];
     const char *bad[] = {"ftp://am:9093", "am:9093", "http://", "http:///x", "https://",
                          "http://am :9093", ",http://am", "http://a,,http://b",
-                         "http://\xc3\xa9", NULL};
+                         "http://\xc3\xa9", "http://user:pw@am:9093", "http://am:9093/?x=1",
+                         "http://am:9093/#frag", NULL};
 
     config_defaults(&cfg);
     CHECK_STR(cfg.notify_am_urls, ""); /* off unless set */
@@ -268,6 +269,10 @@ static void config_alertmanager_urls_are_a_short_list_of_http(void)
                       "http://a1,http://a2,http://a3,http://a4,http://a5,http://a6,http://a7,"
                       "http://a8,http://a9", err, sizeof(err)) && strstr(err, "at most 8"));
     config_refuses_each(&cfg, "notify.alertmanager.urls", bad);
+    /* A list refused keeps the setting as it was, not its first good addresses. */
+    CHECK(config_set(&cfg, "notify.alertmanager.urls", "http://kept", err, sizeof(err)));
+    CHECK(!config_set(&cfg, "notify.alertmanager.urls", "http://a,ftp://b", err, sizeof(err)));
+    CHECK_STR(cfg.notify_am_urls, "http://kept");
     CHECK(config_file_loads(&cfg, "{\"notify\": {\"alertmanager\": {\"urls\": "
                             "[\"http://127.0.0.1:9093\", \"https://am.lab/prefix\"]}}}",
                             err, sizeof(err)));
