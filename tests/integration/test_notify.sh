@@ -31,6 +31,30 @@ check notify-test-unreachable-exit "$?" 1
 echo "$out" | grep -q "1/5 GET /api/v2/status: FAILED" && pass notify-test-unreachable-says ||
     fail notify-test-unreachable-says "$out"
 
+# An Alertmanager behind TLS (its own web.config.file): trusted through
+# notify.alertmanager.tls.ca_file, refused without it.
+mkdir -p "$T/pki"
+lab_tls_pki "$T/pki" || fail notify-tls-pki
+printf 'tls_server_config:\n  cert_file: %s\n  key_file: %s\n' "$T/pki/server.pem" "$T/pki/server.key" > "$T/web.yml"
+saved_port=$AM_PORT saved_url=$AM_URL saved_pid=$AM_PID
+AM_PORT=$(free_port)
+AM_URL=https://127.0.0.1:$AM_PORT
+mkdir -p "$T/amtls"
+sed "s|http://127.0.0.1:9096/|http://127.0.0.1:$RECV_PORT/|" conf/alertmanager.yml > "$T/amtls/am.yml"
+prometheus-alertmanager --config.file="$T/amtls/am.yml" --storage.path="$T/amtls/data" \
+    --web.listen-address="127.0.0.1:$AM_PORT" --cluster.listen-address= --web.config.file="$T/web.yml" \
+    >> "$T/amtls/am.log" 2>&1 &
+PIDS+=($!)
+TLS_AM_PID=$!
+wait_until 'curl -sf --cacert "$T/pki/lab-ca.pem" "$AM_URL/-/ready" > /dev/null' 60 || fail notify-tls-am-start "$(tail -3 "$T/amtls/am.log")"
+out=$("$WARDEN" notify test --url "$AM_URL" --notify.alertmanager.tls.ca_file="$T/pki/lab-ca.pem" 2>&1)
+check notify-tls-test-passes "$?" 0
+out=$("$WARDEN" notify test --url "$AM_URL" --notify.timeout=PT3S 2>&1)
+check notify-tls-untrusted-refused "$?" 1
+echo "$out" | grep -q "1/5 GET /api/v2/status: FAILED" && pass notify-tls-untrusted-says || fail notify-tls-untrusted-says "$out"
+stop_pid "$TLS_AM_PID"
+AM_PORT=$saved_port AM_URL=$saved_url AM_PID=$saved_pid
+
 start_warden --evaluator.interval=PT1S --evaluator.silent_after=PT10S \
     --evaluator.event_alert_ttl=PT10S --notify.alertmanager.urls="$AM_URL" --notify.resend=PT2S \
     --notify.resolved_retention=PT1M --web.external_url=http://warden.test:8080/ \
