@@ -173,7 +173,8 @@ start_receiver() {
     wait_port "$RECV_PORT" || { fail receiver-start "$(tail -3 "$T/$1.err")"; exit 1; }
 }
 
-# start_alertmanager NAME [ARGS]: a real prometheus-alertmanager with conf/alertmanager.yml,
+# start_alertmanager NAME [ARGS]: a real prometheus-alertmanager with conf/alertmanager.yml
+# (and $AM_EXTRA),
 # its webhook pointed at RECV_PORT and its grouping waits cut to seconds, on AM_PORT (a free
 # port unless set), its data in $T/NAME (kept across restarts, as a real one's); sets AM_PORT,
 # AM_URL and AM_PID once it answers /-/ready. Clustering off: nothing else to gossip with.
@@ -185,6 +186,8 @@ start_alertmanager() {
     mkdir -p "$T/$name"
     sed -e "s|http://127.0.0.1:9096/|http://127.0.0.1:$RECV_PORT/|" -e 's/group_wait: .*/group_wait: 0s/' \
         -e 's/group_interval: .*/group_interval: 1s/' conf/alertmanager.yml > "$T/$name/am.yml"
+    # AM_EXTRA: more configuration (inhibit_rules, say) appended for this one.
+    [ -n "${AM_EXTRA:-}" ] && printf '%s\n' "$AM_EXTRA" >> "$T/$name/am.yml"
     prometheus-alertmanager --config.file="$T/$name/am.yml" --storage.path="$T/$name/data" \
         --web.listen-address="127.0.0.1:$AM_PORT" --cluster.listen-address= "$@" >> "$T/$name/am.log" 2>&1 &
     AM_PID=$!

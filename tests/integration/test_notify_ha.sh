@@ -11,7 +11,11 @@
 . "$(dirname "$0")/notify_lib.sh"
 start_broker
 start_receiver hooks
-start_alertmanager am1
+# The healthy one inhibits a hub's diagnostic-setting deletion while a certificate was added to it.
+AM_EXTRA="inhibit_rules:
+  - source_matchers: ['alertname=\"IoT_CertificateSuccessfullyAddedToHub\"']
+    target_matchers: ['alertname=\"IoT_DiagnosticSettingDeletedFromHub\"']
+    equal: ['hub']" start_alertmanager am1
 AM1=$AM_URL
 AM_PORT=
 start_alertmanager am2
@@ -66,6 +70,14 @@ wait_until "same_open $AM2" 60 && pass notify-ha-recovered-holds-open ||
     fail notify-ha-recovered-holds-open "warden: $(warden_keys) am: $(am_keys "$AM2")"
 wait_sql "SELECT count(*) FROM notify_queue q JOIN notify_targets t USING (target_id) WHERE t.url = '$PROXY'" 0 30 &&
     pass notify-ha-recovered-queue-drained || fail notify-ha-recovered-queue-drained
+
+# The inhibited alert says so, on its page and in the list.
+inh=$(sql "SELECT alert_id FROM alerts WHERE alert_type = 'IoT_DiagnosticSettingDeletedFromHub' AND status = 'Active'")
+wait_until "req GET /alerts/$inh > /dev/null && grep -q 'inhibited</span> by 1 other alert' '$T/body'" 30 &&
+    pass notify-ha-inhibited-on-alert-page || fail notify-ha-inhibited-on-alert-page "$(grep -o 'In Alertmanager: .\{0,200\}' "$T/body")"
+req GET "/alerts?type=IoT_DiagnosticSettingDeletedFromHub" > /dev/null
+grep -q "href=\"/alerts/$inh#notifications\">inhibited</a>" "$T/body" && pass notify-ha-inhibited-in-list ||
+    fail notify-ha-inhibited-in-list
 
 # A silence, made as an engineer would, on the healthy one.
 id=$(sql "SELECT alert_id FROM alerts WHERE alert_type = 'IoT_TiConnection'")
