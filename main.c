@@ -48,6 +48,7 @@ static const char usage[] =
     "  intel load F [--name N] | list | drop N\n"
     "  sim [OPTIONS]       simulated devices (see README: warden sim --help)\n"
     "  notify test [--url URL]  send a test alert to Alertmanager and follow it\n"
+    "  notify run          the Alertmanager senders alone (warden run has them)\n"
     "  notify receive --listen HOST:PORT [--out FILE]  a webhook receiver for Alertmanager\n"
     "  config              print the effective configuration\n"
     "  catalog --markdown [alerts|recommendations]  the README's tables of alert types\n"

@@ -5,6 +5,9 @@
  *   warden notify test [--url URL]     sends one test alert to each configured
  *       Alertmanager (or to URL), waits until Alertmanager lists it, resolves
  *       it, waits until it is gone, and says what happened at each step;
+ *   warden notify run                  the senders alone, until SIGTERM, for when
+ *       ingest, evaluation and the web run as separate processes (`warden run`
+ *       starts them itself);
  *   warden notify receive --listen HOST:PORT [--out FILE]
  *       a webhook receiver for Alertmanager's webhook_configs: each
  *       notification it is sent becomes one line of FILE (or stdout). The
@@ -311,13 +314,45 @@ static int cmd_receive(int argc, char **argv)
     return 0;
 }
 
+/* `warden notify run`: the senders of `warden run`, alone. */
+static int cmd_run(const struct config *cfg)
+{
+    struct event_base *base = event_base_new();
+    struct event *sigterm = evsignal_new(base, SIGTERM, on_receive_signal, base);
+    struct event *sigint = evsignal_new(base, SIGINT, on_receive_signal, base);
+    struct notify *n;
+    char err[512];
+
+    if (cfg->notify_am_urls[0] == '\0') {
+        fputs("warden: notify run: no Alertmanager: set notify.alertmanager.urls\n", stderr);
+        return EXIT_USAGE;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if ((n = notify_start(cfg, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "warden: %s\n", err);
+        return 1;
+    }
+    event_add(sigterm, NULL);
+    event_add(sigint, NULL);
+    event_base_dispatch(base);
+    notify_stop(n);
+    event_free(sigterm);
+    event_free(sigint);
+    event_base_free(base);
+    log_info("notify: stopped");
+    return 0;
+}
+
 int notify_cmd(int argc, char **argv, const struct config *cfg)
 {
+    if (argc == 2 && strcmp(argv[1], "run") == 0)
+        return cmd_run(cfg);
     if (argc >= 2 && strcmp(argv[1], "test") == 0)
         return cmd_test(argc, argv, cfg);
     if (argc >= 2 && strcmp(argv[1], "receive") == 0)
         return cmd_receive(argc, argv);
     fputs("usage: warden notify test [--url URL]\n"
+          "       warden notify run\n"
           "       warden notify receive --listen HOST:PORT [--out FILE]\n",
           stderr);
     return EXIT_USAGE;

@@ -134,4 +134,19 @@ check notify-no-errors "$(sql "SELECT errors FROM notify_counters")" 0
 stop_pid "$WARDEN_PID"
 grep -q "notify: sending alerts to $AM_URL" "$T/warden.log" && pass notify-log-says-where ||
     fail notify-log-says-where
+
+# `warden notify run`, the senders alone beside a separate ingester: an emptied Alertmanager
+# gets the open alerts back from it.
+stop_pid "$AM_PID"
+rm -rf "$T/am/data"
+start_alertmanager am
+"$WARDEN" notify run --db "$DB" --notify.alertmanager.urls="$AM_URL" --notify.resend=PT2S \
+    >> "$T/notify-run.log" 2>&1 &
+NOTIFY_PID=$!
+PIDS+=("$NOTIFY_PID")
+open=$(sql "SELECT (SELECT count(*) FROM alerts WHERE status = 'Active') + (SELECT count(*) FROM recommendations WHERE state = 'Active')")
+wait_until 'am_alerts "$AM_URL" "$T/am-run.json" && [ "$(json "json_array_length(j)" "$T/am-run.json")" = "$open" ]' 30 &&
+    pass notify-run-alone-sends || fail notify-run-alone-sends "$(json "json_array_length(j)" "$T/am-run.json") of $open"
+stop_pid "$NOTIFY_PID"
+grep -q "notify: stopped" "$T/notify-run.log" && pass notify-run-stops || fail notify-run-stops "$(tail -3 "$T/notify-run.log")"
 exit $NFAIL
