@@ -106,7 +106,7 @@ AM=$(sed -n 's|^Alertmanager: \(http://[^ ]*\) .*|\1|p' "$T/demo.out")
 check new-user-demo-prints-the-alertmanager "$AM" "http://127.0.0.1:$AMP/"
 curl -sf --max-time 10 "${AM}api/v2/status" > "$T/am-status.json"
 rc=$?
-check new-user-alertmanager-answers-status "$rc:$(json "$T/am-status.json" "SELECT json_extract(j, '\$.cluster.status') FROM f")" \
+check new-user-alertmanager-answers-status "$rc:$(json "json_extract(j, '\$.cluster.status')" "$T/am-status.json")" \
     0:disabled
 am_has_warden() { am_alerts "${AM%/}" "$T/am-alerts.json" && grep -q '"source":"warden"' "$T/am-alerts.json"; }
 if wait_until am_has_warden 60; then

@@ -101,8 +101,9 @@ check notify-annotation-url "$(lab annotations.warden_url)" "http://warden.test:
 check notify-annotation-summary "$(lab annotations.summary)" "Suspicious IP address communication: $dev"
 check notify-annotation-description "$(lab annotations.description)" "$(sql "SELECT description FROM alerts WHERE alert_id = $id")"
 check notify-annotation-remediation "$(lab annotations.remediation)" "$(sql "SELECT remediation FROM alerts WHERE alert_id = $id")"
-starts=$(sql "SELECT strftime('%Y-%m-%dT%H:%M:%f', start_ms / 1000.0, 'unixepoch') FROM alerts WHERE alert_id = $id")
-check notify-starts-at "$(lab startsAt | cut -c1-23)" "$starts"
+# startsAt is when the alert opened (Alertmanager writes it back with its own precision).
+check notify-starts-at "$(sql "SELECT CAST(round((julianday('$(lab startsAt)') - 2440587.5) * 86400000) AS INTEGER)")" \
+    "$(sql "SELECT start_ms FROM alerts WHERE alert_id = $id")"
 # A hub-scoped alert carries hub, not device_id.
 am_alerts "$AM_URL" "$T/am-hub.json" "filter=alertname%3D%22IoT_CertificateSuccessfullyAddedToHub%22"
 hub=$(json "(SELECT json_extract(value, '\$.labels.hub') || '/' || coalesce(json_extract(value, '\$.labels.device_id'), '-') FROM json_each(j) LIMIT 1)" "$T/am-hub.json")
