@@ -847,8 +847,8 @@ def am_listed(url):
 
 @contextlib.contextmanager
 def alertmanager(d):
-    """A fresh prometheus-alertmanager for the with block, its URL: clustering off (nothing to
-    gossip with), its data in D, on a free port (a port taken meanwhile: another)."""
+    """A fresh prometheus-alertmanager for the with block (its url and pid): clustering off
+    (nothing to gossip with), its data in D, on a free port (a port taken meanwhile: another)."""
     write(f"{d}/am.yml", AM_CONFIG)
     for _ in range(5):
         url = f"http://127.0.0.1:{free_port()}"
@@ -860,7 +860,7 @@ def alertmanager(d):
     else:
         fatal("notify", "cannot start prometheus-alertmanager: " + tail(f"{d}/am.log"))
     try:
-        yield url
+        yield NS(url=url, pid=p.pid)
     finally:
         stop(p.pid)
 
@@ -877,21 +877,24 @@ def wait_listed(url, n, t0):
 def notify_ceiling(d, rows):
     """The plain client: the same alerts as Warden's JSON, 64 a POST, one request at a time and a
     connection each (urllib's Connection: close, as Warden's client), the bodies made before
-    the clock starts: (seconds from the first POST to all listed, the listing)."""
+    the clock starts: (seconds from the first POST to all listed, to the last POST answered,
+    the listing, Alertmanager's CPU seconds meanwhile)."""
     now = int(time.time() * 1000)
     alerts = [am_postable(r, i + 1, now, "http://127.0.0.1:8080") for i, r in enumerate(rows)]
     bodies = [json.dumps(alerts[i:i + NOTIFY_BATCH], separators=(",", ":")).encode()
               for i in range(0, len(alerts), NOTIFY_BATCH)]
-    with alertmanager(d) as url:
-        t0 = time.monotonic()
+    with alertmanager(d) as am:
+        cpu, t0 = cpu_ticks(am.pid), time.monotonic()
         for body in bodies:
-            post = urllib.request.Request(url + "/api/v2/alerts", data=body, headers={"Content-Type": "application/json"})
+            post = urllib.request.Request(am.url + "/api/v2/alerts", data=body, headers={"Content-Type": "application/json"})
             try:
                 with urllib.request.urlopen(post, timeout=30) as r:
                     r.read()
             except OSError as e:
                 fatal("notify ceiling", f"POST /api/v2/alerts: {e}")
-        return wait_listed(url, len(rows), t0)
+        posted = time.monotonic() - t0
+        secs, listed = wait_listed(am.url, len(rows), t0)
+        return secs, posted, listed, (cpu_ticks(am.pid) - cpu) / os.sysconf("SC_CLK_TCK")
 
 def notify_open(db, rows):
     """ROWS opened in one transaction, as evaluator/alerts.c's alert_open opens an alert (its
@@ -931,21 +934,23 @@ def notify():
     d, fig, n = scratch("notify"), partial(figure, "notify"), S.notify_alerts
     rows = notify_alerts(n, int(time.time() * 1000))
     say(f"notify: the ceiling (a plain client, {NOTIFY_BATCH} a POST), {n} alerts into a fresh Alertmanager")
-    c_secs, c_listed = notify_ceiling(scratch("notify/am-ceiling"), rows)
+    c_secs, c_posted, c_listed, c_cpu = notify_ceiling(scratch("notify/am-ceiling"), rows)
     check("notify ceiling-listed", len(c_listed), n, "alerts the plain client's Alertmanager lists ")
     say(f"notify: warden run, {n} alerts opened in one transaction")
     args = ["--evaluator.interval=PT1H", f"--notify.resend={NOTIFY_RESEND}"]  # neither moves during the run
-    with alertmanager(scratch("notify/am-warden")) as url, \
-            lab(f"{d}/broker", d, args=args + [f"--notify.alertmanager.urls={url}"]) as l:
+    with alertmanager(scratch("notify/am-warden")) as am, \
+            lab(f"{d}/broker", d, args=args + [f"--notify.alertmanager.urls={am.url}"]) as l:
         # The evaluator's first pass and the sender's first round (the resend at start, with
         # nothing to send, then the read-back) are behind us: what follows is the queue's.
         ready = ("SELECT (SELECT value FROM evaluator_state WHERE key = 'passes_total') >= 1 "
                  "AND (SELECT polled_ms FROM notify_targets) IS NOT NULL")
         if not wait_until(30, lambda: sq(l.db, ready) == "1"):
             fatal("notify warden-ready", "no evaluator pass or Alertmanager poll: " + tail(f"{d}/warden.log"))
+        cpu = (cpu_ticks(am.pid), cpu_ticks(l.warden.pid))
         t0, wall0 = notify_open(l.db, rows)
         samples = queue_samples(l.db, t0)
-        secs, listed = wait_listed(url, n, t0)
+        secs, listed = wait_listed(am.url, n, t0)
+        am_cpu, w_cpu = ((cpu_ticks(p) - c) / os.sysconf("SC_CLK_TCK") for p, c in zip((am.pid, l.warden.pid), cpu))
     # Warden stopped: its senders flushed their counters.
     sent, errors, dropped, requests = sq_row(l.db, "SELECT sent, errors, dropped, latency_count FROM notify_counters") \
         or (0, 0, 0, 0)
@@ -969,8 +974,9 @@ def notify():
           f"notify_queue at most {max(samples or [0])} rows in {len(samples)} samples, <= {n}: ")
     check("notify queue-empty", sq(l.db, "SELECT count(*) FROM notify_queue"), 0, "notify_queue rows at the end ")
     write(f"{d}/notify.json", json.dumps(dict(
-        alerts=n, seconds=num(secs), ceiling_seconds=num(c_secs), last_accepted_s=num((last_ms - wall0) / 1000)
-        if last_ms else None, sent=sent, requests=requests, errors=errors, queue_max=max(samples or [0]),
+        alerts=n, seconds=num(secs), ceiling_seconds=num(c_secs), ceiling_posted_s=num(c_posted),
+        last_accepted_s=num((last_ms - wall0) / 1000) if last_ms else None, warden_cpu_s=num(w_cpu),
+        alertmanager_cpu_s=num(am_cpu), ceiling_alertmanager_cpu_s=num(c_cpu), sent=sent, requests=requests, errors=errors, queue_max=max(samples or [0]),
         queue_samples=len(samples))))
     raw("notify", f"{d}/notify.json")
     fig(f"alerts/s, {n} opened in one transaction, commit -> all listed by GET /api/v2/alerts", num(n / secs),
@@ -978,7 +984,10 @@ def notify():
     fig("seconds from the commit to all listed", num(secs), "s", "the plain client", num(c_secs),
         f"value<{NOTIFY_DEADLINE}")
     if last_ms:
-        fig("the last alert accepted (notify_deliveries.firing_ms), after the commit", num((last_ms - wall0) / 1000), "s")
+        fig("the last alert accepted (notify_deliveries.firing_ms), after the commit", num((last_ms - wall0) / 1000),
+            "s", "the plain client's last POST answered", num(c_posted))
+    fig("Alertmanager's CPU time, commit -> all listed", num(am_cpu), "s", "with the plain client", num(c_cpu))
+    fig("Warden's CPU time, commit -> all listed", num(w_cpu), "s")
     fig("alerts a request (notify_counters sent / latency_count)", num(sent / requests) if requests else 0, "alerts")
     fig("outbox rows, the most sampled every 100 ms", max(samples or [0]), "rows", "alerts opened", n)
     remove_db(l.db)
