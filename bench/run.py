@@ -853,7 +853,8 @@ def alertmanager(d):
     for _ in range(5):
         url = f"http://127.0.0.1:{free_port()}"
         p = spawn(["prometheus-alertmanager", f"--config.file={d}/am.yml", f"--storage.path={d}/data",
-                   f"--web.listen-address={url[len('http://'):]}", "--cluster.listen-address="], f"{d}/am.log", log=True)
+                   f"--web.listen-address={url[len('http://'):]}", "--cluster.listen-address="],
+                  f"{d}/am.log", log=True)
         if wait_until(60, lambda: not alive(p.pid) or am_ready(url)) and alive(p.pid):
             break
         stop(p.pid)
@@ -886,7 +887,8 @@ def notify_ceiling(d, rows):
     with alertmanager(d) as am:
         cpu, t0 = cpu_ticks(am.pid), time.monotonic()
         for body in bodies:
-            post = urllib.request.Request(am.url + "/api/v2/alerts", data=body, headers={"Content-Type": "application/json"})
+            post = urllib.request.Request(am.url + "/api/v2/alerts", data=body,
+                                          headers={"Content-Type": "application/json"})
             try:
                 with urllib.request.urlopen(post, timeout=30) as r:
                     r.read()
@@ -976,8 +978,8 @@ def notify():
     write(f"{d}/notify.json", json.dumps(dict(
         alerts=n, seconds=num(secs), ceiling_seconds=num(c_secs), ceiling_posted_s=num(c_posted),
         last_accepted_s=num((last_ms - wall0) / 1000) if last_ms else None, warden_cpu_s=num(w_cpu),
-        alertmanager_cpu_s=num(am_cpu), ceiling_alertmanager_cpu_s=num(c_cpu), sent=sent, requests=requests, errors=errors, queue_max=max(samples or [0]),
-        queue_samples=len(samples))))
+        alertmanager_cpu_s=num(am_cpu), ceiling_alertmanager_cpu_s=num(c_cpu),
+        sent=sent, requests=requests, errors=errors, queue_max=max(samples or [0]), queue_samples=len(samples))))
     raw("notify", f"{d}/notify.json")
     fig(f"alerts/s, {n} opened in one transaction, commit -> all listed by GET /api/v2/alerts", num(n / secs),
         "alerts/s", f"a plain client, {NOTIFY_BATCH} a POST", num(n / c_secs), "ratio>=0.5")
