@@ -37,7 +37,8 @@ SIZES = dict(
     intel_ranges=(1000000, 1000), intel_seconds=("2", "0.1"),
     mem_devices=(10000, 100), mem_count=(100000, 3000), mem_ranges=(1000000, 1000),
     web_alerts=(1000000, 2000), web_devices=(10000, 100), wrk_seconds=(10, 1),
-    hub_devices=(8, 4), hub_per_device=(20000, 500), hub_rounds=(6, 1))
+    hub_devices=(8, 4), hub_per_device=(20000, 500), hub_rounds=(6, 1),
+    notify_alerts=(10000, 200))                       # alerts opened at once, notify
 S = NS(**{k: v[0] for k, v in SIZES.items()})
 T = ""                            # the scratch directory
 BENCHES, EXTRA = {}, {}           # name -> function, in the order they run
@@ -228,17 +229,17 @@ def start_broker(d, env=None):
     fatal("broker", "cannot start mosquitto: " + tail(f"{d}/mosquitto.log"))
 
 @contextlib.contextmanager
-def lab(broker_dir, warden_dir=None, env=None):
+def lab(broker_dir, warden_dir=None, env=None, args=()):
     """A fresh broker for the with block and, with WARDEN_DIR, `warden run` on its warden.db
     (fresh, unless a benchmark filled it) connected to it, the web on a free port of its
-    own; both stopped after the block, whatever happened in it."""
+    own, with ARGS added; both stopped after the block, whatever happened in it."""
     l = NS(warden=None)
     l.port, l.broker = start_broker(broker_dir, env)
     try:
         if warden_dir:
             l.db, l.web_port = f"{warden_dir}/warden.db", free_port()
             l.warden = spawn([WARDEN, "run", "--db", l.db, f"--mqtt.port={l.port}", "--mqtt.client_id=bench",
-                              f"--web.listen=127.0.0.1:{l.web_port}"], f"{warden_dir}/warden.log", log=True)
+                              f"--web.listen=127.0.0.1:{l.web_port}", *args], f"{warden_dir}/warden.log", log=True)
             if not wait_until(20, lambda: sq(l.db, "SELECT connected FROM ingest_state") == "1"):
                 fatal("warden-start", tail(f"{warden_dir}/warden.log", 5))
         yield l
@@ -779,6 +780,221 @@ def hub_plugin():
         num(statistics.median(num(p["rate"] / n["rate"]) if p and n else 0 for p, n in pairs)), "x")
 
 
+# ---- notifications to Alertmanager ---------------------------------------------------------
+
+NOTIFY_BATCH = 64                 # alerts a POST: Warden's (notify/notify.h) and Prometheus 2.x's
+NOTIFY_DEADLINE = 60              # seconds the issue allows a fleet-wide event to reach Alertmanager
+NOTIFY_RESEND, NOTIFY_LEASE_MS = "PT5M", 4 * 300000  # nothing re-sent during a run; endsAt's lease
+# The shipped grouping (conf/alertmanager.yml) and a receiver that sends nothing: what is
+# measured is Alertmanager's ingest, not a webhook's.
+AM_CONFIG = """route:
+  receiver: 'null'
+  group_by: ['alertname', 'device_id']
+  group_wait: 10s
+  group_interval: 1m
+  repeat_interval: 4h
+receivers:
+  - name: 'null'"""
+# A threat-list hit as the evaluator writes it (common/catalog.c, evaluator/alerts.c).
+TI_TYPE, TI_TITLE, TI_SEVERITY = "IoT_TiConnection", "Suspicious IP address communication", "Medium"
+TI_FIX = ("Find the process on the device that opened the connection and whether the device was tampered "
+          "with. Block the address at the lab firewall, and check other devices for traffic to it "
+          "(sql/examples/devices_that_talked_to_ip.sql).")
+
+def notify_alerts(n, now_ms):
+    """The rows of N alerts opened by one fleet-wide event (N devices on a threat list), in
+    the columns of evaluator/alerts.c's ALERT_INSERT, status aside."""
+    rows = []
+    for i in range(n):
+        dev, ip = "bench-%05d" % i, "203.0.113.%d" % (i % 254 + 1)
+        desc = (f"Device {dev} exchanged TCP traffic with {ip}:443, an address on the threat-intelligence "
+                f'list "bench" (category botnet).')
+        props = json.dumps(dict(remote_ip=ip, remote_port=443, protocol="TCP", direction="Outbound",
+                                list="bench", category="botnet"))
+        rows.append((TI_TYPE, f"{dev}/{ip}", TI_TITLE, TI_SEVERITY, dev, "bench-hub", now_ms, now_ms, 1,
+                     desc, TI_FIX, props))
+    return rows
+
+def iso_ms(ms):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
+
+def am_postable(row, ref, now_ms, base):
+    """ROW as notify/ampayload.c's am_item_json posts an open alert whose device has no row
+    (so no security_group label)."""
+    typ, key, title, sev, dev, _, start, end, count, desc, rem, _ = row
+    url = f"{base}/alerts/{ref}"
+    return {"labels": {"alertname": typ, "severity": sev.lower(), "device_id": dev, "alert_key": key,
+                       "kind": "alert", "source": "warden"},
+            "annotations": {"summary": f"{title}: {dev}", "description": desc, "remediation": rem,
+                            "warden_url": url, "status": "Active", "count": str(count), "last_seen": iso_ms(end)},
+            "startsAt": iso_ms(start), "endsAt": iso_ms(max(now_ms, start) + NOTIFY_LEASE_MS), "generatorURL": url}
+
+def am_ready(url):
+    try:
+        with urllib.request.urlopen(url + "/-/ready", timeout=5) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+def am_listed(url):
+    """The Warden alerts Alertmanager lists (GET /api/v2/alerts, source="warden"); [] without an answer."""
+    try:
+        with urllib.request.urlopen(url + "/api/v2/alerts?filter=source%3D%22warden%22", timeout=30) as r:
+            listed = json.loads(r.read())
+    except (OSError, ValueError):
+        return []
+    return listed if isinstance(listed, list) else []
+
+@contextlib.contextmanager
+def alertmanager(d):
+    """A fresh prometheus-alertmanager for the with block (its url and pid): clustering off
+    (nothing to gossip with), its data in D, on a free port (a port taken meanwhile: another)."""
+    write(f"{d}/am.yml", AM_CONFIG)
+    for _ in range(5):
+        url = f"http://127.0.0.1:{free_port()}"
+        p = spawn(["prometheus-alertmanager", f"--config.file={d}/am.yml", f"--storage.path={d}/data",
+                   f"--web.listen-address={url[len('http://'):]}", "--cluster.listen-address="],
+                  f"{d}/am.log", log=True)
+        if wait_until(60, lambda: not alive(p.pid) or am_ready(url)) and alive(p.pid):
+            break
+        stop(p.pid)
+    else:
+        fatal("notify", "cannot start prometheus-alertmanager: " + tail(f"{d}/am.log"))
+    try:
+        yield NS(url=url, pid=p.pid)
+    finally:
+        stop(p.pid)
+
+def wait_listed(url, n, t0):
+    """GET /api/v2/alerts until it lists N alerts, NOTIFY_DEADLINE seconds after T0 at most:
+    (seconds from T0 to the end of the GET that listed them all, the last listing)."""
+    while True:
+        listed = am_listed(url)
+        secs = time.monotonic() - t0
+        if len(listed) >= n or secs > NOTIFY_DEADLINE:
+            return secs, listed
+        time.sleep(0.05)
+
+def notify_ceiling(d, rows):
+    """The plain client: the same alerts as Warden's JSON, 64 a POST, one request at a time and a
+    connection each (urllib's Connection: close, as Warden's client), the bodies made before
+    the clock starts: (seconds from the first POST to all listed, to the last POST answered,
+    the listing, Alertmanager's CPU seconds meanwhile)."""
+    now = int(time.time() * 1000)
+    alerts = [am_postable(r, i + 1, now, "http://127.0.0.1:8080") for i, r in enumerate(rows)]
+    bodies = [json.dumps(alerts[i:i + NOTIFY_BATCH], separators=(",", ":")).encode()
+              for i in range(0, len(alerts), NOTIFY_BATCH)]
+    with alertmanager(d) as am:
+        cpu, t0 = cpu_ticks(am.pid), time.monotonic()
+        for body in bodies:
+            post = urllib.request.Request(am.url + "/api/v2/alerts", data=body,
+                                          headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(post, timeout=30) as r:
+                    r.read()
+            except OSError as e:
+                fatal("notify ceiling", f"POST /api/v2/alerts: {e}")
+        posted = time.monotonic() - t0
+        secs, listed = wait_listed(am.url, len(rows), t0)
+        return secs, posted, listed, (cpu_ticks(am.pid) - cpu) / os.sysconf("SC_CLK_TCK")
+
+def notify_open(db, rows):
+    """ROWS opened in one transaction, as evaluator/alerts.c's alert_open opens an alert (its
+    row, then its transition to Active, whose trigger in sql/007_notify.sql queues it for
+    every Alertmanager): the commit's time, monotonic and wall clock (ms)."""
+    with contextlib.closing(sqlite3.connect(db, timeout=30, isolation_level=None)) as con:
+        con.execute("BEGIN IMMEDIATE")
+        con.executemany("INSERT INTO alerts (alert_type, alert_key, display_name, severity, device_id, hub, status, "
+                        "start_ms, end_ms, count, description, remediation, extended_properties) "
+                        "VALUES (?, ?, ?, ?, ?, ?, 'Active', ?, ?, ?, ?, ?, ?)", rows)
+        con.execute("INSERT INTO alert_transitions (alert_id, at_ms, from_status, to_status) "
+                    "SELECT alert_id, start_ms, NULL, 'Active' FROM alerts ORDER BY alert_id")
+        con.execute("COMMIT")
+        return time.monotonic(), int(time.time() * 1000)
+
+def queue_samples(db, t0):
+    """notify_queue's rows every 100 ms from T0 until it is empty (NOTIFY_DEADLINE at most)."""
+    samples = []
+    while time.monotonic() < t0 + NOTIFY_DEADLINE:
+        q = sq(db, "SELECT count(*) FROM notify_queue")
+        if q != "":
+            samples.append(int(q))
+            if samples[-1] == 0:
+                break
+        time.sleep(0.1)
+    return samples
+
+def am_shape(listed):
+    """The label and annotation names of the first alert listed, as text ('' with none)."""
+    return " ".join(sorted(listed[0]["labels"]) + ["|"] + sorted(listed[0]["annotations"])) if listed else ""
+
+@bench
+def notify():
+    """A fleet-wide event: notify_alerts alerts opened in one transaction while `warden run`
+    sends to a real Alertmanager, from the commit until GET /api/v2/alerts lists them all;
+    beside a plain client posting the same alerts to a fresh Alertmanager of its own."""
+    d, fig, n = scratch("notify"), partial(figure, "notify"), S.notify_alerts
+    rows = notify_alerts(n, int(time.time() * 1000))
+    say(f"notify: the ceiling (a plain client, {NOTIFY_BATCH} a POST), {n} alerts into a fresh Alertmanager")
+    c_secs, c_posted, c_listed, c_cpu = notify_ceiling(scratch("notify/am-ceiling"), rows)
+    check("notify ceiling-listed", len(c_listed), n, "alerts the plain client's Alertmanager lists ")
+    say(f"notify: warden run, {n} alerts opened in one transaction")
+    args = ["--evaluator.interval=PT1H", f"--notify.resend={NOTIFY_RESEND}"]  # neither moves during the run
+    with alertmanager(scratch("notify/am-warden")) as am, \
+            lab(f"{d}/broker", d, args=args + [f"--notify.alertmanager.urls={am.url}"]) as l:
+        # The evaluator's first pass and the sender's first round (the resend at start, with
+        # nothing to send, then the read-back) are behind us: what follows is the queue's.
+        ready = ("SELECT (SELECT value FROM evaluator_state WHERE key = 'passes_total') >= 1 "
+                 "AND (SELECT polled_ms FROM notify_targets) IS NOT NULL")
+        if not wait_until(30, lambda: sq(l.db, ready) == "1"):
+            fatal("notify warden-ready", "no evaluator pass or Alertmanager poll: " + tail(f"{d}/warden.log"))
+        cpu = (cpu_ticks(am.pid), cpu_ticks(l.warden.pid))
+        t0, wall0 = notify_open(l.db, rows)
+        samples = queue_samples(l.db, t0)
+        secs, listed = wait_listed(am.url, n, t0)
+        am_cpu, w_cpu = ((cpu_ticks(p) - c) / os.sysconf("SC_CLK_TCK") for p, c in zip((am.pid, l.warden.pid), cpu))
+    # Warden stopped: its senders flushed their counters.
+    sent, errors, dropped, requests = sq_row(l.db, "SELECT sent, errors, dropped, latency_count FROM notify_counters") \
+        or (0, 0, 0, 0)
+    delivered, last_ms = sq_row(l.db, "SELECT count(*), max(firing_ms) FROM notify_deliveries "
+                                      "WHERE firing_ms IS NOT NULL") or (0, None)
+    # A batch's alerts are noted in one transaction with one time: no group of a time larger
+    # than 64 means no batch was (two batches within a millisecond would only overstate it).
+    largest = int(sq(l.db, "SELECT max(c) FROM (SELECT count(*) AS c FROM notify_deliveries GROUP BY firing_ms)") or 0)
+    check("notify listed", len(listed), n, f"alerts Alertmanager lists within {NOTIFY_DEADLINE} s of the commit ")
+    check("notify listed-keys", len({a["labels"].get("alert_key") for a in listed} & {r[1] for r in rows}), n,
+          "distinct alert_key labels listed that Warden opened ")
+    check("notify labels-shape", am_shape(listed), am_shape(c_listed), "label | annotation names, as the ceiling's: ")
+    check("notify sent", sent, n, "notify_counters.sent ")
+    check("notify errors", f"{errors}/{dropped}", "0/0", "notify_counters errors/dropped ")
+    check("notify batch-average", "yes" if sent <= NOTIFY_BATCH * requests else "no", "yes",
+          f"sent <= 64 x requests ({sent} alerts, {requests} requests): ")
+    check("notify batch-max", "yes" if largest <= NOTIFY_BATCH else "no", "yes",
+          f"most alerts accepted in one millisecond {largest} <= 64: ")
+    check("notify delivered", delivered, n, "notify_deliveries rows with a firing time ")
+    check("notify queue-bounded", "yes" if samples and max(samples) <= n else "no", "yes",
+          f"notify_queue at most {max(samples or [0])} rows in {len(samples)} samples, <= {n}: ")
+    check("notify queue-empty", sq(l.db, "SELECT count(*) FROM notify_queue"), 0, "notify_queue rows at the end ")
+    write(f"{d}/notify.json", json.dumps(dict(
+        alerts=n, seconds=num(secs), ceiling_seconds=num(c_secs), ceiling_posted_s=num(c_posted),
+        last_accepted_s=num((last_ms - wall0) / 1000) if last_ms else None, warden_cpu_s=num(w_cpu),
+        alertmanager_cpu_s=num(am_cpu), ceiling_alertmanager_cpu_s=num(c_cpu),
+        sent=sent, requests=requests, errors=errors, queue_max=max(samples or [0]), queue_samples=len(samples))))
+    raw("notify", f"{d}/notify.json")
+    fig(f"alerts/s, {n} opened in one transaction, commit -> all listed by GET /api/v2/alerts", num(n / secs),
+        "alerts/s", f"a plain client, {NOTIFY_BATCH} a POST", num(n / c_secs), "ratio>=0.5")
+    fig("seconds from the commit to all listed", num(secs), "s", "the plain client", num(c_secs),
+        f"value<{NOTIFY_DEADLINE}")
+    if last_ms:
+        fig("the last alert accepted (notify_deliveries.firing_ms), after the commit", num((last_ms - wall0) / 1000),
+            "s", "the plain client's last POST answered", num(c_posted))
+    fig("Alertmanager's CPU time, commit -> all listed", num(am_cpu), "s", "with the plain client", num(c_cpu))
+    fig("Warden's CPU time, commit -> all listed", num(w_cpu), "s")
+    fig("alerts a request (notify_counters sent / latency_count)", num(sent / requests) if requests else 0, "alerts")
+    fig("outbox rows, the most sampled every 100 ms", max(samples or [0]), "rows", "alerts opened", n)
+    remove_db(l.db)
+
+
 # ---- reporting -----------------------------------------------------------------------------
 
 def fmt(v):
@@ -881,7 +1097,7 @@ def main():
                                                  "storage_fill", "http_ceiling", "eval_bench", "intel_bench")]:
         if not os.access(f, os.X_OK):
             usage_error(f"{f} is missing: run make B={B} bench")
-    for t in ("mosquitto", "sqlite3", "wrk"):
+    for t in ("mosquitto", "sqlite3", "wrk", "prometheus-alertmanager"):
         if not shutil.which(t):
             usage_error(f"{t} is not installed")
     S = NS(**{k: v[args.quick] for k, v in SIZES.items()})

@@ -7,7 +7,7 @@ set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$HERE"
 B=${B:-build}
-BENCHES="ingest-flatbuffers ingest-json ingest-latency storage memory evaluator intel web hub-plugin"
+BENCHES="ingest-flatbuffers ingest-json ingest-latency storage memory evaluator intel web hub-plugin notify"
 out=$(mktemp /tmp/warden-bench-smoke.XXXXXX)
 trap 'rm -f "$out"' EXIT
 
