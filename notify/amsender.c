@@ -438,6 +438,7 @@ static bool send_queue(struct sender *s)
         }
         if (!flush_batch(s))
             return false;
+        flush_counters(s); /* so /metrics moves while a long queue drains */
     }
 }
 

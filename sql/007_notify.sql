@@ -31,6 +31,8 @@ CREATE TABLE notify_queue (
     gen       INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (target_id, kind, ref)
 ) WITHOUT ROWID;
+-- A sender takes its rows oldest first, 64 at a time: in this order, with no sort.
+CREATE INDEX notify_queue_order ON notify_queue(target_id, queued_ms, kind, ref);
 
 -- Per alert and Alertmanager: when it last accepted the alert firing and
 -- resolved, how long the last queued transition took to be accepted, and what
