@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* The first line of a file holding "user:password", as Prometheus' basic_auth reads it. */
 static bool read_basic_auth(const char *path, char *out, size_t outlen, char *err, size_t errlen)
@@ -221,14 +220,6 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     event_base_loopbreak(x->c->base);
 }
 
-static double seconds_since(const struct timespec *t0)
-{
-    struct timespec t1;
-
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 static struct evhttp_connection *connect_to(struct am_client *c)
 {
     struct bufferevent *bev = NULL;
@@ -260,11 +251,10 @@ void am_request(struct am_client *c, const char *method, const char *path, const
     struct evkeyvalq *h;
     struct event *stop = NULL, *deadline;
     struct timeval tv = {c->timeout_ms / 1000, (c->timeout_ms % 1000) * 1000};
-    struct timespec t0;
+    int64_t t0 = clock_mono_us();
     char target[1024], host[300];
 
     memset(r, 0, sizeof(*r));
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     snprintf(target, sizeof(target), "%s%s", c->prefix, path);
     if ((conn = connect_to(c)) == NULL) {
         snprintf(r->error, sizeof(r->error), "cannot open a connection");
@@ -314,5 +304,5 @@ void am_request(struct am_client *c, const char *method, const char *path, const
     evhttp_connection_free(conn);
     if (!x.done)
         r->status = 0;
-    r->seconds = seconds_since(&t0);
+    r->seconds = (double)(clock_mono_us() - t0) / 1e6;
 }

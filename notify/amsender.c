@@ -704,7 +704,6 @@ struct notify *notify_start(const struct config *cfg, char *err, size_t errlen)
     int64_t ids[NOTIFY_MAX_URLS];
     char urls[sizeof(cfg->notify_am_urls)], *save = NULL, *u;
     struct store *st;
-    size_t count = 0;
     bool ok;
 
     if (n == NULL || pipe(n->stop) != 0) {
@@ -725,11 +724,7 @@ struct notify *notify_start(const struct config *cfg, char *err, size_t errlen)
         notify_stop(n);
         return NULL;
     }
-    snprintf(urls, sizeof(urls), "%s", cfg->notify_am_urls);
-    for (u = strtok_r(urls, ",", &save); u; u = strtok_r(NULL, ",", &save))
-        count++;
-    n->senders = calloc(count ? count : 1, sizeof(*n->senders));
-    save = NULL;
+    n->senders = calloc(NOTIFY_MAX_URLS, sizeof(*n->senders));
     snprintf(urls, sizeof(urls), "%s", cfg->notify_am_urls);
     for (u = strtok_r(urls, ",", &save); u; u = strtok_r(NULL, ",", &save)) {
         struct sender *s = &n->senders[n->n_senders];
