@@ -6,6 +6,7 @@
 #include "common/catalog.h"
 #include "common/common.h"
 #include "evaluator/evaluator.h"
+#include "evaluator/tuning.h"
 #include "hub/front.h"
 #include "hub/hubkeys.h"
 #include "imports/hubctl.h"
@@ -37,6 +38,7 @@ static const char usage[] =
     "  db migrate|check|prune  schema up to date / check it / apply retention now\n"
     "  db backup FILE [--force]  a consistent copy of the live database\n"
     "  groups import F [--name N] | export NAME | list\n"
+    "  groups baseline GROUP [--span P7D] [--rule TYPE] [--json|--document]  what is normal\n"
     "  registry import F   device identities in IoT Hub's export shape\n"
     "  registry init       make the lab hub's key store (Warden's service secret)\n"
     "  registry add|rm D   one device (keys go to the lab hub's key store)\n"
@@ -505,6 +507,9 @@ int main(int argc, char **argv)
         rc = cmd_db(&cli);
     } else if (strcmp(cli.command, "hub") == 0 && cli.nargs > 1 && strcmp(cli.args[1], "tls") == 0) {
         rc = front_main(&cli.cfg); /* needs no database */
+    } else if (strcmp(cli.command, "groups") == 0 && cli.nargs > 1 &&
+               strcmp(cli.args[1], "baseline") == 0) {
+        rc = tune_cmd(cli.nargs, cli.args, &cli.cfg);
     } else if (strcmp(cli.command, "groups") == 0 || strcmp(cli.command, "registry") == 0 ||
                strcmp(cli.command, "hub") == 0 || strcmp(cli.command, "intel") == 0) {
         rc = cmd_config_import(&cli);

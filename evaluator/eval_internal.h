@@ -128,6 +128,7 @@ static inline int64_t floor_bucket(int64_t ms)
 }
 
 /* evalstate.c */
+enum store_metric eval_rule_metric(enum group_rule r);
 char *eval_pass_strdup(struct eval *e, const char *s);
 int64_t eval_state_get(sqlite3 *db, const char *key, int64_t dflt);
 bool eval_state_set(sqlite3 *db, const char *key, int64_t v);

@@ -12,6 +12,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Which count metric each time-window rule reads (METRIC_FLOWS: distinct flows instead). */
+enum store_metric eval_rule_metric(enum group_rule r)
+{
+    /* Only the rules the lab observes have one; the others are never evaluated (groups.h). */
+    static const enum store_metric metric[GROUP_RULE_OBSERVABLE] = {
+        [GROUP_ACTIVE_CONNECTIONS] = METRIC_FLOWS,
+        [GROUP_MQTT_C2D] = METRIC_C2D,
+        [GROUP_MQTT_D2C] = METRIC_D2C,
+        [GROUP_QUEUE_PURGES] = METRIC_QUEUE_PURGE,
+        [GROUP_DIRECT_METHODS] = METRIC_DIRECT_METHOD,
+        [GROUP_MQTT_C2D_REJECTED] = METRIC_C2D_REJECTED,
+        [GROUP_TWIN_UPDATES] = METRIC_TWIN,
+        [GROUP_UNAUTHORIZED] = METRIC_UNAUTHORIZED,
+    };
+
+    WARDEN_ASSERT(r >= 0 && r < GROUP_RULE_OBSERVABLE);
+    return metric[r];
+}
+
 char *eval_pass_strdup(struct eval *e, const char *s)
 {
     return s ? arena_strndup(&e->pass, s, strlen(s)) : NULL;

@@ -15,19 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Which count metric each time-window rule reads (METRIC_FLOWS: distinct flows instead). */
-/* Only the rules the lab observes have one; the others are never evaluated (groups.h). */
-static const enum store_metric rule_metric[GROUP_RULE_OBSERVABLE] = {
-    [GROUP_ACTIVE_CONNECTIONS] = METRIC_FLOWS,
-    [GROUP_MQTT_C2D] = METRIC_C2D,
-    [GROUP_MQTT_D2C] = METRIC_D2C,
-    [GROUP_QUEUE_PURGES] = METRIC_QUEUE_PURGE,
-    [GROUP_DIRECT_METHODS] = METRIC_DIRECT_METHOD,
-    [GROUP_MQTT_C2D_REJECTED] = METRIC_C2D_REJECTED,
-    [GROUP_TWIN_UPDATES] = METRIC_TWIN,
-    [GROUP_UNAUTHORIZED] = METRIC_UNAUTHORIZED,
-};
-
 struct open_alert {
     int64_t id;
     const char *type, *key, *status;
@@ -130,7 +117,7 @@ static bool apply_windows(struct apply *a, int64_t hi)
 
             if (!rule->enabled)
                 continue;
-            value = eval_window_value(e, rule->window_ms, d->id, rule_metric[r]);
+            value = eval_window_value(e, rule->window_ms, d->id, eval_rule_metric((enum group_rule)r));
             /* The window covers buckets starting in (lo, hi]: time [lo + 10 s, hi + 10 s). */
             judged_low = eval_covered(e, floor_bucket(lo) + BUCKET_MS,
                                  floor_bucket(hi) + BUCKET_MS < a->T ? floor_bucket(hi) + BUCKET_MS

@@ -181,6 +181,9 @@ bool groups_parse_doc(const char *json, size_t len, const char *name, struct gro
  */
 char *group_to_json(const struct group *g);
 
+/* A window as ISO 8601: "PT15M", "PT1M30S", "P1DT12H". */
+void group_window_format(int64_t ms, char *out, size_t outlen);
+
 /* Free what group_parse() allocated; g is then a group with empty allow lists. */
 void group_free(struct group *g);
 

@@ -24,8 +24,7 @@
 
 /* ---- the normalised document ------------------------------------------------------ */
 
-/* A window as ISO 8601: "PT15M", "PT1M30S", "P1DT12H". */
-static void window_format(int64_t ms, char *out, size_t outlen)
+void group_window_format(int64_t ms, char *out, size_t outlen)
 {
     static const char unit[4] = {'D', 'H', 'M', 'S'};
     int64_t s = ms / 1000;
@@ -90,7 +89,7 @@ static json_t *group_json(const struct group *g)
         const char *type = group_rule_name((enum group_rule)i);
         char window[32];
 
-        window_format(t->window_ms, window, sizeof(window));
+        group_window_format(t->window_ms, window, sizeof(window));
         if (json_array_append_new(
                 tw, json_pack("{s:s, s:b, s:I, s:I, s:s}", "ruleType", type, "isEnabled",
                               t->enabled, "minThreshold", (json_int_t)t->min, "maxThreshold",
