@@ -34,11 +34,13 @@ static const char usage[] =
     "  run                 ingest, evaluate and serve in one process\n"
     "  ingest              the MQTT ingester alone\n"
     "  evaluate [--once] [--at TIME]  the evaluator alone, or one pass at TIME\n"
+    "  evaluate --from TIME --to TIME  every pass of the schedule between, back to back\n"
     "  serve               the dashboard, API and SQL console alone\n"
     "  db migrate|check|prune  schema up to date / check it / apply retention now\n"
     "  db backup FILE [--force]  a consistent copy of the live database\n"
     "  groups import F [--name N] | export NAME | list\n"
     "  groups baseline GROUP [--span P7D] [--rule TYPE] [--json|--document]  what is normal\n"
+    "  groups backtest FILE [--span P7D] [--json]  what a document would have raised\n"
     "  registry import F   device identities in IoT Hub's export shape\n"
     "  registry init       make the lab hub's key store (Warden's service secret)\n"
     "  registry add|rm D   one device (keys go to the lab hub's key store)\n"
@@ -508,7 +510,7 @@ int main(int argc, char **argv)
     } else if (strcmp(cli.command, "hub") == 0 && cli.nargs > 1 && strcmp(cli.args[1], "tls") == 0) {
         rc = front_main(&cli.cfg); /* needs no database */
     } else if (strcmp(cli.command, "groups") == 0 && cli.nargs > 1 &&
-               strcmp(cli.args[1], "baseline") == 0) {
+               (strcmp(cli.args[1], "baseline") == 0 || strcmp(cli.args[1], "backtest") == 0)) {
         rc = tune_cmd(cli.nargs, cli.args, &cli.cfg);
     } else if (strcmp(cli.command, "groups") == 0 || strcmp(cli.command, "registry") == 0 ||
                strcmp(cli.command, "hub") == 0 || strcmp(cli.command, "intel") == 0) {

@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RUN_SLACK_MS 3000   /* an ingest run is alive this long after its last commit */
 
 /* ---- the snapshot: devices, groups, runs ------------------------------------------- */
 
@@ -54,7 +53,8 @@ static size_t group_index(const struct eval *e, const char *name)
 static bool load_devices(struct eval *e)
 {
     static const char sql[] =
-        "SELECT id, device_id, hub, security_group, last_seen_ms FROM devices ORDER BY id";
+        "SELECT id, device_id, hub, security_group, last_seen_ms, first_seen_ms FROM devices "
+        "ORDER BY id";
     sqlite3_stmt *st;
     size_t cap = 0;
 
@@ -78,6 +78,7 @@ static bool load_devices(struct eval *e)
         d->hub = strdup((const char *)sqlite3_column_text(st, 2));
         d->group = group_index(e, (const char *)sqlite3_column_text(st, 3));
         d->last_seen_ms = sqlite3_column_int64(st, 4);
+        d->first_seen_ms = sqlite3_column_int64(st, 5);
         if (d->device_id == NULL || d->hub == NULL || (me = map_upsert(&e->dev_index, &d->id, 8)) == NULL)
             fatal("out of memory");
         me->value = (int64_t)e->n_devices++;
@@ -88,43 +89,7 @@ static bool load_devices(struct eval *e)
     return true;
 }
 
-static bool load_runs(struct eval *e)
-{
-    static const char sql[] = "SELECT started_ms, last_ms FROM ingest_runs ORDER BY started_ms";
-    sqlite3_stmt *st;
-    size_t cap = 0;
-
-    e->n_runs = 0;
-    if (sqlite3_prepare_v2(e->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return false;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (e->n_runs == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct run *n = realloc(e->runs, cap * sizeof(*n));
-            if (n == NULL)
-                fatal("out of memory");
-            e->runs = n;
-        }
-        e->runs[e->n_runs].start = sqlite3_column_int64(st, 0);
-        e->runs[e->n_runs].end = sqlite3_column_int64(st, 1) + RUN_SLACK_MS;
-        e->n_runs++;
-    }
-    sqlite3_finalize(st);
-    return true;
-}
-
 /* ---- a pass ---------------------------------------------------------------------------------- */
-
-static void reset_pass(struct eval *e)
-{
-    arena_free(&e->pass);
-    arena_init(&e->pass, SIZE_MAX / 2);
-    e->n_occ = 0;
-    map_clear(&e->occ_index);
-    map_clear(&e->verdicts);
-    e->n_verdict = 0;
-    e->n_diag = 0;
-}
 
 static bool read_snapshot(struct eval *e, int64_t hi, char *err, size_t errlen)
 {
@@ -134,7 +99,7 @@ static bool read_snapshot(struct eval *e, int64_t hi, char *err, size_t errlen)
     e->groups = NULL;
     if (!groups_load(e->db, &e->groups, &e->n_groups, err, errlen))
         return false;
-    if (!load_devices(e) || !load_runs(e)) {
+    if (!load_devices(e) || !eval_load_runs(e)) {
         snprintf(err, errlen, "reading devices: %s", sqlite3_errmsg(e->db));
         return false;
     }
@@ -195,7 +160,7 @@ bool eval_pass(struct eval *e, int64_t T, char *err, size_t errlen)
     int64_t hi = T - e->cfg->evaluator_offset_ms, t0 = clock_mono_ms();
     bool ok;
 
-    reset_pass(e);
+    eval_reset_pass(e);
     err[0] = '\0';
     /* One read transaction: every read of the pass sees the same snapshot. */
     if (sqlite3_exec(e->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {

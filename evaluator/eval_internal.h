@@ -36,7 +36,7 @@ struct device {
     int64_t id;
     char *device_id, *hub;
     size_t group;           /* index into eval.groups */
-    int64_t last_seen_ms;
+    int64_t first_seen_ms, last_seen_ms;
 };
 
 struct run {
@@ -127,9 +127,29 @@ static inline int64_t floor_bucket(int64_t ms)
     return ms - ((ms % BUCKET_MS) + BUCKET_MS) % BUCKET_MS;
 }
 
+/* An open alert as a pass sees it; in a replay's book, every alert the replay raised. */
+struct open_alert {
+    int64_t id;
+    const char *type, *key, *status;
+    int64_t end_ms;
+    bool seen;          /* touched or judged this pass */
+    /* A replay's own: what the alerts row would hold. */
+    bool closed;
+    int64_t start_ms, count, resolved_ms;
+};
+
+/* What a replay (replay.c) raised, pass after pass, instead of writing it. */
+struct eval_book {
+    struct open_alert *open; /* every alert raised, in order; open ones are not closed */
+    size_t n, cap;
+    struct map index;        /* "type\x1fkey" -> 1 + index of the open one; 0: none */
+};
+
 /* evalstate.c */
 enum store_metric eval_rule_metric(enum group_rule r);
 char *eval_pass_strdup(struct eval *e, const char *s);
+void eval_reset_pass(struct eval *e);         /* forget this pass's strings and occurrences */
+bool eval_load_runs(struct eval *e);          /* ingest_runs: when Warden was ingesting */
 int64_t eval_state_get(sqlite3 *db, const char *key, int64_t dflt);
 bool eval_state_set(sqlite3 *db, const char *key, int64_t v);
 bool eval_covered(const struct eval *e, int64_t a, int64_t b);
@@ -154,5 +174,8 @@ bool eval_read_hub_records(struct eval *e, int64_t hi);
 /* lifecycle.c: the pass's one write transaction. */
 bool eval_write_pass(struct eval *e, int64_t T, int64_t hi, int64_t t0, char *err,
                      size_t errlen);
+/* lifecycle.c: the same decisions for a replay, into b (event and window alerts, no writes). */
+bool eval_replay_apply(struct eval *e, struct eval_book *b, int64_t T, int64_t hi);
+void eval_book_free(struct eval_book *b);
 
 #endif

@@ -68,6 +68,42 @@ bool eval_state_set(sqlite3 *db, const char *key, int64_t v)
 }
 
 /* True when Warden was ingesting through all of [a, b). */
+void eval_reset_pass(struct eval *e)
+{
+    arena_free(&e->pass);
+    arena_init(&e->pass, SIZE_MAX / 2);
+    e->n_occ = 0;
+    map_clear(&e->occ_index);
+    map_clear(&e->verdicts);
+    e->n_verdict = 0;
+    e->n_diag = 0;
+}
+
+bool eval_load_runs(struct eval *e)
+{
+    static const char sql[] = "SELECT started_ms, last_ms FROM ingest_runs ORDER BY started_ms";
+    sqlite3_stmt *st;
+    size_t cap = 0;
+
+    e->n_runs = 0;
+    if (sqlite3_prepare_v2(e->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return false;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (e->n_runs == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct run *n = realloc(e->runs, cap * sizeof(*n));
+            if (n == NULL)
+                fatal("out of memory");
+            e->runs = n;
+        }
+        e->runs[e->n_runs].start = sqlite3_column_int64(st, 0);
+        e->runs[e->n_runs].end = sqlite3_column_int64(st, 1) + RUN_SLACK_MS;
+        e->n_runs++;
+    }
+    sqlite3_finalize(st);
+    return true;
+}
+
 bool eval_covered(const struct eval *e, int64_t a, int64_t b)
 {
     int64_t reach = a;

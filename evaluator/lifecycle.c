@@ -15,19 +15,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct open_alert {
-    int64_t id;
-    const char *type, *key, *status;
-    int64_t end_ms;
-    bool seen; /* touched or judged this pass */
-};
-
+/*
+ * One pass's application. A live pass loads the open alerts and writes
+ * through w; a replay (book not NULL) keeps them in the book from pass to
+ * pass and writes nothing: the same decisions, in memory.
+ */
 struct apply {
     struct eval *e;
     struct alert_writer *w;
+    struct eval_book *book;
     struct open_alert *open;
     size_t n_open;
-    struct map open_index; /* "type\x1fkey" -> 1 + index */
+    struct map *open_index; /* "type\x1fkey" -> 1 + index, 0: none open */
     int64_t T;
 };
 
@@ -61,8 +60,11 @@ static bool load_open(struct apply *a)
                         : ALERT_ACTIVE;
         o->end_ms = sqlite3_column_int64(st, 4);
         o->seen = false;
+        o->closed = false;
+        o->start_ms = o->count = 0; /* a replay's: unused by a live pass */
+        o->resolved_ms = -1;
         kl = (size_t)snprintf(k, sizeof(k), "%s\x1f%s", o->type, o->key);
-        if ((me = map_upsert(&a->open_index, k, kl < sizeof(k) ? kl : sizeof(k) - 1)) == NULL)
+        if ((me = map_upsert(a->open_index, k, kl < sizeof(k) ? kl : sizeof(k) - 1)) == NULL)
             fatal("out of memory");
         me->value = (int64_t)++a->n_open;
     }
@@ -74,9 +76,44 @@ static struct open_alert *find_open(struct apply *a, const char *type, const cha
 {
     char k[512];
     size_t kl = (size_t)snprintf(k, sizeof(k), "%s\x1f%s", type, key);
-    struct map_entry *me = map_get(&a->open_index, k, kl < sizeof(k) ? kl : sizeof(k) - 1);
+    struct map_entry *me = map_get(a->open_index, k, kl < sizeof(k) ? kl : sizeof(k) - 1);
 
-    return me ? &a->open[me->value - 1] : NULL;
+    return me && me->value > 0 ? &a->open[me->value - 1] : NULL;
+}
+
+/* A replay's new alert: into the book, open from this pass on. */
+static void book_open(struct apply *a, const char *type, const char *key, int64_t first,
+                      int64_t last, int64_t count)
+{
+    struct eval_book *b = a->book;
+    struct open_alert *o;
+    struct map_entry *me;
+    char k[512];
+    size_t kl = (size_t)snprintf(k, sizeof(k), "%s\x1f%s", type, key);
+
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 64;
+        if ((b->open = realloc(b->open, b->cap * sizeof(*b->open))) == NULL)
+            fatal("out of memory");
+    }
+    o = &b->open[b->n];
+    memset(o, 0, sizeof(*o));
+    o->id = (int64_t)b->n;
+    o->type = strdup(type);
+    o->key = strdup(key);
+    if (o->type == NULL || o->key == NULL)
+        fatal("out of memory");
+    o->status = ALERT_ACTIVE;
+    o->start_ms = first;
+    o->end_ms = last;
+    o->count = count;
+    o->resolved_ms = -1;
+    o->seen = true;
+    if ((me = map_upsert(&b->index, k, kl < sizeof(k) ? kl : sizeof(k) - 1)) == NULL)
+        fatal("out of memory");
+    me->value = (int64_t)++b->n;
+    a->open = b->open;
+    a->n_open = b->n;
 }
 
 /* An occurrence of a condition: repeat of the open alert, or a new one. */
@@ -89,7 +126,12 @@ static bool raise(struct apply *a, const char *type, const char *key, const stru
     if (o != NULL) {
         o->seen = true;
         o->end_ms = last > o->end_ms ? last : o->end_ms;
-        return alert_touch(a->w, o->id, last, count, f);
+        o->count += count;
+        return a->book != NULL || alert_touch(a->w, o->id, last, count, f);
+    }
+    if (a->book != NULL) {
+        book_open(a, type, key, first, last, count);
+        return true;
     }
     return alert_open(a->w, type, key, f, first, last, count, &id);
 }
@@ -97,6 +139,16 @@ static bool raise(struct apply *a, const char *type, const char *key, const stru
 static bool resolve(struct apply *a, struct open_alert *o, const char *why)
 {
     o->seen = true;
+    if (a->book != NULL) {
+        char k[512];
+        size_t kl = (size_t)snprintf(k, sizeof(k), "%s\x1f%s", o->type, o->key);
+        struct map_entry *me = map_get(&a->book->index, k, kl < sizeof(k) ? kl : sizeof(k) - 1);
+        if (me != NULL)
+            me->value = 0;
+        o->closed = true;
+        o->resolved_ms = a->T;
+        return true;
+    }
     return alert_transition(a->w, o->id, o->status, ALERT_RESOLVED, why, a->T);
 }
 
@@ -109,6 +161,8 @@ static bool apply_windows(struct apply *a, int64_t hi)
         const struct device *d = &e->devices[i];
         const struct group *g = &e->groups[d->group];
 
+        if (a->book != NULL && d->first_seen_ms > a->T)
+            continue; /* a replay: the evaluator did not know the device yet */
         for (int r = 0; r < GROUP_RULE_OBSERVABLE; r++) {
             const struct group_tw_rule *rule = &g->tw[r];
             int64_t lo = hi - rule->window_ms, value;
@@ -154,7 +208,7 @@ static bool apply_windows(struct apply *a, int64_t hi)
     for (size_t i = 0; i < a->n_open; i++) {
         struct open_alert *o = &a->open[i];
         const struct catalog_entry *info = alert_info(o->type);
-        if (!o->seen && info != NULL && info->kind == CK_WINDOW &&
+        if (!o->closed && !o->seen && info != NULL && info->kind == CK_WINDOW &&
             !resolve(a, o, "the rule no longer applies"))
             return false;
     }
@@ -175,7 +229,7 @@ static bool apply_events(struct apply *a)
     for (size_t i = 0; i < a->n_open; i++) {
         struct open_alert *o = &a->open[i];
         const struct catalog_entry *info = alert_info(o->type);
-        if (info == NULL || (info->kind != CK_FLOW && info->kind != CK_AUTH))
+        if (o->closed || info == NULL || (info->kind != CK_FLOW && info->kind != CK_AUTH))
             continue;
         if (o->end_ms < ttl_cut && !resolve(a, o, "no repeat within evaluator.event_alert_ttl"))
             return false;
@@ -344,13 +398,14 @@ static bool assess_recs(struct apply *a, char *err, size_t errlen)
 bool eval_write_pass(struct eval *e, int64_t T, int64_t hi, int64_t t0, char *err,
                      size_t errlen)
 {
-    struct apply a = {.e = e, .T = T};
+    struct map open_index;
+    struct apply a = {.e = e, .T = T, .open_index = &open_index};
     bool ok;
 
-    map_init(&a.open_index);
+    map_init(&open_index);
     if (sqlite3_exec(e->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "begin: %s", sqlite3_errmsg(e->db));
-        map_free(&a.open_index);
+        map_free(&open_index);
         return false;
     }
     a.w = alert_writer_new(e->db);
@@ -370,6 +425,27 @@ bool eval_write_pass(struct eval *e, int64_t T, int64_t hi, int64_t t0, char *er
     }
     alert_writer_free(a.w);
     free(a.open);
-    map_free(&a.open_index);
+    map_free(&open_index);
     return ok;
+}
+
+bool eval_replay_apply(struct eval *e, struct eval_book *b, int64_t T, int64_t hi)
+{
+    struct apply a = {.e = e, .book = b, .open = b->open, .n_open = b->n, .open_index = &b->index,
+                      .T = T};
+
+    for (size_t i = 0; i < b->n; i++)
+        b->open[i].seen = false;
+    return apply_events(&a) && apply_windows(&a, hi);
+}
+
+void eval_book_free(struct eval_book *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        free((char *)b->open[i].type);
+        free((char *)b->open[i].key);
+    }
+    free(b->open);
+    map_free(&b->index);
+    memset(b, 0, sizeof(*b));
 }

@@ -2,6 +2,8 @@
  * `warden groups baseline`: tuning.h's baseline on the command line, as a
  * table a person reads, as JSON (--json), or as the group document with the
  * suggested ranges filled in (--document), ready for `warden groups import`.
+ * `warden groups backtest FILE`: that document replayed against the group's
+ * current rules, the alerts added and removed.
  * Progress goes to stderr when it is a terminal; Ctrl-C stops the scan.
  */
 #include "tuning.h"
@@ -19,7 +21,8 @@
 
 static const char usage[] =
     "usage: warden groups baseline GROUP [--span P7D] [--rule TYPE] [--include-alerted]\n"
-    "                              [--devices N] [--json | --document] [--to TIME]\n";
+    "                              [--devices N] [--json | --document] [--to TIME]\n"
+    "       warden groups backtest FILE [--name GROUP] [--span P7D] [--json] [--to TIME]\n";
 
 static volatile sig_atomic_t interrupted;
 
@@ -32,7 +35,7 @@ static void on_interrupt(int sig)
 static void progress(void *arg, int percent)
 {
     (void)arg;
-    fprintf(stderr, "\rbaseline: %3d%%", percent);
+    fprintf(stderr, "\r%s: %3d%%", (const char *)arg, percent);
     fflush(stderr);
 }
 
@@ -105,7 +108,8 @@ static void print_text(json_t *b)
         print_rule(r);
 }
 
-static bool parse_args(int argc, char **argv, struct tune_opts *o, bool *json, bool *document)
+static bool parse_args(int argc, char **argv, struct tune_opts *o, bool *json, bool *document,
+                       const char **name)
 {
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -140,6 +144,9 @@ static bool parse_args(int argc, char **argv, struct tune_opts *o, bool *json, b
             }
             o->top = (size_t)n;
             i++;
+        } else if (strcmp(a, "--name") == 0 && v != NULL && name != NULL) {
+            *name = v;
+            i++;
         } else if (strcmp(a, "--to") == 0 && v != NULL) {
             if (!time_parse_iso(v, &o->to_ms)) {
                 fprintf(stderr, "warden groups baseline: --to %s: not an ISO 8601 time\n", v);
@@ -160,7 +167,7 @@ static bool parse_args(int argc, char **argv, struct tune_opts *o, bool *json, b
     return true;
 }
 
-int tune_cmd(int argc, char **argv, const struct config *cfg)
+static int baseline_cmd(int argc, char **argv, const struct config *cfg)
 {
     struct tune_opts o = {.span_ms = TUNE_SPAN_DEFAULT_MS, .to_ms = -1, .rule = -1,
                           .top = TUNE_TOP_DEFAULT, .cancel = &interrupted};
@@ -170,14 +177,16 @@ int tune_cmd(int argc, char **argv, const struct config *cfg)
     char err[512];
     int status;
 
-    if (!parse_args(argc, argv, &o, &json, &document))
+    if (!parse_args(argc, argv, &o, &json, &document, NULL))
         return EXIT_USAGE;
     if ((s = store_open(cfg->db_path, err, sizeof(err))) == NULL) {
         fprintf(stderr, "warden groups baseline: %s\n", err);
         return EXIT_RUNTIME;
     }
-    if (isatty(STDERR_FILENO))
+    if (isatty(STDERR_FILENO)) {
         o.progress = progress;
+        o.progress_arg = (void *)"baseline";
+    }
     signal(SIGINT, on_interrupt);
     b = tune_baseline(store_sqlite(s), cfg, &o, &status, err, sizeof(err));
     if (o.progress != NULL)
@@ -205,4 +214,138 @@ int tune_cmd(int argc, char **argv, const struct config *cfg)
     json_decref(b);
     store_close(s);
     return status == 0 ? 0 : EXIT_RUNTIME;
+}
+
+/* ---- the backtest ---------------------------------------------------------------------------- */
+
+static void print_alerts(json_t *list, char sign)
+{
+    size_t i;
+    json_t *a;
+
+    json_array_foreach(list, i, a) {
+        json_t *res = json_object_get(a, "resolved");
+        printf("    %c %-40s %s .. %s, %lld pass%s out of range%s%s\n", sign,
+               json_string_value(json_object_get(a, "alert_key")),
+               json_string_value(json_object_get(a, "first")),
+               json_string_value(json_object_get(a, "last")), (long long)num(a, "windows"),
+               num(a, "windows") == 1 ? "" : "es", json_is_string(res) ? ", resolved " : ", still open",
+               json_is_string(res) ? json_string_value(res) : "");
+    }
+}
+
+static void print_backtest(json_t *b, const char *file)
+{
+    json_t *span = json_object_get(b, "span"), *r, *d;
+    size_t i;
+
+    printf("Backtest of %s for group \"%s\" over %s (%s to %s): %lld devices, %lld passes.\n",
+           file, json_string_value(json_object_get(b, "group")),
+           json_string_value(json_object_get(span, "duration")),
+           json_string_value(json_object_get(span, "from")),
+           json_string_value(json_object_get(span, "to")), (long long)num(b, "devices"),
+           (long long)num(b, "passes"));
+    json_array_foreach(json_object_get(b, "rules"), i, r) {
+        printf("\n%s: %lld alerts now, %lld with the document: %lld added, %lld removed, "
+               "%lld unchanged\n",
+               json_string_value(json_object_get(r, "rule")), (long long)num(r, "current.alerts"),
+               (long long)num(r, "proposed.alerts"), (long long)num(r, "added_total"),
+               (long long)num(r, "removed_total"), (long long)num(r, "unchanged_total"));
+        print_alerts(json_object_get(r, "added"), '+');
+        print_alerts(json_object_get(r, "removed"), '-');
+    }
+    printf("\nAlerts raised a day, now / with the document:");
+    json_array_foreach(json_object_get(b, "days"), i, d)
+        printf("%s %s %lld/%lld", i ? "," : "", json_string_value(json_object_get(d, "day")),
+               (long long)num(d, "current"), (long long)num(d, "proposed"));
+    printf("\n");
+}
+
+/* The one group of the document at path, named name (or by the document); false said why. */
+static bool read_document(const char *path, const char *name, struct group *g)
+{
+    char err[512], *buf;
+    size_t len;
+    FILE *f = fopen(path, "rb");
+    bool ok;
+
+    if (f == NULL) {
+        fprintf(stderr, "warden groups backtest: %s: cannot open it\n", path);
+        return false;
+    }
+    buf = malloc(GROUP_MAX_BYTES + 1);
+    if (buf == NULL)
+        fatal("out of memory");
+    len = fread(buf, 1, GROUP_MAX_BYTES + 1, f);
+    fclose(f);
+    if (len > GROUP_MAX_BYTES) {
+        fprintf(stderr, "warden groups backtest: %s: larger than a group document may be\n", path);
+        free(buf);
+        return false;
+    }
+    ok = group_parse(buf, len, name, g, err, sizeof(err));
+    free(buf);
+    if (!ok)
+        fprintf(stderr, "warden groups backtest: %s: %s\n", path, err);
+    else if (g->name[0] == '\0') {
+        fprintf(stderr, "warden groups backtest: %s: the document has no name; give the group "
+                        "with --name\n", path);
+        group_free(g);
+        ok = false;
+    }
+    return ok;
+}
+
+static int backtest_cmd(int argc, char **argv, const struct config *cfg)
+{
+    struct tune_opts o = {.span_ms = TUNE_SPAN_DEFAULT_MS, .to_ms = -1, .rule = -1,
+                          .cancel = &interrupted};
+    bool json = false, document = false;
+    const char *name = NULL;
+    struct group g;
+    struct store *s;
+    json_t *b;
+    char err[512];
+    int status;
+
+    if (!parse_args(argc, argv, &o, &json, &document, &name) || document || o.rule >= 0 ||
+        o.include_alerted) {
+        if (document || o.rule >= 0 || o.include_alerted)
+            fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    if (!read_document(o.group, name, &g))
+        return EXIT_USAGE;
+    if ((s = store_open(cfg->db_path, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "warden groups backtest: %s\n", err);
+        group_free(&g);
+        return EXIT_RUNTIME;
+    }
+    if (isatty(STDERR_FILENO)) {
+        o.progress = progress;
+        o.progress_arg = (void *)"backtest";
+    }
+    signal(SIGINT, on_interrupt);
+    b = tune_backtest(store_sqlite(s), cfg, &o, &g, &status, err, sizeof(err));
+    if (o.progress != NULL)
+        fputs("\r              \r", stderr);
+    if (b == NULL) {
+        fprintf(stderr, "warden groups backtest: %s\n", err);
+    } else if (json) {
+        json_dumpf(b, stdout, JSON_INDENT(2));
+        putchar('\n');
+    } else {
+        print_backtest(b, o.group);
+    }
+    json_decref(b);
+    group_free(&g);
+    store_close(s);
+    return b != NULL ? 0 : status == 400 ? EXIT_USAGE : EXIT_RUNTIME;
+}
+
+int tune_cmd(int argc, char **argv, const struct config *cfg)
+{
+    if (argc > 1 && strcmp(argv[1], "backtest") == 0)
+        return backtest_cmd(argc, argv, cfg);
+    return baseline_cmd(argc, argv, cfg);
 }

@@ -14,6 +14,7 @@
 #include <signal.h>
 
 struct sqlite3;
+struct group;
 
 #define TUNE_SPAN_DEFAULT_MS (7 * 86400000LL) /* P7D */
 #define TUNE_MIN_HISTORY_MS  (3 * 86400000LL) /* Azure learns from 3 days ... */
@@ -50,7 +51,18 @@ json_t *tune_baseline(struct sqlite3 *db, const struct config *cfg, const struct
  */
 char *tune_suggested_document(struct sqlite3 *db, const char *group, json_t *baseline);
 
-/* `warden groups baseline ...`; argv[0] is "groups", argv[1] "baseline". */
+/*
+ * The backtest of proposed, a document for the group of its name: the
+ * evaluator's passes over the span replayed with the group's current rules
+ * and with proposed, nothing written, and the alerts each raised compared
+ * ({"group", "span", "rules": [{"rule", "current": {"alerts"}, "proposed":
+ * {"alerts"}, "added", "removed", "unchanged"}], "days": [...]}). The
+ * caller decrefs it; NULL with err and *status as tune_baseline.
+ */
+json_t *tune_backtest(struct sqlite3 *db, const struct config *cfg, const struct tune_opts *o,
+                      const struct group *proposed, int *status, char *err, size_t errlen);
+
+/* `warden groups baseline|backtest ...`; argv[0] is "groups", argv[1] the verb. */
 int tune_cmd(int argc, char **argv, const struct config *cfg);
 
 #endif

@@ -93,4 +93,46 @@ check baseline-unknown-group "$? $(grep -c 'no security group "nosuch"' "$T/err"
 check baseline-span-past-retention "$? $(grep -c 'retention.counts (90 days)' "$T/err")" "2 1"
 "$WARDEN" groups baseline lab --rule NoSuchRule --db "$DB" > /dev/null 2>&1
 check baseline-unknown-rule-is-usage "$?" 2
+
+# ---- the backtest: the production evaluator's decisions, replayed without writing ----
+# A live evaluator run over the same history (every pass of the schedule, back to back)
+# must raise exactly the alerts the backtest says, alert for alert.
+IV=--evaluator.interval=PT5M
+FIRST=2026-11-30T00:05:00Z
+"$WARDEN" groups import "$T/lab.json" --db "$DB" > /dev/null # the current rules again
+live_run() { # live_run DOC OUT_DB: DOC imported into a copy of the database, then every pass
+    cp "$DB" "$2" && "$WARDEN" groups import "$1" --db "$2" > /dev/null &&
+        "$WARDEN" evaluate --from $FIRST --to "$TO" $IV --db "$2" > /dev/null
+}
+"$WARDEN" groups backtest "$T/doc.json" --to "$TO" $IV --json --db "$DB" > "$T/bt1.json"
+check backtest-exit "$?" 0
+r() { json "(SELECT value FROM json_each(j, '\$.rules') WHERE value ->> 'rule' = '$1') ->> '$2'" \
+      "${3:-$T/bt1.json}"; }
+check backtest-suggested-adds-the-flooder "$(r $D2C '$.added_total') $(r $D2C '$.removed_total') $(r $D2C '$.added[0].device_id')" \
+    "1 0 dev-07"
+check backtest-passes "$(json "j ->> 'passes'" "$T/bt1.json")" 2016
+check backtest-days-sum "$(json "(SELECT sum(value ->> 'proposed') FROM json_each(j, '\$.days'))" "$T/bt1.json")" \
+    "$(json "(SELECT sum(value ->> '\$.proposed.alerts') FROM json_each(j, '\$.rules'))" "$T/bt1.json")"
+live_run "$T/doc.json" "$T/live1.db" || fail backtest-live-run
+check backtest-suggested-equals-live "$(python3 tests/integration/tuning_data.py compare "$T/live1.db" "$T/bt1.json" proposed)" "same 1"
+
+# A tight range: every quiet night is below it, except day 4, when Warden was not ingesting.
+sed -e '0,/"minThreshold": 0,$/s//"minThreshold": 106,/' -e 's/"maxThreshold": 100000,/"maxThreshold": 244,/' \
+    "$T/lab.json" > "$T/tight.json"
+check backtest-tight-document "$(grep -c '"minThreshold": 106,' "$T/tight.json")" 1
+"$WARDEN" groups backtest "$T/tight.json" --to "$TO" $IV --json --db "$DB" > "$T/bt2.json"
+N=$(r $D2C '$.added_total' "$T/bt2.json")
+[ "$N" -gt 50 ] && pass backtest-tight-raises-lows || fail backtest-tight-raises-lows "$N"
+live_run "$T/tight.json" "$T/live2.db" || fail backtest-live-run-tight
+check backtest-tight-equals-live "$(python3 tests/integration/tuning_data.py compare "$T/live2.db" "$T/bt2.json" proposed)" "same $N"
+check backtest-no-low-while-down "$(sqlite3 "$T/live2.db" "SELECT count(*) FROM alerts WHERE alert_type = 'IoT_CA_$D2C' AND start_ms >= $((TO_MS - 4 * 86400000)) AND start_ms < $((TO_MS - 3 * 86400000)) AND value < 106")" 0
+# Where the tight rules were live, "current" is what the evaluator raised.
+"$WARDEN" groups backtest "$T/lab.json" --to "$TO" $IV --json --db "$T/live2.db" > "$T/bt3.json"
+check backtest-current-equals-raised "$(python3 tests/integration/tuning_data.py compare "$T/live2.db" "$T/bt3.json" current)" "same $N"
+check backtest-writes-nothing "$(sqlite3 "$T/live2.db" "SELECT count(*) FROM alerts WHERE alert_type = 'IoT_CA_$D2C'")" "$N"
+"$WARDEN" groups backtest "$T/tight.json" --to "$TO" --db "$DB" > "$T/text"
+grep -q "^MqttD2CMessagesNotInAllowedRange: 0 alerts now" "$T/text" && pass backtest-text ||
+    fail backtest-text "$(head -5 "$T/text")"
+"$WARDEN" groups backtest "$T/nosuch.json" --db "$DB" > /dev/null 2>&1
+check backtest-missing-file-is-usage "$?" 2
 exit $NFAIL

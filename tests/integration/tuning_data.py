@@ -5,6 +5,12 @@ own model (not from the database), so the test holds Warden's figures to an
 independent computation.
 
   tuning_data.py seed DB TO_MS EXPECTED_JSON
+  tuning_data.py compare DB BACKTEST_JSON current|proposed
+
+compare: the window and allow-list alerts of DB (what a live evaluator raised)
+against a backtest's alerts of the current rules (removed + unchanged) or of
+the document (added + unchanged): key, first and last pass, passes out of
+range, resolution. Prints "same N", or each difference and exits 1.
 
 The database must be migrated (warden db migrate). The fleet: 20 devices of
 group "lab" and one of another group, reporting 1-minute count buckets (as
@@ -75,6 +81,9 @@ def seed(db_path, to_ms, out_path):
                "('IoT_TiConnection', 'dev-07/203.0.113.9', 'Suspicious IP address communication', "
                "'Medium', 'dev-07', 'lab-hub', 'Resolved', ?, ?, 40, 'seeded', 'seeded')",
                (bad_lo + 5 * MIN, bad_hi - 5 * MIN))
+    # Warden ingested all along but for day 4 (down for a day): lows are not judged then.
+    db.execute("INSERT INTO ingest_runs (started_ms, last_ms) VALUES (?, ?), (?, ?)",
+               (frm - DAY, frm + 3 * DAY, frm + 4 * DAY, to_ms + 3600000))
     # Raw flows, for the newest day: distinct (protocol, local and remote address and port).
     db.execute("INSERT INTO addrs (id, ip, ip_blob) VALUES (1, '10.0.0.5', x'0a000005'), "
                "(2, '192.0.2.10', x'c000020a'), (3, '198.51.100.7', x'c6336407')")
@@ -138,7 +147,41 @@ def seed(db_path, to_ms, out_path):
         json.dump(expected, f, indent=1)
 
 
+def iso_ms(s):
+    import datetime
+    if s is None:
+        return None
+    t = datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+    return round(t.timestamp() * 1000)
+
+
+def compare(db_path, backtest_path, kind):
+    db = sqlite3.connect(db_path)
+    live = set(db.execute("SELECT alert_key, start_ms, end_ms, count, resolved_ms FROM alerts "
+                          "WHERE alert_type LIKE 'IoT_CA_%'"))
+    with open(backtest_path) as f:
+        bt = json.load(f)
+    lists = ("removed", "unchanged") if kind == "current" else ("added", "unchanged")
+    replayed = set()
+    for rule in bt["rules"]:
+        for name in lists:
+            for a in rule[name]:
+                replayed.add((a["alert_key"], iso_ms(a["first"]), iso_ms(a["last"]), a["windows"],
+                              iso_ms(a["resolved"])))
+    if live == replayed:
+        print(f"same {len(live)}")
+        return 0
+    for a in sorted(live - replayed):
+        print("live only", a)
+    for a in sorted(replayed - live):
+        print("backtest only", a)
+    return 1
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 5 or sys.argv[1] != "seed":
+    if len(sys.argv) == 5 and sys.argv[1] == "seed":
+        seed(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    elif len(sys.argv) == 5 and sys.argv[1] == "compare":
+        sys.exit(compare(sys.argv[2], sys.argv[3], sys.argv[4]))
+    else:
         sys.exit(__doc__)
-    seed(sys.argv[2], int(sys.argv[3]), sys.argv[4])
