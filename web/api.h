@@ -2,7 +2,8 @@
  * web/api.h: what the JSON API's files (api_*.c) share, from api.c, above
  * the core. Each helper that can fail answers the request itself (400 with
  * the parameter's name, 500 or 503 with SQLite's message) and returns false
- * or NULL, so a handler only returns.
+ * or NULL, so a handler only returns. At the end, api_tune.c's baseline
+ * worker, for web.c, api_groups.c and metrics.c.
  */
 #ifndef WARDEN_WEB_API_H
 #define WARDEN_WEB_API_H
@@ -73,5 +74,22 @@ bool api_param_text(struct web_req *r, const char *name, const char **out);
 bool api_param_enum(struct web_req *r, const char *name, const char *const *allowed, char **out);
 /* ?limit=, 1 to 1000, 100 by default. */
 bool api_param_limit(struct web_req *r, int64_t *limit);
+
+/* ---- a group's baseline (api_tune.c) -------------------------------------------------------- */
+
+struct event_base;
+
+/* The baseline's worker and its connection (web.c, into ctx->tune); NULL with the reason in err. */
+struct web_tune *web_tune_open(const struct config *cfg, struct event_base *base, char *err,
+                               size_t errlen);
+/* After the server's connections are closed (web_server_shutdown). NULL does nothing. */
+void web_tune_close(struct web_tune *t);
+/*
+ * For GET /api/v1/security-groups/{tail}: when r->tail is "NAME/baseline",
+ * answer it (now, or later from the worker) and return true.
+ */
+bool api_tune_dispatch(struct web_req *r);
+/* The baseline worker's jobs, Prometheus text (for /metrics). */
+void web_tune_metrics(struct web_ctx *ctx, struct evbuffer *out);
 
 #endif

@@ -2,7 +2,8 @@
  * web/api_groups.c: the security groups of the JSON API (SPEC 6, 4.1
  * shape): the list, one group, and a group replaced by PUT (parsed by
  * imports/groups.c, stored by imports/groups_store.c on the read-write
- * connection). Calls api.c's helpers, the core and imports/' groups.
+ * connection). GET .../{name}/baseline is api_tune.c's. Calls api.c's
+ * helpers, api_tune.c, the core and imports/' groups.
  */
 #include "api.h"
 #include "routes.h"
@@ -97,7 +98,7 @@ static void api_group(struct web_req *r)
 {
     json_t *items;
 
-    if (!group_name_param(r) || (items = groups_json(r, r->tail)) == NULL)
+    if (api_tune_dispatch(r) || !group_name_param(r) || (items = groups_json(r, r->tail)) == NULL)
         return;
     if (json_array_size(items) == 0)
         web_error(r, 404, "not found", "no security group has this name");

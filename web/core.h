@@ -28,6 +28,7 @@
 struct event_base;
 struct web_page;   /* api.c: the last list page answered */
 struct web_sql;    /* sql.c: the console, its workers and exports */
+struct web_tune;   /* api_tune.c: the group baseline's worker */
 struct web_server; /* server.c: the listener and its connections */
 
 /* A statement of web_ctx.db kept prepared between requests (api.c), by its SQL constant. */
@@ -47,6 +48,7 @@ struct web_ctx {
     uint64_t writes;
     /* Kept for the floors above, which open and free them; the core never touches them. */
     struct web_sql *sql;                /* web.c opens it, sql.c uses it */
+    struct web_tune *tune;              /* web.c opens it, api_tune.c uses it */
     struct web_kept kept[WEB_KEPT_MAX]; /* api.c */
     struct web_page *page;              /* api.c */
 };

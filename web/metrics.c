@@ -6,10 +6,10 @@
  * process as well as its own: ingest_counters holds the ingester's counters
  * with their label text, evaluator_state the evaluator's, and the rest is
  * counted from the tables. Every metric name starts with warden_. Above the
- * core: calls it (web_server_metrics), the console (web_sql_metrics) and the
- * store's health check.
+ * core: calls it (web_server_metrics), the console (web_sql_metrics), the
+ * baseline's worker (web_tune_metrics) and the store's health check.
  */
-#include "core.h"
+#include "api.h"
 #include "routes.h"
 #include "sql.h"
 
@@ -417,6 +417,7 @@ static void web_metrics(struct web_req *r)
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     web_server_metrics(r->ctx, out);
     web_sql_metrics(r->ctx, out);
+    web_tune_metrics(r->ctx, out);
     web_send(r, 200, "text/plain; version=0.0.4; charset=utf-8", out);
 }
 

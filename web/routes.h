@@ -13,6 +13,7 @@
 extern const struct web_route web_api_alerts_routes[];
 extern const struct web_route web_api_devices_routes[];
 extern const struct web_route web_api_recs_routes[];
+extern const struct web_route web_api_tune_routes[];
 extern const struct web_route web_api_groups_routes[];
 extern const struct web_route web_api_hub_routes[];
 extern const struct web_route web_sql_routes[];

@@ -2,7 +2,10 @@
  * web/sqlpriv.h: what the SQL console's files share (sql.c, sqlclient.c,
  * sqlexport.c, sqlpool.c, sqlguard.c), private to them: a worker's console
  * connection, the console itself, a request's link to its client, the
- * statement checks, the worker pool and the guarded functions.
+ * statement checks, the worker pool and the guarded functions. One file
+ * outside the console uses it too: api_tune.c runs group baselines on a pool
+ * of its own (sqlpool.c, with its own connection opener) and holds their
+ * clients with sqlclient.c.
  */
 #ifndef WARDEN_WEB_SQLPRIV_H
 #define WARDEN_WEB_SQLPRIV_H

@@ -1,7 +1,7 @@
 /*
  * web/web.c: the web module's front door (web.h), the one file above every
  * other in web/. It makes the core's server (server.c), opens the SQL
- * console (sql.c), and gives the server the route tables of the API, the
+ * console (sql.c) and the baseline's worker (api_tune.c), and gives the server the route tables of the API, the
  * console and the pages, in the order they are tried; then it listens. It
  * may call any file of web/; none calls it.
  */
@@ -25,6 +25,7 @@ static const struct web_route *const web_routes[] = {
     web_api_alerts_routes,
     web_api_devices_routes,
     web_api_recs_routes,
+    web_api_tune_routes,
     web_api_groups_routes,
     web_api_hub_routes,
     web_sql_routes,
@@ -60,6 +61,7 @@ struct web *web_start(struct event_base *base, const struct config *cfg, char *e
     }
     ctx = web_server_ctx(w->server);
     if ((ctx->sql = web_sql_open(cfg, base, err, errlen)) == NULL ||
+        (ctx->tune = web_tune_open(cfg, base, err, errlen)) == NULL ||
         !web_server_listen(w->server, err, errlen)) {
         web_stop(w);
         return NULL;
@@ -77,6 +79,7 @@ void web_stop(struct web *w)
     /* Connections first: an export's close callback still needs its console. */
     web_server_shutdown(w->server);
     web_sql_close(ctx->sql);
+    web_tune_close(ctx->tune);
     web_api_free(ctx);
     web_server_free(w->server);
     free(w);
