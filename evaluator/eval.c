@@ -79,6 +79,7 @@ static bool load_devices(struct eval *e)
         d->group = group_index(e, (const char *)sqlite3_column_text(st, 3));
         d->last_seen_ms = sqlite3_column_int64(st, 4);
         d->first_seen_ms = sqlite3_column_int64(st, 5);
+        d->window_open = 0;
         if (d->device_id == NULL || d->hub == NULL || (me = map_upsert(&e->dev_index, &d->id, 8)) == NULL)
             fatal("out of memory");
         me->value = (int64_t)e->n_devices++;

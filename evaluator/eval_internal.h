@@ -37,6 +37,7 @@ struct device {
     char *device_id, *hub;
     size_t group;           /* index into eval.groups */
     int64_t first_seen_ms, last_seen_ms;
+    uint8_t window_open;    /* bit r: an alert of time-window rule r is open (lifecycle.c) */
 };
 
 struct run {

@@ -72,6 +72,42 @@ static bool load_open(struct apply *a)
     return true;
 }
 
+/*
+ * Which devices have an open alert of which time-window rule (their
+ * window_open bits), from the open alerts just loaded: a window alert's key
+ * is the device id, "/", and the rule type.
+ */
+static void mark_window_open(struct apply *a)
+{
+    struct eval *e = a->e;
+    struct map ids;
+    bool any = false;
+
+    map_init(&ids);
+    for (size_t i = 0; i < a->n_open; i++) {
+        const struct open_alert *o = &a->open[i];
+        const char *slash = strrchr(o->key, '/');
+        enum group_rule r;
+        struct map_entry *me;
+
+        if (strncmp(o->type, "IoT_CA_", 7) != 0 || slash == NULL ||
+            !group_rule_lookup(o->type + 7, &r) || r >= GROUP_RULE_OBSERVABLE)
+            continue;
+        if (!any) {
+            for (size_t d = 0; d < e->n_devices; d++) {
+                if ((me = map_upsert(&ids, e->devices[d].device_id,
+                                     strlen(e->devices[d].device_id))) == NULL)
+                    fatal("out of memory");
+                me->value = (int64_t)d;
+            }
+            any = true;
+        }
+        if ((me = map_get(&ids, o->key, (size_t)(slash - o->key))) != NULL)
+            e->devices[me->value].window_open |= (uint8_t)(1u << r);
+    }
+    map_free(&ids);
+}
+
 static struct open_alert *find_open(struct apply *a, const char *type, const char *key)
 {
     char k[512];
@@ -152,48 +188,78 @@ static bool resolve(struct apply *a, struct open_alert *o, const char *why)
     return alert_transition(a->w, o->id, o->status, ALERT_RESOLVED, why, a->T);
 }
 
+/* Whether Warden was ingesting through the whole of a window of this size ending at hi. */
+static bool window_judged(struct apply *a, int64_t window_ms, int64_t hi)
+{
+    int64_t lo = hi - window_ms;
+    int64_t end = floor_bucket(hi) + BUCKET_MS < a->T ? floor_bucket(hi) + BUCKET_MS : a->T;
+
+    /* The window covers buckets starting in (lo, hi]: time [lo + 10 s, hi + 10 s). */
+    return eval_covered(a->e, floor_bucket(lo) + BUCKET_MS, end);
+}
+
+/*
+ * Every device against each enabled rule of its group. The common case, a
+ * value in range and no open alert, costs a comparison: the alert's type
+ * and key are made only when something is to be raised or resolved
+ * (d->window_open says which rules have an open alert).
+ */
 static bool apply_windows(struct apply *a, int64_t hi)
 {
     struct eval *e = a->e;
-    char key[400], type[96];
+    char key[400], type[GROUP_RULE_OBSERVABLE][96];
+    int64_t judged_size[GROUP_RULE_OBSERVABLE * 2];
+    bool judged[GROUP_RULE_OBSERVABLE * 2];
+    size_t n_judged = 0;
 
+    for (int r = 0; r < GROUP_RULE_OBSERVABLE; r++)
+        snprintf(type[r], sizeof(type[r]), "IoT_CA_%s", group_rule_name((enum group_rule)r));
     for (size_t i = 0; i < e->n_devices; i++) {
-        const struct device *d = &e->devices[i];
+        struct device *d = &e->devices[i];
         const struct group *g = &e->groups[d->group];
 
         if (a->book != NULL && d->first_seen_ms > a->T)
             continue; /* a replay: the evaluator did not know the device yet */
         for (int r = 0; r < GROUP_RULE_OBSERVABLE; r++) {
             const struct group_tw_rule *rule = &g->tw[r];
-            int64_t lo = hi - rule->window_ms, value;
-            bool low, high, judged_low;
+            const char *name = group_rule_name((enum group_rule)r);
+            int64_t value;
+            bool low, high, judged_low = false, open = d->window_open & (1u << r);
             struct open_alert *o;
+            size_t j;
 
             if (!rule->enabled)
                 continue;
             value = eval_window_value(e, rule->window_ms, d->id, eval_rule_metric((enum group_rule)r));
-            /* The window covers buckets starting in (lo, hi]: time [lo + 10 s, hi + 10 s). */
-            judged_low = eval_covered(e, floor_bucket(lo) + BUCKET_MS,
-                                 floor_bucket(hi) + BUCKET_MS < a->T ? floor_bucket(hi) + BUCKET_MS
-                                                                     : a->T);
-            low = value < rule->min && judged_low;
             high = value > rule->max;
-            snprintf(type, sizeof(type), "IoT_CA_%s", group_rule_name((enum group_rule)r));
-            snprintf(key, sizeof(key), "%s/%s", d->device_id, group_rule_name((enum group_rule)r));
-            o = find_open(a, type, key);
+            if (value < rule->min) {
+                for (j = 0; j < n_judged && judged_size[j] != rule->window_ms; j++)
+                    ;
+                if (j == n_judged && n_judged < sizeof(judged) / sizeof(judged[0])) {
+                    judged_size[n_judged] = rule->window_ms;
+                    judged[n_judged++] = window_judged(a, rule->window_ms, hi);
+                }
+                judged_low = j < n_judged ? judged[j] : window_judged(a, rule->window_ms, hi);
+            }
+            low = value < rule->min && judged_low;
+            if (!low && !high && !open)
+                continue;
+            snprintf(key, sizeof(key), "%s/%s", d->device_id, name);
+            o = find_open(a, type[r], key);
             if (low || high) {
                 struct alert_facts f;
                 alert_facts_init(&f);
                 f.device_id = d->device_id;
                 f.hub = d->hub;
-                f.rule_type = group_rule_name((enum group_rule)r);
+                f.rule_type = name;
                 f.value = (double)value;
                 f.value_set = true;
                 f.min = rule->min;
                 f.max = rule->max;
                 f.window_ms = rule->window_ms;
-                if (!raise(a, type, key, &f, a->T, a->T, 1))
+                if (!raise(a, type[r], key, &f, a->T, a->T, 1))
                     return false;
+                d->window_open |= (uint8_t)(1u << r);
             } else if (o != NULL) {
                 if (value < rule->min) {
                     o->seen = true; /* below min during Warden's own downtime: not judged */
@@ -201,6 +267,7 @@ static bool apply_windows(struct apply *a, int64_t hi)
                 }
                 if (!resolve(a, o, "back in the allowed range"))
                     return false;
+                d->window_open &= (uint8_t)~(1u << r);
             }
         }
     }
@@ -409,7 +476,10 @@ bool eval_write_pass(struct eval *e, int64_t T, int64_t hi, int64_t t0, char *er
         return false;
     }
     a.w = alert_writer_new(e->db);
-    ok = a.w != NULL && load_open(&a) && apply_events(&a) && apply_windows(&a, hi) &&
+    ok = a.w != NULL && load_open(&a);
+    if (ok)
+        mark_window_open(&a);
+    ok = ok && apply_events(&a) && apply_windows(&a, hi) &&
          apply_silent(&a) && apply_diag(&a) && assess_recs(&a, err, errlen) &&
          eval_state_set(e->db, "flow_cursor", e->new_flow_cursor) &&
          eval_state_set(e->db, "hub_cursor", e->new_hub_cursor) &&

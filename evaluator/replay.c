@@ -63,6 +63,7 @@ static struct device *group_devices(sqlite3 *db, const char *group, bool is_defa
         d[*n].group = 0;
         d[*n].first_seen_ms = sqlite3_column_int64(st, 3);
         d[*n].last_seen_ms = sqlite3_column_int64(st, 4);
+        d[*n].window_open = 0;
         if (d[*n].device_id == NULL || d[*n].hub == NULL)
             fatal("out of memory");
         (*n)++;
@@ -140,6 +141,8 @@ static int replay_group(struct replay *rp, const struct group *g, struct eval_bo
 
     e.devices = rp->devices;
     e.n_devices = rp->n_devices;
+    for (size_t i = 0; i < e.n_devices; i++)
+        e.devices[i].window_open = 0; /* the other replay's */
     map_init(&e.dev_index);
     map_init(&e.flow_last);
     map_init(&e.addr_cache);
