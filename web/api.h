@@ -2,8 +2,8 @@
  * web/api.h: what the JSON API's files (api_*.c) share, from api.c, above
  * the core. Each helper that can fail answers the request itself (400 with
  * the parameter's name, 500 or 503 with SQLite's message) and returns false
- * or NULL, so a handler only returns. At the end, api_tune.c's baseline
- * worker, for web.c, api_groups.c and metrics.c.
+ * or NULL, so a handler only returns. At the end, api_tune.c's worker of
+ * baselines and backtests, for web.c, api_groups.c, metrics.c and the pages.
  */
 #ifndef WARDEN_WEB_API_H
 #define WARDEN_WEB_API_H
@@ -75,11 +75,13 @@ bool api_param_enum(struct web_req *r, const char *name, const char *const *allo
 /* ?limit=, 1 to 1000, 100 by default. */
 bool api_param_limit(struct web_req *r, int64_t *limit);
 
-/* ---- a group's baseline (api_tune.c) -------------------------------------------------------- */
+/* ---- a group's baseline and backtest (api_tune.c) ------------------------------------------- */
 
 struct event_base;
+struct group;
+struct tune_opts;
 
-/* The baseline's worker and its connection (web.c, into ctx->tune); NULL with the reason in err. */
+/* The tuning worker and its connection (web.c, into ctx->tune); NULL with the reason in err. */
 struct web_tune *web_tune_open(const struct config *cfg, struct event_base *base, char *err,
                                size_t errlen);
 /* After the server's connections are closed (web_server_shutdown). NULL does nothing. */
@@ -89,7 +91,25 @@ void web_tune_close(struct web_tune *t);
  * answer it (now, or later from the worker) and return true.
  */
 bool api_tune_dispatch(struct web_req *r);
-/* The baseline worker's jobs, Prometheus text (for /metrics). */
+/*
+ * Run the baseline of o->group (proposed NULL) or the backtest of proposed
+ * (the document for the group of proposed->name; o->group is then unused)
+ * off the loop, on the tuning worker; o's progress and cancel are not used
+ * (the job has its own, set when the client goes). Returns 0 when
+ * submitted: done then runs on the loop once, with r to answer and status
+ * 200 with result (the JSON of tune_baseline or tune_backtest, which done
+ * takes over), or the HTTP status to answer (400 with err naming the
+ * parameter, 404, 503 busy with Retry-After already set on r, 500) with err
+ * for a person; with r NULL when the client has gone (then result is NULL),
+ * to free arg. Otherwise returns the HTTP status to answer now (400 a bad
+ * group name, 503 busy, with Retry-After set on r; 500) with err. o and
+ * proposed are copied: the caller may free them at once.
+ */
+typedef void (*web_tune_done)(struct web_req *r, int status, json_t *result, const char *err,
+                              void *arg);
+int web_tune_submit(struct web_req *r, const struct tune_opts *o, const struct group *proposed,
+                    web_tune_done done, void *arg, char *err, size_t errlen);
+/* The tuning worker's jobs, Prometheus text (for /metrics). */
 void web_tune_metrics(struct web_ctx *ctx, struct evbuffer *out);
 
 #endif

@@ -2,8 +2,9 @@
  * web/api_groups.c: the security groups of the JSON API (SPEC 6, 4.1
  * shape): the list, one group, and a group replaced by PUT (parsed by
  * imports/groups.c, stored by imports/groups_store.c on the read-write
- * connection). GET .../{name}/baseline is api_tune.c's. Calls api.c's
- * helpers, api_tune.c, the core and imports/' groups.
+ * connection). GET .../{name}/baseline and POST .../{name}/backtest are
+ * api_tune.c's. Calls api.c's helpers, api_tune.c, the core and imports/'
+ * groups.
  */
 #include "api.h"
 #include "routes.h"

@@ -28,7 +28,7 @@
 struct event_base;
 struct web_page;   /* api.c: the last list page answered */
 struct web_sql;    /* sql.c: the console, its workers and exports */
-struct web_tune;   /* api_tune.c: the group baseline's worker */
+struct web_tune;   /* api_tune.c: the worker of group baselines and backtests */
 struct web_server; /* server.c: the listener and its connections */
 
 /* A statement of web_ctx.db kept prepared between requests (api.c), by its SQL constant. */
