@@ -26,6 +26,7 @@
 #define TUNE_MARGIN 0.25      /* the suggestion widens p0.5 and p99.5 by this share ... */
 #define TUNE_ZERO_SHARE 0.01  /* ... and starts at 0 when this share of windows is zero */
 #define CANCEL_EVERY 65536    /* rows between looks at the cancel flag */
+#define TUNE_BINS 40          /* bars of the distribution a chart draws */
 
 /* How many windows had each value; key = value * 2 + (1 when the window was set apart). */
 struct hist {
@@ -587,6 +588,33 @@ static int64_t median_windows(const struct devstat *ds, size_t n)
     return m;
 }
 
+/*
+ * The kept windows in at most TUNE_BINS bins of equal width from 0 to the
+ * largest value worth a chart (the group's max, the current max when it is
+ * not far above, the suggestion): [{"lo", "hi", "windows"}], lo and hi
+ * inclusive.
+ */
+static json_t *histogram(const struct dist *g, const struct group_tw_rule *cur, int64_t smax)
+{
+    int64_t top = g->len ? g->b[g->len - 1].key : 0, width;
+    json_t *bins = json_array();
+
+    if (smax > top)
+        top = smax;
+    if (cur->max > top && cur->max <= 4 * (top + 1))
+        top = cur->max;
+    width = top / TUNE_BINS + 1;
+    for (int64_t lo = 0, i = 0; lo <= top; lo += width) {
+        int64_t n = 0;
+        for (; i < (int64_t)g->len && g->b[i].key <= lo + width - 1; i++)
+            n += g->b[i].n;
+        json_array_append_new(bins, json_pack("{s:I, s:I, s:I}", "lo", (json_int_t)lo, "hi",
+                                              (json_int_t)(lo + width - 1), "windows",
+                                              (json_int_t)n));
+    }
+    return bins;
+}
+
 static json_t *rule_json(struct tune *t, const struct trule *r)
 {
     struct dist g;
@@ -644,6 +672,7 @@ static json_t *rule_json(struct tune *t, const struct trule *r)
                   g.n ? round((double)zero / (double)g.n * 10000) / 10000 : 0.0, "windows",
                   (json_int_t)g.n, "devices", (json_int_t)n_ds, "excluded_windows",
                   (json_int_t)apart));
+    json_object_set_new(o, "histogram", histogram(&g, r->cur, g.n ? smax : 0));
     json_object_set_new(o, "devices", devs);
     json_object_set_new(o, "devices_total", json_integer((json_int_t)n_ds));
     json_object_set_new(o, "suggested",

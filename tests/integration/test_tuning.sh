@@ -39,6 +39,8 @@ check baseline-every-observed-rule "$(json "json_array_length(j, '\$.rules')" "$
 for p in p1 p5 p50 p95 p99 max windows devices excluded_windows; do
     check "baseline-d2c-$p" "$(b $D2C "\$.group.$p")" "$(e "\$.windows.$p")"
 done
+check baseline-histogram-holds-every-window "$(json "(SELECT sum(h.value ->> 'windows') FROM json_each(j, '\$.rules') r, json_each(r.value, '\$.histogram') h WHERE r.value ->> 'rule' = '$D2C')" "$T/base.json")" \
+    "$(e '$.windows.windows')"
 check baseline-d2c-zero-share "$(b $D2C '$.group.zero_share')" 0.0
 check baseline-d2c-window "$(b $D2C '$.window')" PT15M
 check baseline-d2c-enough-history "$(b $D2C '$.enough_history')" 1
