@@ -211,26 +211,9 @@ void eval_close(struct eval *e)
         return;
     free_devices(e);
     groups_free(e->groups, e->n_groups);
-    free(e->runs);
     intel_free(e->intel);
-    for (size_t i = 0; i < e->n_addr; i++)
-        free(e->addr_text[i]);
-    free(e->addr_text);
-    free(e->addr_ip);
-    free(e->occ);
     free(e->diag);
-    arena_free(&e->pass);
-    map_free(&e->dev_index);
-    map_free(&e->flow_last);
-    map_free(&e->addr_cache);
-    map_free(&e->occ_index);
-    map_free(&e->verdicts);
-    free(e->verdict);
-    for (size_t i = 0; i < e->n_windows; i++) {
-        free(e->windows[i].final);
-        free(e->windows[i].value);
-    }
-    free(e->windows);
+    eval_free_state(e);
     store_close(e->store);
     free(e);
 }

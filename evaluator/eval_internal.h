@@ -151,6 +151,8 @@ enum store_metric eval_rule_metric(enum group_rule r);
 char *eval_pass_strdup(struct eval *e, const char *s);
 void eval_reset_pass(struct eval *e);         /* forget this pass's strings and occurrences */
 bool eval_load_runs(struct eval *e);          /* ingest_runs: when Warden was ingesting */
+/* Free what a pass keeps from pass to pass (maps, windows, caches); not devices, groups, intel. */
+void eval_free_state(struct eval *e);
 int64_t eval_state_get(sqlite3 *db, const char *key, int64_t dflt);
 bool eval_state_set(sqlite3 *db, const char *key, int64_t v);
 bool eval_covered(const struct eval *e, int64_t a, int64_t b);

@@ -79,6 +79,28 @@ void eval_reset_pass(struct eval *e)
     e->n_diag = 0;
 }
 
+void eval_free_state(struct eval *e)
+{
+    for (size_t i = 0; i < e->n_addr; i++)
+        free(e->addr_text[i]);
+    free(e->addr_text);
+    free(e->addr_ip);
+    free(e->occ);
+    free(e->verdict);
+    free(e->runs);
+    arena_free(&e->pass);
+    map_free(&e->dev_index);
+    map_free(&e->flow_last);
+    map_free(&e->addr_cache);
+    map_free(&e->occ_index);
+    map_free(&e->verdicts);
+    for (size_t i = 0; i < e->n_windows; i++) {
+        free(e->windows[i].final);
+        free(e->windows[i].value);
+    }
+    free(e->windows);
+}
+
 bool eval_load_runs(struct eval *e)
 {
     static const char sql[] = "SELECT started_ms, last_ms FROM ingest_runs ORDER BY started_ms";

@@ -91,28 +91,6 @@ static int64_t flow_cursor_before(sqlite3 *db, int64_t hi)
     return id;
 }
 
-static void eval_free_replay(struct eval *e)
-{
-    for (size_t i = 0; i < e->n_addr; i++)
-        free(e->addr_text[i]);
-    free(e->addr_text);
-    free(e->addr_ip);
-    free(e->occ);
-    free(e->verdict);
-    free(e->runs);
-    arena_free(&e->pass);
-    map_free(&e->dev_index);
-    map_free(&e->flow_last);
-    map_free(&e->addr_cache);
-    map_free(&e->occ_index);
-    map_free(&e->verdicts);
-    for (size_t i = 0; i < e->n_windows; i++) {
-        free(e->windows[i].final);
-        free(e->windows[i].value);
-    }
-    free(e->windows);
-}
-
 /* The windows of g's enabled rules brought to hi, each size once. */
 static bool replay_windows(struct eval *e, const struct group *g, int64_t hi)
 {
@@ -160,7 +138,7 @@ static int replay_group(struct replay *rp, const struct group *g, struct eval_bo
             e.max_dev = e.devices[i].id;
     }
     if (!eval_load_runs(&e)) {
-        eval_free_replay(&e);
+        eval_free_state(&e);
         return 500;
     }
     wmax = eval_max_connections_window(&e);
@@ -193,7 +171,7 @@ static int replay_group(struct replay *rp, const struct group *g, struct eval_bo
         }
     }
     e.devices = NULL; /* the caller's */
-    eval_free_replay(&e);
+    eval_free_state(&e);
     return (int)status;
 }
 

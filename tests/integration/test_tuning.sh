@@ -6,29 +6,12 @@
 # else, the document it writes, and the refusals (unknown group, a span
 # longer than retention).
 . "$(dirname "$0")/lib.sh"
-DB=$T/warden.db
-TO=2026-12-07T00:00:00Z
-TO_MS=1796601600000
-EXP=$T/expected.json
-
-cat > "$T/lab.json" <<'EOF'
-{"name": "lab", "properties": {"timeWindowRules": [
-  {"ruleType": "MqttD2CMessagesNotInAllowedRange", "isEnabled": true, "minThreshold": 0,
-   "maxThreshold": 100000, "timeWindowSize": "PT15M"},
-  {"ruleType": "ActiveConnectionsNotInAllowedRange", "isEnabled": true, "minThreshold": 0,
-   "maxThreshold": 1000, "timeWindowSize": "PT15M"}],
- "allowlistRules": [], "thresholdRules": [], "denylistRules": []}}
-EOF
-"$WARDEN" db migrate --db "$DB" > /dev/null 2>&1 &&
-    "$WARDEN" groups import "$T/lab.json" --db "$DB" > /dev/null &&
-    python3 tests/integration/tuning_data.py seed "$DB" "$TO_MS" "$EXP" ||
-    { fail tuning-seed; exit 1; }
+. "$(dirname "$0")/tuning_lib.sh"
+tuning_seed tuning-seed
 
 e() { json "j ->> '$1'" "$EXP"; }                           # the independent figure
 b() { json "(SELECT value FROM json_each(j, '\$.rules') WHERE value ->> 'rule' = '$1') ->> '$2'" \
       "$T/base.json"; }                                     # Warden's, of one rule
-D2C=MqttD2CMessagesNotInAllowedRange
-CONN=ActiveConnectionsNotInAllowedRange
 
 "$WARDEN" groups baseline lab --to "$TO" --json --db "$DB" > "$T/base.json" 2> "$T/err"
 check baseline-json-exit "$?" 0
@@ -119,9 +102,6 @@ live_run "$T/doc.json" "$T/live1.db" || fail backtest-live-run
 check backtest-suggested-equals-live "$(python3 tests/integration/tuning_data.py compare "$T/live1.db" "$T/bt1.json" proposed)" "same 1"
 
 # A tight range: every quiet night is below it, except day 4, when Warden was not ingesting.
-sed -e '0,/"minThreshold": 0,$/s//"minThreshold": 106,/' -e 's/"maxThreshold": 100000,/"maxThreshold": 244,/' \
-    "$T/lab.json" > "$T/tight.json"
-check backtest-tight-document "$(grep -c '"minThreshold": 106,' "$T/tight.json")" 1
 "$WARDEN" groups backtest "$T/tight.json" --to "$TO" $IV --json --db "$DB" > "$T/bt2.json"
 N=$(r $D2C '$.added_total' "$T/bt2.json")
 [ "$N" -gt 50 ] && pass backtest-tight-raises-lows || fail backtest-tight-raises-lows "$N"

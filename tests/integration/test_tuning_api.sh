@@ -9,24 +9,8 @@
 # (503 with Retry-After), clients that leave cancel their jobs, and Warden
 # stops promptly with one running; no sanitizer report throughout.
 . "$(dirname "$0")/web_lib.sh"
-DB=$T/warden.db
-TO=2026-12-07T00:00:00Z
-TO_MS=1796601600000
-EXP=$T/expected.json
-D2C=MqttD2CMessagesNotInAllowedRange
-
-cat > "$T/lab.json" <<'EOF'
-{"name": "lab", "properties": {"timeWindowRules": [
-  {"ruleType": "MqttD2CMessagesNotInAllowedRange", "isEnabled": true, "minThreshold": 0,
-   "maxThreshold": 100000, "timeWindowSize": "PT15M"},
-  {"ruleType": "ActiveConnectionsNotInAllowedRange", "isEnabled": true, "minThreshold": 0,
-   "maxThreshold": 1000, "timeWindowSize": "PT15M"}],
- "allowlistRules": [], "thresholdRules": [], "denylistRules": []}}
-EOF
-"$WARDEN" db migrate --db "$DB" > /dev/null 2>&1 &&
-    "$WARDEN" groups import "$T/lab.json" --db "$DB" > /dev/null &&
-    python3 tests/integration/tuning_data.py seed "$DB" "$TO_MS" "$EXP" ||
-    { fail tuning-api-seed; exit 1; }
+. "$(dirname "$0")/tuning_lib.sh"
+tuning_seed tuning-api-seed
 "$WARDEN" groups baseline lab --to "$TO" --json --db "$DB" > "$T/cli.json" ||
     { fail tuning-api-cli; exit 1; }
 

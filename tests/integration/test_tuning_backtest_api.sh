@@ -13,28 +13,8 @@
 # queues behind it on the same worker, clients that leave cancel theirs; no
 # sanitizer report throughout.
 . "$(dirname "$0")/web_lib.sh"
-DB=$T/warden.db
-TO=2026-12-07T00:00:00Z
-TO_MS=1796601600000
-EXP=$T/expected.json
-D2C=MqttD2CMessagesNotInAllowedRange
-
-cat > "$T/lab.json" <<'JSON'
-{"name": "lab", "properties": {"timeWindowRules": [
-  {"ruleType": "MqttD2CMessagesNotInAllowedRange", "isEnabled": true, "minThreshold": 0,
-   "maxThreshold": 100000, "timeWindowSize": "PT15M"},
-  {"ruleType": "ActiveConnectionsNotInAllowedRange", "isEnabled": true, "minThreshold": 0,
-   "maxThreshold": 1000, "timeWindowSize": "PT15M"}],
- "allowlistRules": [], "thresholdRules": [], "denylistRules": []}}
-JSON
-"$WARDEN" db migrate --db "$DB" > /dev/null 2>&1 &&
-    "$WARDEN" groups import "$T/lab.json" --db "$DB" > /dev/null &&
-    python3 tests/integration/tuning_data.py seed "$DB" "$TO_MS" "$EXP" ||
-    { fail backtest-api-seed; exit 1; }
-# The tight range of test_tuning.sh: the quiet nights below it raise alerts.
-sed -e '0,/"minThreshold": 0,$/s//"minThreshold": 106,/' -e 's/"maxThreshold": 100000,/"maxThreshold": 244,/' \
-    "$T/lab.json" > "$T/tight.json"
-check backtest-api-tight-document "$(grep -c '"minThreshold": 106,' "$T/tight.json")" 1
+. "$(dirname "$0")/tuning_lib.sh"
+tuning_seed backtest-api-seed
 "$WARDEN" groups backtest "$T/tight.json" --to "$TO" --json --db "$DB" > "$T/cli.json" ||
     { fail backtest-api-cli; exit 1; }
 # An invalid document: a window that is not a multiple of 10 s.
