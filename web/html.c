@@ -425,7 +425,7 @@ static const char page_css[] =
     ".chart .band-sug{fill:#12b76a;fill-opacity:.25}"
     ".sw{display:inline-block;width:12px;height:12px;vertical-align:middle;border-radius:2px}"
     ".sw-bar{background:#5b8def}.sw-bar2{background:#f79009}.sw-cur{background:#d5d9e0}"
-    ".sw-sug{background:#a6e9c5}.multiple{min-width:300px}"
+    ".sw-sug{background:#a6e9c5}.multiples>.multiple{flex:0 1 30%;min-width:260px}"
     ".scroll{overflow:auto;max-height:560px}"
     ".examples a{display:block;padding:5px 0;border-bottom:1px solid var(--soft)}"
     "dl.props{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:0}"

@@ -135,6 +135,9 @@ static double round_top(double max)
 {
     double step = 1;
 
+    /* Counts are whole: four ticks up to at least 4 keep their labels whole. */
+    if (max <= 4)
+        return 4;
     while (step * 10 < max)
         step *= 10;
     for (int k = 1;; k++)
@@ -155,8 +158,8 @@ static void svg_begin(struct evbuffer *out, const char *title, int w, int h, dou
         evbuffer_add_printf(out,
                             "<line class=\"%s\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\"/>"
                             "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>",
-                            i == 0 ? "axis" : "grid", C_LEFT, w - C_RIGHT, y, y, C_LEFT - 6,
-                            y + 4, top * i / 4);
+                            i == 0 ? "axis" : "grid", C_LEFT, w - C_RIGHT, y, y, C_LEFT - 6, y + 4,
+                            top * i / 4);
     }
 }
 
@@ -229,8 +232,9 @@ static void alert_list(struct evbuffer *out, const char *what, json_t *list, int
     {
         evbuffer_add_printf(out, "<tr><td>");
         page_put_device(out, json_string_value(json_object_get(a, "device_id")));
-        html_printf(out, "</td><td class=\"t\">%s</td><td class=\"t\">%s</td>"
-                         "<td class=\"num\">%lld</td></tr>",
+        html_printf(out,
+                    "</td><td class=\"t\">%s</td><td class=\"t\">%s</td>"
+                    "<td class=\"num\">%lld</td></tr>",
                     json_string_value(json_object_get(a, "first")),
                     json_string_value(json_object_get(a, "last")),
                     (long long)json_integer_value(json_object_get(a, "windows")));
@@ -241,8 +245,7 @@ static void alert_list(struct evbuffer *out, const char *what, json_t *list, int
                             json_array_size(list), total);
 }
 
-static void preview_done(struct web_req *r, int status, json_t *result, const char *err,
-                         void *varg)
+static void preview_done(struct web_req *r, int status, json_t *result, const char *err, void *varg)
 {
     struct preview_arg *a = varg;
     json_t *span = json_object_get(result, "span"), *rule;
@@ -279,7 +282,8 @@ static void preview_done(struct web_req *r, int status, json_t *result, const ch
             "<tr><td class=\"mono\">%s</td><td class=\"num\">%lld</td><td class=\"num\">%lld</td>"
             "<td><b>%lld added</b>, %lld removed</td></tr>",
             json_string_value(json_object_get(rule, "rule")),
-            (long long)json_integer_value(json_object_get(json_object_get(rule, "current"), "alerts")),
+            (long long)json_integer_value(
+                json_object_get(json_object_get(rule, "current"), "alerts")),
             (long long)json_integer_value(
                 json_object_get(json_object_get(rule, "proposed"), "alerts")),
             (long long)json_integer_value(json_object_get(rule, "added_total")),
@@ -403,18 +407,20 @@ static void histogram_chart(struct evbuffer *out, json_t *rule)
     svg_begin(out, "Windows by value, with the current and the suggested range", C_W, C_H, top);
     /* The bands under the bars: current grey, suggested green. */
     if (json_is_object(cur)) {
-        double x1 = hist_x(hist, (double)json_integer_value(json_object_get(cur, "min")), C_LEFT, bw);
-        double x2 = hist_x(hist, (double)json_integer_value(json_object_get(cur, "max")) + 1,
-                           C_LEFT, bw);
+        double x1 =
+            hist_x(hist, (double)json_integer_value(json_object_get(cur, "min")), C_LEFT, bw);
+        double x2 =
+            hist_x(hist, (double)json_integer_value(json_object_get(cur, "max")) + 1, C_LEFT, bw);
         evbuffer_add_printf(out,
                             "<rect class=\"band-cur\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" "
                             "height=\"%.1f\"><title>current range</title></rect>",
                             x1, C_TOP, x2 - x1, ph);
     }
     if (json_is_object(sug) && json_is_integer(json_object_get(sug, "max"))) {
-        double x1 = hist_x(hist, (double)json_integer_value(json_object_get(sug, "min")), C_LEFT, bw);
-        double x2 = hist_x(hist, (double)json_integer_value(json_object_get(sug, "max")) + 1,
-                           C_LEFT, bw);
+        double x1 =
+            hist_x(hist, (double)json_integer_value(json_object_get(sug, "min")), C_LEFT, bw);
+        double x2 =
+            hist_x(hist, (double)json_integer_value(json_object_get(sug, "max")) + 1, C_LEFT, bw);
         evbuffer_add_printf(out,
                             "<rect class=\"band-sug\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" "
                             "height=\"%.1f\"><title>suggested range</title></rect>",
@@ -453,24 +459,91 @@ static void put_num(struct evbuffer *out, json_t *o, const char *key, const char
     evbuffer_add_printf(out, "</td>");
 }
 
+/*
+ * A rule's value per hour for one device, from counts by the counts_dev
+ * index; for ActiveConnectionsNotInAllowedRange the distinct flows of
+ * flow_hourly (one row a device, hour and flow), which is what the rule
+ * counts, or of the raw packs for hours the rollup has not reached yet (the
+ * larger of the two: an hour rolled up holds what its packs held). A column
+ * cannot be a parameter, so each has its statement here.
+ */
+#define SQL_HOURLY_COUNTS(col)                                                                     \
+    "SELECT (c.bucket_ms - ?2) / 3600000, sum(c." col ") FROM counts c "                           \
+    "WHERE c.dev = (SELECT id FROM devices WHERE device_id = ?1) "                                 \
+    "AND c.bucket_ms >= ?2 AND c.bucket_ms < ?3 GROUP BY 1"
+static const struct {
+    const char *metric, *sql;
+} hourly_sql[] = {
+    {"d2c_messages", SQL_HOURLY_COUNTS("d2c_messages")},
+    {"c2d_messages", SQL_HOURLY_COUNTS("c2d_messages")},
+    {"c2d_rejected_messages", SQL_HOURLY_COUNTS("c2d_rejected_messages")},
+    {"direct_method_invokes", SQL_HOURLY_COUNTS("direct_method_invokes")},
+    {"twin_updates", SQL_HOURLY_COUNTS("twin_updates")},
+    {"queue_purges", SQL_HOURLY_COUNTS("queue_purges")},
+    {"unauthorized_operations", SQL_HOURLY_COUNTS("unauthorized_operations")},
+    {"flows", "SELECT hr, max(n) FROM ("
+              "SELECT (h.hour_ms - ?2) / 3600000 AS hr, count(*) AS n FROM flow_hourly h "
+              "WHERE h.dev = (SELECT id FROM devices WHERE device_id = ?1) "
+              "AND h.hour_ms >= ?2 AND h.hour_ms < ?3 GROUP BY 1 UNION ALL "
+              "SELECT (p.recv_ms - ?2) / 3600000, count(DISTINCT (j.value ->> 0) || ' ' || "
+              "(j.value ->> 1) || ' ' || (j.value ->> 2) || ' ' || (j.value ->> 3) || ' ' || "
+              "(j.value ->> 4)) FROM flow_pack p, json_each(p.flows) j "
+              "WHERE p.dev = (SELECT id FROM devices WHERE device_id = ?1) "
+              "AND p.recv_ms >= ?2 AND p.recv_ms < ?3 GROUP BY 1) GROUP BY hr"},
+};
+
+/* The statement of a metric's hourly series; NULL for a metric without one. */
+static const char *hourly_statement(const char *metric)
+{
+    for (size_t i = 0; i < sizeof(hourly_sql) / sizeof(hourly_sql[0]); i++)
+        if (strcmp(hourly_sql[i].metric, metric) == 0)
+            return hourly_sql[i].sql;
+    return NULL;
+}
+
+/* values[i], the hour from + i of n, of device; false (and a note in out) on error. */
+static bool hourly_load(struct web_req *r, struct evbuffer *out, const char *sql,
+                        const char *device, int64_t from, size_t n, double *values)
+{
+    sqlite3_stmt *st = page_prepare(r, out, sql);
+    int rc;
+
+    memset(values, 0, n * sizeof(*values));
+    if (st == NULL)
+        return false;
+    page_bind_text(st, 1, device);
+    sqlite3_bind_int64(st, 2, from);
+    sqlite3_bind_int64(st, 3, from + (int64_t)n * PAGE_HOUR_MS);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t i = page_col_int(st, 0);
+        if (i >= 0 && (size_t)i < n)
+            values[i] = sqlite3_column_double(st, 1);
+    }
+    page_finish(r, out, st, rc);
+    return rc == SQLITE_DONE;
+}
+
 /* The top devices of a rule: a small chart each of its metric per hour over the span. */
 static void device_multiples(struct web_req *r, struct evbuffer *out, json_t *rule, int64_t from,
                              int64_t to)
 {
-    const struct page_metric *m = page_metric_of_rule(json_string_value(json_object_get(rule, "rule")));
+    const struct page_metric *m =
+        page_metric_of_rule(json_string_value(json_object_get(rule, "rule")));
     size_t n = (size_t)((to - from) / PAGE_HOUR_MS), i;
     json_t *d;
+    const char *sql = m != NULL ? hourly_statement(m->name) : NULL;
     double *values;
 
-    if (m == NULL || n == 0 || json_array_size(json_object_get(rule, "devices")) == 0)
+    if (sql == NULL || n == 0 || json_array_size(json_object_get(rule, "devices")) == 0)
         return;
     if (n > 24 * 90)
         n = 24 * 90;
     if ((values = calloc(n, sizeof(*values))) == NULL)
         fatal("out of memory");
-    html_printf(out, "<h3>The devices farthest from the group</h3><p class=\"hint\">%s per hour "
-                     "over the span.</p><div class=\"split multiples\">",
-                m->label);
+    html_printf(out,
+                "<h3>The devices farthest from the group</h3><p class=\"hint\">%s per hour "
+                "over the span%s.</p><div class=\"split multiples\">",
+                m->label, strcmp(m->name, "flows") == 0 ? " (distinct flows an hour)" : "");
     json_array_foreach(json_object_get(rule, "devices"), i, d)
     {
         const char *id = json_string_value(json_object_get(d, "device_id"));
@@ -480,12 +553,13 @@ static void device_multiples(struct web_req *r, struct evbuffer *out, json_t *ru
             continue;
         evbuffer_add_printf(out, "<div class=\"multiple\"><div>");
         page_put_device(out, id);
-        html_printf(out, " <span class=\"small muted\">p50 %lld, max %lld, %lld windows flagged"
-                         "</span></div>",
+        html_printf(out,
+                    " <span class=\"small muted\">p50 %lld, max %lld, %lld windows flagged"
+                    "</span></div>",
                     (long long)json_integer_value(json_object_get(d, "p50")),
                     (long long)json_integer_value(json_object_get(d, "max")),
                     (long long)json_integer_value(json_object_get(d, "flagged")));
-        if (page_series_load(r, out, id, m->name, from, PAGE_HOUR_MS, n, values))
+        if (hourly_load(r, out, sql, id, from, n, values))
             chart_series(out, &c, &s);
         evbuffer_add_printf(out, "</div>");
     }
@@ -501,8 +575,9 @@ static void put_rule(struct web_req *r, struct evbuffer *out, json_t *rule, int6
     json_t *sug = json_object_get(rule, "suggested");
     static const char *const pct[] = {"p1", "p5", "p50", "p95", "p99", "max"};
 
-    html_printf(out, "<div class=\"card rule\" id=\"rule-%s\"><h2 class=\"mono\">%s</h2>"
-                     "<p>Window %s; now %s, from %lld to %lld.</p>",
+    html_printf(out,
+                "<div class=\"card rule\" id=\"rule-%s\"><h2 class=\"mono\">%s</h2>"
+                "<p>Window %s; now %s, from %lld to %lld.</p>",
                 name, name, json_string_value(json_object_get(rule, "window")),
                 json_is_true(json_object_get(cur, "enabled")) ? "on" : "off",
                 (long long)json_integer_value(json_object_get(cur, "min")),
