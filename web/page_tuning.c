@@ -406,7 +406,8 @@ static void histogram_chart(struct evbuffer *out, json_t *rule)
     bw = pw / (double)n;
     svg_begin(out, "Windows by value, with the current and the suggested range", C_W, C_H, top);
     /* The bands under the bars: current grey, suggested green. */
-    if (json_is_object(cur)) {
+    /* A rule that is off has no current range: nothing to shade. */
+    if (json_is_true(json_object_get(cur, "enabled"))) {
         double x1 =
             hist_x(hist, (double)json_integer_value(json_object_get(cur, "min")), C_LEFT, bw);
         double x2 =
@@ -439,9 +440,12 @@ static void histogram_chart(struct evbuffer *out, json_t *rule)
             evbuffer_add_printf(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%lld</text>",
                                 C_LEFT + (i + 0.5) * bw, C_H - 6, lo);
     }
-    evbuffer_add_printf(out, "</svg><p class=\"small legend\"><span class=\"sw sw-cur\"></span> "
-                             "the current range <span class=\"sw sw-sug\"></span> the suggested "
-                             "range <span class=\"sw sw-bar\"></span> windows with that value</p>");
+    evbuffer_add_printf(out,
+                        "</svg><p class=\"small legend\"><span class=\"sw sw-cur\"></span> "
+                        "the current range%s <span class=\"sw sw-sug\"></span> the suggested "
+                        "range <span class=\"sw sw-bar\"></span> windows with that value</p>",
+                        json_is_true(json_object_get(cur, "enabled")) ? ""
+                                                                      : " (none: the rule is off)");
 }
 
 /* A figure of an object as a table cell. */

@@ -9,7 +9,8 @@
 # Preview: the D2C rule shows "1 added", dev-07's, and the chart of alerts
 # per day; nothing is stored yet. It clicks Save: `warden groups export lab`
 # holds the new range. No sanitizer report throughout. Screenshots of the two
-# pages are kept in $T/shots (copied to $WARDEN_SCREENSHOTS when set).
+# pages are kept in $T/shots (copied to $WARDEN_SCREENSHOTS when set). Last,
+# with the tuning worker and its queue held busy, the page answers 503 saying so.
 . "$(dirname "$0")/web_lib.sh"
 DB=$T/warden.db
 TO=2026-12-07T00:00:00Z
@@ -78,6 +79,8 @@ try:
     out("multiples", len(rule.find_all(".multiple svg.chart")))
     out("multiple-links", " ".join(a.attr("href") for a in rule.find_all(".multiple a")[:1]))
     s.screenshot(f"{shots}/baseline.png")
+    s.execute("arguments[0].scrollIntoView()", {"element-6066-11e4-a52e-4f735466cecf": rule.eid})
+    s.screenshot(f"{shots}/baseline-d2c.png")
     suggested = s.find("form input[name=doc]").attr("value")
     out("use-button", s.find("button#use").text())
 
@@ -134,6 +137,31 @@ check tuning-browser-stored "$(e $D2C minThreshold) $(e $D2C maxThreshold)" \
     "$(b '$.suggested.min') $(b '$.suggested.max')"
 
 stop_pid "$DRIVER_PID"
+stop_pid "$SERVE_PID"
+
+# ---- busy: the worker and its queue taken (the test hook holds every job), the page says so ----
+metric() {
+    req GET /metrics > /dev/null
+    awk -v n="$1" '$1 == n { print $2 }' "$T/body"
+}
+export WARDEN_TEST_SLOW_BASELINE_MS=60000
+start_serve
+unset WARDEN_TEST_SLOW_BASELINE_MS
+BG=()
+for i in 1 2 3 4 5; do
+    curl -s -o /dev/null --max-time 90 "$WEB/groups/lab/baseline?to=$TO" &
+    BG+=($!)
+    PIDS+=($!)
+done
+wait_until '[ "$(metric warden_baseline_running) $(metric warden_baseline_queued)" = "1 4" ]' 20 &&
+    pass tuning-browser-worker-taken ||
+    fail tuning-browser-worker-taken "$(metric warden_baseline_running) $(metric warden_baseline_queued)"
+check tuning-browser-busy-status "$(req GET "/groups/lab/baseline?to=$TO")" 503
+grep -q 'Busy' "$T/body" && pass tuning-browser-busy-page || fail tuning-browser-busy-page
+[ -n "$(header Retry-After)" ] && pass tuning-browser-busy-retry-after || fail tuning-browser-busy-retry-after
+kill "${BG[@]}" 2> /dev/null
+wait_until '[ "$(metric warden_baseline_running) $(metric warden_baseline_queued)" = "0 0" ]' 30 &&
+    pass tuning-browser-clients-gone-free-worker || fail tuning-browser-clients-gone-free-worker
 stop_pid "$SERVE_PID"
 sanitizers_clean tuning-browser-sanitizers-clean
 exit $NFAIL
