@@ -84,6 +84,16 @@ try:
     suggested = s.find("form input[name=doc]").attr("value")
     out("use-button", s.find("button#use").text())
 
+    # A document that does not parse: the editor again, saying why, holding what was typed.
+    s.get(f"{web}/groups/lab?to={to}")
+    area = s.find("textarea[name=doc]")
+    area.clear()
+    area.send_keys('{"name": "lab", "properties": {"timeWindowRules": [}}')
+    s.find("button#preview").click()
+    s.wait_url(lambda u: u.endswith("/groups/lab/preview"))
+    out("preview-invalid", s.find("div.error").text().startswith("Not previewed: "))
+    out("preview-invalid-keeps-doc", s.find("textarea[name=doc]").prop("value").endswith("[}}"))
+
     s.get(f"{web}/groups/lab?to={to}")
     area = s.find("textarea[name=doc]")
     area.clear()
@@ -126,6 +136,7 @@ check tuning-browser-flagged-devices "$(r sug-flagged-devices)" "$(b '$.suggeste
 check tuning-browser-small-multiples "$(r multiples)" "$(json "json_array_length((SELECT value FROM json_each(j, '\$.rules') WHERE value ->> 'rule' = '$D2C'), '\$.devices')" "$T/base.json")"
 check tuning-browser-multiple-links-device "$(r multiple-links)" "/devices/$(b '$.devices[0].device_id')"
 check tuning-browser-use-button "$(r use-button)" "Use these suggestions"
+check tuning-browser-preview-invalid "$(r preview-invalid) $(r preview-invalid-keeps-doc)" "True True"
 check tuning-browser-preview-d2c "$(r preview-d2c)" "0 1 1 added, 0 removed"
 check tuning-browser-preview-added-dev07 "$(r preview-added)" dev-07
 check tuning-browser-preview-days-chart "$(r preview-days-chart)" True
