@@ -8,9 +8,10 @@ set -e
 PKGS="build-essential pkg-config libsqlite3-dev sqlite3 libmosquitto-dev libjansson-dev
 libevent-dev libssl-dev mosquitto mosquitto-clients mosquitto-dev flatbuffers-compiler
 clang libclang-rt-dev curl openssl prometheus-alertmanager"
-# Only the tests need these: the browser of tests/integration/test_web_browser.sh,
+# Only the tests need these: the browser of tests/integration/test_web_browser.sh (and its
+# WebDriver, for test_tuning_browser.sh),
 # and systemd-analyze and systemd-sysusers for test_install.sh.
-TEST_PKGS="chromium systemd"
+TEST_PKGS="chromium chromium-driver systemd"
 # Only the benchmarks need these: the HTTP load generator of the web benchmark.
 BENCH_PKGS="wrk"
 [ "${1:-}" = "--test" ] && PKGS="$PKGS $TEST_PKGS $BENCH_PKGS"

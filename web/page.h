@@ -137,6 +137,15 @@ void page_alert_row(struct evbuffer *out, sqlite3_stmt *st, int64_t now, bool wi
  */
 int page_flow_rows(struct evbuffer *out, sqlite3_stmt *st, int *rc, bool hourly);
 
+/* ---- a group's baseline, its preview and its editor (page_tuning.c) ------------------------ */
+
+/* The group editor holding doc: Save (POST /groups/{name}) and Preview, for a logged-in user. */
+void page_group_editor(struct web_req *r, struct evbuffer *out, const char *name, const char *doc);
+/* GET /groups/{tail}: when r->tail is "NAME/baseline", answer it (later) and return true. */
+bool page_tuning_get(struct web_req *r);
+/* POST /groups/{tail}: when r->tail is "NAME/preview", answer it (later) and return true. */
+bool page_tuning_post(struct web_req *r);
+
 /*
  * The example queries of sql/examples/, as the SQL page offers them: the
  * file name, a title, and the file's text verbatim (tests/unit/test_html.c

@@ -2,7 +2,9 @@
  * web/page_groups.c: GET /groups, the security groups, and GET /groups/{name},
  * one group's rules and its editor; POST /groups/{name} saves the edited
  * document (parsed by imports/groups.c, stored by imports/groups_store.c).
- * Calls page.c, the core and imports/' groups.
+ * The editor, the baseline (/groups/{name}/baseline) and the preview (POST
+ * /groups/{name}/preview) are page_tuning.c's. Calls page.c, page_tuning.c,
+ * the core and imports/' groups.
  */
 #include "page.h"
 #include "routes.h"
@@ -219,31 +221,6 @@ static void group_rules(struct evbuffer *out, const struct group *g)
     evbuffer_add_printf(out, "</td></tr></table></div>");
 }
 
-/* The editor: the group's document, pretty-printed, in a form for a logged-in user. */
-static void group_editor(struct web_req *r, struct evbuffer *out, const char *name,
-                         const char *doc)
-{
-    evbuffer_add_printf(out, "<div class=\"card\"><h2>Edit</h2><p class=\"hint\">The group as a "
-                             "JSON document (the shape of Azure's deviceSecurityGroups). Rules "
-                             "left out are disabled. Windows are ISO 8601 durations, multiples "
-                             "of 10 seconds (PT30S, PT5M, PT1H). Changes apply at the next "
-                             "evaluator pass.</p>");
-    if (r->csrf[0] == '\0') {
-        html_printf(out, "<pre>%s</pre><p><a class=\"button quiet\" href=\"/login?next=/groups/",
-                    doc);
-        url_escape(out, name);
-        evbuffer_add_printf(out, "\">Log in to change</a></p></div>");
-        return;
-    }
-    evbuffer_add_printf(out, "<form method=\"post\" action=\"/groups/");
-    url_escape(out, name);
-    html_printf(out,
-                "\"><input type=\"hidden\" name=\"csrf\" value=\"%s\">"
-                "<textarea name=\"doc\" rows=\"20\" spellcheck=\"false\">%s</textarea>"
-                "<p><button type=\"submit\">Save the group</button></p></form></div>",
-                r->csrf, doc);
-}
-
 /* One JSON value on one line, with spaces after commas and colons. */
 static void json_line(struct evbuffer *b, json_t *v)
 {
@@ -324,13 +301,16 @@ static void group_page(struct web_req *r, const char *name, const char *doc, con
         evbuffer_add_printf(out, "<div class=\"note\">This group does not exist yet: every rule "
                                  "is off. Saving it creates it.</div>");
     }
+    evbuffer_add_printf(out, "<p><a href=\"/groups/");
+    url_escape(out, name);
+    evbuffer_add_printf(out, "/baseline\">Baseline and suggested ranges</a></p>");
     if (page_param(r, "saved") != NULL && err == NULL)
         evbuffer_add_printf(out, "<div class=\"ok\">Saved. The next evaluator pass uses it.</div>");
     if (err != NULL)
         html_printf(out, "<div class=\"error\">Not saved: %s</div>", err);
     group_rules(out, g);
     text = doc ? NULL : group_pretty(g);
-    group_editor(r, out, name, doc ? doc : text ? text : "");
+    page_group_editor(r, out, name, doc ? doc : text ? text : "");
     free(text);
     groups_free(groups, n);
     page_send(r, out, status);
@@ -338,6 +318,8 @@ static void group_page(struct web_req *r, const char *name, const char *doc, con
 
 static void page_group(struct web_req *r)
 {
+    if (page_tuning_get(r))
+        return;
     if (!group_name_valid(r->tail)) {
         page_error(r, 404, "No such group",
                    "Group names are 1 to 128 letters, digits, dots, dashes and underscores.");
@@ -354,6 +336,8 @@ static void page_group_save(struct web_req *r)
     struct evbuffer *loc;
     struct group g;
 
+    if (page_tuning_post(r))
+        return;
     if (!group_name_valid(r->tail)) {
         page_error(r, 404, "No such group",
                    "Group names are 1 to 128 letters, digits, dots, dashes and underscores.");
