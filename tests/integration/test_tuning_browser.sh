@@ -12,27 +12,13 @@
 # pages are kept in $T/shots (copied to $WARDEN_SCREENSHOTS when set). Last,
 # with the tuning worker and its queue held busy, the page answers 503 saying so.
 . "$(dirname "$0")/web_lib.sh"
-DB=$T/warden.db
-TO=2026-12-07T00:00:00Z
-TO_MS=1796601600000
-D2C=MqttD2CMessagesNotInAllowedRange
+. "$(dirname "$0")/tuning_lib.sh"
 if ! command -v chromedriver > /dev/null; then
     fail tuning-browser "chromedriver is not installed (make deps installs chromium-driver)"
     exit 1
 fi
 
-cat > "$T/lab.json" <<'JSON'
-{"name": "lab", "properties": {"timeWindowRules": [
-  {"ruleType": "MqttD2CMessagesNotInAllowedRange", "isEnabled": true, "minThreshold": 0,
-   "maxThreshold": 100000, "timeWindowSize": "PT15M"},
-  {"ruleType": "ActiveConnectionsNotInAllowedRange", "isEnabled": true, "minThreshold": 0,
-   "maxThreshold": 1000, "timeWindowSize": "PT15M"}],
- "allowlistRules": [], "thresholdRules": [], "denylistRules": []}}
-JSON
-"$WARDEN" db migrate --db "$DB" > /dev/null 2>&1 &&
-    "$WARDEN" groups import "$T/lab.json" --db "$DB" > /dev/null &&
-    python3 tests/integration/tuning_data.py seed "$DB" "$TO_MS" "$T/expected.json" ||
-    { fail tuning-browser-seed; exit 1; }
+tuning_seed tuning-browser-seed
 "$WARDEN" groups baseline lab --to "$TO" --json --db "$DB" > "$T/base.json" ||
     { fail tuning-browser-cli; exit 1; }
 b() { json "(SELECT value FROM json_each(j, '\$.rules') WHERE value ->> 'rule' = '$D2C') ->> '$1'" \
