@@ -385,6 +385,20 @@ static double hist_x(json_t *hist, double v, double x0, double bw)
     return x0 + (double)n * bw;
 }
 
+/* The range [min, max] of range (an object with "min" and "max") shaded under the bars. */
+static void hist_band(struct evbuffer *out, json_t *hist, json_t *range, double bw, double ph,
+                      const char *cls, const char *title)
+{
+    double x1 = hist_x(hist, (double)json_integer_value(json_object_get(range, "min")), C_LEFT, bw);
+    double x2 =
+        hist_x(hist, (double)json_integer_value(json_object_get(range, "max")) + 1, C_LEFT, bw);
+
+    evbuffer_add_printf(out,
+                        "<rect class=\"%s\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" "
+                        "height=\"%.1f\"><title>%s</title></rect>",
+                        cls, x1, C_TOP, x2 - x1, ph, title);
+}
+
 /* The windows of one rule by value, the current and the suggested range shaded. */
 static void histogram_chart(struct evbuffer *out, json_t *rule)
 {
@@ -407,26 +421,10 @@ static void histogram_chart(struct evbuffer *out, json_t *rule)
     svg_begin(out, "Windows by value, with the current and the suggested range", C_W, C_H, top);
     /* The bands under the bars: current grey, suggested green. */
     /* A rule that is off has no current range: nothing to shade. */
-    if (json_is_true(json_object_get(cur, "enabled"))) {
-        double x1 =
-            hist_x(hist, (double)json_integer_value(json_object_get(cur, "min")), C_LEFT, bw);
-        double x2 =
-            hist_x(hist, (double)json_integer_value(json_object_get(cur, "max")) + 1, C_LEFT, bw);
-        evbuffer_add_printf(out,
-                            "<rect class=\"band-cur\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" "
-                            "height=\"%.1f\"><title>current range</title></rect>",
-                            x1, C_TOP, x2 - x1, ph);
-    }
-    if (json_is_object(sug) && json_is_integer(json_object_get(sug, "max"))) {
-        double x1 =
-            hist_x(hist, (double)json_integer_value(json_object_get(sug, "min")), C_LEFT, bw);
-        double x2 =
-            hist_x(hist, (double)json_integer_value(json_object_get(sug, "max")) + 1, C_LEFT, bw);
-        evbuffer_add_printf(out,
-                            "<rect class=\"band-sug\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" "
-                            "height=\"%.1f\"><title>suggested range</title></rect>",
-                            x1, C_TOP, x2 - x1, ph);
-    }
+    if (json_is_true(json_object_get(cur, "enabled")))
+        hist_band(out, hist, cur, bw, ph, "band-cur", "current range");
+    if (json_is_object(sug) && json_is_integer(json_object_get(sug, "max")))
+        hist_band(out, hist, sug, bw, ph, "band-sug", "suggested range");
     json_array_foreach(hist, i, b)
     {
         long long lo = (long long)json_integer_value(json_object_get(b, "lo"));
