@@ -370,11 +370,23 @@ json_t *tune_backtest(sqlite3 *db, const struct config *cfg, const struct tune_o
         *status = 500;
         return NULL;
     }
+    /*
+     * The rules its devices are judged by now: the group's, or, for a group
+     * not stored yet, the default group's (the evaluator judges a device of
+     * an unknown group by it). Shallow copies: gs keeps the allow lists.
+     */
     group_init(&current, proposed->name);
+    updated = -1;
     for (size_t i = 0; i < n; i++)
-        if (strcmp(gs[i].name, proposed->name) == 0)
-            current = gs[i]; /* a shallow copy: gs keeps the allow lists */
-    updated = group_updated(db, proposed->name);
+        if (strcmp(gs[i].name, GROUP_DEFAULT_NAME) == 0) {
+            current = gs[i];
+            updated = group_updated(db, GROUP_DEFAULT_NAME);
+        }
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(gs[i].name, proposed->name) == 0) {
+            current = gs[i];
+            updated = group_updated(db, proposed->name);
+        }
     rp.devices = group_devices(db, proposed->name, strcmp(proposed->name, GROUP_DEFAULT_NAME) == 0,
                                &rp.n_devices);
     *status = rp.devices == NULL ? 500 : replay_group(&rp, &current, &bc);

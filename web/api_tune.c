@@ -430,8 +430,8 @@ static bool body_is_json(struct web_req *r)
 
 /*
  * r->tail is "NAME/backtest", the body the document to try. A group of that
- * name need not exist yet: its current rules are then every rule off, and
- * every alert of the document is an added one.
+ * name need not exist yet: its current rules are then the default group's,
+ * by which the evaluator judges its devices until it exists (tune_backtest).
  */
 static void tune_backtest_handler(struct web_req *r)
 {

@@ -115,6 +115,15 @@ check backtest-writes-nothing "$(sqlite3 "$T/live2.db" "SELECT count(*) FROM ale
 "$WARDEN" groups backtest "$T/tight.json" --to "$TO" --db "$DB" > "$T/text"
 grep -q "^MqttD2CMessagesNotInAllowedRange: 0 alerts now" "$T/text" && pass backtest-text ||
     fail backtest-text "$(head -5 "$T/text")"
+# A group not stored yet: its devices (other-00, tagged "other") are judged by the default
+# group now, so that is what the document is compared with.
+sed -e 's/"name": "lab"/"name": "default"/' -e 's/"maxThreshold": 100000,/"maxThreshold": 1000,/' \
+    "$T/lab.json" > "$T/default.json"
+sed -e 's/"name": "lab"/"name": "other"/' "$T/lab.json" > "$T/other.json"
+cp "$DB" "$T/defaults.db" && "$WARDEN" groups import "$T/default.json" --db "$T/defaults.db" > /dev/null
+"$WARDEN" groups backtest "$T/other.json" --to "$TO" --json --db "$T/defaults.db" > "$T/bt4.json"
+check backtest-new-group-against-default "$(r $D2C '$.current.alerts' "$T/bt4.json") $(r $D2C '$.proposed.alerts' "$T/bt4.json") $(r $D2C '$.removed[0].device_id' "$T/bt4.json")" \
+    "1 0 other-00"
 "$WARDEN" groups backtest "$T/nosuch.json" --db "$DB" > /dev/null 2>&1
 check backtest-missing-file-is-usage "$?" 2
 exit $NFAIL

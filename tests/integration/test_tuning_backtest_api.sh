@@ -6,7 +6,8 @@
 # both paths work; the refusals (400 naming the rule of an invalid document,
 # the span, an empty body; 404 for another resource; 415 for a body that is
 # not sent as JSON, which a form of another site would be); a group that does
-# not exist yet is backtested against every rule off (200, not 404: it is the
+# not exist yet is backtested against the default group's rules, here none stored, so every
+# rule off (200, not 404: it is the
 # document about to create it); with web.auth.require_for_reads the backtest
 # needs the token like any read. Then, with every job held in flight by the
 # test hook: another request is answered while a backtest runs, a baseline
@@ -68,7 +69,7 @@ check backtest-api-span-is-the-clis "$(json "j ->> '\$.span.duration'" "$T/body"
 req GET /api/v1/security-groups/lab > /dev/null
 check backtest-api-writes-nothing "$(json "(SELECT value ->> 'maxThreshold' FROM json_each(j, '\$.properties.timeWindowRules') WHERE value ->> 'ruleType' = '$D2C')" "$T/body")" 100000
 
-# ---- a group that does not exist yet: every rule off now, nothing removed ----
+# ---- a group that does not exist yet: the default group's rules (none stored: every rule off) ----
 check backtest-api-new-group-status "$(backtest "/api/v1/groups/newgroup/backtest?to=$TO" "$T/tight.json")" 200
 check backtest-api-new-group-named-by-path "$(json "j ->> 'group'" "$T/body") $(json "j ->> 'current_rules_since' IS NULL" "$T/body")" \
     "newgroup 1"
