@@ -3,7 +3,10 @@
 Enough for the browser tests: start chromedriver (or use one already running),
 open a session of headless Chromium, navigate, find elements by CSS selector,
 click them, read their text and attributes, type into them, run a script, and
-quit. Everything waits with deadlines, never with fixed sleeps.
+quit. Everything waits for a condition with a deadline, never for a fixed time:
+finding an element uses WebDriver's own implicit wait (chromedriver blocks until
+the element is there), and what the protocol cannot wait for (chromedriver
+ready, a form's navigation done) goes through _until.
 
     drv = Driver.start()                     # chromedriver on a free port
     s = drv.session()
@@ -28,8 +31,20 @@ ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C key of an element ref
 HEADLESS_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1800"]
 
 
+POLL_S = 0.05  # how often _until asks again: the polling interval, not a wait for anything
+
+
 class WebDriverError(Exception):
     pass
+
+
+def _until(pred, deadline, what):
+    """Ask pred() until it is true; WebDriverError(what()) after deadline seconds of wall time."""
+    end = time.monotonic() + deadline
+    while not pred():
+        if time.monotonic() > end:
+            raise WebDriverError(what())
+        time.sleep(POLL_S)
 
 
 def _free_port():
@@ -79,19 +94,16 @@ class Driver:
         drv.wait_ready(deadline)
         return drv
 
+    def ready(self):
+        if self.proc is not None and self.proc.poll() is not None:
+            raise WebDriverError("chromedriver exited")
+        try:
+            return bool((_call(self.base, "GET", "/status", timeout=5) or {}).get("ready"))
+        except (OSError, WebDriverError):
+            return False
+
     def wait_ready(self, deadline):
-        end = time.monotonic() + deadline
-        while True:
-            try:
-                if (_call(self.base, "GET", "/status", timeout=5) or {}).get("ready"):
-                    return
-            except (OSError, WebDriverError):
-                pass
-            if self.proc is not None and self.proc.poll() is not None:
-                raise WebDriverError("chromedriver exited")
-            if time.monotonic() > end:
-                raise WebDriverError("chromedriver not ready")
-            time.sleep(0.1)
+        _until(self.ready, deadline, lambda: "chromedriver not ready")
 
     def session(self, browser=None):
         opts = {"args": HEADLESS_ARGS}
@@ -147,8 +159,8 @@ class Session:
     def __init__(self, base, sid):
         self.base, self.sid = base, sid
 
-    def cmd(self, method, path, body=None):
-        return _call(self.base, method, f"/session/{self.sid}{path}", body)
+    def cmd(self, method, path, body=None, timeout=60):
+        return _call(self.base, method, f"/session/{self.sid}{path}", body, timeout)
 
     def get(self, url):
         self.cmd("POST", "/url", {"url": url})
@@ -164,23 +176,20 @@ class Session:
         return [Element(self, e[ELEMENT]) for e in v]
 
     def find(self, css, deadline=30):
-        """The first element css selects, waiting for it up to deadline seconds."""
-        end = time.monotonic() + deadline
-        while True:
-            found = self.find_all(css)
-            if found:
-                return found[0]
-            if time.monotonic() > end:
-                raise WebDriverError(f"no element {css!r} at {self.url()}")
-            time.sleep(0.1)
+        """The first element css selects: chromedriver waits for it up to deadline seconds."""
+        self.cmd("POST", "/timeouts", {"implicit": int(deadline * 1000)})
+        try:
+            v = self.cmd("POST", "/element", {"using": "css selector", "value": css},
+                         timeout=deadline + 60)
+        except WebDriverError as e:
+            raise WebDriverError(f"no element {css!r} at {self.url()}: {e}") from None
+        finally:
+            self.cmd("POST", "/timeouts", {"implicit": 0})  # find_all answers at once
+        return Element(self, v[ELEMENT])
 
     def wait_url(self, pred, deadline=60):
         """Wait until pred(the current URL) holds (a form's navigation has happened)."""
-        end = time.monotonic() + deadline
-        while not pred(self.url()):
-            if time.monotonic() > end:
-                raise WebDriverError(f"still at {self.url()}")
-            time.sleep(0.1)
+        _until(lambda: pred(self.url()), deadline, lambda: f"still at {self.url()}")
 
     def execute(self, script, *args):
         return self.cmd("POST", "/execute/sync", {"script": script, "args": list(args)})
