@@ -462,70 +462,11 @@ static void put_num(struct evbuffer *out, json_t *o, const char *key, const char
 }
 
 /*
- * A rule's value per hour for one device, from counts by the counts_dev
- * index; for ActiveConnectionsNotInAllowedRange the distinct flows of
- * flow_hourly (one row a device, hour and flow), which is what the rule
- * counts, or of the raw packs for hours the rollup has not reached yet (the
- * larger of the two: an hour rolled up holds what its packs held). A column
- * cannot be a parameter, so each has its statement here.
+ * The top devices of a rule: a small chart each of its metric per hour over
+ * the span, as the alert page draws it (page_series_load; for
+ * ActiveConnectionsNotInAllowedRange the flows reported, which the rule's
+ * distinct flows follow).
  */
-#define SQL_HOURLY_COUNTS(col)                                                                     \
-    "SELECT (c.bucket_ms - ?2) / 3600000, sum(c." col ") FROM counts c "                           \
-    "WHERE c.dev = (SELECT id FROM devices WHERE device_id = ?1) "                                 \
-    "AND c.bucket_ms >= ?2 AND c.bucket_ms < ?3 GROUP BY 1"
-static const struct {
-    const char *metric, *sql;
-} hourly_sql[] = {
-    {"d2c_messages", SQL_HOURLY_COUNTS("d2c_messages")},
-    {"c2d_messages", SQL_HOURLY_COUNTS("c2d_messages")},
-    {"c2d_rejected_messages", SQL_HOURLY_COUNTS("c2d_rejected_messages")},
-    {"direct_method_invokes", SQL_HOURLY_COUNTS("direct_method_invokes")},
-    {"twin_updates", SQL_HOURLY_COUNTS("twin_updates")},
-    {"queue_purges", SQL_HOURLY_COUNTS("queue_purges")},
-    {"unauthorized_operations", SQL_HOURLY_COUNTS("unauthorized_operations")},
-    {"flows", "SELECT hr, max(n) FROM ("
-              "SELECT (h.hour_ms - ?2) / 3600000 AS hr, count(*) AS n FROM flow_hourly h "
-              "WHERE h.dev = (SELECT id FROM devices WHERE device_id = ?1) "
-              "AND h.hour_ms >= ?2 AND h.hour_ms < ?3 GROUP BY 1 UNION ALL "
-              "SELECT (p.recv_ms - ?2) / 3600000, count(DISTINCT (j.value ->> 0) || ' ' || "
-              "(j.value ->> 1) || ' ' || (j.value ->> 2) || ' ' || (j.value ->> 3) || ' ' || "
-              "(j.value ->> 4)) FROM flow_pack p, json_each(p.flows) j "
-              "WHERE p.dev = (SELECT id FROM devices WHERE device_id = ?1) "
-              "AND p.recv_ms >= ?2 AND p.recv_ms < ?3 GROUP BY 1) GROUP BY hr"},
-};
-
-/* The statement of a metric's hourly series; NULL for a metric without one. */
-static const char *hourly_statement(const char *metric)
-{
-    for (size_t i = 0; i < sizeof(hourly_sql) / sizeof(hourly_sql[0]); i++)
-        if (strcmp(hourly_sql[i].metric, metric) == 0)
-            return hourly_sql[i].sql;
-    return NULL;
-}
-
-/* values[i], the hour from + i of n, of device; false (and a note in out) on error. */
-static bool hourly_load(struct web_req *r, struct evbuffer *out, const char *sql,
-                        const char *device, int64_t from, size_t n, double *values)
-{
-    sqlite3_stmt *st = page_prepare(r, out, sql);
-    int rc;
-
-    memset(values, 0, n * sizeof(*values));
-    if (st == NULL)
-        return false;
-    page_bind_text(st, 1, device);
-    sqlite3_bind_int64(st, 2, from);
-    sqlite3_bind_int64(st, 3, from + (int64_t)n * PAGE_HOUR_MS);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t i = page_col_int(st, 0);
-        if (i >= 0 && (size_t)i < n)
-            values[i] = sqlite3_column_double(st, 1);
-    }
-    page_finish(r, out, st, rc);
-    return rc == SQLITE_DONE;
-}
-
-/* The top devices of a rule: a small chart each of its metric per hour over the span. */
 static void device_multiples(struct web_req *r, struct evbuffer *out, json_t *rule, int64_t from,
                              int64_t to)
 {
@@ -533,10 +474,9 @@ static void device_multiples(struct web_req *r, struct evbuffer *out, json_t *ru
         page_metric_of_rule(json_string_value(json_object_get(rule, "rule")));
     size_t n = (size_t)((to - from) / PAGE_HOUR_MS), i;
     json_t *d;
-    const char *sql = m != NULL ? hourly_statement(m->name) : NULL;
     double *values;
 
-    if (sql == NULL || n == 0 || json_array_size(json_object_get(rule, "devices")) == 0)
+    if (m == NULL || n == 0 || json_array_size(json_object_get(rule, "devices")) == 0)
         return;
     if (n > 24 * 90)
         n = 24 * 90;
@@ -544,8 +484,8 @@ static void device_multiples(struct web_req *r, struct evbuffer *out, json_t *ru
         fatal("out of memory");
     html_printf(out,
                 "<h3>The devices farthest from the group</h3><p class=\"hint\">%s per hour "
-                "over the span%s.</p><div class=\"split multiples\">",
-                m->label, strcmp(m->name, "flows") == 0 ? " (distinct flows an hour)" : "");
+                "over the span.</p><div class=\"split multiples\">",
+                m->label);
     json_array_foreach(json_object_get(rule, "devices"), i, d)
     {
         const char *id = json_string_value(json_object_get(d, "device_id"));
@@ -561,7 +501,7 @@ static void device_multiples(struct web_req *r, struct evbuffer *out, json_t *ru
                     (long long)json_integer_value(json_object_get(d, "p50")),
                     (long long)json_integer_value(json_object_get(d, "max")),
                     (long long)json_integer_value(json_object_get(d, "flagged")));
-        if (hourly_load(r, out, sql, id, from, n, values))
+        if (page_series_load(r, out, id, m->name, from, PAGE_HOUR_MS, n, values))
             chart_series(out, &c, &s);
         evbuffer_add_printf(out, "</div>");
     }
