@@ -115,14 +115,14 @@ static void hist_add(struct hist *h, int64_t key)
     h->len++;
 }
 
-/* Values and their counts, in value order: the baseline's (kept) or every window (all). */
+/* Values and their counts, in value order: the windows a histogram kept for the baseline. */
 struct dist {
     struct hbin *b; /* key = value here */
     size_t len;
     int64_t n;
 };
 
-static void dist_of(const struct hist *h, bool all, struct dist *d)
+static void dist_of(const struct hist *h, struct dist *d)
 {
     d->b = malloc((h->len ? h->len : 1) * sizeof(*d->b));
     if (d->b == NULL)
@@ -131,7 +131,7 @@ static void dist_of(const struct hist *h, bool all, struct dist *d)
     d->n = 0;
     for (size_t i = 0; i < h->len; i++) {
         int64_t v = h->b[i].key >> 1;
-        if (!all && (h->b[i].key & 1))
+        if (h->b[i].key & 1)
             continue;
         if (d->len > 0 && d->b[d->len - 1].key == v) {
             d->b[d->len - 1].n += h->b[i].n;
@@ -197,48 +197,24 @@ static void dist_group(const struct trule *r, size_t n_dev, struct dist *d)
 
 /* ---- the group, its devices and their alerts ------------------------------------------------ */
 
-static bool in_group(const struct tune *t, const char *group)
-{
-    if (strcmp(group, t->g->name) == 0)
-        return true;
-    if (strcmp(t->g->name, GROUP_DEFAULT_NAME) != 0)
-        return false;
-    for (size_t i = 0; i < t->n_groups; i++)
-        if (strcmp(t->groups[i].name, group) == 0)
-            return false;
-    return true; /* a device whose group does not exist is judged by the default group */
-}
-
+/* The group's devices (eval_group_devices), indexed by devices.id. */
 static bool load_devices(struct tune *t)
 {
-    static const char sql[] =
-        "SELECT id, device_id, security_group, first_seen_ms FROM devices ORDER BY id";
-    sqlite3_stmt *st;
-    size_t cap = 0;
+    struct device *d = eval_group_devices(t->db, t->g->name, &t->n_dev);
 
-    if (sqlite3_prepare_v2(t->db, sql, -1, &st, NULL) != SQLITE_OK)
+    if (d == NULL)
         return false;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, 0);
-        if (id > t->max_id)
-            t->max_id = id;
-        if (!in_group(t, (const char *)sqlite3_column_text(st, 2)))
-            continue;
-        if (t->n_dev == cap) {
-            cap = cap ? cap * 2 : 256;
-            t->dev = realloc(t->dev, cap * sizeof(*t->dev));
-            if (t->dev == NULL)
-                fatal("out of memory");
-        }
-        memset(&t->dev[t->n_dev], 0, sizeof(t->dev[0]));
-        t->dev[t->n_dev].id = id;
-        t->dev[t->n_dev].device_id = strdup((const char *)sqlite3_column_text(st, 1));
-        t->dev[t->n_dev].first_seen = sqlite3_column_int64(st, 3);
-        if (t->dev[t->n_dev].device_id == NULL)
-            fatal("out of memory");
-        t->n_dev++;
+    if ((t->dev = calloc(t->n_dev ? t->n_dev : 1, sizeof(*t->dev))) == NULL)
+        fatal("out of memory");
+    for (size_t i = 0; i < t->n_dev; i++) {
+        t->dev[i].id = d[i].id;
+        t->dev[i].device_id = d[i].device_id; /* taken over */
+        t->dev[i].first_seen = d[i].first_seen_ms;
+        d[i].device_id = NULL;
+        if (d[i].id > t->max_id)
+            t->max_id = d[i].id;
     }
-    sqlite3_finalize(st);
+    eval_devices_free(d, t->n_dev);
     t->index = malloc(((size_t)t->max_id + 1) * sizeof(*t->index));
     if (t->index == NULL)
         fatal("out of memory");
@@ -552,7 +528,7 @@ static struct devstat *device_stats(struct tune *t, const struct trule *r, const
         if (total == 0)
             continue; /* not in the group's history yet */
         n++;
-        dist_of(&r->h[i], false, &kept);
+        dist_of(&r->h[i], &kept);
         s->i = i;
         s->windows = kept.n;
         s->apart = total - kept.n;

@@ -151,6 +151,13 @@ enum store_metric eval_rule_metric(enum group_rule r);
 char *eval_pass_strdup(struct eval *e, const char *s);
 void eval_reset_pass(struct eval *e);         /* forget this pass's strings and occurrences */
 bool eval_load_runs(struct eval *e);          /* ingest_runs: when Warden was ingesting */
+/*
+ * The devices of group now (group index 0 each), as a pass judges them: those
+ * tagged with it, and for "default" those whose group is not stored; *n of
+ * them, malloc'd (eval_devices_free). NULL on a database error.
+ */
+struct device *eval_group_devices(sqlite3 *db, const char *group, size_t *n);
+void eval_devices_free(struct device *d, size_t n);
 /* Free what a pass keeps from pass to pass (maps, windows, caches); not devices, groups, intel. */
 void eval_free_state(struct eval *e);
 int64_t eval_state_get(sqlite3 *db, const char *key, int64_t dflt);

@@ -101,6 +101,53 @@ void eval_free_state(struct eval *e)
     free(e->windows);
 }
 
+struct device *eval_group_devices(sqlite3 *db, const char *group, size_t *n)
+{
+    static const char sql[] =
+        "SELECT id, device_id, hub, first_seen_ms, last_seen_ms FROM devices "
+        "WHERE security_group = ?1 OR (?2 AND security_group NOT IN "
+        "(SELECT name FROM security_groups)) ORDER BY id";
+    sqlite3_stmt *st;
+    struct device *d = NULL;
+    size_t cap = 0;
+
+    *n = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, strcmp(group, GROUP_DEFAULT_NAME) == 0);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 256;
+            if ((d = realloc(d, cap * sizeof(*d))) == NULL)
+                fatal("out of memory");
+        }
+        d[*n].id = sqlite3_column_int64(st, 0);
+        d[*n].device_id = strdup((const char *)sqlite3_column_text(st, 1));
+        d[*n].hub = strdup((const char *)sqlite3_column_text(st, 2));
+        d[*n].group = 0;
+        d[*n].first_seen_ms = sqlite3_column_int64(st, 3);
+        d[*n].last_seen_ms = sqlite3_column_int64(st, 4);
+        d[*n].window_open = 0;
+        if (d[*n].device_id == NULL || d[*n].hub == NULL)
+            fatal("out of memory");
+        (*n)++;
+    }
+    sqlite3_finalize(st);
+    if (d == NULL)
+        d = calloc(1, sizeof(*d));
+    return d;
+}
+
+void eval_devices_free(struct device *d, size_t n)
+{
+    for (size_t i = 0; d != NULL && i < n; i++) {
+        free(d[i].device_id);
+        free(d[i].hub);
+    }
+    free(d);
+}
+
 bool eval_load_runs(struct eval *e)
 {
     static const char sql[] = "SELECT started_ms, last_ms FROM ingest_runs ORDER BY started_ms";

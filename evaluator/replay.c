@@ -35,45 +35,6 @@ struct replay {
     int64_t passes, done;       /* for progress, over both replays */
 };
 
-/* The group's devices now, for a replay (group index 0); *n of them. */
-static struct device *group_devices(sqlite3 *db, const char *group, bool is_default, size_t *n)
-{
-    static const char sql[] =
-        "SELECT id, device_id, hub, first_seen_ms, last_seen_ms FROM devices "
-        "WHERE security_group = ?1 OR (?2 AND security_group NOT IN "
-        "(SELECT name FROM security_groups)) ORDER BY id";
-    sqlite3_stmt *st;
-    struct device *d = NULL;
-    size_t cap = 0;
-
-    *n = 0;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return NULL;
-    sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, is_default);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 256;
-            if ((d = realloc(d, cap * sizeof(*d))) == NULL)
-                fatal("out of memory");
-        }
-        d[*n].id = sqlite3_column_int64(st, 0);
-        d[*n].device_id = strdup((const char *)sqlite3_column_text(st, 1));
-        d[*n].hub = strdup((const char *)sqlite3_column_text(st, 2));
-        d[*n].group = 0;
-        d[*n].first_seen_ms = sqlite3_column_int64(st, 3);
-        d[*n].last_seen_ms = sqlite3_column_int64(st, 4);
-        d[*n].window_open = 0;
-        if (d[*n].device_id == NULL || d[*n].hub == NULL)
-            fatal("out of memory");
-        (*n)++;
-    }
-    sqlite3_finalize(st);
-    if (d == NULL)
-        d = calloc(1, sizeof(*d));
-    return d;
-}
-
 /* The last flow a pass before the first would have read: the replay's flow cursor. */
 static int64_t flow_cursor_before(sqlite3 *db, int64_t hi)
 {
@@ -387,8 +348,7 @@ json_t *tune_backtest(sqlite3 *db, const struct config *cfg, const struct tune_o
             current = gs[i];
             updated = group_updated(db, proposed->name);
         }
-    rp.devices = group_devices(db, proposed->name, strcmp(proposed->name, GROUP_DEFAULT_NAME) == 0,
-                               &rp.n_devices);
+    rp.devices = eval_group_devices(db, proposed->name, &rp.n_devices);
     *status = rp.devices == NULL ? 500 : replay_group(&rp, &current, &bc);
     if (*status == 0)
         *status = replay_group(&rp, proposed, &bp);
@@ -405,11 +365,7 @@ json_t *tune_backtest(sqlite3 *db, const struct config *cfg, const struct tune_o
         json_object_set_new(out, "rules", diff_json(&current, proposed, &bc, &bp));
         json_object_set_new(out, "days", per_day(&rp, &bc, &bp));
     }
-    for (size_t i = 0; rp.devices != NULL && i < rp.n_devices; i++) {
-        free(rp.devices[i].device_id);
-        free(rp.devices[i].hub);
-    }
-    free(rp.devices);
+    eval_devices_free(rp.devices, rp.n_devices);
     eval_book_free(&bc);
     eval_book_free(&bp);
     groups_free(gs, n);
