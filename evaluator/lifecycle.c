@@ -30,10 +30,23 @@ struct apply {
     int64_t T;
 };
 
+/* An open alert of a time-window rule sets the bit of its rule in its device's window_open. */
+static void mark_window_open(struct eval *e, const struct open_alert *o, int64_t dev)
+{
+    struct map_entry *me = map_get(&e->dev_index, &dev, sizeof(dev));
+    enum group_rule r;
+
+    if (me != NULL && strncmp(o->type, "IoT_CA_", 7) == 0 && group_rule_lookup(o->type + 7, &r) &&
+        r < GROUP_RULE_OBSERVABLE)
+        e->devices[me->value].window_open |= (uint8_t)(1u << r);
+}
+
 static bool load_open(struct apply *a)
 {
-    static const char sql[] = "SELECT alert_id, alert_type, alert_key, status, end_ms FROM alerts "
-                              "WHERE status IN ('Active', 'Dismissed')";
+    /* The device's row id too: a window alert marks its device's window_open bit. */
+    static const char sql[] =
+        "SELECT a.alert_id, a.alert_type, a.alert_key, a.status, a.end_ms, d.id FROM alerts a "
+        "LEFT JOIN devices d ON d.device_id = a.device_id WHERE a.status IN ('Active', 'Dismissed')";
     sqlite3_stmt *st;
     size_t cap = 0;
 
@@ -67,45 +80,11 @@ static bool load_open(struct apply *a)
         if ((me = map_upsert(a->open_index, k, kl < sizeof(k) ? kl : sizeof(k) - 1)) == NULL)
             fatal("out of memory");
         me->value = (int64_t)++a->n_open;
+        if (sqlite3_column_type(st, 5) != SQLITE_NULL)
+            mark_window_open(a->e, o, sqlite3_column_int64(st, 5));
     }
     sqlite3_finalize(st);
     return true;
-}
-
-/*
- * Which devices have an open alert of which time-window rule (their
- * window_open bits), from the open alerts just loaded: a window alert's key
- * is the device id, "/", and the rule type.
- */
-static void mark_window_open(struct apply *a)
-{
-    struct eval *e = a->e;
-    struct map ids;
-    bool any = false;
-
-    map_init(&ids);
-    for (size_t i = 0; i < a->n_open; i++) {
-        const struct open_alert *o = &a->open[i];
-        const char *slash = strrchr(o->key, '/');
-        enum group_rule r;
-        struct map_entry *me;
-
-        if (strncmp(o->type, "IoT_CA_", 7) != 0 || slash == NULL ||
-            !group_rule_lookup(o->type + 7, &r) || r >= GROUP_RULE_OBSERVABLE)
-            continue;
-        if (!any) {
-            for (size_t d = 0; d < e->n_devices; d++) {
-                if ((me = map_upsert(&ids, e->devices[d].device_id,
-                                     strlen(e->devices[d].device_id))) == NULL)
-                    fatal("out of memory");
-                me->value = (int64_t)d;
-            }
-            any = true;
-        }
-        if ((me = map_get(&ids, o->key, (size_t)(slash - o->key))) != NULL)
-            e->devices[me->value].window_open |= (uint8_t)(1u << r);
-    }
-    map_free(&ids);
 }
 
 static struct open_alert *find_open(struct apply *a, const char *type, const char *key)
@@ -476,10 +455,7 @@ bool eval_write_pass(struct eval *e, int64_t T, int64_t hi, int64_t t0, char *er
         return false;
     }
     a.w = alert_writer_new(e->db);
-    ok = a.w != NULL && load_open(&a);
-    if (ok)
-        mark_window_open(&a);
-    ok = ok && apply_events(&a) && apply_windows(&a, hi) &&
+    ok = a.w != NULL && load_open(&a) && apply_events(&a) && apply_windows(&a, hi) &&
          apply_silent(&a) && apply_diag(&a) && assess_recs(&a, err, errlen) &&
          eval_state_set(e->db, "flow_cursor", e->new_flow_cursor) &&
          eval_state_set(e->db, "hub_cursor", e->new_hub_cursor) &&

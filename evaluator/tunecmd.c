@@ -9,6 +9,7 @@
 #include "tuning.h"
 
 #include "../imports/groups.h"
+#include "../imports/imports.h"
 #include "../store/store.h"
 
 #include <signal.h>
@@ -266,21 +267,10 @@ static bool read_document(const char *path, const char *name, struct group *g)
 {
     char err[512], *buf;
     size_t len;
-    FILE *f = fopen(path, "rb");
     bool ok;
 
-    if (f == NULL) {
-        fprintf(stderr, "warden groups backtest: %s: cannot open it\n", path);
-        return false;
-    }
-    buf = malloc(GROUP_MAX_BYTES + 1);
-    if (buf == NULL)
-        fatal("out of memory");
-    len = fread(buf, 1, GROUP_MAX_BYTES + 1, f);
-    fclose(f);
-    if (len > GROUP_MAX_BYTES) {
-        fprintf(stderr, "warden groups backtest: %s: larger than a group document may be\n", path);
-        free(buf);
+    if ((buf = import_read_file(path, GROUP_MAX_BYTES, &len, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "warden groups backtest: %s\n", err);
         return false;
     }
     ok = group_parse(buf, len, name, g, err, sizeof(err));
